@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * The one place that knows a 6.1 kernel from a 6.12 one. Everything else
+ * uses the skex_ helpers below.
+ */
+#ifndef _SKEX_COMPAT_H
+#define _SKEX_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/ftrace.h>
+#include <net/inet_connection_sock.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#error "skex supports Linux 6.1 to 6.12"
+#endif
+
+/* Redirect a traced function to @ip from an ftrace callback. */
+static inline void skex_ftrace_set_ip(struct ftrace_regs *fregs,
+				      unsigned long ip)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+	ftrace_instruction_pointer_set(fregs, ip);
+#else
+	ftrace_regs_set_instruction_pointer(fregs, ip);
+#endif
+}
+
+/*
+ * inet_csk_accept() took (sk, flags, err, kern) until 6.10, which bundled
+ * them into struct proto_accept_arg. skex_accept_args carries either form
+ * so that the wrapper in netmeter.c is written once.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#define SKEX_ACCEPT_PROTO	struct sock *sk, int flags, int *err, bool kern
+#define SKEX_ACCEPT_ARGS	sk, flags, err, kern
+
+struct skex_accept_args {
+	int flags;
+	int *err;
+};
+
+#define SKEX_ACCEPT_ARGS_INIT	{ .flags = flags, .err = err }
+
+static inline int skex_accept_flags(const struct skex_accept_args *a)
+{
+	return a->flags;
+}
+
+static inline void skex_accept_set_err(struct skex_accept_args *a, int err)
+{
+	*a->err = err;
+}
+
+static inline int skex_accept_err(const struct skex_accept_args *a)
+{
+	return *a->err;
+}
+#else
+#define SKEX_ACCEPT_PROTO	struct sock *sk, struct proto_accept_arg *arg
+#define SKEX_ACCEPT_ARGS	sk, arg
+
+struct skex_accept_args {
+	struct proto_accept_arg *arg;
+};
+
+#define SKEX_ACCEPT_ARGS_INIT	{ .arg = arg }
+
+static inline int skex_accept_flags(const struct skex_accept_args *a)
+{
+	return a->arg->flags;
+}
+
+static inline void skex_accept_set_err(struct skex_accept_args *a, int err)
+{
+	a->arg->err = err;
+}
+
+static inline int skex_accept_err(const struct skex_accept_args *a)
+{
+	return a->arg->err;
+}
+#endif
+
+/* tcp_sendpage() carries sendfile() and splice() to TCP until 6.5. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define SKEX_HAVE_TCP_SENDPAGE	1
+#else
+#define SKEX_HAVE_TCP_SENDPAGE	0
+#endif
+
+#endif /* _SKEX_COMPAT_H */

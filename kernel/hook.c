@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * Wrapping kernel functions without patching the kernel.
+ *
+ * One ftrace_ops, filtered on the entry of every hooked function, runs
+ * skex_ftrace_thunk(). For an observed function the thunk calls the
+ * observer with the entry registers. For a wrapped function it moves the
+ * instruction pointer to the wrapper, which then runs in place of the
+ * function, with its arguments, and may sleep and change the result. The
+ * wrapper calls the original at its real start; ftrace fires again there,
+ * sees a caller inside this module and lets the original run.
+ *
+ * Unloading must never leave a task executing module text: see
+ * skex_calls_drain().
+ */
+#include "hook.h"
+#include "compat.h"
+
+#include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/sched/signal.h>
+#include <linux/wait.h>
+#include <net/sock.h>
+
+static void skex_ftrace_thunk(unsigned long ip, unsigned long parent_ip,
+			      struct ftrace_ops *ops,
+			      struct ftrace_regs *fregs);
+
+static struct ftrace_ops skex_ftrace_ops = {
+	.func = skex_ftrace_thunk,
+	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION |
+		 FTRACE_OPS_FL_IPMODIFY,
+};
+
+/* Written before the ftrace_ops is registered, read-only while it is. */
+static struct skex_hook *skex_hooks;
+static size_t skex_nr_hooks;
+
+static __always_inline struct skex_hook *skex_hook_by_ip(unsigned long ip)
+{
+	size_t i;
+
+	for (i = 0; i < skex_nr_hooks; i++)
+		if (skex_hooks[i].addr == ip)
+			return &skex_hooks[i];
+	return NULL;
+}
+
+static void notrace skex_ftrace_thunk(unsigned long ip,
+				      unsigned long parent_ip,
+				      struct ftrace_ops *ops,
+				      struct ftrace_regs *fregs)
+{
+	struct skex_hook *hook = skex_hook_by_ip(ip);
+	struct pt_regs *regs;
+
+	if (unlikely(!hook))
+		return;
+
+	if (hook->observe) {
+		regs = ftrace_get_regs(fregs);
+		if (regs)
+			hook->observe(regs);
+		return;
+	}
+
+	if (!in_task() || (current->flags & PF_KTHREAD) ||
+	    within_module(parent_ip, THIS_MODULE))
+		return;
+
+	if (hook->want) {
+		regs = ftrace_get_regs(fregs);
+		if (!regs || !hook->want(regs))
+			return;
+	}
+
+	skex_ftrace_set_ip(fregs, (unsigned long)hook->wrapper);
+}
+
+/*
+ * Find where ftrace traces @name (after an ENDBR, if any) and where the
+ * function really starts, which is what an indirect call must target.
+ */
+static int skex_resolve(const char *name, unsigned long *entry,
+			unsigned long *start)
+{
+	struct kprobe kp = { .symbol_name = name };
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned long off;
+	const char *plus;
+	int err;
+
+	err = register_kprobe(&kp);
+	if (err)
+		return err;
+	*entry = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+
+	sprint_symbol(sym, *entry);
+	plus = strchr(sym, '+');
+	if (!plus || sscanf(plus, "+%lx", &off) != 1 || off > *entry)
+		return -ENOENT;
+	*start = *entry - off;
+	return 0;
+}
+
+int skex_hooks_install(struct skex_hook *hooks, size_t count)
+{
+	unsigned long start;
+	size_t i;
+	int err;
+
+	for (i = 0; i < count; i++) {
+		struct skex_hook *hook = &hooks[i];
+
+		err = skex_resolve(hook->name, &hook->addr, &start);
+		if (err) {
+			hook->addr = 0;
+			if (hook->optional)
+				continue;
+			pr_err("cannot find %s: %d\n", hook->name, err);
+			goto err_filter;
+		}
+		if (hook->orig)
+			*hook->orig = (void *)start;
+		err = ftrace_set_filter_ip(&skex_ftrace_ops, hook->addr, 0, 0);
+		if (err) {
+			pr_err("cannot trace %s: %d\n", hook->name, err);
+			goto err_filter;
+		}
+		pr_debug("hooked %s at %px\n", hook->name, (void *)start);
+	}
+
+	skex_hooks = hooks;
+	skex_nr_hooks = count;
+	err = register_ftrace_function(&skex_ftrace_ops);
+	if (err) {
+		pr_err("cannot register ftrace ops: %d\n", err);
+		goto err_filter;
+	}
+	return 0;
+
+err_filter:
+	ftrace_free_filter(&skex_ftrace_ops);
+	skex_hooks = NULL;
+	skex_nr_hooks = 0;
+	return err;
+}
+
+/*
+ * Stops new entries. ftrace waits for tasks-RCU before it returns, so a
+ * task it had already redirected has by then entered the wrapper and
+ * registered itself with skex_call_enter().
+ */
+void skex_hooks_remove(struct skex_hook *hooks, size_t count)
+{
+	unregister_ftrace_function(&skex_ftrace_ops);
+	ftrace_free_filter(&skex_ftrace_ops);
+	synchronize_rcu_tasks();
+}
+
+struct skex_call_list {
+	spinlock_t lock;		/* protects calls */
+	struct list_head calls;
+};
+
+static DEFINE_PER_CPU(struct skex_call_list, skex_call_lists);
+static DECLARE_WAIT_QUEUE_HEAD(skex_drain_wq);
+static bool skex_stopping;
+
+bool skex_unloading(void)
+{
+	return READ_ONCE(skex_stopping);
+}
+
+void skex_call_enter(struct skex_call *call, struct sock *sk)
+{
+	struct skex_call_list *list;
+
+	call->task = current;
+	call->sk = sk;
+	call->cpu = raw_smp_processor_id();
+	list = per_cpu_ptr(&skex_call_lists, call->cpu);
+	spin_lock(&list->lock);
+	list_add(&call->node, &list->calls);
+	spin_unlock(&list->lock);
+}
+
+void skex_call_exit(struct skex_call *call)
+{
+	struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, call->cpu);
+
+	spin_lock(&list->lock);
+	list_del(&call->node);
+	spin_unlock(&list->lock);
+	if (unlikely(skex_unloading()))
+		wake_up(&skex_drain_wq);
+}
+
+/*
+ * A call that skex_calls_drain() interrupted fails with -EINTR or
+ * -ERESTARTSYS though no signal is pending. Make the system call restart:
+ * TIF_NOTIFY_SIGNAL is set, so the exit to user space restarts it, and it
+ * then runs without the module.
+ */
+long skex_call_ret(long ret)
+{
+	if (unlikely(skex_unloading()) &&
+	    (ret == -EINTR || ret == -ERESTARTSYS) &&
+	    !task_sigpending(current) && !(current->flags & PF_IO_WORKER))
+		return -ERESTARTNOINTR;
+	return ret;
+}
+
+static bool skex_calls_empty(void)
+{
+	bool empty = true;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
+
+		spin_lock(&list->lock);
+		empty &= list_empty(&list->calls);
+		spin_unlock(&list->lock);
+	}
+	return empty;
+}
+
+static void skex_calls_kick(void)
+{
+	struct skex_call *call;
+	struct socket_wq *wq;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
+
+		spin_lock(&list->lock);
+		list_for_each_entry(call, &list->calls, node) {
+			set_tsk_thread_flag(call->task, TIF_NOTIFY_SIGNAL);
+			rcu_read_lock();
+			wq = call->sk ? rcu_dereference(call->sk->sk_wq) : NULL;
+			if (wq)
+				wake_up_interruptible_all(&wq->wait);
+			rcu_read_unlock();
+			kick_process(call->task);
+		}
+		spin_unlock(&list->lock);
+	}
+}
+
+/**
+ * skex_calls_drain - get every task out of the wrappers
+ *
+ * Called after skex_hooks_remove(), so no task can enter any more. Tasks
+ * sleeping in a wrapper or in the original it called are interrupted like
+ * by a signal; wait loops of the module's own check skex_unloading(). When
+ * the last one has left, a tasks-RCU grace period covers the instructions
+ * a task runs after skex_call_exit() on its way out of the wrapper.
+ */
+void skex_calls_drain(void)
+{
+	WRITE_ONCE(skex_stopping, true);
+	smp_mb(); /* pairs with the barrier in wake_up() in skex_call_exit() */
+	while (!skex_calls_empty()) {
+		skex_calls_kick();
+		wait_event_timeout(skex_drain_wq, skex_calls_empty(), HZ / 10);
+	}
+	synchronize_rcu_tasks();
+}
+
+int skex_hook_init(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
+
+		spin_lock_init(&list->lock);
+		INIT_LIST_HEAD(&list->calls);
+	}
+	return 0;
+}

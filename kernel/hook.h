@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Copyright (C) 2026 The skex authors.
+ */
+#ifndef _SKEX_HOOK_H
+#define _SKEX_HOOK_H
+
+#include <linux/ftrace.h>
+#include <linux/list.h>
+
+struct pt_regs;
+struct sock;
+
+/**
+ * struct skex_hook - one wrapped or observed kernel function
+ * @name: the kernel function
+ * @wrapper: replacement with the function's prototype; it runs instead of
+ *	the function and calls the original through *@orig. May sleep.
+ * @observe: alternative to @wrapper: called at the function's entry with
+ *	its registers, atomically, and the function then runs unchanged.
+ * @want: optional filter for @wrapper, called with the entry registers;
+ *	when it returns false the function runs unchanged, without a frame of
+ *	the module on the stack.
+ * @orig: where the address of the original is stored for @wrapper.
+ * @optional: a kernel may lack the function; it is then skipped.
+ *
+ * Calls from kernel threads are never redirected, so that a kernel socket
+ * user never runs module text that could block an unload.
+ */
+struct skex_hook {
+	const char *name;
+	void *wrapper;
+	void (*observe)(struct pt_regs *regs);
+	bool (*want)(struct pt_regs *regs);
+	void **orig;
+	bool optional;
+	/* private to hook.c */
+	unsigned long addr;
+	bool installed;
+	struct ftrace_ops ops;
+};
+
+#define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .orig = (void **)&(fn ## _orig) }
+#define SKEX_OBSERVE(fn, o)	{ .name = #fn, .observe = (o) }
+
+int skex_hooks_install(struct skex_hook *hooks, size_t count);
+void skex_hooks_remove(struct skex_hook *hooks, size_t count);
+
+/**
+ * struct skex_call - a task inside a wrapper
+ *
+ * Each wrapper brackets its body with skex_call_enter() and
+ * skex_call_exit(). At unload, skex_calls_drain() interrupts every task
+ * still inside (as a signal would, with TIF_NOTIFY_SIGNAL, and a wake-up of
+ * its socket) and waits until all have left; an interrupted system call
+ * is restarted transparently without the module (see skex_call_ret()).
+ */
+struct skex_call {
+	struct list_head node;
+	struct task_struct *task;
+	struct sock *sk;
+	int cpu;
+};
+
+void skex_call_enter(struct skex_call *call, struct sock *sk);
+void skex_call_exit(struct skex_call *call);
+long skex_call_ret(long ret);
+bool skex_unloading(void);
+void skex_calls_drain(void);
+
+int skex_hook_init(void);
+
+#endif /* _SKEX_HOOK_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * Per network namespace state shared by the front ends (configfs, sockopt,
+ * proc) and the engines (netmeter, forwarding, groups).
+ */
+#ifndef _SKEX_H
+#define _SKEX_H
+
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/sockptr.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <net/net_namespace.h>
+
+#define SKEX_PORT_CHUNK		256
+#define SKEX_PORT_CHUNKS	(65536 / SKEX_PORT_CHUNK)
+
+/* Per-cpu counters of one port; see struct skex_port_stat for meanings. */
+struct skex_port_pcpu {
+	u64 conns;
+	u64 delay_ns;
+	u64 bytes_in;
+	u64 bytes_out;
+};
+
+/**
+ * struct skex_port - one local port of a namespace
+ * @port: the port number
+ * @users: rules and groups that use the port (they list it in
+ *	/proc/net/skex even when nothing listens on it)
+ * @stats: counters since the module was loaded
+ *
+ * Created on first use and kept until the namespace goes, so that a
+ * counter never runs backwards. Readers find it under RCU.
+ */
+struct skex_port {
+	u16 port;
+	atomic_t users;
+	struct skex_port_pcpu __percpu *stats;
+	struct rcu_head rcu;
+};
+
+struct skex_port_chunk {
+	struct skex_port __rcu *port[SKEX_PORT_CHUNK];
+};
+
+/**
+ * struct skex_net - what skex keeps per network namespace
+ * @net: the namespace
+ * @ports_lock: serialises creation of ports and chunks, from any context
+ * @chunks: two-level port table, RCU readers, written under @ports_lock
+ * @config_mutex: serialises every configuration change in the namespace
+ */
+struct skex_net {
+	struct net *net;
+	spinlock_t ports_lock;
+	struct skex_port_chunk __rcu *chunks[SKEX_PORT_CHUNKS];
+	struct mutex config_mutex;
+};
+
+struct skex_net *skex_net(const struct net *net);
+
+/* A port's counters and listen queue, summed at one moment. */
+struct skex_port_stat {
+	u16 port;
+	u64 conns;		/* connections accepted */
+	u64 waiting;		/* connections in the accept queues */
+	u64 delay_ns;		/* total accept delay */
+	u64 bytes_in;		/* application bytes read */
+	u64 bytes_out;		/* application bytes written */
+	u32 listeners;		/* listening sockets on the port */
+};
+
+/* netmeter.c */
+struct skex_port *skex_port_find(struct skex_net *sn, u16 port);
+struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp);
+void skex_port_use(struct skex_port *p);
+void skex_port_unuse(struct skex_port *p);
+int skex_port_stat(struct net *net, u16 port, struct skex_port_stat *st);
+int skex_port_stats(struct net *net, struct skex_port_stat **stats,
+		    size_t *count);
+int skex_netmeter_net_init(struct skex_net *sn);
+void skex_netmeter_net_exit(struct skex_net *sn);
+int skex_netmeter_init(void);
+void skex_netmeter_exit(void);
+
+/* proc.c */
+int skex_proc_net_init(struct skex_net *sn);
+void skex_proc_net_exit(struct skex_net *sn);
+
+/* sockopt.c */
+int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
+		     unsigned int optlen);
+int skex_sockopt_get(struct sock *sk, int optname, char __user *optval,
+		     int __user *optlen);
+bool skex_sockopt_owns(int optname, bool set);
+
+/* configfs.c */
+int skex_configfs_init(void);
+void skex_configfs_exit(void);
+
+#endif /* _SKEX_H */

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * The seed's setsockopt()/getsockopt() front at level IPPROTO_TCP
+ * (uapi/linux/tcp_fw_user.h, uapi/linux/socket_ex_user.h). A thin layer:
+ * it checks the caller and the length from a per-command table before any
+ * copy, then calls the same engine functions as configfs.
+ */
+#include "skex.h"
+
+#include <linux/capability.h>
+#include <linux/socket_ex_user.h>
+#include <linux/tcp_fw_user.h>
+#include <linux/uaccess.h>
+#include <net/sock.h>
+
+/**
+ * struct skex_sockopt - one command of the front
+ * @optname: its option name
+ * @set: a setsockopt() command (needs CAP_NET_ADMIN), else getsockopt()
+ * @len: the least optlen it accepts
+ * @get: handler of a getsockopt() command
+ */
+struct skex_sockopt {
+	int optname;
+	bool set;
+	unsigned int len;
+	int (*get)(struct sock *sk, void __user *optval, int len);
+};
+
+/* Fills the seed's struct netmeter for the port the caller names. */
+static int skex_get_stat(struct sock *sk, void __user *optval, int len)
+{
+	struct skex_port_stat st;
+	struct netmeter nm;
+	u16 port;
+	int err;
+
+	if (copy_from_user(&port, optval + offsetof(struct netmeter, port),
+			   sizeof(port)))
+		return -EFAULT;
+	err = skex_port_stat(sock_net(sk), port, &st);
+	if (err)
+		return err;
+
+	memset(&nm, 0, sizeof(nm));
+	nm.port = port;
+	nm.stat.bout = st.bytes_out;
+	nm.stat.bin = st.bytes_in;
+	nm.stat.conn = min_t(u64, st.conns, U32_MAX);
+	nm.stat.accept_delay = min_t(u64, div_u64(st.delay_ns, 10 * NSEC_PER_MSEC),
+				     U32_MAX);
+	nm.stat.ref_count = min_t(u32, st.listeners, U16_MAX);
+	nm.stat.conn_waiting = min_t(u64, st.waiting, U16_MAX);
+	if (copy_to_user(optval, &nm, sizeof(nm)))
+		return -EFAULT;
+	return sizeof(nm);
+}
+
+static const struct skex_sockopt skex_sockopts[] = {
+	{ TCP_SKEX_STAT, false, sizeof(struct netmeter), skex_get_stat },
+};
+
+static const struct skex_sockopt *skex_sockopt_find(int optname, bool set)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(skex_sockopts); i++)
+		if (skex_sockopts[i].optname == optname &&
+		    skex_sockopts[i].set == set)
+			return &skex_sockopts[i];
+	return NULL;
+}
+
+/* Whether @optname at level IPPROTO_TCP is skex's. Called at hook entry. */
+bool skex_sockopt_owns(int optname, bool set)
+{
+	if (optname < TCP_FW_BASE_CTL || optname > TCP_SKEX_MAX)
+		return false;
+	return skex_sockopt_find(optname, set);
+}
+
+int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
+		     unsigned int optlen)
+{
+	const struct skex_sockopt *op = skex_sockopt_find(optname, true);
+
+	if (!op)
+		return -ENOPROTOOPT;
+	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (optlen < op->len)
+		return -EINVAL;
+	return -ENOPROTOOPT;
+}
+
+int skex_sockopt_get(struct sock *sk, int optname, char __user *optval,
+		     int __user *optlen)
+{
+	const struct skex_sockopt *op = skex_sockopt_find(optname, false);
+	int len, ret;
+
+	if (!op)
+		return -ENOPROTOOPT;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0 || (unsigned int)len < op->len)
+		return -EINVAL;
+	ret = op->get(sk, optval, len);
+	if (ret < 0)
+		return ret;
+	return put_user(ret, optlen);
+}
