@@ -12,15 +12,19 @@
  * live the moment it is registered.
  */
 #include "skex.h"
+#include "forward.h"
+#include "group.h"
 
 #include <linux/configfs.h>
 #include <linux/module.h>
 
 static const struct config_item_type skex_forward_type = {
+	.ct_group_ops = &skex_forward_dir_ops,
 	.ct_owner = THIS_MODULE,
 };
 
 static const struct config_item_type skex_groups_type = {
+	.ct_group_ops = &skex_group_dir_ops,
 	.ct_owner = THIS_MODULE,
 };
 

@@ -28,11 +28,21 @@ static int __net_init skex_net_init(struct net *net)
 	err = skex_netmeter_net_init(sn);
 	if (err)
 		return err;
-	err = skex_proc_net_init(sn);
+	err = skex_forward_net_init(sn);
 	if (err)
 		goto err_netmeter;
+	err = skex_group_net_init(sn);
+	if (err)
+		goto err_forward;
+	err = skex_proc_net_init(sn);
+	if (err)
+		goto err_group;
 	return 0;
 
+err_group:
+	skex_group_net_exit(sn);
+err_forward:
+	skex_forward_net_exit(sn);
 err_netmeter:
 	skex_netmeter_net_exit(sn);
 	return err;
@@ -43,6 +53,8 @@ static void __net_exit skex_net_exit(struct net *net)
 	struct skex_net *sn = skex_net(net);
 
 	skex_proc_net_exit(sn);
+	skex_group_net_exit(sn);
+	skex_forward_net_exit(sn);
 	skex_netmeter_net_exit(sn);
 }
 

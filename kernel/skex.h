@@ -18,6 +18,10 @@
 #define SKEX_PORT_CHUNK		256
 #define SKEX_PORT_CHUNKS	(65536 / SKEX_PORT_CHUNK)
 
+struct skex_group_port;
+struct skex_fw_net;
+struct skex_group_net;
+
 /* Per-cpu counters of one port; see struct skex_port_stat for meanings. */
 struct skex_port_pcpu {
 	u64 conns;
@@ -32,6 +36,9 @@ struct skex_port_pcpu {
  * @users: rules and groups that use the port (they list it in
  *	/proc/net/skex even when nothing listens on it)
  * @stats: counters since the module was loaded
+ * @accept_group: the port's accept-type group, or NULL (group.c)
+ * @output_group: the port's output-type group, or NULL (group.c)
+ * @rcu: frees it
  *
  * Created on first use and kept until the namespace goes, so that a
  * counter never runs backwards. Readers find it under RCU.
@@ -40,6 +47,8 @@ struct skex_port {
 	u16 port;
 	atomic_t users;
 	struct skex_port_pcpu __percpu *stats;
+	struct skex_group_port __rcu *accept_group;
+	struct skex_group_port __rcu *output_group;
 	struct rcu_head rcu;
 };
 
@@ -53,12 +62,16 @@ struct skex_port_chunk {
  * @ports_lock: serialises creation of ports and chunks, from any context
  * @chunks: two-level port table, RCU readers, written under @ports_lock
  * @config_mutex: serialises every configuration change in the namespace
+ * @fw: forwarding rules (forward.c)
+ * @groups: socket groups (group.c)
  */
 struct skex_net {
 	struct net *net;
 	spinlock_t ports_lock;
 	struct skex_port_chunk __rcu *chunks[SKEX_PORT_CHUNKS];
 	struct mutex config_mutex;
+	struct skex_fw_net *fw;
+	struct skex_group_net *groups;
 };
 
 struct skex_net *skex_net(const struct net *net);
@@ -97,6 +110,14 @@ int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 int skex_sockopt_get(struct sock *sk, int optname, char __user *optval,
 		     int __user *optlen);
 bool skex_sockopt_owns(int optname, bool set);
+
+/* forward.c */
+int skex_forward_net_init(struct skex_net *sn);
+void skex_forward_net_exit(struct skex_net *sn);
+
+/* group.c */
+int skex_group_net_init(struct skex_net *sn);
+void skex_group_net_exit(struct skex_net *sn);
 
 /* configfs.c */
 int skex_configfs_init(void);

@@ -8,6 +8,8 @@
  * copy, then calls the same engine functions as configfs.
  */
 #include "skex.h"
+#include "forward.h"
+#include "group.h"
 
 #include <linux/capability.h>
 #include <linux/socket_ex_user.h>
@@ -18,14 +20,15 @@
 /**
  * struct skex_sockopt - one command of the front
  * @optname: its option name
- * @set: a setsockopt() command (needs CAP_NET_ADMIN), else getsockopt()
  * @len: the least optlen it accepts
- * @get: handler of a getsockopt() command
+ * @set: handler of a setsockopt() command (needs CAP_NET_ADMIN)
+ * @get: handler of a getsockopt() command; returns the length written
  */
 struct skex_sockopt {
 	int optname;
-	bool set;
 	unsigned int len;
+	int (*set)(struct sock *sk, int optname, sockptr_t optval,
+		   unsigned int optlen);
 	int (*get)(struct sock *sk, void __user *optval, int len);
 };
 
@@ -58,8 +61,21 @@ static int skex_get_stat(struct sock *sk, void __user *optval, int len)
 	return sizeof(nm);
 }
 
+#define SKEX_FW(name)	{ name, sizeof(struct tcp_fw_user), skex_fw_setsockopt }
+#define SKEX_GROUP(name, type) { name, sizeof(type), skex_group_setsockopt }
+
 static const struct skex_sockopt skex_sockopts[] = {
-	{ TCP_SKEX_STAT, false, sizeof(struct netmeter), skex_get_stat },
+	SKEX_FW(TCP_FW_ADD_RULE),
+	SKEX_FW(TCP_FW_ADD_BRANCH),
+	SKEX_FW(TCP_FW_DEL_BRANCH),
+	SKEX_FW(TCP_FW_FLUSH_BRANCH),
+	SKEX_FW(TCP_FW_EDIT_RULE),
+	SKEX_FW(TCP_FW_DEL_RULE),
+	SKEX_GROUP(TCP_SKEX_ADD_GROUP, struct sock_group_user),
+	SKEX_GROUP(TCP_SKEX_EDIT_GROUP, struct sock_group_user),
+	SKEX_GROUP(TCP_SKEX_DEL_GROUP, int),
+	SKEX_GROUP(TCP_SKEX_FLUSH_LIST, int),
+	{ TCP_SKEX_STAT, sizeof(struct netmeter), NULL, skex_get_stat },
 };
 
 static const struct skex_sockopt *skex_sockopt_find(int optname, bool set)
@@ -68,7 +84,7 @@ static const struct skex_sockopt *skex_sockopt_find(int optname, bool set)
 
 	for (i = 0; i < ARRAY_SIZE(skex_sockopts); i++)
 		if (skex_sockopts[i].optname == optname &&
-		    skex_sockopts[i].set == set)
+		    (set ? !!skex_sockopts[i].set : !!skex_sockopts[i].get))
 			return &skex_sockopts[i];
 	return NULL;
 }
@@ -78,7 +94,7 @@ bool skex_sockopt_owns(int optname, bool set)
 {
 	if (optname < TCP_FW_BASE_CTL || optname > TCP_SKEX_MAX)
 		return false;
-	return skex_sockopt_find(optname, set);
+	return !!skex_sockopt_find(optname, set);
 }
 
 int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
@@ -92,7 +108,7 @@ int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		return -EPERM;
 	if (optlen < op->len)
 		return -EINVAL;
-	return -ENOPROTOOPT;
+	return op->set(sk, optname, optval, optlen);
 }
 
 int skex_sockopt_get(struct sock *sk, int optname, char __user *optval,
