@@ -23,6 +23,9 @@ SKEX_HEADER="port conns waiting delay_us bytes_in bytes_out"
 # the distribution's interpreter, not whatever a PATH shim points to
 if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 
+# scripts/vm.sh names the loaded module SKEX_MODULE
+SKEX_KO=${SKEX_KO:-${SKEX_MODULE:-}}
+
 skex_ret=$KSFT_PASS
 skex_pids=()
 skex_netns=()

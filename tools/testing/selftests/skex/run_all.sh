@@ -19,7 +19,8 @@
 # $SKEX_BIN_DIR (default <repo>/build/selftests).
 #
 # Environment:
-#   SKEX_KO            path of skex.ko, for the tests that reload it; when set,
+#   SKEX_KO            path of skex.ko, for the tests that reload it (else
+#                      SKEX_MODULE, as scripts/vm.sh sets it); when set,
 #                      SKEX_REQUIRE=1 is exported: a missing module fails
 #   SKEX_REQUIRE       1: module interfaces must be there (no SKIP)
 #   SKEX_BIN_DIR       where the built tests are
@@ -31,6 +32,10 @@ SKEX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SKEX_REPO=$(cd "$SKEX_DIR/../../../.." && pwd)
 export SKEX_BIN_DIR=${SKEX_BIN_DIR:-$SKEX_REPO/build/selftests}
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+# scripts/vm.sh names the loaded module SKEX_MODULE
+if [ -z "${SKEX_KO:-}" ] && [ -n "${SKEX_MODULE:-}" ]; then
+	export SKEX_KO=$SKEX_MODULE
+fi
 if [ -n "${SKEX_KO:-}" ] && [ -z "${SKEX_REQUIRE:-}" ]; then
 	export SKEX_REQUIRE=1
 fi
