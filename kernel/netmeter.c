@@ -301,12 +301,16 @@ static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
 }
 
 /*
- * Calls @fn for every TCP listener of @net, IPv4 and IPv6, under RCU.
+ * Calls @walk->fn for every TCP listener of @net, IPv4 and IPv6, under RCU.
  * Listeners opened before the module was loaded are found too.
  */
-static void skex_for_each_listener(struct net *net,
-				   void (*fn)(struct sock *sk, void *arg),
-				   void *arg)
+struct skex_listener_walk {
+	void (*fn)(struct sock *sk, void *arg);
+	void *arg;
+};
+
+static void skex_walk_listeners(struct net *net,
+				   const struct skex_listener_walk *walk)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct hlist_nulls_node *node;
@@ -319,7 +323,7 @@ static void skex_for_each_listener(struct net *net,
 
 		sk_nulls_for_each_rcu(sk, node, &ilb2->nulls_head)
 			if (net_eq(sock_net(sk), net))
-				fn(sk, arg);
+				walk->fn(sk, walk->arg);
 	}
 	rcu_read_unlock();
 }
@@ -351,7 +355,8 @@ int skex_port_stat(struct net *net, u16 port, struct skex_port_stat *st)
 	if (!port)
 		return -ENOENT;
 	st->port = port;
-	skex_for_each_listener(net, skex_stat_listener, st);
+	skex_walk_listeners(net, &(struct skex_listener_walk) {
+		.fn = skex_stat_listener, .arg = st });
 
 	rcu_read_lock();
 	p = skex_port_find(skex_net(net), port);
@@ -438,7 +443,8 @@ int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 			return -ENOMEM;
 		list.count = 0;
 		list.wanted = 0;
-		skex_for_each_listener(net, skex_list_listener, &list);
+		skex_walk_listeners(net, &(struct skex_listener_walk) {
+			.fn = skex_list_listener, .arg = &list });
 		skex_list_used_ports(sn, &list);
 		if (list.wanted <= list.size)
 			break;
