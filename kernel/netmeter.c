@@ -310,7 +310,7 @@ struct skex_listener_walk {
 };
 
 static void skex_walk_listeners(struct net *net,
-				   const struct skex_listener_walk *walk)
+				const struct skex_listener_walk *walk)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct hlist_nulls_node *node;
