@@ -54,8 +54,8 @@ check_format()
 
 check_format ""
 
-skex_start_server p4 "" "$tmp/l4" listen --addr 127.0.0.1
-skex_start_server p6 "" "$tmp/l6" listen --addr ::1
+skex_start_server p4 "" "$tmp/l4" "$SKEX_NET" listen 127.0.0.1 0
+skex_start_server p6 "" "$tmp/l6" "$SKEX_NET" listen ::1 0
 skex_wait_port "" "$p4" && skex_wait_port "" "$p6" || skex_die "listeners not up"
 for p in "$p4" "$p6"; do
 	if skex_line "" "$p" >/dev/null; then
@@ -72,8 +72,8 @@ out=$(ip netns exec "$ns" cat "$SKEX_PROC" 2>&1) ||
 	skex_die "$ns: no $SKEX_PROC: $out"
 skex_check_eq "new netns $ns: $SKEX_PROC before any listener" "$SKEX_HEADER" "$out"
 
-pn=$(skex_tool freeport --addr 127.0.0.1) || skex_die "freeport"
-skex_start_server pn_srv "$ns" "$tmp/ln" listen --addr 127.0.0.1 --port "$pn"
+pn=$(skex_net freeport 127.0.0.1) || skex_die "freeport"
+skex_start_server pn_srv "$ns" "$tmp/ln" "$SKEX_NET" listen 127.0.0.1 "$pn"
 skex_check_eq "listener port in $ns" "$pn" "$pn_srv"
 skex_wait_port "$ns" "$pn" || skex_die "listener in $ns not up"
 check_format "$ns"

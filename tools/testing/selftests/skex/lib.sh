@@ -17,6 +17,7 @@ SKEX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SKEX_REPO=$(cd "$SKEX_DIR/../../../.." && pwd)
 SKEX_BIN_DIR=${SKEX_BIN_DIR:-$SKEX_REPO/build/selftests}
 SKEX_STAT=$SKEX_BIN_DIR/skex_stat
+SKEX_NET=$SKEX_BIN_DIR/skex_net
 SKEX_TOOL=$SKEX_DIR/skex_tool.py
 SKEX_PROC=/proc/net/skex
 SKEX_HEADER="port conns waiting delay_us bytes_in bytes_out"
@@ -71,8 +72,11 @@ skex_need_cmd()
 
 skex_need_bin()
 {
-	[ -x "$SKEX_STAT" ] ||
-		skex_die "$SKEX_STAT missing: build with make -C tools/testing/selftests/skex"
+	local b
+	for b in "$SKEX_STAT" "$SKEX_NET"; do
+		[ -x "$b" ] ||
+			skex_die "$b missing: build with make -C tools/testing/selftests/skex"
+	done
 }
 
 # ---- module load/unload (bounded, so a hang fails instead of blocking) ----
@@ -195,15 +199,15 @@ skex_wait_line()
 	return 1
 }
 
-# skex_start_server VAR NS OUTFILE ARGS...: runs skex_tool.py ARGS in NS
-# (empty: here) in the background, killed at exit; waits for its "port N"
-# line and sets VAR to N and skex_last_pid to its pid
+# skex_start_server VAR NS OUTFILE CMD...: runs CMD in NS (empty: here) in
+# the background, killed at exit; waits for its "port N" line, sets VAR to N
+# and skex_last_pid to its pid
 skex_start_server()
 {
 	local var=$1 ns=$2 out=$3 line
-	local -a cmd=("$PYTHON" "$SKEX_TOOL")
+	local -a cmd=()
 	shift 3
-	[ -n "$ns" ] && cmd=(ip netns exec "$ns" "${cmd[@]}")
+	[ -n "$ns" ] && cmd=(ip netns exec "$ns")
 	"${cmd[@]}" "$@" >"$out" 2>&1 &
 	skex_last_pid=$!
 	skex_track_pid "$skex_last_pid"
@@ -213,6 +217,7 @@ skex_start_server()
 }
 
 skex_tool() { "$PYTHON" "$SKEX_TOOL" "$@"; }
+skex_net() { "$SKEX_NET" "$@"; }
 
 # ---- /proc/net/skex ----
 

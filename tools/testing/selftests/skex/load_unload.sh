@@ -51,7 +51,7 @@ wait_progress()
 }
 
 # ---- 1. reload cycles under traffic ----
-skex_start_server port "" "$tmp/echo.out" echo-server --addr 127.0.0.1
+skex_start_server port "" "$tmp/echo.out" "$PYTHON" "$SKEX_TOOL" echo-server --addr 127.0.0.1
 "$PYTHON" "$SKEX_TOOL" stream --addr 127.0.0.1 --port "$port" \
 	--stop "$tmp/stop" --status "$tmp/status" >"$tmp/client.out" 2>&1 &
 client_pid=$!
@@ -61,20 +61,27 @@ skex_track_pid "$client_pid"
 	while [ ! -e "$tmp/stop" ]; do
 		cat "$SKEX_PROC" >/dev/null 2>&1
 		"$SKEX_STAT" "$port" >/dev/null 2>&1
-		sleep 0.05
+		sleep 0.2
 	done
 ) &
 skex_track_pid $!
 
 wait_progress "before the first rmmod" || skex_die "no traffic"
 
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 for ((c = 1; c <= CYCLES; c++)); do
+	t0=$(ms)
 	out=$(skex_unload) || { skex_fail "cycle $c: $out"; break; }
+	t1=$(ms)
 	wait_progress "after rmmod #$c" || break
+	t2=$(ms)
 	out=$(skex_load) || { skex_fail "cycle $c: $out"; break; }
+	t3=$(ms)
 	skex_line "" "$port" >/dev/null ||
 		skex_fail "cycle $c: echo server's port $port not listed after insmod"
 	wait_progress "after insmod #$c" || break
+	t4=$(ms)
+	skex_log "cycle $c: rmmod $((t1 - t0)) ms, traffic $((t2 - t1)) ms, insmod $((t3 - t2)) ms, traffic $((t4 - t3)) ms"
 done
 skex_log "$((c - 1)) rmmod/insmod cycles done, traffic: $(progress)"
 

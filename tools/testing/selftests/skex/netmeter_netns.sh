@@ -20,14 +20,14 @@ skex_tmpdir tmp netns
 skex_ns_add nsa skex-nmA
 skex_ns_add nsb skex-nmB
 
-port=$(skex_tool freeport --addr 127.0.0.1 --addr ::1) || skex_die "freeport"
+port=$(skex_net freeport 127.0.0.1 ::1) || skex_die "freeport"
 skex_log "port $port"
 
-skex_start_server p "$nsa" "$tmp/a" serve --addr 127.0.0.1 --port "$port" --out 2000
+skex_start_server p "$nsa" "$tmp/a" "$SKEX_NET" serve 127.0.0.1 "$port" 2000
 pid_a=$skex_last_pid
-skex_start_server p "$nsb" "$tmp/b4" serve --addr 127.0.0.1 --port "$port" --out 4444
-skex_start_server p "$nsb" "$tmp/b6" serve --addr ::1 --port "$port" --out 4444
-skex_start_server p "" "$tmp/i" serve --addr 127.0.0.1 --port "$port" --out 555
+skex_start_server p "$nsb" "$tmp/b4" "$SKEX_NET" serve 127.0.0.1 "$port" 4444
+skex_start_server p "$nsb" "$tmp/b6" "$SKEX_NET" serve ::1 "$port" 4444
+skex_start_server p "" "$tmp/i" "$SKEX_NET" serve 127.0.0.1 "$port" 555
 for ns in "$nsa" "$nsb" ""; do
 	skex_wait_port "$ns" "$port" || skex_die "port $port not listening in ${ns:-init}"
 done
@@ -41,13 +41,10 @@ read -r _ i_conns _ _ i_in i_out _ <<<"$line"
 skex_check_counters "$nsa" "$port" 0 0 0 0
 skex_check_counters "$nsb" "$port" 0 0 0 0
 
-ip netns exec "$nsa" "$PYTHON" "$SKEX_TOOL" client --addr 127.0.0.1 --port "$port" \
-	--send 1000 --expect 2000 --count 3 || skex_fail "traffic in $nsa"
-ip netns exec "$nsb" "$PYTHON" "$SKEX_TOOL" client --addr 127.0.0.1 --port "$port" \
-	--send 3333 --expect 4444 --count 5 || skex_fail "IPv4 traffic in $nsb"
-ip netns exec "$nsb" "$PYTHON" "$SKEX_TOOL" client --addr ::1 --port "$port" \
-	--send 10 --expect 4444 --count 2 || skex_fail "IPv6 traffic in $nsb"
-skex_tool client --addr 127.0.0.1 --port "$port" --send 77 --expect 555 --count 1 ||
+ip netns exec "$nsa" "$SKEX_NET" client 127.0.0.1 "$port" 1000 2000 3 || skex_fail "traffic in $nsa"
+ip netns exec "$nsb" "$SKEX_NET" client 127.0.0.1 "$port" 3333 4444 5 || skex_fail "IPv4 traffic in $nsb"
+ip netns exec "$nsb" "$SKEX_NET" client ::1 "$port" 10 4444 2 || skex_fail "IPv6 traffic in $nsb"
+skex_net client 127.0.0.1 "$port" 77 555 ||
 	skex_fail "traffic in the initial netns"
 
 skex_check_counters "$nsa" "$port" 3 0 3000 6000

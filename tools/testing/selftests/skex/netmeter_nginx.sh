@@ -19,7 +19,7 @@ mkdir -p "$tmp/www" "$tmp/temp"
 head -c $((1024 * 1024 + 4321)) /dev/urandom >"$tmp/www/big.bin"
 chmod -R a+rX "$tmp/www"
 
-port=$(skex_tool freeport --addr 127.0.0.1 --addr ::1) || skex_die "freeport"
+port=$(skex_net freeport 127.0.0.1 ::1) || skex_die "freeport"
 cat >"$tmp/nginx.conf" <<EOC
 user root;
 worker_processes 1;

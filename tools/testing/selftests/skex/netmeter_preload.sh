@@ -27,11 +27,11 @@ trap reload_at_exit EXIT
 out=$(skex_unload) || skex_die "$out"
 skex_pass "skex unloaded"
 
-skex_start_server p4 "" "$tmp/s4" serve --addr 127.0.0.1 --out 500
-skex_start_server p6 "" "$tmp/s6" serve --addr ::1 --out 1234 --wait-file "$tmp/go6"
+skex_start_server p4 "" "$tmp/s4" "$SKEX_NET" serve 127.0.0.1 0 500
+skex_start_server p6 "" "$tmp/s6" "$SKEX_NET" serve ::1 0 1234 "$tmp/go6"
 skex_wait_port "" "$p4" && skex_wait_port "" "$p6" || skex_die "servers not up"
 # a connection accepted and served before the module exists
-skex_tool client --addr 127.0.0.1 --port "$p4" --send 10 --expect 500 ||
+skex_net client 127.0.0.1 "$p4" 10 500 ||
 	skex_fail "traffic before insmod"
 
 out=$(skex_load) || skex_die "$out"
@@ -43,11 +43,11 @@ skex_check_eq "ref_count of $p4" 1 "$(skex_stat_field "$(skex_stat "" "$p4")" re
 skex_check_eq "ref_count of $p6" 1 "$(skex_stat_field "$(skex_stat "" "$p6")" ref_count)"
 
 touch "$tmp/go6"
-skex_tool client --addr ::1 --port "$p6" --send 7 --expect 1234 --count 2 ||
+skex_net client ::1 "$p6" 7 1234 2 ||
 	skex_fail "IPv6 traffic after insmod"
 skex_check_counters "" "$p6" 2 0 14 2468
 
-skex_tool client --addr 127.0.0.1 --port "$p4" --send 100 --expect 500 --count 4 ||
+skex_net client 127.0.0.1 "$p4" 100 500 4 ||
 	skex_fail "IPv4 traffic after insmod"
 skex_check_counters "" "$p4" 4 0 400 2000
 

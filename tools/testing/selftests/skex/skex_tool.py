@@ -1,16 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Traffic helpers for the skex shell selftests.
+"""Traffic helpers for the skex shell selftests (the simple servers and
+clients are skex_net.c: a Python start costs seconds in the TCG guest).
 
-  freeport [--addr A ...]        a port free on every address given
-  listen --addr A [--port P]     listen, never accept, until killed
-  serve  --addr A [--port P] [--out M] [--wait-file F]
-                                 accept forever (once F exists); per
-                                 connection read to EOF, then write M bytes
-                                 and close
-  client --addr A --port P --send N --expect M [--count K]
-                                 K connections: write N bytes, half-close,
-                                 read to EOF, exactly M bytes expected
   echo-server --addr A [--port P] [--file-size S]
                                  per connection: echo everything, except a
                                  connection starting with b"F" gets S bytes
@@ -20,7 +12,8 @@
                                  connections, all bytes verified, until file
                                  F exists; progress in S; exit 0 iff no error
   hold --addr A                  sockets made now, checked later: on each
-                                 "check" line from stdin exercise them
+                                 "check" line from stdin exercise them;
+                                 "release" wakes the tasks left blocked
 
 Servers print "port N" on stdout once listening. Exit status: 0 ok,
 1 failure (message on stderr), 2 usage.
@@ -84,64 +77,6 @@ def recv_all(c):
 def die(msg):
     print("skex_tool: " + msg, file=sys.stderr, flush=True)
     sys.exit(1)
-
-
-def cmd_freeport(a):
-    addrs = a.addr or ["127.0.0.1", "::1"]
-    for _ in range(100):
-        socks = []
-        try:
-            s = listener(addrs[0], 0)
-            socks.append(s)
-            port = s.getsockname()[1]
-            for ad in addrs[1:]:
-                socks.append(listener(ad, port))
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        print(port)
-        return
-    die("no free port")
-
-
-def cmd_listen(a):
-    s = listener(a.addr, a.port, a.backlog)
-    announce(s)
-    while True:
-        time.sleep(3600)
-
-
-def cmd_serve(a):
-    s = listener(a.addr, a.port)
-    announce(s)
-    out = pattern(7, a.out)
-    while a.wait_file and not os.path.exists(a.wait_file):
-        time.sleep(0.05)
-
-    def one(c):
-        with c:
-            recv_all(c)
-            c.sendall(out)
-
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=one, args=(c,), daemon=True).start()
-
-
-def cmd_client(a):
-    data = pattern(11, a.send)
-    want = pattern(7, a.expect)
-    for i in range(a.count):
-        with connect(a.addr, a.port) as c:
-            c.sendall(data)
-            c.shutdown(socket.SHUT_WR)
-            got = recv_all(c)
-        if got != want:
-            die("connection %d: got %d bytes, expected %d%s" %
-                (i, len(got), a.expect,
-                 "" if len(got) != a.expect else " (content differs)"))
 
 
 def make_file(size):
@@ -395,31 +330,6 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-
-    sp = sub.add_parser("freeport")
-    sp.add_argument("--addr", action="append")
-    sp.set_defaults(fn=cmd_freeport)
-
-    sp = sub.add_parser("listen")
-    sp.add_argument("--addr", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=0)
-    sp.add_argument("--backlog", type=int, default=128)
-    sp.set_defaults(fn=cmd_listen)
-
-    sp = sub.add_parser("serve")
-    sp.add_argument("--addr", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=0)
-    sp.add_argument("--out", type=int, default=0)
-    sp.add_argument("--wait-file", help="accept only once this file exists")
-    sp.set_defaults(fn=cmd_serve)
-
-    sp = sub.add_parser("client")
-    sp.add_argument("--addr", default="127.0.0.1")
-    sp.add_argument("--port", type=int, required=True)
-    sp.add_argument("--send", type=int, default=0)
-    sp.add_argument("--expect", type=int, default=0)
-    sp.add_argument("--count", type=int, default=1)
-    sp.set_defaults(fn=cmd_client)
 
     sp = sub.add_parser("echo-server")
     sp.add_argument("--addr", default="127.0.0.1")
