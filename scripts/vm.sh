@@ -220,7 +220,8 @@ if [ "$INTERACTIVE" = 1 ]; then
 	exit $qrc
 fi
 timeout -k 10 "$TIMEOUT" "$QEMU" "${QARGS[@]}" </dev/null 2>&1 |
-	sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee "$LOG"
+	sed -u -e 's/\r$//' -e 's/\x1bc\|\x1b\[?7l\|\x1b\[2J//g' \
+		-e '1,/Booting from ROM/s/\x1b\[[0-9;]*m//g' | tee "$LOG"
 qrc=${PIPESTATUS[0]}
 set -e
 ms=$((($(date +%s%N) - t0) / 1000000))
