@@ -28,6 +28,10 @@ if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; f
 SKEX_KO=${SKEX_KO:-${SKEX_MODULE:-}}
 
 skex_ret=$KSFT_PASS
+if [ -n "${SKEX_TRACE:-}" ]; then	# timestamped trace, for slow spots
+	PS4='+ ${EPOCHREALTIME} '
+	set -x
+fi
 skex_pids=()
 skex_netns=()
 skex_tmpdirs=()
@@ -231,12 +235,13 @@ skex_line()
 # skex_col NS PORT COLUMN: one column (by header name) of the port's line
 skex_col()
 {
-	local line i name
+	local line name i=0
+	local -a v
 	line=$(skex_line "$1" "$2") || return 1
-	i=0
+	read -r -a v <<<"$line"
 	for name in $SKEX_HEADER; do
+		[ "$name" = "$3" ] && { echo "${v[$i]}"; return 0; }
 		i=$((i + 1))
-		[ "$name" = "$3" ] && { echo "$line" | awk -v i=$i '{ print $i }'; return 0; }
 	done
 	return 1
 }
@@ -244,8 +249,15 @@ skex_col()
 # skex_stat NS PORT: "conn=.. waiting=.. accept_delay=.. bin=.. bout=.. ref_count=.."
 skex_stat() { skex_in_ns "$1" "$SKEX_STAT" "$2"; }
 
-# skex_stat_field "STAT OUTPUT" FIELD
-skex_stat_field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# skex_stat_field "STAT OUTPUT" FIELD (no subprocess: forks are slow in TCG)
+skex_stat_field()
+{
+	local kv
+	for kv in $1; do
+		[ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return 0; }
+	done
+	return 1
+}
 
 # ---- checks ----
 
@@ -265,16 +277,19 @@ skex_check_eq()
 skex_check_counters()
 {
 	local ns=$1 port=$2 want="conns=$3 waiting=$4 bytes_in=$5 bytes_out=$6"
-	local where="port $2${1:+ in $1}" line st got c w delay bi bo
+	local where="port $2${1:+ in $1}" line st got c w delay bi bo kv
+	local -A f=()
 	line=$(skex_line "$ns" "$port") ||
 		{ skex_fail "$where: no (single) line in $SKEX_PROC"; return; }
 	read -r _ c w delay bi bo _ <<<"$line"
 	got="conns=$c waiting=$w bytes_in=$bi bytes_out=$bo"
 	skex_check_eq "$where $SKEX_PROC" "$want" "$got"
 	st=$(skex_stat "$ns" "$port")
-	got="conns=$(skex_stat_field "$st" conn) waiting=$(skex_stat_field "$st" waiting)"
-	got+=" bytes_in=$(skex_stat_field "$st" bin) bytes_out=$(skex_stat_field "$st" bout)"
-	got+=" accept_delay=$(skex_stat_field "$st" accept_delay)"
+	for kv in $st; do
+		f[${kv%%=*}]=${kv#*=}
+	done
+	got="conns=${f[conn]:-} waiting=${f[waiting]:-} bytes_in=${f[bin]:-}"
+	got+=" bytes_out=${f[bout]:-} accept_delay=${f[accept_delay]:-}"
 	case $st in conn=*) ;; *) got=$st ;; esac
 	case $delay in ''|*[!0-9]*) delay=-10000 ;; esac
 	skex_check_eq "$where TCP_SKEX_STAT" \

@@ -61,7 +61,7 @@ skex_track_pid "$client_pid"
 	while [ ! -e "$tmp/stop" ]; do
 		cat "$SKEX_PROC" >/dev/null 2>&1
 		"$SKEX_STAT" "$port" >/dev/null 2>&1
-		sleep 0.2
+		sleep 0.5
 	done
 ) &
 skex_track_pid $!

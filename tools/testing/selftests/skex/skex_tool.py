@@ -123,7 +123,7 @@ def cmd_stream(a):
             c = connect(a.addr, a.port)
             seq = 0
             while not stop.is_set():
-                blk = pattern(1000 + seq % 50, 125536)[:65536 + (seq * 4099) % 60000]
+                blk = pattern(1000 + seq % 50, 40000)[:8192 + (seq * 4099) % 30000]
                 c.sendall(blk)
                 got = bytearray()
                 while len(got) < len(blk):
