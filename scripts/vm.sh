@@ -188,9 +188,27 @@ rc=$cmd_rc
 exit "$rc"
 GUEST
 
+# Interactive: load the module, then a login shell in the repository.
+cat >"$OUT/shell.sh" <<GUEST
+#!/bin/bash
+export SKEX_VM=1 SKEX_OUT=/mnt/out SKEX_REPO=$(printf %q "$ROOT") SKEX_MODULE=$(printf %q "$GMOD")
+export SKEX_MODULE_NAME=$(printf %q "$MODNAME") SKEX_KVER=\$(uname -r)
+cd "\$SKEX_REPO" || exit 1
+if [ -n "\$SKEX_MODULE" ]; then
+	echo "vm: insmod \$SKEX_MODULE"
+	insmod "\$SKEX_MODULE" || echo "vm: insmod failed"
+fi
+echo "vm: interactive shell; exit (or poweroff -f) to stop the VM"
+exec bash -l
+GUEST
+
 CMDLINE="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic slub_debug=FZPU quiet"
 CMDLINE+=" net.ifnames=0 mitigations=off nokaslr tsc=reliable i8042.noaux i8042.nokbd"
-[ "$INTERACTIVE" = 1 ] || CMDLINE+=" skex.cmd=/mnt/out/run.sh"
+if [ "$INTERACTIVE" = 1 ]; then
+	CMDLINE+=" skex.cmd=/mnt/out/shell.sh skex.tty=1"
+else
+	CMDLINE+=" skex.cmd=/mnt/out/run.sh"
+fi
 CMDLINE+=" ${SKEX_VM_EXTRA_CMDLINE:-}"
 
 # shellcheck disable=SC2054  # commas are QEMU's
