@@ -133,7 +133,7 @@ fail() {
 	halt_now
 }
 
-cmd='' ontty=0 rootrw=overlay msize=512000
+cmd='' ontty=0 repo='' rootrw=overlay msize=512000
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
 	case "$a" in
@@ -142,6 +142,7 @@ for a in $cmdline; do
 	skex.msize=*) msize=${a#skex.msize=} ;;
 	skex.debug=*) debug=${a#skex.debug=} ;;
 	skex.tty=*) ontty=${a#skex.tty=} ;;
+	skex.repo=*) repo=${a#skex.repo=} ;;
 	esac
 done
 
@@ -223,6 +224,12 @@ mount -t tmpfs -o mode=755 mnt $R/mnt
 mkdir -p $R/mnt/out
 mount9p out $R/mnt/out cache=none || say "no out share (9p tag out)"
 
+# A repository under a place that is fresh in the VM (/tmp...) comes as its
+# own share, at the same path.
+if [ -n "$repo" ]; then
+	mkdir -p "$R$repo"
+	mount9p repo "$R$repo" ro,cache=loose || say "cannot mount the repository share at $repo"
+fi
 stamp "out share mounted"
 echo /sbin/skex-modprobe >/proc/sys/kernel/modprobe
 hostname skex-vm

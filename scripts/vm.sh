@@ -211,6 +211,20 @@ else
 fi
 CMDLINE+=" ${SKEX_VM_EXTRA_CMDLINE:-}"
 
+# The guest gets fresh /tmp, /var/tmp, /run and its own /mnt: a repository
+# there is shared separately (read-only) at the same path.
+REPO_SHARE=()
+case "$ROOT/" in
+/tmp/* | /var/tmp/* | /run/* | /var/run/* | /mnt/* | /dev/* | /proc/* | /sys/*)
+	if [[ "$ROOT" = *[[:space:]]* ]]; then
+		echo "vm.sh: the repository path has blanks and is under a VM-private directory: move it" >&2
+		exit 1
+	fi
+	CMDLINE+=" skex.repo=$ROOT"
+	REPO_SHARE=(-virtfs "local,path=$ROOT,mount_tag=repo,security_model=none,readonly=on,multidevs=remap")
+	;;
+esac
+
 # shellcheck disable=SC2054  # commas are QEMU's
 QARGS=(
 	-accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM"
@@ -218,6 +232,7 @@ QARGS=(
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
+	"${REPO_SHARE[@]}"
 )
 # shellcheck disable=SC2054
 if [ "$INTERACTIVE" = 1 ]; then
