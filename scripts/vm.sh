@@ -29,7 +29,7 @@
 # Environment: SKEX_VM_EXTRA_CMDLINE (appended to the kernel command line),
 # SKEX_VM_QEMU_ARGS (extra QEMU arguments), SKEX_VM_TIMEOUT (default 600),
 # SKEX_VM_MODULE_PARAMS (insmod parameters), SKEX_VM_TRACE=1 (trace the guest
-# side with timestamps).
+# side with timestamps), SKEX_VM_TCG_THREAD (single, the default, or multi).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -225,9 +225,17 @@ case "$ROOT/" in
 	;;
 esac
 
+# TCG: one host thread for all vCPUs by default. Multi-threaded TCG (MTTCG)
+# was both slower here (2 host cores, shared) and unsafe for us: a vCPU can
+# keep running a stale translation of code another vCPU patched (text_poke_bp,
+# as static keys and ftrace do), and the kernel dies on a spurious int3
+# ("Oops: int3" in sched_clock_cpu, seen at boot). SKEX_VM_TCG_THREAD=multi
+# brings it back, e.g. for stress runs.
+TCG_THREAD=${SKEX_VM_TCG_THREAD:-single}
+
 # shellcheck disable=SC2054  # commas are QEMU's
 QARGS=(
-	-accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM"
+	-accel "tcg,thread=$TCG_THREAD" -cpu max -smp "$SMP" -m "$MEM"
 	-nographic -nodefaults -no-reboot -monitor none -nic none
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
