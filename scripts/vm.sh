@@ -140,15 +140,23 @@ fi
 if [ ${#errors[@]} -eq 0 ] && [ -f /mnt/out/cmd.sh ]; then
 	echo "vm: running: $(</mnt/out/cmd.sh)"
 	start=${EPOCHREALTIME/./}
-	# Not through a pipe: daemons the command leaves behind must not hold
-	# the run open. tail streams the log to the console meanwhile.
-	bash /mnt/out/cmd.sh >/mnt/out/cmd.log 2>&1 </dev/null &
+	# Through a FIFO read by tee (console + cmd.log): daemons the command
+	# leaves behind may hold it open, so tee gets a grace period, not a wait.
+	fifo=$(mktemp -u /tmp/skex-vm-out.XXXXXX)
+	mkfifo "$fifo"
+	tee /mnt/out/cmd.log <"$fifo" &
+	teepid=$!
+	bash /mnt/out/cmd.sh >"$fifo" 2>&1 </dev/null &
 	pid=$!
-	tail -n +1 -s 0.2 --pid=$pid -f /mnt/out/cmd.log &
-	tailpid=$!
 	wait $pid
 	cmd_rc=$?
-	wait $tailpid
+	for _ in {1..30}; do
+		kill -0 $teepid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill $teepid 2>/dev/null
+	wait $teepid 2>/dev/null
+	rm -f "$fifo"
 	ms=$(((${EPOCHREALTIME/./} - start) / 1000))
 	echo "vm: command exited with $cmd_rc after $((ms / 1000)).$(printf %03d $((ms % 1000)))s"
 fi
