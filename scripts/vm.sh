@@ -89,7 +89,9 @@ mkdir -p "$RUNDIR/out"
 RUNDIR=$(cd "$RUNDIR" && pwd)
 OUT=$RUNDIR/out
 LOG=$RUNDIR/console.log
-ln -sfn "$RUNDIR" "$ROOT/build/vm/last" 2>/dev/null || true
+# build/vm/last: the latest run in build/vm (by anyone; scripts should set
+# SKEX_VM_RUNDIR and read that instead).
+[ -n "${SKEX_VM_RUNDIR:-}" ] || ln -sfn "$RUNDIR" "$ROOT/build/vm/last"
 
 GMOD='' MODNAME=''
 if [ -n "$MODULE" ]; then
