@@ -16,6 +16,7 @@ PKGS=(
 	linux-source-6.1
 	build-essential gcc make python3 xz-utils
 	nginx curl vsftpd wrk haproxy iperf3 iproute2 nftables
+	python3-matplotlib
 )
 
 # Files taken from the kernel source tarball, relative to its top directory.

@@ -50,6 +50,7 @@ TESTS=(
 	"netmeter_nginx      sh   120"
 	"netmeter_preload    sh   120"
 	"load_unload         sh   300"
+	"bench_smoke         sh   180"
 )
 
 if [ "${1:-}" = -l ]; then

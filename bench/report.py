@@ -1,0 +1,492 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the benchmark records of one or more VM runs into bench/results.md.
+
+    bench/report.py [--out FILE] [--plots DIR] [--no-plots] [--host-load L]
+                    [--runtime SECS] KVER=DIR...
+
+DIR is what bench/guest.sh wrote for kernel KVER (info.tsv, status.tsv and
+one <id>.tsv per scenario, described in bench/lib.sh). Writes FILE (default
+bench/results.md): per scenario a table per kernel, each figure the median of
+the repetitions with their min and max, ratios against the baseline, and
+whether the target is met; step plots as PNG in DIR (default: next to FILE)
+with matplotlib, else gnuplot. Prints a summary of the ratios.
+
+Numbers never fail this program; missing or broken records are reported in
+the tables. Exit 1 only on bad usage or unreadable input.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from collections import OrderedDict
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if v == int(v) and a < 1e9:
+        return str(int(v))
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+class Scenario:
+    def __init__(self, sid):
+        self.id = sid
+        self.title = sid
+        self.desc = []
+        self.layout = "metrics"
+        self.variants = OrderedDict()   # name -> description
+        self.vskip = OrderedDict()      # name -> reason
+        self.metrics = OrderedDict()    # name -> dict
+        self.results = {}               # (metric, variant) -> [values]
+        self.notes = []
+        self.skip = None
+        self.seconds = None
+        self.plots = OrderedDict()      # name -> (title, ylabel, [(label, file)])
+        self.status = None
+        self.summary = []               # metrics shown in the summary
+
+    def values(self, metric, variant):
+        return self.results.get((metric, variant), [])
+
+    def median(self, metric, variant):
+        v = self.values(metric, variant)
+        return statistics.median(v) if v else None
+
+
+def parse_scenario(path):
+    sc = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            kind, args = p[0], p[1:]
+            if kind == "scenario":
+                sc = Scenario(args[0])
+                if len(args) > 1:
+                    sc.title = args[1]
+                continue
+            if sc is None:
+                sc = Scenario(os.path.basename(path)[:-4])
+            try:
+                if kind == "desc":
+                    sc.desc.append(args[0])
+                elif kind == "layout":
+                    sc.layout = args[0]
+                elif kind == "variant":
+                    sc.variants[args[0]] = args[1] if len(args) > 1 else ""
+                elif kind == "vskip":
+                    sc.vskip[args[0]] = args[1] if len(args) > 1 else ""
+                elif kind == "metric":
+                    name, unit, better, base, target = args[:5]
+                    sc.metrics[name] = dict(
+                        unit=unit, better=better,
+                        base=None if base == "-" else base,
+                        target=None if target == "-" else target,
+                        desc=args[5] if len(args) > 5 else "")
+                elif kind == "result":
+                    metric, variant, _rep, value = args[:4]
+                    sc.results.setdefault((metric, variant), []).append(float(value))
+                elif kind == "summary":
+                    sc.summary = args
+                elif kind == "note":
+                    sc.notes.append(args[0])
+                elif kind == "skip":
+                    sc.skip = args[0]
+                elif kind == "end":
+                    sc.seconds = int(args[0])
+                elif kind == "plot":
+                    sc.plots[args[0]] = (args[1], args[2], [])
+                elif kind == "series":
+                    sc.plots.setdefault(args[0], (args[0], "", []))[2].append(
+                        (args[1], os.path.join(os.path.dirname(path), args[2])))
+            except (IndexError, ValueError) as e:
+                sc.notes.append(f"unreadable record '{line.strip()}': {e}")
+    return sc
+
+
+def read_kv(path):
+    d = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) >= 2:
+                    d[p[0]] = p[1:]
+    except OSError:
+        pass
+    return d
+
+
+def ratio(sc, metric, variant):
+    m = sc.metrics[metric]
+    base = m["base"]
+    b, v = sc.median(metric, base), sc.median(metric, variant)
+    if b is None or v is None or b == 0 or v == 0:
+        return None
+    return b / v if m["better"] == "lower" else v / b
+
+
+def check_target(sc, metric, variant=None):
+    """(text, met) for a metric's target; met is None when not checkable.
+
+    Targets: ratio>=X (against the baseline), max<=X, min>=X, abs<=X (every
+    repetition), optionally for one variant only: VARIANT:max<=X."""
+    m = sc.metrics[metric]
+    t = m["target"]
+    if not t:
+        return None, None
+    only = None
+    if ":" in t:
+        only, t = t.split(":", 1)
+    if variant:
+        vs = [variant]
+    else:
+        vs = list(sc.variants)
+    if only:
+        vs = [v for v in vs if v == only]
+        if not vs:
+            return None, None
+    pre = f"{only}: " if only and not variant else ""
+    if t.startswith("ratio>="):
+        lim = float(t[len("ratio>="):])
+        rs = [ratio(sc, metric, v) for v in vs if v != m["base"]]
+        rs = [r for r in rs if r is not None]
+        if not rs:
+            return f"{pre}≥ {fmt(lim)}", None
+        return f"{pre}≥ {fmt(lim)}", all(r >= lim for r in rs)
+    for op, text in (("max<=", "≤ "), ("min>=", "≥ "), ("abs<=", "abs ≤ ")):
+        if not t.startswith(op):
+            continue
+        lim = float(t[len(op):])
+        vals = [x for v in vs for x in sc.values(metric, v)]
+        if not vals:
+            return f"{pre}{text}{fmt(lim)}", None
+        if op == "max<=":
+            met = max(vals) <= lim
+        elif op == "min>=":
+            met = min(vals) >= lim
+        else:
+            met = max(abs(x) for x in vals) <= lim
+        return f"{pre}{text}{fmt(lim)}", met
+    return t, None
+
+
+def cell(sc, metric, variant):
+    v = sc.values(metric, variant)
+    if not v:
+        return "skipped" if variant in sc.vskip else "-"
+    med = statistics.median(v)
+    if len(v) == 1:
+        return fmt(med)
+    return f"{fmt(med)} [{fmt(min(v))}–{fmt(max(v))}]"
+
+
+def verdict(met):
+    return {True: "met", False: "**not met**", None: "-"}[met]
+
+
+def table_metrics(sc):
+    """rows: metrics; columns: variants, ratios against the baseline."""
+    variants = list(sc.variants)
+    bases = {m["base"] for m in sc.metrics.values() if m["base"]}
+    others = [v for v in variants if v not in bases]
+    head = ["metric", "unit"] + variants
+    head += [f"{v} / {b}" for b in sorted(bases) for v in others]
+    head.append("target")
+    rows = []
+    for name, m in sc.metrics.items():
+        row = [name, m["unit"]] + [cell(sc, name, v) for v in variants]
+        for b in sorted(bases):
+            for v in others:
+                if m["base"] != b:
+                    row.append("")
+                    continue
+                r = ratio(sc, name, v)
+                if r is None:
+                    row.append("-")
+                elif m["better"] == "lower":
+                    d = sc.median(name, v) - sc.median(name, b)
+                    row.append(f"{r:.3f} ({d:+.0f} {m['unit'].split('/')[0]})")
+                else:
+                    row.append(f"{r:.3f}")
+        t, met = check_target(sc, name)
+        row.append(f"{t}: {verdict(met)}" if t else "")
+        rows.append(row)
+    return head, rows
+
+
+def table_variants(sc):
+    """rows: variants; columns: metrics."""
+    head = ["load"] + [f"{n} ({m['unit']})" for n, m in sc.metrics.items()] + ["target"]
+    rows = []
+    for v in sc.variants:
+        row = [v] + [cell(sc, n, v) for n in sc.metrics]
+        ts = []
+        for n in sc.metrics:
+            t, met = check_target(sc, n, v)
+            if t and met is not None:
+                ts.append(f"{n} {t}: {verdict(met)}")
+        row.append("; ".join(ts))
+        rows.append(row)
+    return head, rows
+
+
+def md_table(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    return out
+
+
+def summary_line(sc):
+    """A short text of the ratios (metrics layout) or key figures."""
+    parts = []
+    if sc.layout == "variants":
+        for v in sc.variants:
+            vals = [f"{n} {fmt(sc.median(n, v))}" for n in sc.summary or sc.metrics
+                    if n in sc.metrics and sc.median(n, v) is not None]
+            if vals:
+                parts.append(f"{v}: " + ", ".join(vals))
+    else:
+        for n, m in sc.metrics.items():
+            if sc.summary and n not in sc.summary:
+                continue
+            if not m["base"]:
+                vals = [f"{v} {fmt(sc.median(n, v))}" for v in sc.variants
+                        if sc.median(n, v) is not None]
+                if vals:
+                    parts.append(f"{n}: " + ", ".join(vals))
+                continue
+            rs = []
+            for v in sc.variants:
+                if v == m["base"]:
+                    continue
+                r = ratio(sc, n, v)
+                if r is not None:
+                    rs.append(f"{v} {r:.3f}")
+            if rs:
+                parts.append(f"{n}: " + ", ".join(rs))
+    mets = [check_target(sc, n)[1] for n in sc.metrics]
+    mets = [x for x in mets if x is not None]
+    tail = ""
+    if mets:
+        tail = " — targets " + ("met" if all(mets) else "NOT met")
+    return "; ".join(parts) + tail
+
+
+def make_plot(sc, name, kver, png):
+    title, ylabel, series = sc.plots[name]
+    data = []
+    for label, path in series:
+        xs, ys = [], []
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) >= 2:
+                        xs.append(float(p[0]))
+                        ys.append(float(p[1]))
+        except (OSError, ValueError):
+            continue
+        data.append((label, xs, ys, path))
+    if not data:
+        return "no data"
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+        for label, xs, ys, _ in data:
+            style = "k--" if label.startswith("quota") or label.startswith("set") else "-"
+            ax.plot(xs, ys, style, label=label, linewidth=1.2)
+        quota = [y for label, _, ys, _ in data if label.startswith("quota") for y in ys]
+        if quota:   # a retransmitted burst must not flatten the rest
+            top = max(y for _, _, ys, _ in data for y in ys)
+            ax.set_ylim(0, min(top * 1.05, 2.5 * max(quota)))
+        ax.set_title(f"{title} ({kver})")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+        fig.tight_layout()
+        fig.savefig(png)
+        plt.close(fig)
+        return None
+    except ImportError:
+        pass
+    if shutil.which("gnuplot"):
+        cmds = [
+            "set terminal png size 800,450",
+            f"set output '{png}'",
+            f"set title '{title} ({kver})'",
+            "set xlabel 'time (s)'",
+            f"set ylabel '{ylabel}'",
+            "set grid",
+            "plot " + ", ".join(f"'{p}' using 1:2 with lines title '{lbl}'"
+                                for lbl, _, _, p in data),
+        ]
+        r = subprocess.run(["gnuplot"], input="\n".join(cmds), text=True,
+                           capture_output=True, check=False)
+        return None if r.returncode == 0 else f"gnuplot failed: {r.stderr.strip()}"
+    return "neither matplotlib nor gnuplot installed"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--plots", default=None)
+    ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--host-load", default=None)
+    ap.add_argument("--runtime", default=None)
+    ap.add_argument("runs", nargs="+", metavar="KVER=DIR")
+    a = ap.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = a.out or os.path.join(here, "results.md")
+    plots = a.plots or os.path.dirname(os.path.abspath(out))
+
+    runs = []           # (kver, info, status, {sid: Scenario})
+    for r in a.runs:
+        if "=" not in r:
+            ap.error(f"not KVER=DIR: {r}")
+        kver, d = r.split("=", 1)
+        info = read_kv(os.path.join(d, "info.tsv"))
+        status = read_kv(os.path.join(d, "status.tsv"))
+        scs = {}
+        if os.path.isdir(d):
+            for fn in sorted(os.listdir(d)):
+                if fn.endswith(".tsv") and fn not in ("info.tsv", "status.tsv"):
+                    sc = parse_scenario(os.path.join(d, fn))
+                    sc.status = status.get(sc.id, [None])[0]
+                    scs[sc.id] = sc
+        runs.append((kver, info, status, scs))
+
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    os.makedirs(plots, exist_ok=True)
+    ids = sorted({sid for _, _, _, scs in runs for sid in scs},
+                 key=lambda s: (len(s), s))
+    dates = sorted({i.get("date", ["?"])[0] for _, i, _, _ in runs})
+    modes = sorted({i.get("mode", ["?"])[0] for _, i, _, _ in runs})
+    reps = sorted({i.get("reps", ["?"])[0] for _, i, _, _ in runs})
+
+    md = ["# skex benchmark results", ""]
+    md.append("Generated by `make bench` (`scripts/bench.sh`: one VM boot per kernel running "
+              "`bench/guest.sh`, then `bench/report.py`); do not edit by hand.")
+    md.append("")
+    md.append(f"- date: {', '.join(dates)}; mode: {', '.join(modes)}; "
+              f"repetitions per figure: {', '.join(reps)}")
+    md.append(f"- kernels: {', '.join(k for k, _, _, _ in runs)}")
+    if a.runtime:
+        md.append(f"- `make bench` took {a.runtime}")
+    host = "QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB"
+    if a.host_load:
+        host += f"; host load average at the start: {a.host_load} (other VMs share the 2 host cores)"
+    md.append(f"- machine: {host}")
+    md.append("- Each figure: median [min–max] of the repetitions. Absolute numbers under TCG "
+              "mean little; the ratios between variants measured in the same boot do. "
+              "Ratios: variant / baseline for higher-is-better figures, baseline / variant "
+              "for costs (so below 1 is worse either way, the difference in brackets).")
+    md.append("")
+
+    md.append("## Summary")
+    md.append("")
+    srows = []
+    for sid in ids:
+        for kver, _, _, scs in runs:
+            sc = scs.get(sid)
+            if sc is None:
+                srows.append([sid, kver, "no records"])
+            elif sc.skip:
+                srows.append([f"{sid} {sc.title}", kver, f"skipped: {sc.skip}"])
+            elif sc.status == "failed":
+                srows.append([f"{sid} {sc.title}", kver, "FAILED (see notes)"])
+            else:
+                srows.append([f"{sid} {sc.title}", kver, summary_line(sc) or "-"])
+    md += md_table(["scenario", "kernel", "result"], srows)
+    md.append("")
+
+    printed = []
+    for sid in ids:
+        first = next(scs[sid] for _, _, _, scs in runs if sid in scs)
+        md.append(f"## {sid}: {first.title}")
+        md.append("")
+        for d in first.desc:
+            md.append(d)
+            md.append("")
+        if first.metrics and not first.skip:
+            for n, m in first.metrics.items():
+                md.append(f"- `{n}` ({m['unit']}): {m['desc']}")
+            if first.variants:
+                md.append("")
+                label = "Loads" if first.layout == "variants" else "Variants"
+                md.append(f"{label}: " + "; ".join(
+                    f"`{v}`: {d}" for v, d in first.variants.items()) + ".")
+            md.append("")
+        for kver, info, _, scs in runs:
+            sc = scs.get(sid)
+            md.append(f"### {kver}")
+            md.append("")
+            if sc is None:
+                md.append("No records (the VM run did not reach this scenario).")
+                md.append("")
+                continue
+            if sc.skip:
+                md.append(f"skipped: {sc.skip}")
+                md.append("")
+                printed.append(f"{sid} {kver}: skipped: {sc.skip}")
+                continue
+            took = f", {sc.seconds} s" if sc.seconds is not None else ""
+            md.append(f"{info.get('date', ['?'])[0]}, {info.get('mode', ['?'])[0]}, "
+                      f"{info.get('reps', ['?'])[0]} repetition(s){took}.")
+            md.append("")
+            if sc.metrics and sc.results:
+                head, rows = (table_variants if sc.layout == "variants" else table_metrics)(sc)
+                md += md_table(head, rows)
+                md.append("")
+            elif sc.status != "failed":
+                md.append("No figures recorded.")
+                md.append("")
+            for v, why in sc.vskip.items():
+                md.append(f"- `{v}` not measured: {why}")
+            for n in sc.notes:
+                md.append(f"- {n}")
+            if sc.vskip or sc.notes:
+                md.append("")
+            if not a.no_plots:
+                for pname in sc.plots:
+                    short = kver.split("-")[0]
+                    png = os.path.join(plots, f"{sid}-{pname}-{short}.png")
+                    try:
+                        err = make_plot(sc, pname, kver, png)
+                    except Exception as e:  # a plot is not worth the report
+                        err = f"failed: {e}"
+                    if err:
+                        md.append(f"(plot {pname}: {err})")
+                    else:
+                        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
+                        md.append(f"![{sc.plots[pname][0]} ({kver})]({rel})")
+                    md.append("")
+            st = "FAILED: " if sc.status == "failed" else ""
+            printed.append(f"{sid} {kver}: {st}{summary_line(sc)}")
+
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(md).rstrip() + "\n")
+    print("bench: ratios (median of each variant / baseline):")
+    for line in printed:
+        print("  " + line)
+    print(f"bench: wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

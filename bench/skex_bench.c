@@ -1,0 +1,683 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * skex_bench: loopback load generators and probes for the skex benchmarks
+ * (bench/), built on the host (make -C bench) and run in the VM.
+ *
+ *   skex_bench bulk write|sendfile SECS PORT [CHUNK]
+ *        One connection over 127.0.0.1:PORT for SECS seconds. The accepted
+ *        (server) side sends, with write() of CHUNK bytes (default 65536) or
+ *        sendfile() of CHUNK bytes from a 16 MB file in /tmp; a child
+ *        process connects and reads. Prints
+ *          bytes=N secs=S mbps=MB/s
+ *   skex_bench calls SECS PORT
+ *        Per-call cost of the send and receive paths: a connected pair over
+ *        127.0.0.1:PORT, one thread; SECS seconds of
+ *          send(A, 1 byte) recv(B) send(B, 1 byte) recv(A)
+ *        with A the accepted socket. The calls on A are timed one by one;
+ *        the figures are the medians of batches of 64 iterations (so that
+ *        moments the CPU was taken away do not count). Prints
+ *          iters=N send_ns=X recv_ns=Y
+ *   skex_bench delay PORT COUNT INTERVAL_US SERVICE_US [BURST]
+ *        Accept-queue sensing. A child connects COUNT times, every
+ *        INTERVAL_US (BURST connections at a time, default 1), and sends the
+ *        CLOCK_MONOTONIC time at which connect() returned. The server
+ *        accepts one connection every SERVICE_US: after accept() it takes
+ *        its own measure of the accept delay (accept return - connect
+ *        return) and, from /proc/net/skex, the delay skex adds for the port
+ *        (delay_us now - before the accept()). Prints one line per
+ *        connection "conn I app_us A skex_us S waiting W" and a summary
+ *          n=N app_ms=A skex_ms=S err_ms=E maxerr_ms=M bad=B
+ *        (means; err = skex - app; bad: connections for which the port's
+ *        conns did not move by exactly one, left out of the means).
+ *        Without /proc/net/skex (module unloaded) skex_us is -1.
+ *   skex_bench rate PORT SECS SAMPLE_MS
+ *        Rate over time: the accepted side writes as fast as it can for
+ *        SECS seconds, a child reads for SECS seconds and prints "t_ms bytes"
+ *        every SAMPLE_MS (bytes received in the sample ending at t_ms),
+ *        then a summary
+ *          bytes=N secs=S
+ *
+ *   skex_bench accepts PORT SECS OFFER SKIP
+ *        Accept rate: a child opens OFFER connections per second
+ *        (non-blocking connect(), so dropped SYNs do not hold it up) for
+ *        SECS seconds; the server accept()s as fast as it is allowed and
+ *        counts what it accepted after the first SKIP seconds. Prints
+ *          accepted=N window=S rate=R total=T
+ * SECS may have a fraction (0.5). Exit 0 on success, 1 on a failure (a socket call that should not fail),
+ * 2 on bad usage.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SKEX_PROC "/proc/net/skex"
+
+static void die(const char *what)
+{
+	fprintf(stderr, "skex_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: skex_bench bulk write|sendfile SECS PORT [CHUNK]\n"
+		"       skex_bench calls SECS PORT\n"
+		"       skex_bench delay PORT COUNT INTERVAL_US SERVICE_US [BURST]\n"
+		"       skex_bench rate PORT SECS SAMPLE_MS\n"
+		"       skex_bench accepts PORT SECS OFFER SKIP\n");
+	exit(2);
+}
+
+static long num(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		fprintf(stderr, "skex_bench: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+/* seconds, fractions allowed, as nanoseconds */
+static uint64_t secs_ns(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v > 0) || v > 3600) {
+		fprintf(stderr, "skex_bench: bad duration '%s'\n", s);
+		exit(2);
+	}
+	return (uint64_t)(v * 1e9);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = { t / 1000000000ull, t % 1000000000ull };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static struct sockaddr_in lo_addr(int port)
+{
+	struct sockaddr_in a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static int listen_on(int port)
+{
+	struct sockaddr_in a = lo_addr(port);
+	int one = 1, fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		die("SO_REUSEADDR");
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("bind 127.0.0.1");
+	if (listen(fd, 4096))
+		die("listen");
+	return fd;
+}
+
+static int connect_to(int port)
+{
+	struct sockaddr_in a = lo_addr(port);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("connect 127.0.0.1");
+	return fd;
+}
+
+static int accept_one(int lfd)
+{
+	int fd;
+
+	do
+		fd = accept(lfd, NULL, NULL);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		die("accept");
+	return fd;
+}
+
+static int reap(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* ---- bulk ---- */
+
+static int make_file(size_t size)
+{
+	char path[] = "/tmp/skex_bench.XXXXXX";
+	char buf[65536];
+	size_t done;
+	int fd;
+
+	fd = mkstemp(path);
+	if (fd < 0)
+		die("mkstemp");
+	unlink(path);
+	memset(buf, 'x', sizeof(buf));
+	for (done = 0; done < size; done += sizeof(buf))
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			die("write file");
+	return fd;
+}
+
+static int cmd_bulk(int argc, char **argv)
+{
+	const size_t fsize = 16 << 20;
+	int use_sendfile, port, lfd, fd, file = -1;
+	long chunk = 65536;
+	uint64_t t0, t1, end, bytes = 0, dur;
+	char *buf;
+	off_t off = 0;
+	pid_t pid;
+
+	if (argc < 4 || argc > 5)
+		usage();
+	if (!strcmp(argv[1], "write"))
+		use_sendfile = 0;
+	else if (!strcmp(argv[1], "sendfile"))
+		use_sendfile = 1;
+	else
+		usage();
+	dur = secs_ns(argv[2]);
+	port = num(argv[3], 1, 65535);
+	if (argc == 5)
+		chunk = num(argv[4], 1, 1 << 24);
+	buf = malloc(chunk > 65536 ? chunk : 65536);
+	if (!buf)
+		die("malloc");
+	memset(buf, 'y', chunk);
+	if (use_sendfile)
+		file = make_file(fsize);
+
+	lfd = listen_on(port);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {		/* the client: read to EOF */
+		ssize_t n;
+
+		close(lfd);
+		fd = connect_to(port);
+		while ((n = read(fd, buf, 65536)) != 0)
+			if (n < 0 && errno != EINTR)
+				die("read");
+		_exit(0);
+	}
+	fd = accept_one(lfd);
+	close(lfd);
+	t0 = now_ns();
+	end = t0 + dur;
+	while (now_ns() < end) {
+		ssize_t n;
+
+		if (use_sendfile) {
+			if (off + chunk > (off_t)fsize)
+				off = 0;
+			n = sendfile(fd, file, &off, chunk);
+		} else {
+			n = write(fd, buf, chunk);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die(use_sendfile ? "sendfile" : "write");
+		}
+		bytes += n;
+	}
+	shutdown(fd, SHUT_WR);
+	if (reap(pid))
+		return 1;
+	t1 = now_ns();
+	close(fd);
+	printf("bytes=%llu secs=%.3f mbps=%.2f\n", (unsigned long long)bytes,
+	       (t1 - t0) / 1e9, bytes / ((t1 - t0) / 1e9) / 1e6);
+	return 0;
+}
+
+/* ---- calls ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Batches of 64 iterations; the figure is the median batch over 64, so that
+ * the times the (emulated) CPU was taken away do not weigh in.
+ */
+static int cmd_calls(int argc, char **argv)
+{
+	size_t nb = 0, cap = 4096;
+	uint64_t *bs, *br, end, a, b, dur;
+	int lfd, cfd, sfd, port, one = 1;
+	char c = 'z';
+
+	if (argc != 3)
+		usage();
+	dur = secs_ns(argv[1]);
+	port = num(argv[2], 1, 65535);
+	bs = malloc(cap * sizeof(*bs));
+	br = malloc(cap * sizeof(*br));
+	if (!bs || !br)
+		die("malloc");
+	lfd = listen_on(port);
+	cfd = connect_to(port);
+	sfd = accept_one(lfd);
+	close(lfd);
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	end = now_ns() + dur;
+	while (now_ns() < end || nb < 3) {
+		uint64_t ts = 0, tr = 0;
+		int i;
+
+		for (i = 0; i < 64; i++) {
+			a = now_ns();
+			if (send(sfd, &c, 1, 0) != 1)
+				die("send A");
+			b = now_ns();
+			ts += b - a;
+			if (recv(cfd, &c, 1, 0) != 1)
+				die("recv B");
+			if (send(cfd, &c, 1, 0) != 1)
+				die("send B");
+			a = now_ns();
+			if (recv(sfd, &c, 1, 0) != 1)
+				die("recv A");
+			b = now_ns();
+			tr += b - a;
+		}
+		if (nb == cap) {
+			cap *= 2;
+			bs = realloc(bs, cap * sizeof(*bs));
+			br = realloc(br, cap * sizeof(*br));
+			if (!bs || !br)
+				die("realloc");
+		}
+		bs[nb] = ts;
+		br[nb] = tr;
+		nb++;
+	}
+	close(sfd);
+	close(cfd);
+	qsort(bs, nb, sizeof(*bs), cmp_u64);
+	qsort(br, nb, sizeof(*br), cmp_u64);
+	printf("iters=%zu send_ns=%.1f recv_ns=%.1f\n", nb * 64,
+	       bs[nb / 2] / 64.0, br[nb / 2] / 64.0);
+	free(bs);
+	free(br);
+	return 0;
+}
+
+/* ---- delay ---- */
+
+/* conns and delay_us of PORT in /proc/net/skex; -1 if not there */
+static int proc_port(int port, long long *conns, long long *delay_us, long long *waiting)
+{
+	static char buf[1 << 16];
+	ssize_t len = 0, n;
+	char *line;
+	int fd;
+
+	fd = open(SKEX_PROC, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = 0;
+	for (line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		long long p, c, w, d;
+
+		if (sscanf(line, "%lld %lld %lld %lld", &p, &c, &w, &d) == 4 && p == port) {
+			*conns = c;
+			*delay_us = d;
+			*waiting = w;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int cmd_delay(int argc, char **argv)
+{
+	long count, interval_us, service_us, burst = 1, i;
+	double app_sum = 0, skex_sum = 0, maxerr = 0;
+	long long c0, d0, w0, c1, d1, w1;
+	int port, lfd, have_proc;
+	long good = 0, bad = 0;
+	pid_t pid;
+
+	if (argc < 5 || argc > 6)
+		usage();
+	port = num(argv[1], 1, 65535);
+	count = num(argv[2], 1, 100000);
+	interval_us = num(argv[3], 0, 60000000);
+	service_us = num(argv[4], 0, 60000000);
+	if (argc == 6)
+		burst = num(argv[5], 1, 4096);
+
+	lfd = listen_on(port);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {		/* the clients: connect, say when, wait for EOF */
+		uint64_t next = now_ns();
+		int *fds = calloc(count, sizeof(int));
+
+		close(lfd);
+		if (!fds)
+			die("calloc");
+		for (i = 0; i < count; i++) {
+			uint64_t t;
+
+			if (i % burst == 0 && i) {
+				next += interval_us * 1000ull;
+				sleep_until(next);
+			}
+			fds[i] = connect_to(port);
+			t = now_ns();
+			if (write(fds[i], &t, sizeof(t)) != sizeof(t))
+				die("client write");
+		}
+		for (i = 0; i < count; i++) {
+			char c;
+
+			while (read(fds[i], &c, 1) > 0)
+				;
+			close(fds[i]);
+		}
+		_exit(0);
+	}
+
+	have_proc = proc_port(port, &c0, &d0, &w0) == 0;
+	for (i = 0; i < count; i++) {
+		uint64_t t_acc, t_conn;
+		double app_us, skex_us = -1;
+		ssize_t n;
+		int fd;
+
+		fd = accept_one(lfd);
+		t_acc = now_ns();
+		n = recv(fd, &t_conn, sizeof(t_conn), MSG_WAITALL);
+		if (n != sizeof(t_conn)) {
+			fprintf(stderr, "skex_bench: short read of the client's time\n");
+			return 1;
+		}
+		app_us = (double)((int64_t)(t_acc - t_conn)) / 1000.0;
+		w1 = -1;
+		if (have_proc) {
+			if (proc_port(port, &c1, &d1, &w1)) {
+				fprintf(stderr, "skex_bench: port %d left %s\n", port, SKEX_PROC);
+				return 1;
+			}
+			if (c1 - c0 == 1) {
+				double err;
+
+				skex_us = (double)(d1 - d0);
+				err = (skex_us - app_us) / 1000.0;
+				app_sum += app_us;
+				skex_sum += skex_us;
+				if (err < 0)
+					err = -err;
+				if (err > maxerr)
+					maxerr = err;
+				good++;
+			} else {
+				bad++;
+			}
+			c0 = c1;
+			d0 = d1;
+		} else {
+			app_sum += app_us;
+			good++;
+		}
+		printf("conn %ld app_us %.0f skex_us %.0f waiting %lld\n", i, app_us,
+		       skex_us, w1);
+		if (service_us)
+			usleep(service_us);
+		close(fd);
+	}
+	close(lfd);
+	if (reap(pid))
+		return 1;
+	if (!good)
+		good = 1;
+	if (have_proc)
+		printf("n=%ld app_ms=%.3f skex_ms=%.3f err_ms=%.3f maxerr_ms=%.3f bad=%ld\n",
+		       count, app_sum / good / 1000, skex_sum / good / 1000,
+		       (skex_sum - app_sum) / good / 1000, maxerr, bad);
+	else
+		printf("n=%ld app_ms=%.3f skex_ms=-1 err_ms=-1 maxerr_ms=-1 bad=0\n",
+		       count, app_sum / good / 1000);
+	return 0;
+}
+
+/* ---- rate ---- */
+
+static int cmd_rate(int argc, char **argv)
+{
+	uint64_t dur;
+	long sample_ms;
+	int port, lfd, fd;
+	static char buf[1 << 16];
+	pid_t pid;
+
+	if (argc != 4)
+		usage();
+	port = num(argv[1], 1, 65535);
+	dur = secs_ns(argv[2]);
+	sample_ms = num(argv[3], 1, 60000);
+
+	lfd = listen_on(port);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {		/* the client: count what arrives per sample */
+		uint64_t t0, next, bytes = 0, total = 0, t;
+		ssize_t n;
+		int rfd = connect_to(port);
+		struct timeval tv = { 0, 20000 };
+
+		close(lfd);
+		setsockopt(rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		t0 = now_ns();
+		next = t0 + sample_ms * 1000000ull;
+		/* until the sender's time is up: what is queued then is not drained */
+		while (now_ns() < t0 + dur) {
+			n = read(rfd, buf, sizeof(buf));
+			t = now_ns();
+			if (n > 0) {
+				bytes += n;
+				total += n;
+			}
+			while (t >= next) {
+				printf("%llu %llu\n",
+				       (unsigned long long)((next - t0) / 1000000),
+				       (unsigned long long)bytes);
+				bytes = 0;
+				next += sample_ms * 1000000ull;
+			}
+			if (n == 0)
+				break;
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				die("read");
+		}
+		close(rfd);
+		printf("bytes=%llu secs=%.3f\n", (unsigned long long)total,
+		       (now_ns() - t0) / 1e9);
+		fflush(stdout);
+		_exit(0);
+	}
+	fd = accept_one(lfd);
+	close(lfd);
+	memset(buf, 'r', sizeof(buf));
+	{
+		uint64_t end = now_ns() + dur;
+		struct timeval tv = { 0, 100000 };
+
+		/* a blocked (throttled) write must not outlive the run */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		while (now_ns() < end) {
+			ssize_t n = write(fd, buf, 16384);
+
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				die("write");
+		}
+	}
+	shutdown(fd, SHUT_WR);
+	if (reap(pid))
+		return 1;
+	close(fd);
+	return 0;
+}
+
+/* ---- accepts ---- */
+
+static int cmd_accepts(int argc, char **argv)
+{
+	uint64_t dur, skip, t0, t, next;
+	long offer, total = 0, counted = 0;
+	struct timeval tv = { 0, 100000 };
+	int port, lfd;
+	pid_t pid;
+
+	if (argc != 5)
+		usage();
+	port = num(argv[1], 1, 65535);
+	dur = secs_ns(argv[2]);
+	offer = num(argv[3], 1, 10000);
+	skip = (uint64_t)(strtod(argv[4], NULL) * 1e9);
+	if (skip >= dur)
+		usage();
+
+	lfd = listen_on(port);
+	t0 = now_ns();
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {		/* the clients */
+		long n = 0, i, max = (long)(dur / 1e9 * offer) + 2;
+		int *fds = calloc(max, sizeof(int));
+
+		close(lfd);
+		if (!fds)
+			die("calloc");
+		next = t0;
+		while (n < max && next < t0 + dur) {
+			struct sockaddr_in a = lo_addr(port);
+			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+			if (fd < 0)
+				die("socket");
+			if (connect(fd, (struct sockaddr *)&a, sizeof(a)) && errno != EINPROGRESS)
+				die("connect");
+			fds[n++] = fd;
+			next += 1000000000ull / offer;
+			sleep_until(next);
+		}
+		/* keep them open until the server is done */
+		sleep_until(t0 + dur + 200000000ull);
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((t = now_ns()) < t0 + dur) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			die("accept");
+		}
+		t = now_ns();
+		if (t >= t0 + dur) {
+			close(fd);
+			break;
+		}
+		total++;
+		if (t >= t0 + skip)
+			counted++;
+		close(fd);
+	}
+	close(lfd);
+	if (reap(pid))
+		return 1;
+	printf("accepted=%ld window=%.3f rate=%.3f total=%ld\n", counted,
+	       (dur - skip) / 1e9, counted / ((dur - skip) / 1e9), total);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2)
+		usage();
+	if (!strcmp(argv[1], "bulk"))
+		return cmd_bulk(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "calls"))
+		return cmd_calls(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "delay"))
+		return cmd_delay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "rate"))
+		return cmd_rate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "accepts"))
+		return cmd_accepts(argc - 1, argv + 1);
+	usage();
+	return 2;
+}
