@@ -259,11 +259,13 @@ bench_kv()
 
 # ---- configfs ----
 
-# bench_cfs_write FILE VALUE: write VALUE, log why when it fails
+# bench_cfs_write FILE VALUE: write VALUE, log why when it fails (no fork
+# when it works: rules with a thousand branches are written this way)
 bench_cfs_write()
 {
 	local err
-	err=$( { printf '%s\n' "$2" >"$1"; } 2>&1) && return 0
+	{ printf '%s\n' "$2" >"$1"; } 2>/dev/null && return 0
+	err=$( { printf '%s\n' "$2" >"$1"; } 2>&1)
 	bench_log "write '$2' > ${1#"$SKEX_CFS"/}: ${err##*: }"
 	return 1
 }
@@ -287,6 +289,14 @@ fw_branch()
 	local d=$SKEX_CFS/forward/$1/branches/$2
 	shift 2
 	fw_why=$(mkdir "$d" 2>&1) || { fw_why="mkdir ${d#"$SKEX_CFS"/}: ${fw_why##*: }"; return 1; }
+	fw_attrs "$d" "$@"
+}
+
+# fw_attrs DIR ATTR VALUE [ATTR VALUE]...: write a made branch's attributes
+fw_attrs()
+{
+	local d=$1
+	shift
 	while [ $# -ge 2 ]; do
 		bench_cfs_write "$d/$1" "$2" || { fw_why="${d#"$SKEX_CFS"/}/$1 '$2' refused"; return 1; }
 		shift 2

@@ -38,18 +38,26 @@ done
 bench_at_exit "fw_clear ${ports[*]}"
 fw_clear "${ports[@]}"
 
-# make_rule PORT TYPE N
+# make_rule PORT TYPE N (one mkdir for all branches: forks are dear here)
 make_rule()
 {
-	local p=$1 type=$2 n=$3 j d
+	local p=$1 type=$2 n=$3 j d pat
+	local -a dirs=()
 	fw_rule "$p" "$type" $P_BACK || return 1
 	d=$SKEX_CFS/forward/$p/branches
 	for ((j = 1; j < n; j++)); do
+		dirs+=("$d/b$j")
+	done
+	if [ ${#dirs[@]} -gt 0 ]; then
+		fw_why=$(mkdir "${dirs[@]}" 2>&1) || { fw_why="mkdir branches: ${fw_why##*: }"; return 1; }
+	fi
+	for ((j = 1; j < n; j++)); do
 		if [ "$type" = address ]; then
-			fw_branch "$p" "b$j" source "10.$((j >> 16 & 255)).$((j >> 8 & 255)).$((j & 255))/32" \
+			fw_attrs "$d/b$j" source "10.$((j >> 16 & 255)).$((j >> 8 & 255)).$((j & 255))/32" \
 				port $P_BACK || return 1
 		else
-			fw_branch "$p" "b$j" pattern "$(printf 'X-NoMatch-%06d' "$j")" port $P_BACK || return 1
+			printf -v pat 'X-NoMatch-%06d' "$j"
+			fw_attrs "$d/b$j" pattern "$pat" port $P_BACK || return 1
 		fi
 	done
 	if [ "$type" = address ]; then
