@@ -162,11 +162,26 @@ bench_load()
 
 # ---- ports and servers ----
 
+# bench_listening PORT: a TCP listener on PORT (read from /proc: no fork)
+bench_listening()
+{
+	local hex f sl local_addr _ st
+	printf -v hex ':%04X' "$1"
+	for f in /proc/net/tcp /proc/net/tcp6; do
+		[ -r "$f" ] || continue
+		while read -r sl local_addr _ st _; do
+			[ "$st" = 0A ] && [ "${local_addr: -5}" = "$hex" ] && return 0
+		done <"$f"
+	done
+	return 1
+}
+
+# bench_wait_port PORT [TENTHS]: wait for a listener (default 10 s)
 bench_wait_port()
 {
-	local port=$1 i
+	local i
 	for ((i = 0; i < ${2:-100}; i++)); do
-		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+		bench_listening "$1" && return 0
 		sleep 0.1
 	done
 	return 1

@@ -3,7 +3,7 @@
 """Turn the benchmark records of one or more VM runs into bench/results.md.
 
     bench/report.py [--out FILE] [--plots DIR] [--no-plots] [--host-load L]
-                    [--runtime SECS] KVER=DIR...
+                    [--runtime TEXT] [--module TEXT] KVER=DIR...
 
 DIR is what bench/guest.sh wrote for kernel KVER (info.tsv, status.tsv and
 one <id>.tsv per scenario, described in bench/lib.sh). Writes FILE (default
@@ -348,6 +348,7 @@ def main():
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--host-load", default=None)
     ap.add_argument("--runtime", default=None)
+    ap.add_argument("--module", default=None, help="which skex.ko was measured")
     ap.add_argument("runs", nargs="+", metavar="KVER=DIR")
     a = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -385,6 +386,8 @@ def main():
     md.append(f"- date: {', '.join(dates)}; mode: {', '.join(modes)}; "
               f"repetitions per figure: {', '.join(reps)}")
     md.append(f"- kernels: {', '.join(k for k, _, _, _ in runs)}")
+    if a.module:
+        md.append(f"- module: {a.module}")
     if a.runtime:
         md.append(f"- `make bench` took {a.runtime}")
     host = "QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB"

@@ -17,7 +17,9 @@
 # unload), a scenario script or the report.
 #
 # Environment: SKEX_BENCH_KERNELS (space-separated, default: all supported),
-# SKEX_BENCH_TIMEOUT (seconds per VM; default 1200, smoke 300).
+# SKEX_BENCH_TIMEOUT (seconds per VM; default 1200, smoke 300),
+# SKEX_BENCH_MODDIR (use DIR/KVER/kernel/skex.ko, built elsewhere, e.g. from
+# another branch, instead of building this tree's).
 # Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv}.
 set -euo pipefail
 
@@ -67,7 +69,12 @@ fail=0
 pairs=()
 for k in "${kernels[@]}"; do
 	echo "bench: ===== $k ====="
-	if ! "$ROOT/scripts/build.sh" "$k" >"$run/build-$k.log" 2>&1; then
+	ko=build/$k/kernel/skex.ko
+	if [ -n "${SKEX_BENCH_MODDIR:-}" ]; then
+		ko=$SKEX_BENCH_MODDIR/$k/kernel/skex.ko
+		[ -f "$ko" ] || { echo "bench: $k: no $ko"; fail=1; continue; }
+		echo "bench: $k: module $ko"
+	elif ! "$ROOT/scripts/build.sh" "$k" >"$run/build-$k.log" 2>&1; then
 		echo "bench: $k: module build FAILED (build/bench/last/build-$k.log)"
 		fail=1
 		continue
@@ -75,7 +82,7 @@ for k in "${kernels[@]}"; do
 	set +e
 	# The console is in the run directory; show the guest's progress.
 	SKEX_VM_RUNDIR=$run/$k "$ROOT/scripts/vm.sh" --kernel "$k" \
-		--module "build/$k/kernel/skex.ko" --timeout "$timeout" \
+		--module "$ko" --timeout "$timeout" \
 		-- bench/guest.sh "${gargs[@]}" "${scen[@]}" </dev/null 2>&1 |
 		grep -a --line-buffered -E '^(bench:|vm: FAIL|vm.sh:)'
 	rc=${PIPESTATUS[0]}
@@ -99,7 +106,12 @@ if [ ${#pairs[@]} -gt 0 ]; then
 	# Debian's interpreter (python3-matplotlib), not a PATH shim
 	py=/usr/bin/python3
 	[ -x "$py" ] || py=python3
-	"$py" "$ROOT/bench/report.py" "${out[@]}" --host-load "$host_load" \
+	if [ -n "${SKEX_BENCH_MODDIR:-}" ]; then
+		modnote="$SKEX_BENCH_MODDIR/KVER/kernel/skex.ko"
+	else
+		modnote="built from this tree, commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
+	fi
+	"$py" "$ROOT/bench/report.py" "${out[@]}" --host-load "$host_load" --module "$modnote" \
 		--runtime "$runtime" "${pairs[@]}" || fail=1
 fi
 echo "bench: $([ "$smoke" = 1 ] && echo smoke run || echo run) took $runtime"
