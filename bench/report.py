@@ -466,7 +466,7 @@ def main():
                 md.append("")
             if not a.no_plots:
                 for pname in sc.plots:
-                    short = kver.split("-")[0]
+                    short = ".".join(kver.split("-")[0].split(".")[:2])   # 6.1, 6.12
                     png = os.path.join(plots, f"{sid}-{pname}-{short}.png")
                     try:
                         err = make_plot(sc, pname, kver, png)

@@ -15,9 +15,9 @@ bench_begin s1 "Hook overhead"
 bench_desc "The cost of skex's hooks on the TCP paths it wraps, for a workload that does not use any feature: the same loads with the module unloaded, loaded with nothing configured (the netmeter still tracks and counts every connection the loads accept: that is the common case), and loaded with socket groups on the loads' ports whose quotas never bind (output_rate of 4294967295 bytes/s, the largest, on each port, accept_rate of 65535/s (the largest) on nginx's port), so that the group path runs on every call. States alternate within each repetition in a rotating order. Target: every throughput and rate at least 0.97 of the unloaded figure."
 
 P_WRITE=47101 P_SENDFILE=47102 P_CALLS=47103 P_NGINX=47104
-T_BULK=$(bench_secs 3 0.5)
-T_CALLS=$(bench_secs 2 0.5)
-T_WRK=$(bench_secs 3 1)
+T_BULK=$(bench_secs 2 0.5)
+T_CALLS=$(bench_secs 1.5 0.5)
+T_WRK=$(bench_secs 2 1)
 
 bench_variant unloaded "module not loaded"
 bench_variant loaded "module loaded, nothing configured (netmeter counting)"

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 P_BACK=48201 P_ADDR=48202 P_CONTENT=48203 P_HAP=48204
-T_WRK=$(bench_secs 3 1)
+T_WRK=$(bench_secs 2 1)
 
 bench_begin s2 "Forwarding vs direct vs HAProxy"
 bench_desc "nginx (1 worker) on a backend port, reached directly, through a skex forwarding rule on another port that hands the connection, established, to nginx (address: one branch 127.0.0.0/8; content: one branch matching 'GET /' in the request), and through HAProxy (TCP mode, 1 thread), which relays every byte. Connection rate: wrk, 8 connections, Connection: close, 100-byte file, ${T_WRK} s. Bulk: wrk, 1 keep-alive connection fetching a 1 MB file, ${T_WRK} s. Variants alternate within each repetition."

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 P_BACK=48301
-T_WRK=$(bench_secs 3 1)
+T_WRK=$(bench_secs 2 1)
 if [ "$BENCH_SMOKE" = 1 ]; then
 	SIZES=(1 16)
 else

@@ -10,8 +10,8 @@
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-STEP=$(bench_secs 4 1)
-A_SECS=$(bench_secs 6 1.5)
+STEP=$(bench_secs 3 1)
+A_SECS=$(bench_secs 4 1.5)
 A_SKIP=$(bench_secs 1 0.5)
 Q=(2000000 6000000 1000000)
 P_OUT=48101 P_ACC=48102 G_OUT=48101 G_ACC=48102

@@ -574,6 +574,9 @@ static int cmd_rate(int argc, char **argv)
 		while (now_ns() < end) {
 			ssize_t n = write(fd, buf, 16384);
 
+			/* the reader stops on its own clock: it may be gone */
+			if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+				break;
 			if (n < 0 && errno != EINTR && errno != EAGAIN)
 				die("write");
 		}
