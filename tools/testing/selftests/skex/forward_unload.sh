@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Forwarding under load and across an unload:
+#  1. stress: N connections (SKEX_FW_STRESS_N, default 10000) through a
+#     content rule from 8 threads while another process deletes and adds
+#     its branches and moves its default port: every connection arrives,
+#     with all its bytes, on a listener it may go to; none is dropped;
+#  2. 20 connections wait for their first bytes to decide (timeout 60 s)
+#     when the module is unloaded: rmmod succeeds at once and all of them
+#     are handed to the default port; they keep working afterwards
+#     (bytes both ways), without the module;
+#  3. slab usage of the TCP caches and the total are back to the baseline
+#     taken before step 1.
+# The module is loaded again at the end.
+source "$(dirname "$0")/lib.sh"
+
+N=${SKEX_FW_STRESS_N:-10000}
+
+skex_need_ko
+FWT=$SKEX_BIN_DIR/forward_tool
+[ -x "$FWT" ] || skex_die "$FWT missing: build with make -C tools/testing/selftests/skex"
+skex_tmpdir tmp fwunload
+
+reload_at_exit()
+{
+	grep -qw '^skex' /proc/modules || skex_load || echo "FAIL: could not reload skex"
+	skex_cleanup
+}
+trap reload_at_exit EXIT
+
+# active objects of the TCP socket caches, as "TCP TCPv6 request_sock_TCP"
+tcp_slabs()
+{
+	awk '$1 == "TCP" || $1 == "TCPv6" || $1 == "request_sock_TCP" { a[$1] = $2 }
+	     END { print a["TCP"] + 0, a["TCPv6"] + 0, a["request_sock_TCP"] + 0 }' \
+		/proc/slabinfo
+}
+slab_kb() { awk '$1 == "Slab:" { print $2 }' /proc/meminfo; }
+
+sync
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+base_tcp=$(tcp_slabs)
+base_kb=$(slab_kb)
+skex_log "baseline: TCP TCPv6 request_sock_TCP = $base_tcp, Slab ${base_kb} kB"
+
+# ---- 1. stress ----
+P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
+out=$(timeout 600 "$FWT" stress "$P" "$N" 8 2>&1)
+rc=$?
+skex_log "$out"
+[ $rc = 0 ] && skex_pass "stress: $N connections, none lost, misplaced or dropped" ||
+	skex_fail "stress failed (rc $rc)"
+
+# ---- 2. unload with connections waiting for their bytes ----
+"$FWT" serve :: 0 >"$tmp/d.log" 2>&1 &
+skex_track_pid $!
+line=$(skex_wait_line "$tmp/d.log" '^port [0-9]+$' 30) || skex_die "server D"
+D=${line#port }
+"$FWT" serve :: 0 >"$tmp/r.log" 2>&1 &
+skex_track_pid $!
+line=$(skex_wait_line "$tmp/r.log" '^port [0-9]+$' 30) || skex_die "server R"
+R=${line#port }
+P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
+skex_check_eq "content rule" ok "$("$FWT" rule add content "$P" "$D")"
+skex_check_eq "branch" ok "$("$FWT" branch add content "$P" "$R" /never)"
+echo 60000 >"/sys/kernel/config/skex/forward/$P/timeout_ms" || skex_fail "timeout_ms"
+
+mkfifo "$tmp/go"
+"$FWT" hold 127.0.0.1 "$P" "GET /wait" 20 <"$tmp/go" >"$tmp/hold.out" 2>&1 &
+hold=$!
+skex_track_pid $hold
+exec 7>"$tmp/go"
+skex_wait_line "$tmp/hold.out" '^held 20$' 60 >/dev/null || skex_die "hold: $(cat "$tmp/hold.out")"
+sleep 0.5
+t0=$(date +%s%N)
+if skex_unload; then
+	skex_pass "rmmod with 20 connections pending, in $((($(date +%s%N) - t0) / 1000000)) ms"
+else
+	skex_fail "rmmod failed"
+fi
+echo go >&7
+exec 7>&-
+wait $hold
+rc=$?
+skex_check_eq "pending connections answered after unload" "answered 20" \
+	"$(tail -n 1 "$tmp/hold.out")"
+[ $rc = 0 ] || skex_fail "hold: $(cat "$tmp/hold.out")"
+skex_check_eq "connections on the default port" 20 \
+	"$(grep -c '^conn [0-9]* 127.0.0.1 14 GET./wait+more$' "$tmp/d.log")"
+skex_check_eq "connections on the branch port" 0 "$(grep -c '^conn' "$tmp/r.log")"
+
+# ---- 3. slab back to the baseline ----
+for ((i = 0; i < 100; i++)); do
+	[ "$(tcp_slabs)" = "$base_tcp" ] && break
+	sleep 0.2
+done
+skex_check_eq "TCP TCPv6 request_sock_TCP active objects" "$base_tcp" "$(tcp_slabs)"
+sync
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+kb=$(slab_kb)
+skex_log "Slab ${kb} kB after, ${base_kb} kB before"
+if [ "$kb" -le $((base_kb + 2048)) ]; then
+	skex_pass "Slab within 2 MB of the baseline"
+else
+	skex_fail "Slab grew by $((kb - base_kb)) kB"
+fi
+skex_load || skex_fail "insmod"
+skex_exit
