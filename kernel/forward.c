@@ -928,6 +928,8 @@ static int skex_fw_sock_open(struct net *net, u16 port, struct socket **res)
 	((struct sockaddr_in *)&ss)->sin_port = htons(port);
 	addrlen = sizeof(struct sockaddr_in);
 bind:
+	/* as servers do: rebind while connections it handed off live on */
+	sock_set_reuseaddr(sock->sk);
 	err = kernel_bind(sock, (struct sockaddr *)&ss, addrlen);
 	if (err) {
 		sock_release(sock);
@@ -1285,7 +1287,7 @@ int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 	xa_for_each(&fw->rules, port, rule)
 		if (!type || rule->type == type)
 			n++;
-	arr = kcalloc(max(n, 1U), sizeof(*arr), GFP_KERNEL);
+	arr = kcalloc(max(n, 1U), sizeof(*arr), GFP_KERNEL | __GFP_NOFAIL);
 	if (!arr)
 		return -ENOMEM;
 	n = 0;

@@ -143,8 +143,12 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	err = skex_fw_so_condition(c, b);
 	if (!err)
 		err = skex_fw_branch_set_port(b, skex_fw_so_redir(c->u));
-	if (err)
+	if (err) {
 		skex_fw_branch_delete(b);
+		/* a failed command leaves no trace, not even a used name */
+		if (rule->next_seq == b->seq)
+			rule->next_seq--;
+	}
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
 

@@ -201,10 +201,13 @@ TEST_F(fw, content_split)
 {
 	const char *a = "GET /ima", *b = "ges/logo.png HTTP/1.0\r\n\r\n";
 	char want[128], buf[128] = {};
+	struct skex_line r0, r1, p0, p1;
 	int c, s, w;
 
+	ASSERT_EQ(1, skex_proc_read(self->port[0], &r0));
 	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
 			     self->port[IDX_D]));
+	ASSERT_EQ(1, skex_proc_read(self->p, &p0));
 	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
 				    "/images/"));
 	c = fw_connect(NULL, "127.0.0.1", self->p);
@@ -226,6 +229,15 @@ TEST_F(fw, content_split)
 	close(c);
 	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
 	expect_counters(_metadata, self->p, 0, 0);
+
+	/* netmeter counts the connection for the port it was handed to */
+	ASSERT_EQ(1, skex_proc_read(self->port[0], &r1));
+	ASSERT_EQ(1, skex_proc_read(self->p, &p1));
+	EXPECT_EQ(r0.conns + 1, r1.conns);
+	EXPECT_EQ(r0.bytes_in + strlen(want), r1.bytes_in);
+	EXPECT_EQ(p0.conns, p1.conns);
+	EXPECT_EQ(p0.bytes_in, p1.bytes_in);
+	EXPECT_EQ(0, p1.waiting);
 }
 
 TEST_F(fw, content_earliest)

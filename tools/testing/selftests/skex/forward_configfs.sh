@@ -11,7 +11,9 @@
 #  3. a rule made through setsockopt shows up here and is edited here, a
 #     rule made here is seen and edited through setsockopt; each is deleted
 #     through the front that made it (rmdir EPERM, setsockopt EBUSY);
-#  4. rmdir frees the port.
+#  4. rmdir frees the port;
+#  5. in another namespace, setsockopt rules work there only and are not
+#     in configfs; the namespace goes with its rule enabled.
 source "$(dirname "$0")/lib.sh"
 
 skex_need_module
@@ -229,4 +231,23 @@ skex_port_listening "" "$P" && skex_fail "$P still listening" || skex_pass "$P f
 ip -6 addr del fd00::10/128 dev lo 2>/dev/null
 ip -6 addr del fd00::20/128 dev lo 2>/dev/null
 ip -6 addr del fd01::1/128 dev lo 2>/dev/null
+
+# ---- 5. another namespace ----
+skex_ns_add ns fwcfs
+ip netns exec "$ns" "$FWT" serve :: 0 >"$tmp/ns.log" 2>&1 &
+nspid=$!
+line=$(skex_wait_line "$tmp/ns.log" '^port [0-9]+$' 30) || skex_die "server in $ns"
+ND=${line#port }
+skex_check_eq "rule in $ns" ok "$(ip netns exec "$ns" "$FWT" rule add content "$P" "$ND")"
+[ -e "$CFS/$P" ] && skex_fail "$ns's rule in configfs" || skex_pass "$ns's rule not in configfs"
+skex_port_listening "" "$P" && skex_fail "$P listening outside $ns"
+skex_port_listening "$ns" "$P" || skex_fail "$P not listening in $ns"
+skex_check_eq "client in $ns" "bye 4" "$(ip netns exec "$ns" "$FWT" client 127.0.0.1 "$P" ns-1)"
+skex_check_eq "EDIT_RULE in $ns" ok "$(ip netns exec "$ns" "$FWT" rule edit content "$P" "$R1")"
+skex_check_eq "no rule on $P outside $ns" ENOENT "$("$FWT" rule edit content "$P" "$R1")"
+kill $nspid
+wait $nspid 2>/dev/null
+ip netns del "$ns"
+sleep 1
+skex_pass "namespace deleted with its rule enabled"
 skex_exit
