@@ -140,6 +140,7 @@ struct skex_fw_conn {
 	struct work_struct work;
 	struct timer_list timer;
 	unsigned long deadline;
+	bool armed;			/* parked: the work may decide */
 	bool force;			/* decide now: default port */
 	bool done;			/* only the work item touches it */
 	u32 len;
@@ -691,6 +692,9 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	u64 seq = 0;
 	u32 len;
 
+	/* skex_fw_conn_park() kicks again once it is done */
+	if (!smp_load_acquire(&conn->armed))
+		return;
 	lock_sock(sk);
 	skex_fw_conn_peek(conn, sk);
 	eof = (sk->sk_shutdown & RCV_SHUTDOWN) ||
@@ -755,7 +759,8 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 		kfree(conn);
 		return false;
 	}
-	refcount_set(&conn->ref, 1);
+	/* one reference for the parking, one for us until we are done */
+	refcount_set(&conn->ref, 2);
 	conn->lsn = lsn;
 	conn->child = child;
 	conn->req = req;
@@ -783,8 +788,15 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	write_unlock_bh(&child->sk_callback_lock);
 	release_sock(child);
 
+	/*
+	 * Events and a closing listener may kick the work before this point:
+	 * it waits for @armed, so that the timer is never armed after the
+	 * work deleted it.
+	 */
 	mod_timer(&conn->timer, conn->deadline);
+	smp_store_release(&conn->armed, true);
 	skex_fw_conn_kick(conn);
+	skex_fw_conn_put(conn);
 	return true;
 }
 

@@ -99,6 +99,8 @@ struct skex_fw_rule {
 	bool kernel_made;		/* made by sockopt, not by mkdir */
 	bool registered;		/* kernel-made configfs directory */
 	bool deleted;
+	unsigned int pins;		/* kernel-made branches of a mkdir-made
+					 * rule: configfs_depend_item() */
 	u16 def_port;
 	u32 timeout_ms;
 	u32 window;
@@ -160,6 +162,8 @@ int skex_fw_cfs_register_rule(struct skex_fw_rule *rule);
 int skex_fw_cfs_register_branch(struct skex_fw_branch *branch);
 void skex_fw_cfs_unregister_rule(struct skex_fw_rule *rule);
 void skex_fw_cfs_unregister_branch(struct skex_fw_branch *branch);
+int skex_fw_cfs_pin_rule(struct skex_fw_rule *rule);
+void skex_fw_cfs_unpin_rule(struct skex_fw_rule *rule);
 void skex_fw_cfs_lock(void);
 void skex_fw_cfs_unlock(void);
 void skex_forward_configfs_start(void);

@@ -28,10 +28,12 @@
  * appear here too: the kernel registers their directories. configfs does
  * not let rmdir remove a directory the kernel made (EPERM), nor can the
  * kernel remove one a user made, so each object is deleted through the
- * front that made it: setsockopt() refuses with EBUSY to delete a rule
- * made by mkdir or to add or delete its branches, and mkdir under a rule
- * made by setsockopt() fails with EPERM. Every attribute of every object
- * can be read and written through configfs.
+ * front that made it, and a rule only when all its branches can be:
+ * setsockopt() refuses with EBUSY to delete what mkdir made, and rmdir of
+ * a rule made by mkdir fails with EBUSY while it holds branches added by
+ * setsockopt() (configfs_depend_item()). Everything else works across
+ * the fronts: branches of either kind in rules of either kind, and every
+ * attribute read and written through configfs.
  *
  * Locking: configfs calls us with its own locks held (directory inode,
  * subsystem mutex) and we take config_mutex inside them. The setsockopt()
@@ -431,10 +433,7 @@ static struct config_group *skex_fw_branch_make(struct config_group *group,
 	struct skex_fw_branch *b;
 
 	mutex_lock(skex_fw_cfs_config_mutex());
-	if (rule->kernel_made)
-		b = ERR_PTR(-EPERM);
-	else
-		b = skex_fw_branch_create(rule, name, false);
+	b = skex_fw_branch_create(rule, name, false);
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	if (IS_ERR(b))
 		return ERR_CAST(b);
@@ -547,7 +546,9 @@ int skex_fw_cfs_register_branch(struct skex_fw_branch *b)
 	int err;
 
 	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!skex_fw_cfs_on || b->registered || !rule || !rule->registered)
+	/* under a rule's directory: one mkdir made or one we registered */
+	if (!skex_fw_cfs_on || b->registered || !rule ||
+	    (rule->kernel_made && !rule->registered))
 		return 0;
 	err = configfs_register_group(&rule->branches_group, &b->group);
 	if (!err)
@@ -562,6 +563,37 @@ void skex_fw_cfs_unregister_branch(struct skex_fw_branch *b)
 		return;
 	configfs_unregister_group(&b->group);
 	b->registered = false;
+}
+
+/*
+ * A rule made by mkdir that holds branches made by setsockopt() must not
+ * be removed by rmdir: configfs would not unlink them. One pin per such
+ * branch.
+ */
+int skex_fw_cfs_pin_rule(struct skex_fw_rule *rule)
+{
+	int err;
+
+	lockdep_assert_held(&skex_fw_cfs_mutex);
+	if (!skex_fw_cfs_on || rule->kernel_made)
+		return 0;
+	if (rule->pins) {
+		rule->pins++;
+		return 0;
+	}
+	err = configfs_depend_item(rule->group.cg_subsys,
+				   &rule->group.cg_item);
+	if (!err)
+		rule->pins = 1;
+	return err;
+}
+
+void skex_fw_cfs_unpin_rule(struct skex_fw_rule *rule)
+{
+	lockdep_assert_held(&skex_fw_cfs_mutex);
+	if (!rule->pins || --rule->pins)
+		return;
+	configfs_undepend_item(&rule->group.cg_item);
 }
 
 /* The rule's registered branches first: they hang below it. */

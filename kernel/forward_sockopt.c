@@ -40,10 +40,23 @@ static int skex_fw_so_rule(struct skex_fw_call *c, struct skex_fw_rule **res)
 	return 0;
 }
 
-/* Deleting objects, or adding to them, needs the front that made them. */
-static int skex_fw_so_owned(struct skex_fw_call *c, struct skex_fw_rule *rule)
+/*
+ * setsockopt() deletes what it made: configfs cannot remove a directory
+ * made by mkdir from the kernel side. A rule goes with all its branches.
+ */
+static int skex_fw_so_deletable(struct skex_fw_call *c,
+				struct skex_fw_rule *rule)
 {
-	return c->cfs && !rule->kernel_made ? -EBUSY : 0;
+	struct skex_fw_branch *b;
+
+	if (!c->cfs)
+		return 0;
+	if (!rule->kernel_made)
+		return -EBUSY;
+	list_for_each_entry(b, &rule->branches, node)
+		if (!b->kernel_made)
+			return -EBUSY;
+	return 0;
 }
 
 static int skex_fw_so_add_rule(struct skex_fw_call *c)
@@ -129,9 +142,18 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	mutex_lock(skex_fw_mutex(c->fw));
 	err = skex_fw_so_rule(c, &rule);
 	if (!err)
-		err = skex_fw_so_owned(c, rule);
+		config_item_get(&rule->group.cg_item);
+	mutex_unlock(skex_fw_mutex(c->fw));
 	if (err)
-		goto unlock;
+		return err;
+	/* a mkdir-made rule must not be rmdir'ed under our branch */
+	if (c->cfs) {
+		err = skex_fw_cfs_pin_rule(rule);
+		if (err)
+			goto put;
+	}
+
+	mutex_lock(skex_fw_mutex(c->fw));
 	snprintf(name, sizeof(name), "br%llu", rule->next_seq + 1);
 	b = skex_fw_branch_create(rule, name, true);
 	if (IS_ERR(b)) {
@@ -162,6 +184,10 @@ unlock:
 	}
 	if (err && b)
 		skex_fw_branch_put(b);
+	if (err && c->cfs)
+		skex_fw_cfs_unpin_rule(rule);
+put:
+	skex_fw_rule_put(rule);
 	return err;
 }
 
@@ -194,8 +220,6 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 
 	mutex_lock(skex_fw_mutex(c->fw));
 	err = skex_fw_so_rule(c, &rule);
-	if (!err)
-		err = skex_fw_so_owned(c, rule);
 	if (err)
 		goto unlock;
 	list_for_each_entry(b, &rule->branches, node) {
@@ -204,26 +228,38 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 			break;
 		}
 	}
-	if (found)
-		skex_fw_branch_delete(found);
-	else
+	if (!found)
 		err = -ENOENT;
+	else if (c->cfs && !found->kernel_made)
+		err = -EBUSY;		/* made by mkdir: rmdir it */
+	if (err)
+		found = NULL;
+	else
+		skex_fw_branch_delete(found);
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
 
+	/* a kernel-made branch pins its mkdir-made rule: it is still there */
 	if (found) {
 		skex_fw_cfs_unregister_branch(found);
+		if (c->cfs)
+			skex_fw_cfs_unpin_rule(rule);
 		skex_fw_branch_put(found);
 	}
 	return err;
 }
 
-static void skex_fw_so_put_branches(struct list_head *list)
+/* Branches taken out of @rule: their directories and references go. */
+static void skex_fw_so_put_branches(struct skex_fw_call *c,
+				    struct skex_fw_rule *rule,
+				    struct list_head *list)
 {
 	struct skex_fw_branch *b, *tmp;
 
 	list_for_each_entry_safe(b, tmp, list, node) {
 		skex_fw_cfs_unregister_branch(b);
+		if (c->cfs)
+			skex_fw_cfs_unpin_rule(rule);
 		list_del_init(&b->node);
 		skex_fw_branch_put(b);
 	}
@@ -231,19 +267,23 @@ static void skex_fw_so_put_branches(struct list_head *list)
 
 static int skex_fw_so_flush(struct skex_fw_call *c)
 {
+	struct skex_fw_branch *b;
 	struct skex_fw_rule *rule;
 	LIST_HEAD(gone);
 	int err;
 
 	mutex_lock(skex_fw_mutex(c->fw));
 	err = skex_fw_so_rule(c, &rule);
-	if (!err)
-		err = skex_fw_so_owned(c, rule);
+	if (!err && c->cfs)
+		list_for_each_entry(b, &rule->branches, node)
+			if (!b->kernel_made)
+				err = -EBUSY;
 	if (!err)
 		skex_fw_rule_flush(rule, &gone);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	skex_fw_so_put_branches(&gone);
+	if (!err)
+		skex_fw_so_put_branches(c, rule, &gone);
 	return err;
 }
 
@@ -261,13 +301,14 @@ static int skex_fw_so_edit(struct skex_fw_call *c)
 }
 
 /* After skex_fw_rule_delete(): its directories and references go. */
-static void skex_fw_so_put_rule(struct skex_fw_rule *rule)
+static void skex_fw_so_put_rule(struct skex_fw_call *c,
+				struct skex_fw_rule *rule)
 {
 	LIST_HEAD(gone);
 
 	skex_fw_cfs_unregister_rule(rule);
 	list_splice_init(&rule->branches, &gone);
-	skex_fw_so_put_branches(&gone);
+	skex_fw_so_put_branches(c, rule, &gone);
 	skex_fw_rule_put(rule);
 }
 
@@ -282,26 +323,26 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 	if (c->u->port) {
 		err = skex_fw_so_rule(c, &rule);
 		if (!err)
-			err = skex_fw_so_owned(c, rule);
+			err = skex_fw_so_deletable(c, rule);
 		if (!err)
 			skex_fw_rule_delete(rule);
 		mutex_unlock(skex_fw_mutex(c->fw));
 		if (!err)
-			skex_fw_so_put_rule(rule);
+			skex_fw_so_put_rule(c, rule);
 		return err;
 	}
 
 	/* port 0: every rule of the type, or none */
 	err = skex_fw_rules_of_type(c->fw, c->u->type, &rules, &n);
 	for (i = 0; !err && i < n; i++)
-		err = skex_fw_so_owned(c, rules[i]);
+		err = skex_fw_so_deletable(c, rules[i]);
 	for (i = 0; !err && i < n; i++)
 		skex_fw_rule_delete(rules[i]);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
 	for (i = 0; i < n; i++) {
 		if (!err)
-			skex_fw_so_put_rule(rules[i]);	/* the table's */
+			skex_fw_so_put_rule(c, rules[i]); /* the table's */
 		skex_fw_rule_put(rules[i]);		/* ours */
 	}
 	kfree(rules);

@@ -9,8 +9,10 @@
 #     fd00::/64 and ::1 (extra addresses on lo): the longest prefix wins,
 #     v4 clients match v4 branches, the rest goes to default_port;
 #  3. a rule made through setsockopt shows up here and is edited here, a
-#     rule made here is seen and edited through setsockopt; each is deleted
-#     through the front that made it (rmdir EPERM, setsockopt EBUSY);
+#     rule made here is seen and edited through setsockopt; branches of
+#     either front go in rules of either; each object is deleted through
+#     the front that made it (rmdir EPERM, setsockopt EBUSY), a mkdir-made
+#     rule holding sockopt-made branches cannot be rmdir'ed;
 #  4. rmdir frees the port;
 #  5. in another namespace, setsockopt rules work there only and are not
 #     in configfs; the namespace goes with its rule enabled.
@@ -171,15 +173,27 @@ check_rd "$R/default_hits" 2
 check_rd "$R/dropped" 0
 
 # ---- 3. the other front ----
-skex_check_eq "sockopt ADD_BRANCH to a mkdir-made rule" EBUSY \
-	"$("$FWT" branch add address "$P" "$R1" 10.0.0.0 255.0.0.0)"
-skex_check_eq "sockopt DEL_RULE of a mkdir-made rule" EBUSY \
-	"$("$FWT" rule del address "$P")"
 skex_check_eq "sockopt ADD_RULE on its port" EEXIST \
 	"$("$FWT" rule add dice "$P" "$D")"
 skex_check_eq "sockopt EDIT_RULE of a mkdir-made rule" ok \
 	"$("$FWT" rule edit address "$P" "$R3")"
 check_rd "$R/default_port" "$R3"
+skex_check_eq "sockopt ADD_BRANCH to a mkdir-made rule" ok \
+	"$("$FWT" branch add address "$P" "$R2" 127.0.0.9 255.255.255.255)"
+check_rd "$B/br5/source" 127.0.0.9/32
+check_rd "$B/br5/port" "$R2"
+client 127.0.0.9 127.0.0.1 R2
+check_rd "$B/br5/hits" 1
+rmdir "$B/br5" 2>/dev/null && skex_fail "rmdir of a sockopt-made branch worked" ||
+	skex_pass "rmdir of a sockopt-made branch refused"
+skex_check_eq "sockopt DEL_BRANCH of a mkdir-made branch" EBUSY \
+	"$("$FWT" branch del address "$P" "$R2" 127.0.0.2 255.255.255.255)"
+skex_check_eq "sockopt FLUSH_BRANCH with mkdir-made branches" EBUSY \
+	"$("$FWT" branch flush address "$P")"
+skex_check_eq "sockopt DEL_RULE of a mkdir-made rule" EBUSY \
+	"$("$FWT" rule del address "$P")"
+[ -e "$B/host" ] && [ -e "$B/br5" ] && skex_pass "nothing deleted" ||
+	skex_fail "a refused command deleted something"
 
 skex_check_eq "sockopt ADD_RULE" ok "$("$FWT" rule add dice "$P2" "$D")"
 skex_check_eq "sockopt ADD_BRANCH" ok "$("$FWT" branch add dice "$P2" "$R1" 30)"
@@ -195,15 +209,22 @@ check_wr "$S/branches/br1/source" 10.0.0.0/8 EINVAL
 out=$("$FWT" client 127.0.0.1 "$P2" dice100)
 skex_check_eq "all dice to R1" "bye 7" "$out"
 check_rd "$S/branches/br1/hits" 1
-mkdir "$S/branches/x" 2>/dev/null && skex_fail "mkdir under a sockopt-made rule worked" ||
-	skex_pass "mkdir under a sockopt-made rule refused"
 rmdir "$S" 2>/dev/null && skex_fail "rmdir of a sockopt-made rule worked" ||
 	skex_pass "rmdir of a sockopt-made rule refused"
+# a mkdir-made branch in a sockopt-made rule
+mkdir "$S/branches/user" || skex_fail "mkdir under a sockopt-made rule"
+check_wr "$S/branches/user/chance" 1 EINVAL
+check_wr "$S/branches/br1/chance" 60 ok
+check_wr "$S/branches/user/chance" 40 ok
+check_wr "$S/branches/user/port" "$R2" ok
+skex_check_eq "sockopt DEL_RULE with a mkdir-made branch" EBUSY \
+	"$("$FWT" rule del dice "$P2")"
+rmdir "$S/branches/user" || skex_fail "rmdir of the mkdir-made branch"
 check_wr "$S/enable" 0 ok
 skex_port_listening "" "$P2" && skex_fail "$P2 still listening when disabled"
 check_wr "$S/enable" 1 ok
 skex_check_eq "sockopt DEL_BRANCH (chance as edited)" ok \
-	"$("$FWT" branch del dice "$P2" "$R1" 100)"
+	"$("$FWT" branch del dice "$P2" "$R1" 60)"
 [ -e "$S/branches/br1" ] && skex_fail "br1 still in configfs"
 skex_check_eq "sockopt DEL_RULE" ok "$("$FWT" rule del dice "$P2")"
 [ -e "$S" ] && skex_fail "$S still there" || skex_pass "$S gone"
@@ -225,7 +246,13 @@ check_rd "$S/branches/img/pattern" "GET /images/"
 rmdir "$S/branches/img" "$S" || skex_fail "rmdir $S"
 
 # ---- 4. rmdir frees the port ----
-rmdir "$B"/* "$R" || skex_fail "rmdir $R"
+rmdir "$B"/net8 "$B"/host "$B"/v6 "$B"/v6host || skex_fail "rmdir branches"
+# the sockopt-made branch pins the rule
+rmdir "$R" 2>/dev/null && skex_fail "rmdir of a rule holding a sockopt-made branch" ||
+	skex_pass "rule with a sockopt-made branch not removable"
+skex_check_eq "sockopt DEL_BRANCH" ok \
+	"$("$FWT" branch del address "$P" "$R2" 127.0.0.9 255.255.255.255)"
+rmdir "$R" || skex_fail "rmdir $R"
 [ -e "$R" ] && skex_fail "$R still there"
 skex_port_listening "" "$P" && skex_fail "$P still listening" || skex_pass "$P free"
 ip -6 addr del fd00::10/128 dev lo 2>/dev/null
