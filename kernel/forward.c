@@ -692,7 +692,10 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	u64 seq = 0;
 	u32 len;
 
-	/* skex_fw_conn_park() kicks again once it is done */
+	/*
+	 * skex_fw_conn_park() kicks again once it is done; pairs with its
+	 * smp_store_release(): the timer is armed when we see @armed.
+	 */
 	if (!smp_load_acquire(&conn->armed))
 		return;
 	lock_sock(sk);
@@ -794,6 +797,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	 * work deleted it.
 	 */
 	mod_timer(&conn->timer, conn->deadline);
+	/* pairs with smp_load_acquire() in skex_fw_conn_step() */
 	smp_store_release(&conn->armed, true);
 	skex_fw_conn_kick(conn);
 	skex_fw_conn_put(conn);

@@ -99,8 +99,8 @@ struct skex_fw_rule {
 	bool kernel_made;		/* made by sockopt, not by mkdir */
 	bool registered;		/* kernel-made configfs directory */
 	bool deleted;
-	unsigned int pins;		/* kernel-made branches of a mkdir-made
-					 * rule: configfs_depend_item() */
+	/* kernel-made branches of a mkdir-made rule: configfs pins */
+	unsigned int pins;
 	u16 def_port;
 	u32 timeout_ms;
 	u32 window;
