@@ -43,6 +43,11 @@ wr()
 	esac
 }
 
+# ok_if WHAT CMD...: passes when CMD succeeds; ok_unless when it fails
+ok_if() { local what=$1; shift; if "$@"; then skex_pass "$what"; else skex_fail "$what"; fi; }
+ok_unless() { local what=$1; shift; if "$@"; then skex_fail "$what"; else skex_pass "$what"; fi; }
+nothing_deleted() { [ -e "$B/host" ] && [ -e "$B/br5" ]; }
+
 # check_wr FILE VALUE EXPECTED
 check_wr() { skex_check_eq "write '$2' to ${1#"$CFS"/}" "$3" "$(wr "$1" "$2")"; }
 check_rd() { skex_check_eq "read ${1#"$CFS"/}" "$2" "$(cat "$1" 2>&1)"; }
@@ -130,8 +135,7 @@ kill $squat
 wait $squat 2>/dev/null
 check_wr "$R/enable" 1 ok
 check_rd "$R/enable" 1
-skex_port_listening "" "$P" && skex_pass "the rule listens on $P" ||
-	skex_fail "nothing listens on $P"
+ok_if "the rule listens on $P" skex_port_listening "" "$P"
 
 # ---- 2. traffic from several sources ----
 ip -6 addr add fd00::10/128 dev lo 2>/dev/null
@@ -184,16 +188,14 @@ check_rd "$B/br5/source" 127.0.0.9/32
 check_rd "$B/br5/port" "$R2"
 client 127.0.0.9 127.0.0.1 R2
 check_rd "$B/br5/hits" 1
-rmdir "$B/br5" 2>/dev/null && skex_fail "rmdir of a sockopt-made branch worked" ||
-	skex_pass "rmdir of a sockopt-made branch refused"
+ok_unless "rmdir of a sockopt-made branch refused" rmdir "$B/br5" 2>/dev/null
 skex_check_eq "sockopt DEL_BRANCH of a mkdir-made branch" EBUSY \
 	"$("$FWT" branch del address "$P" "$R2" 127.0.0.2 255.255.255.255)"
 skex_check_eq "sockopt FLUSH_BRANCH with mkdir-made branches" EBUSY \
 	"$("$FWT" branch flush address "$P")"
 skex_check_eq "sockopt DEL_RULE of a mkdir-made rule" EBUSY \
 	"$("$FWT" rule del address "$P")"
-[ -e "$B/host" ] && [ -e "$B/br5" ] && skex_pass "nothing deleted" ||
-	skex_fail "a refused command deleted something"
+ok_if "refused commands deleted nothing" nothing_deleted
 
 skex_check_eq "sockopt ADD_RULE" ok "$("$FWT" rule add dice "$P2" "$D")"
 skex_check_eq "sockopt ADD_BRANCH" ok "$("$FWT" branch add dice "$P2" "$R1" 30)"
@@ -209,8 +211,7 @@ check_wr "$S/branches/br1/source" 10.0.0.0/8 EINVAL
 out=$("$FWT" client 127.0.0.1 "$P2" dice100)
 skex_check_eq "all dice to R1" "bye 7" "$out"
 check_rd "$S/branches/br1/hits" 1
-rmdir "$S" 2>/dev/null && skex_fail "rmdir of a sockopt-made rule worked" ||
-	skex_pass "rmdir of a sockopt-made rule refused"
+ok_unless "rmdir of a sockopt-made rule refused" rmdir "$S" 2>/dev/null
 # a mkdir-made branch in a sockopt-made rule
 mkdir "$S/branches/user" || skex_fail "mkdir under a sockopt-made rule"
 check_wr "$S/branches/user/chance" 1 EINVAL
@@ -227,7 +228,7 @@ skex_check_eq "sockopt DEL_BRANCH (chance as edited)" ok \
 	"$("$FWT" branch del dice "$P2" "$R1" 60)"
 [ -e "$S/branches/br1" ] && skex_fail "br1 still in configfs"
 skex_check_eq "sockopt DEL_RULE" ok "$("$FWT" rule del dice "$P2")"
-[ -e "$S" ] && skex_fail "$S still there" || skex_pass "$S gone"
+ok_unless "$S gone" [ -e "$S" ]
 
 # content attributes
 mkdir "$CFS/$P2" || skex_die "mkdir $P2"
@@ -248,13 +249,12 @@ rmdir "$S/branches/img" "$S" || skex_fail "rmdir $S"
 # ---- 4. rmdir frees the port ----
 rmdir "$B"/net8 "$B"/host "$B"/v6 "$B"/v6host || skex_fail "rmdir branches"
 # the sockopt-made branch pins the rule
-rmdir "$R" 2>/dev/null && skex_fail "rmdir of a rule holding a sockopt-made branch" ||
-	skex_pass "rule with a sockopt-made branch not removable"
+ok_unless "rule with a sockopt-made branch not removable" rmdir "$R" 2>/dev/null
 skex_check_eq "sockopt DEL_BRANCH" ok \
 	"$("$FWT" branch del address "$P" "$R2" 127.0.0.9 255.255.255.255)"
 rmdir "$R" || skex_fail "rmdir $R"
 [ -e "$R" ] && skex_fail "$R still there"
-skex_port_listening "" "$P" && skex_fail "$P still listening" || skex_pass "$P free"
+ok_unless "$P free" skex_port_listening "" "$P"
 ip -6 addr del fd00::10/128 dev lo 2>/dev/null
 ip -6 addr del fd00::20/128 dev lo 2>/dev/null
 ip -6 addr del fd01::1/128 dev lo 2>/dev/null
@@ -266,7 +266,7 @@ nspid=$!
 line=$(skex_wait_line "$tmp/ns.log" '^port [0-9]+$' 30) || skex_die "server in $ns"
 ND=${line#port }
 skex_check_eq "rule in $ns" ok "$(ip netns exec "$ns" "$FWT" rule add content "$P" "$ND")"
-[ -e "$CFS/$P" ] && skex_fail "$ns's rule in configfs" || skex_pass "$ns's rule not in configfs"
+ok_unless "$ns's rule not in configfs" [ -e "$CFS/$P" ]
 skex_port_listening "" "$P" && skex_fail "$P listening outside $ns"
 skex_port_listening "$ns" "$P" || skex_fail "$P not listening in $ns"
 skex_check_eq "client in $ns" "bye 4" "$(ip netns exec "$ns" "$FWT" client 127.0.0.1 "$P" ns-1)"

@@ -84,8 +84,11 @@ P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
 out=$(timeout 600 "$FWT" stress "$P" "$N" 8 2>&1)
 rc=$?
 skex_log "$out"
-[ $rc = 0 ] && skex_pass "stress: $N connections, none lost, misplaced or dropped" ||
+if [ $rc = 0 ]; then
+	skex_pass "stress: $N connections, none lost, misplaced or dropped"
+else
 	skex_fail "stress failed (rc $rc)"
+fi
 
 # ---- 2. unload with connections waiting for their bytes ----
 "$FWT" serve :: 0 >"$tmp/d.log" 2>&1 &
