@@ -11,6 +11,8 @@
 #include <linux/version.h>
 #include <linux/ftrace.h>
 #include <net/inet_connection_sock.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
 	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
@@ -90,5 +92,24 @@ static inline int skex_accept_err(const struct skex_accept_args *a)
 #else
 #define SKEX_HAVE_TCP_SENDPAGE	0
 #endif
+
+/*
+ * Children of a kernel listener hold no reference on their namespace. One
+ * handed to a user listener must, like any user socket. Newer kernels
+ * (and some stable ones: a header probe in Kbuild tells) have
+ * sk_net_refcnt_upgrade(), which also keeps the ref tracker right.
+ */
+static inline void skex_sk_net_refcnt_upgrade(struct sock *sk)
+{
+#ifdef SKEX_HAVE_SK_NET_REFCNT_UPGRADE
+	sk_net_refcnt_upgrade(sk);
+#else
+	struct net *net = sock_net(sk);
+
+	sk->sk_net_refcnt = 1;
+	get_net_track(net, &sk->ns_tracker, GFP_KERNEL);
+	sock_inuse_add(net, 1);
+#endif
+}
 
 #endif /* _SKEX_COMPAT_H */

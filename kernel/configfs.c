@@ -32,7 +32,7 @@ static const struct config_item_type skex_root_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static struct config_group skex_forward_group;
+struct config_group skex_forward_group;	/* forward_configfs.c adds to it */
 static struct config_group skex_groups_group;
 
 static struct configfs_subsystem skex_subsys = {

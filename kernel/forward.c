@@ -3,15 +3,1652 @@
  * Copyright (C) 2026 The skex authors.
  *
  * Connection classification and forwarding (SPEC section 1).
+ *
+ * An enabled rule owns a kernel listening socket on its incoming port P
+ * (one dual-stack IPv6 socket, IPv4 clients arrive v4-mapped; a plain IPv4
+ * socket where IPv6 is unavailable). Its sk_data_ready schedules
+ * skex_fw_listen_work(), which takes each established child off the accept
+ * queue with reqsk_queue_remove(), classifies it and queues it, with the
+ * same request sock, on the accept queue of the listener a SYN to the
+ * chosen port would have found (skex_fw_deliver()). The application then
+ * accepts it with a plain accept(); every byte the client sent is still in
+ * the child's receive queue.
+ *
+ * Dice and address rules decide at once. A content rule parks the child
+ * (struct skex_fw_conn): the child's sk_data_ready/sk_state_change kick a
+ * work item that copies the first `window` bytes of its receive queue
+ * (without consuming them) and searches the branches' patterns; a timer
+ * fires at `timeout_ms`. The decision falls at the first match, when
+ * `window` bytes arrived, at the client's FIN or at the timeout.
+ *
+ * Before a child leaves the module, its callbacks are those of a stock
+ * socket, its sk_user_data is cleared and it holds a namespace reference
+ * like any user socket: nothing of the module stays behind.
+ *
+ * Locking:
+ *  - skex_net.config_mutex: rules, branches, settings, enabling;
+ *  - RCU: rule->tab, the immutable snapshot the classifier reads;
+ *  - skex_fw_lsn.lock: the list of parked connections of a listener;
+ *  - lock_sock(child): a parked child's callbacks and sk_user_data.
+ * Work items and timers never take config_mutex, so configuration may
+ * wait for them.
  */
 #include "skex.h"
+#include "compat.h"
 #include "forward.h"
+
+#include <linux/bsearch.h>
+#include <linux/in.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/textsearch.h>
+#include <linux/timer.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <net/inet_connection_sock.h>
+#include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
+#include <net/ipv6.h>
+#include <net/request_sock.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#define SKEX_FW_BACKLOG		4096
+#define SKEX_FW_BATCH		64
+/* parked connections of one listener: at most this many buffer bytes */
+#define SKEX_FW_PARK_BYTES	(16 << 20)
+#define SKEX_FW_PARK_MIN	64
+#define SKEX_FW_PARK_MAX	4096
+#define SKEX_FW_BRANCHES_MAX	4096
+
+/* Per namespace: the rules by incoming port. Written under config_mutex. */
+struct skex_fw_net {
+	struct skex_net *sn;
+	struct xarray rules;
+	bool dying;		/* the namespace is going: reset, don't hand off */
+};
+
+/* A branch as the classifier sees it, copied into a tab. */
+struct skex_fw_ent {
+	struct skex_fw_branch *br;
+	struct skex_fw_pat *pat;
+	u64 seq;
+	u16 port;
+	u8 chance;
+	u8 family;
+	u8 bits;
+	struct in6_addr addr;
+	struct in6_addr mask;
+};
+
+/* Address entries sharing one mask, sorted by address in tab->sorted. */
+struct skex_fw_level {
+	u8 family;
+	u8 bits;
+	struct in6_addr mask;
+	unsigned int first;
+	unsigned int count;
+};
+
+/*
+ * The immutable snapshot of a rule the classifier works from. Rebuilt
+ * under config_mutex on every change, published with RCU. @ent holds the
+ * complete branches by creation order; @sorted and @levels index the
+ * address branches by (family, mask length desc, mask, address); @ports
+ * are the ports the rule lists in /proc/net/skex.
+ */
+struct skex_fw_tab {
+	struct rcu_head rcu;
+	u8 type;
+	u16 def_port;
+	unsigned long timeout;	/* jiffies */
+	u32 window;
+	unsigned int n;
+	unsigned int nlevels;
+	unsigned int nports;
+	struct skex_fw_ent *ent;
+	struct skex_fw_ent **sorted;
+	struct skex_fw_level *levels;
+	struct skex_port **ports;
+};
+
+/* The module's listener of an enabled rule. */
+struct skex_fw_lsn {
+	struct skex_fw_rule *rule;
+	struct socket *sock;
+	void (*data_ready)(struct sock *sk);	/* stock callbacks */
+	void (*state_change)(struct sock *sk);
+	struct work_struct work;
+	unsigned int park_max;
+	spinlock_t lock;		/* protects the fields below */
+	struct list_head parked;
+	unsigned int nparked;
+	bool closing;
+	bool throttled;
+	wait_queue_head_t idle;
+};
+
+/* A child of a content rule waiting for its decision. */
+struct skex_fw_conn {
+	refcount_t ref;
+	struct list_head node;		/* lsn->parked, under lsn->lock */
+	struct skex_fw_lsn *lsn;
+	struct sock *child;
+	struct request_sock *req;
+	struct work_struct work;
+	struct timer_list timer;
+	unsigned long deadline;
+	bool armed;			/* parked: the work may decide */
+	bool force;			/* decide now: default port */
+	bool done;			/* only the work item touches it */
+	u32 len;
+	u32 cap;
+	u8 *buf;
+	struct rcu_head rcu;
+};
+
+enum skex_fw_queued { SKEX_FW_SKIP, SKEX_FW_QUEUED, SKEX_FW_GONE };
+
+static struct workqueue_struct *skex_fw_wq;
+
+static void skex_fw_listen_ready(struct sock *sk);
+
+struct skex_fw_net *skex_fw_net_of(struct net *net)
+{
+	return skex_net(net)->fw;
+}
+
+struct mutex *skex_fw_mutex(struct skex_fw_net *fw)
+{
+	return &fw->sn->config_mutex;
+}
+
+struct net *skex_fw_netns(struct skex_fw_net *fw)
+{
+	return fw->sn->net;
+}
+
+static void skex_fw_assert_locked(struct skex_fw_net *fw)
+{
+	lockdep_assert_held(&fw->sn->config_mutex);
+}
+
+/* ---- snapshots ---- */
+
+static void skex_fw_tab_free(struct skex_fw_tab *tab)
+{
+	kfree(tab->ent);
+	kfree(tab->sorted);
+	kfree(tab->levels);
+	kfree(tab->ports);
+	kfree(tab);
+}
+
+static void skex_fw_tab_free_rcu(struct rcu_head *head)
+{
+	skex_fw_tab_free(container_of(head, struct skex_fw_tab, rcu));
+}
+
+bool skex_fw_branch_complete(const struct skex_fw_branch *b)
+{
+	const struct skex_fw_rule *rule = b->rule;
+
+	if (!rule || !b->port)
+		return false;
+	switch (rule->type) {
+	case SKEX_FW_DICE:
+		return true;
+	case SKEX_FW_CONTENT:
+		return !!b->pat;
+	case SKEX_FW_ADDR:
+		return !!b->family;
+	}
+	return false;
+}
+
+static int skex_fw_ent_cmp(const void *a, const void *b)
+{
+	const struct skex_fw_ent *x = *(const struct skex_fw_ent **)a;
+	const struct skex_fw_ent *y = *(const struct skex_fw_ent **)b;
+	int c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->bits != y->bits)
+		return x->bits > y->bits ? -1 : 1;
+	c = memcmp(&x->mask, &y->mask, sizeof(x->mask));
+	if (c)
+		return c;
+	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
+}
+
+static int skex_fw_tab_index(struct skex_fw_tab *tab, gfp_t gfp)
+{
+	struct skex_fw_level *lv = NULL;
+	unsigned int i;
+
+	tab->sorted = kcalloc(tab->n, sizeof(*tab->sorted), gfp);
+	tab->levels = kcalloc(tab->n, sizeof(*tab->levels), gfp);
+	if (!tab->sorted || !tab->levels)
+		return -ENOMEM;
+	for (i = 0; i < tab->n; i++)
+		tab->sorted[i] = &tab->ent[i];
+	sort(tab->sorted, tab->n, sizeof(*tab->sorted), skex_fw_ent_cmp, NULL);
+
+	for (i = 0; i < tab->n; i++) {
+		struct skex_fw_ent *e = tab->sorted[i];
+
+		if (!lv || lv->family != e->family ||
+		    memcmp(&lv->mask, &e->mask, sizeof(e->mask))) {
+			lv = &tab->levels[tab->nlevels++];
+			lv->family = e->family;
+			lv->bits = e->bits;
+			lv->mask = e->mask;
+			lv->first = i;
+		}
+		lv->count++;
+	}
+	return 0;
+}
+
+static int skex_fw_tab_add_port(struct skex_fw_tab *tab, struct skex_net *sn,
+				u16 port, gfp_t gfp)
+{
+	struct skex_port *p;
+	unsigned int i;
+
+	if (!port)
+		return 0;
+	p = skex_port_get(sn, port, gfp);
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < tab->nports; i++)
+		if (tab->ports[i] == p)
+			return 0;
+	tab->ports[tab->nports++] = p;
+	return 0;
+}
+
+static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
+					     gfp_t gfp)
+{
+	struct skex_net *sn = rule->fw->sn;
+	struct skex_fw_branch *b;
+	struct skex_fw_tab *tab;
+	unsigned int n = 0;
+	int err = -ENOMEM;
+
+	tab = kzalloc(sizeof(*tab), gfp);
+	if (!tab)
+		return NULL;
+	tab->type = rule->type;
+	tab->def_port = rule->def_port;
+	tab->timeout = msecs_to_jiffies(rule->timeout_ms);
+	tab->window = rule->window;
+
+	list_for_each_entry(b, &rule->branches, node)
+		if (skex_fw_branch_complete(b))
+			n++;
+	tab->ports = kcalloc(n + 2, sizeof(*tab->ports), gfp);
+	if (!tab->ports)
+		goto err;
+	if (n) {
+		tab->ent = kcalloc(n, sizeof(*tab->ent), gfp);
+		if (!tab->ent)
+			goto err;
+	}
+	list_for_each_entry(b, &rule->branches, node) {
+		struct skex_fw_ent *e;
+
+		if (!skex_fw_branch_complete(b))
+			continue;
+		e = &tab->ent[tab->n++];
+		e->br = b;
+		e->pat = b->pat;
+		e->seq = b->seq;
+		e->port = b->port;
+		e->chance = b->chance;
+		e->family = b->family;
+		e->bits = b->bits;
+		e->addr = b->addr;
+		e->mask = b->mask;
+	}
+	if (tab->type == SKEX_FW_ADDR && tab->n) {
+		err = skex_fw_tab_index(tab, gfp);
+		if (err)
+			goto err;
+	}
+
+	err = skex_fw_tab_add_port(tab, sn, rule->port, gfp);
+	if (!err)
+		err = skex_fw_tab_add_port(tab, sn, rule->def_port, gfp);
+	for (n = 0; !err && n < tab->n; n++)
+		err = skex_fw_tab_add_port(tab, sn, tab->ent[n].port, gfp);
+	if (err)
+		goto err;
+	return tab;
+
+err:
+	skex_fw_tab_free(tab);
+	return NULL;
+}
+
+static void skex_fw_tab_retire(struct skex_fw_tab *tab)
+{
+	unsigned int i;
+
+	if (!tab)
+		return;
+	for (i = 0; i < tab->nports; i++)
+		skex_port_unuse(tab->ports[i]);
+	call_rcu(&tab->rcu, skex_fw_tab_free_rcu);
+}
+
+/*
+ * Publish the rule's current settings to the classifier. With @gfp
+ * __GFP_NOFAIL it cannot fail: the ports it lists already exist then.
+ */
+static int __skex_fw_rule_commit(struct skex_fw_rule *rule, gfp_t gfp)
+{
+	struct skex_fw_tab *tab, *old;
+	unsigned int i;
+
+	skex_fw_assert_locked(rule->fw);
+	tab = skex_fw_tab_build(rule, gfp);
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < tab->nports; i++)
+		skex_port_use(tab->ports[i]);
+	old = rcu_replace_pointer(rule->tab, tab,
+				  lockdep_is_held(&rule->fw->sn->config_mutex));
+	skex_fw_tab_retire(old);
+	return 0;
+}
+
+static int skex_fw_rule_commit(struct skex_fw_rule *rule)
+{
+	return __skex_fw_rule_commit(rule, GFP_KERNEL);
+}
+
+/* ---- classification ---- */
+
+static int skex_fw_addr_cmp(const void *key, const void *elt)
+{
+	const struct skex_fw_ent *e = *(const struct skex_fw_ent **)elt;
+
+	return memcmp(key, &e->addr, sizeof(e->addr));
+}
+
+static void skex_fw_client_addr(const struct sock *sk, u8 *family,
+				struct in6_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
+		*family = AF_INET6;
+		*a = sk->sk_v6_daddr;
+		return;
+	}
+#endif
+	*family = AF_INET;
+	a->s6_addr32[0] = inet_sk(sk)->inet_daddr;
+}
+
+/* Longest mask wins, then the oldest branch. Under RCU. */
+static const struct skex_fw_ent *
+skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
+{
+	const struct skex_fw_ent *best = NULL;
+	struct skex_fw_ent **found;
+	struct in6_addr a, m;
+	unsigned int i, j;
+	u8 family;
+
+	skex_fw_client_addr(sk, &family, &a);
+	for (i = 0; i < tab->nlevels; i++) {
+		const struct skex_fw_level *lv = &tab->levels[i];
+
+		if (lv->family != family)
+			continue;
+		if (best && lv->bits < best->bits)
+			break;
+		for (j = 0; j < 4; j++)
+			m.s6_addr32[j] = a.s6_addr32[j] & lv->mask.s6_addr32[j];
+		found = bsearch(&m, tab->sorted + lv->first, lv->count,
+				sizeof(*tab->sorted), skex_fw_addr_cmp);
+		if (found && (!best || (*found)->seq < best->seq))
+			best = *found;
+	}
+	return best;
+}
+
+static const struct skex_fw_ent *
+skex_fw_match_dice(const struct skex_fw_tab *tab)
+{
+	u32 r = get_random_u32_below(100), sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < tab->n; i++) {
+		sum += tab->ent[i].chance;
+		if (r < sum)
+			return &tab->ent[i];
+	}
+	return NULL;
+}
+
+/* The branch whose pattern completes a match first, then the oldest. */
+static const struct skex_fw_ent *
+skex_fw_match_content(const struct skex_fw_tab *tab, const u8 *buf, u32 len)
+{
+	const struct skex_fw_ent *best = NULL;
+	unsigned int i, pos, end, best_end = UINT_MAX;
+	struct ts_state state;
+
+	for (i = 0; i < tab->n; i++) {
+		const struct skex_fw_ent *e = &tab->ent[i];
+
+		if (e->pat->len > len)
+			continue;
+		pos = textsearch_find_continuous(e->pat->ts, &state, buf, len);
+		if (pos == UINT_MAX)
+			continue;
+		end = pos + e->pat->len;
+		if (end < best_end) {
+			best = e;
+			best_end = end;
+		}
+	}
+	return best;
+}
+
+static int skex_fw_seq_cmp(const void *key, const void *elt)
+{
+	u64 seq = *(const u64 *)key;
+	const struct skex_fw_ent *e = elt;
+
+	return seq < e->seq ? -1 : seq > e->seq;
+}
+
+static void skex_fw_count_hit(const struct skex_fw_tab *tab, u64 seq)
+{
+	const struct skex_fw_ent *e;
+
+	e = bsearch(&seq, tab->ent, tab->n, sizeof(*tab->ent),
+		    skex_fw_seq_cmp);
+	if (e)
+		atomic64_inc(&e->br->hits);
+}
+
+/* ---- hand-off ---- */
+
+static bool skex_fw_is_ours(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_data_ready) == skex_fw_listen_ready;
+}
+
+/* The listener a SYN from the child's client to @port would find. */
+static struct sock *skex_fw_lookup(struct sock *child, u16 port)
+{
+	struct net *net = sock_net(child);
+	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
+	int dif = READ_ONCE(child->sk_rx_dst_ifindex);
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (child->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&child->sk_v6_daddr))
+		return inet6_lookup_listener(net, h, NULL, 0,
+					     &child->sk_v6_daddr,
+					     inet_sk(child)->inet_dport,
+					     &child->sk_v6_rcv_saddr, port,
+					     dif, 0);
+#endif
+	return __inet_lookup_listener(net, h, NULL, 0,
+				      inet_sk(child)->inet_daddr,
+				      inet_sk(child)->inet_dport,
+				      inet_sk(child)->inet_rcv_saddr, port,
+				      dif, 0);
+}
+
+/*
+ * Queue @child on the listener of @port. Under RCU with BHs off and the
+ * child's bh lock held, as tcp_v4_rcv() queues a child.
+ */
+static enum skex_fw_queued skex_fw_queue(struct sock *child,
+					 struct request_sock *req, u16 port)
+{
+	struct sock *target;
+
+	if (!port)
+		return SKEX_FW_SKIP;
+	target = skex_fw_lookup(child, port);
+	if (!target || target->sk_state != TCP_LISTEN ||
+	    sk_acceptq_is_full(target) || skex_fw_is_ours(target))
+		return SKEX_FW_SKIP;
+	/* An IPv4 socket cannot be accepted from an IPv6 listener. */
+	if (child->sk_family != AF_INET6 && target->sk_family == AF_INET6)
+		return SKEX_FW_SKIP;
+
+	child->sk_uid = target->sk_uid;
+	if (!inet_csk_reqsk_queue_add(target, req, child))
+		return SKEX_FW_GONE;	/* target stopped listening: reset */
+	target->sk_data_ready(target);
+	return SKEX_FW_QUEUED;
+}
+
+/* As inet_child_forget(): reset the child and let it go. */
+static void skex_fw_reset(struct sock *child)
+{
+	child->sk_prot->disconnect(child, O_NONBLOCK);
+	sock_orphan(child);
+	this_cpu_inc(*child->sk_prot->orphan_count);
+	inet_csk_destroy_sock(child);
+}
+
+/*
+ * Hand @child to the listener of @port (the branch with @seq), else to the
+ * rule's default port; else reset it. Consumes @req and the child's
+ * reference. The child's callbacks must already be the stock ones.
+ */
+static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
+			    struct request_sock *req, u16 port, u64 seq)
+{
+	struct skex_fw_net *fw = rule->fw;
+	enum skex_fw_queued res = SKEX_FW_SKIP;
+	struct skex_fw_tab *tab;
+
+	if (!READ_ONCE(fw->dying) && check_net(sock_net(child)))
+		skex_sk_net_refcnt_upgrade(child);
+
+	sock_hold(child);
+	rcu_read_lock();
+	local_bh_disable();
+	bh_lock_sock(child);
+	tab = rcu_dereference(rule->tab);
+	if (port) {
+		res = skex_fw_queue(child, req, port);
+		if (res == SKEX_FW_QUEUED)
+			skex_fw_count_hit(tab, seq);
+	}
+	if (res == SKEX_FW_SKIP) {
+		res = skex_fw_queue(child, req, tab->def_port);
+		if (res == SKEX_FW_QUEUED)
+			atomic64_inc(&rule->default_hits);
+	}
+	if (res == SKEX_FW_SKIP)
+		skex_fw_reset(child);
+	if (res != SKEX_FW_QUEUED)
+		atomic64_inc(&rule->dropped);
+	bh_unlock_sock(child);
+	local_bh_enable();
+	rcu_read_unlock();
+
+	if (res != SKEX_FW_QUEUED)
+		reqsk_put(req);
+	sock_put(child);
+}
+
+/* Give a child the stock callbacks back. Under lock_sock(child). */
+static void skex_fw_child_detach(struct skex_fw_lsn *lsn, struct sock *sk)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_sk_user_data(sk, NULL);
+	sk->sk_data_ready = lsn->data_ready;
+	sk->sk_state_change = lsn->state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+	sk->sk_kern_sock = 0;
+}
+
+/* ---- parked connections (content rules) ---- */
+
+static void skex_fw_conn_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct skex_fw_conn, rcu));
+}
+
+static void skex_fw_conn_put(struct skex_fw_conn *conn)
+{
+	if (refcount_dec_and_test(&conn->ref))
+		call_rcu(&conn->rcu, skex_fw_conn_free_rcu);
+}
+
+static void skex_fw_conn_kick(struct skex_fw_conn *conn)
+{
+	if (refcount_inc_not_zero(&conn->ref) &&
+	    !queue_work(skex_fw_wq, &conn->work))
+		skex_fw_conn_put(conn);
+}
+
+static void skex_fw_conn_event(struct sock *sk)
+{
+	struct skex_fw_conn *conn;
+
+	rcu_read_lock();
+	conn = rcu_dereference_sk_user_data(sk);
+	if (conn)
+		skex_fw_conn_kick(conn);
+	rcu_read_unlock();
+}
+
+static void skex_fw_conn_timeout(struct timer_list *t)
+{
+	struct skex_fw_conn *conn = from_timer(conn, t, timer);
+
+	skex_fw_conn_kick(conn);
+}
+
+/* Copy what arrived beyond conn->len, without consuming it. */
+static void skex_fw_conn_peek(struct skex_fw_conn *conn, struct sock *sk)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + conn->len;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 off, n;
+
+		if (conn->len >= conn->cap)
+			break;
+		if (before(seq, TCP_SKB_CB(skb)->seq))
+			break;		/* a hole: cannot happen in order */
+		off = seq - TCP_SKB_CB(skb)->seq;
+		if (off >= skb->len)
+			continue;
+		n = min(skb->len - off, conn->cap - conn->len);
+		if (skb_copy_bits(skb, off, conn->buf + conn->len, n))
+			break;
+		conn->len += n;
+		seq += n;
+	}
+}
+
+static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
+{
+	struct skex_fw_lsn *lsn = conn->lsn;
+
+	spin_lock_bh(&lsn->lock);
+	list_del(&conn->node);
+	lsn->nparked--;
+	if (lsn->throttled && !lsn->closing) {
+		lsn->throttled = false;
+		queue_work(skex_fw_wq, &lsn->work);
+	}
+	if (lsn->closing && !lsn->nparked)
+		wake_up(&lsn->idle);
+	spin_unlock_bh(&lsn->lock);
+}
+
+/* Look at what the client sent so far and decide if we can. */
+static void skex_fw_conn_step(struct skex_fw_conn *conn)
+{
+	struct skex_fw_lsn *lsn = conn->lsn;
+	struct skex_fw_rule *rule = lsn->rule;
+	const struct skex_fw_ent *e = NULL;
+	struct sock *sk = conn->child;
+	struct skex_fw_tab *tab;
+	bool decided, eof;
+	u16 port = 0;
+	u64 seq = 0;
+	u32 len;
+
+	/*
+	 * skex_fw_conn_park() kicks again once it is done; pairs with its
+	 * smp_store_release(): the timer is armed when we see @armed.
+	 */
+	if (!smp_load_acquire(&conn->armed))
+		return;
+	lock_sock(sk);
+	skex_fw_conn_peek(conn, sk);
+	eof = (sk->sk_shutdown & RCV_SHUTDOWN) ||
+	      sk->sk_state != TCP_ESTABLISHED;
+
+	rcu_read_lock();
+	tab = rcu_dereference(rule->tab);
+	len = min(conn->len, tab->window);
+	if (!READ_ONCE(conn->force) && tab->type == SKEX_FW_CONTENT)
+		e = skex_fw_match_content(tab, conn->buf, len);
+	if (e) {
+		port = e->port;
+		seq = e->seq;
+	}
+	decided = e || READ_ONCE(conn->force) || eof ||
+		  tab->type != SKEX_FW_CONTENT || len >= tab->window ||
+		  conn->len >= conn->cap ||
+		  time_after_eq(jiffies, conn->deadline);
+	rcu_read_unlock();
+
+	if (!decided) {
+		release_sock(sk);
+		return;
+	}
+	conn->done = true;
+	skex_fw_child_detach(lsn, sk);
+	release_sock(sk);
+	timer_delete_sync(&conn->timer);
+	kvfree(conn->buf);
+	conn->buf = NULL;
+
+	skex_fw_deliver(rule, sk, conn->req, port, seq);
+	skex_fw_conn_unlink(conn);
+	skex_fw_conn_put(conn);		/* the parking reference */
+}
+
+static void skex_fw_conn_work(struct work_struct *work)
+{
+	struct skex_fw_conn *conn = container_of(work, struct skex_fw_conn,
+						 work);
+
+	if (!conn->done)
+		skex_fw_conn_step(conn);
+	skex_fw_conn_put(conn);
+}
+
+/*
+ * Park a child of a content rule until its first bytes decide. Returns
+ * false when it could not be parked (closing, no memory).
+ */
+static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
+			      struct request_sock *req, u32 window,
+			      unsigned long timeout)
+{
+	struct skex_fw_conn *conn;
+
+	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	if (!conn)
+		return false;
+	conn->buf = kvmalloc(window, GFP_KERNEL);
+	if (!conn->buf) {
+		kfree(conn);
+		return false;
+	}
+	/* one reference for the parking, one for us until we are done */
+	refcount_set(&conn->ref, 2);
+	conn->lsn = lsn;
+	conn->child = child;
+	conn->req = req;
+	conn->cap = window;
+	conn->deadline = jiffies + timeout;
+	INIT_WORK(&conn->work, skex_fw_conn_work);
+	timer_setup(&conn->timer, skex_fw_conn_timeout, 0);
+
+	spin_lock_bh(&lsn->lock);
+	if (lsn->closing) {
+		spin_unlock_bh(&lsn->lock);
+		kvfree(conn->buf);
+		kfree(conn);
+		return false;
+	}
+	list_add_tail(&conn->node, &lsn->parked);
+	lsn->nparked++;
+	spin_unlock_bh(&lsn->lock);
+
+	lock_sock(child);
+	write_lock_bh(&child->sk_callback_lock);
+	rcu_assign_sk_user_data(child, conn);
+	child->sk_data_ready = skex_fw_conn_event;
+	child->sk_state_change = skex_fw_conn_event;
+	write_unlock_bh(&child->sk_callback_lock);
+	release_sock(child);
+
+	/*
+	 * Events and a closing listener may kick the work before this point:
+	 * it waits for @armed, so that the timer is never armed after the
+	 * work deleted it.
+	 */
+	mod_timer(&conn->timer, conn->deadline);
+	/* pairs with smp_load_acquire() in skex_fw_conn_step() */
+	smp_store_release(&conn->armed, true);
+	skex_fw_conn_kick(conn);
+	skex_fw_conn_put(conn);
+	return true;
+}
+
+/* ---- the module's listeners ---- */
+
+/* A child taken off the listener: classify it now or park it. */
+static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
+			 bool closing)
+{
+	struct skex_fw_rule *rule = lsn->rule;
+	struct sock *child = req->sk;
+	const struct skex_fw_ent *e = NULL;
+	unsigned long timeout = 0;
+	struct skex_fw_tab *tab;
+	u32 window = 0;
+	u16 port = 0;
+	u64 seq = 0;
+
+	rcu_read_lock();
+	tab = rcu_dereference(rule->tab);
+	if (!closing) {
+		switch (tab->type) {
+		case SKEX_FW_DICE:
+			e = skex_fw_match_dice(tab);
+			break;
+		case SKEX_FW_ADDR:
+			e = skex_fw_match_addr(tab, child);
+			break;
+		case SKEX_FW_CONTENT:
+			window = tab->window;
+			timeout = tab->timeout;
+			break;
+		}
+	}
+	if (e) {
+		port = e->port;
+		seq = e->seq;
+	}
+	rcu_read_unlock();
+
+	if (window && skex_fw_conn_park(lsn, child, req, window, timeout))
+		return;
+
+	lock_sock(child);
+	skex_fw_child_detach(lsn, child);
+	release_sock(child);
+	skex_fw_deliver(rule, child, req, port, seq);
+}
+
+static void skex_fw_listen_work(struct work_struct *work)
+{
+	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
+	struct sock *sk = lsn->sock->sk;
+	struct request_sock *req;
+	unsigned int i;
+
+	for (i = 0; i < SKEX_FW_BATCH; i++) {
+		spin_lock_bh(&lsn->lock);
+		if (lsn->closing) {
+			spin_unlock_bh(&lsn->lock);
+			return;
+		}
+		if (lsn->nparked >= lsn->park_max) {
+			/* leave them in the accept queue until some decide */
+			lsn->throttled = true;
+			spin_unlock_bh(&lsn->lock);
+			return;
+		}
+		spin_unlock_bh(&lsn->lock);
+
+		lock_sock(sk);
+		req = NULL;
+		if (sk->sk_state == TCP_LISTEN)
+			req = reqsk_queue_remove(&inet_csk(sk)->icsk_accept_queue,
+						 sk);
+		release_sock(sk);
+		if (!req)
+			return;
+		skex_fw_take(lsn, req, false);
+	}
+	queue_work(skex_fw_wq, work);
+}
+
+/*
+ * sk_data_ready of the module's listeners, inherited by their children at
+ * clone time: a listener has a child to accept; a child not yet taken has
+ * no sk_user_data and nothing to do.
+ */
+static void skex_fw_listen_ready(struct sock *sk)
+{
+	struct skex_fw_lsn *lsn;
+
+	if (sk->sk_state != TCP_LISTEN)
+		return;
+	rcu_read_lock();
+	lsn = rcu_dereference_sk_user_data(sk);
+	if (lsn)
+		queue_work(skex_fw_wq, &lsn->work);
+	rcu_read_unlock();
+}
+
+struct skex_fw_open {
+	struct work_struct work;
+	struct net *net;
+	struct skex_fw_lsn *lsn;
+	u16 port;
+	int err;
+};
+
+static int skex_fw_sock_open(struct net *net, u16 port, struct socket **res)
+{
+	struct sockaddr_storage ss = {};
+	struct socket *sock;
+	int addrlen, err;
+
+#if IS_ENABLED(CONFIG_IPV6)
+	err = sock_create_kern(net, AF_INET6, SOCK_STREAM, IPPROTO_TCP, &sock);
+	if (!err) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		int zero = 0;
+
+		err = sock->ops->setsockopt(sock, SOL_IPV6, IPV6_V6ONLY,
+					    KERNEL_SOCKPTR(&zero),
+					    sizeof(zero));
+		if (err) {
+			sock_release(sock);
+			return err;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		addrlen = sizeof(*sin6);
+		goto bind;
+	}
+	if (err != -EAFNOSUPPORT)
+		return err;
+#endif
+	err = sock_create_kern(net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
+	if (err)
+		return err;
+	((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	addrlen = sizeof(struct sockaddr_in);
+bind:
+	/* as servers do: rebind while connections it handed off live on */
+	sock_set_reuseaddr(sock->sk);
+	err = kernel_bind(sock, (struct sockaddr *)&ss, addrlen);
+	if (err) {
+		sock_release(sock);
+		return err;
+	}
+	*res = sock;
+	return 0;
+}
+
+/*
+ * Runs in a kworker, so that the socket and its children belong to the
+ * root cgroup and memcg rather than to whoever configured the rule.
+ */
+static void skex_fw_open_work(struct work_struct *work)
+{
+	struct skex_fw_open *op = container_of(work, struct skex_fw_open, work);
+	struct skex_fw_lsn *lsn = op->lsn;
+	struct socket *sock;
+	struct sock *sk;
+	int err;
+
+	err = skex_fw_sock_open(op->net, op->port, &sock);
+	if (err)
+		goto out;
+	sk = sock->sk;
+	write_lock_bh(&sk->sk_callback_lock);
+	lsn->data_ready = sk->sk_data_ready;
+	lsn->state_change = sk->sk_state_change;
+	__rcu_assign_sk_user_data_with_flags(sk, lsn, SK_USER_DATA_NOCOPY);
+	sk->sk_data_ready = skex_fw_listen_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	lsn->sock = sock;
+
+	err = kernel_listen(sock, SKEX_FW_BACKLOG);
+	if (err) {
+		lsn->sock = NULL;
+		sock_release(sock);
+		goto out;
+	}
+	/* No Fast Open: its request socks cannot change listener. */
+	lock_sock(sk);
+	WRITE_ONCE(inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen, 0);
+	release_sock(sk);
+out:
+	op->err = err;
+}
+
+static struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
+{
+	struct skex_fw_open op = {
+		.net = skex_fw_netns(rule->fw),
+		.port = rule->port,
+	};
+	struct skex_fw_lsn *lsn;
+
+	lsn = kzalloc(sizeof(*lsn), GFP_KERNEL);
+	if (!lsn)
+		return ERR_PTR(-ENOMEM);
+	lsn->rule = rule;
+	lsn->park_max = clamp_t(u32, SKEX_FW_PARK_BYTES / rule->window,
+				SKEX_FW_PARK_MIN, SKEX_FW_PARK_MAX);
+	INIT_WORK(&lsn->work, skex_fw_listen_work);
+	spin_lock_init(&lsn->lock);
+	INIT_LIST_HEAD(&lsn->parked);
+	init_waitqueue_head(&lsn->idle);
+
+	op.lsn = lsn;
+	INIT_WORK_ONSTACK(&op.work, skex_fw_open_work);
+	queue_work(system_unbound_wq, &op.work);
+	flush_work(&op.work);
+	destroy_work_on_stack(&op.work);
+	if (op.err) {
+		kfree(lsn);
+		return ERR_PTR(op.err);
+	}
+	return lsn;
+}
+
+static bool skex_fw_listen_idle(struct skex_fw_lsn *lsn)
+{
+	bool idle;
+
+	spin_lock_bh(&lsn->lock);
+	idle = !lsn->nparked;
+	spin_unlock_bh(&lsn->lock);
+	return idle;
+}
+
+/*
+ * Stop the listener and hand every connection it holds, queued or
+ * parked, to the default port (reset when that fails). Returns when none
+ * is left; the socket and @lsn are gone.
+ */
+static void skex_fw_listen_close(struct skex_fw_lsn *lsn)
+{
+	struct request_sock *req, *head = NULL, **tail = &head;
+	struct sock *sk = lsn->sock->sk;
+	struct skex_fw_conn *conn;
+
+	spin_lock_bh(&lsn->lock);
+	lsn->closing = true;
+	spin_unlock_bh(&lsn->lock);
+
+	/* As __tcp_close() on a listener, keeping its children. */
+	lock_sock(sk);
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_sk_user_data(sk, NULL);
+	sk->sk_data_ready = lsn->data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	if (sk->sk_state == TCP_LISTEN) {
+		tcp_set_state(sk, TCP_CLOSE);
+		while ((req = reqsk_queue_remove(&inet_csk(sk)->icsk_accept_queue,
+						 sk))) {
+			req->dl_next = NULL;
+			*tail = req;
+			tail = &req->dl_next;
+		}
+		inet_csk_listen_stop(sk);
+	}
+	release_sock(sk);
+
+	/* No callback is still running on another CPU after this. */
+	synchronize_rcu();
+	cancel_work_sync(&lsn->work);
+
+	while (head) {
+		req = head;
+		head = req->dl_next;
+		req->dl_next = NULL;
+		skex_fw_take(lsn, req, true);
+	}
+
+	spin_lock_bh(&lsn->lock);
+	list_for_each_entry(conn, &lsn->parked, node) {
+		WRITE_ONCE(conn->force, true);
+		skex_fw_conn_kick(conn);
+	}
+	spin_unlock_bh(&lsn->lock);
+	wait_event(lsn->idle, skex_fw_listen_idle(lsn));
+
+	sock_release(lsn->sock);
+	kfree(lsn);
+}
+
+/* ---- rules ---- */
+
+struct skex_fw_rule *skex_fw_rule_find(struct skex_fw_net *fw, u16 port)
+{
+	skex_fw_assert_locked(fw);
+	return xa_load(&fw->rules, port);
+}
+
+/**
+ * skex_fw_rule_create - a new, disabled rule without a type
+ * @fw: the namespace's rules
+ * @port: its incoming port, 1-65535
+ * @kernel_made: made through sockopt rather than mkdir
+ *
+ * Return: the rule, holding one reference for the caller, or an ERR_PTR:
+ * -EEXIST when @port already has a rule.
+ */
+struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
+					 bool kernel_made)
+{
+	struct skex_fw_rule *rule;
+	int err;
+
+	skex_fw_assert_locked(fw);
+	if (!port)
+		return ERR_PTR(-EINVAL);
+	if (xa_load(&fw->rules, port))
+		return ERR_PTR(-EEXIST);
+	rule = kzalloc(sizeof(*rule), GFP_KERNEL);
+	if (!rule)
+		return ERR_PTR(-ENOMEM);
+	rule->fw = fw;
+	rule->port = port;
+	rule->kernel_made = kernel_made;
+	rule->timeout_ms = SKEX_FW_TIMEOUT_DEF;
+	rule->window = SKEX_FW_WINDOW_DEF;
+	INIT_LIST_HEAD(&rule->branches);
+	atomic64_set(&rule->default_hits, 0);
+	atomic64_set(&rule->dropped, 0);
+	skex_fw_cfs_init_rule(rule);
+
+	err = skex_fw_rule_commit(rule);
+	if (err)
+		goto err;
+	err = xa_err(xa_store(&fw->rules, port, rule, GFP_KERNEL));
+	if (err)
+		goto err;
+	pr_debug("rule %u created\n", port);
+	return rule;
+
+err:
+	skex_fw_tab_retire(rcu_dereference_protected(rule->tab, true));
+	RCU_INIT_POINTER(rule->tab, NULL);
+	skex_fw_rule_put(rule);
+	return ERR_PTR(err);
+}
+
+/* The last reference to a rule went (configfs release). */
+void skex_fw_rule_release(struct skex_fw_rule *rule)
+{
+	skex_fw_tab_retire(rcu_dereference_protected(rule->tab, true));
+	kfree_rcu(rule, rcu);
+}
+
+void skex_fw_rule_put(struct skex_fw_rule *rule)
+{
+	config_item_put(&rule->group.cg_item);
+}
+
+int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
+{
+	struct skex_fw_lsn *lsn;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (on == rule->enabled)
+		return 0;
+	if (on) {
+		if (rule->type == SKEX_FW_NONE || !rule->def_port)
+			return -EINVAL;
+		lsn = skex_fw_listen_open(rule);
+		if (IS_ERR(lsn))
+			return PTR_ERR(lsn);
+		rule->lsn = lsn;
+		rule->enabled = true;
+		pr_debug("rule %u enabled\n", rule->port);
+		return 0;
+	}
+	lsn = rule->lsn;
+	rule->lsn = NULL;
+	rule->enabled = false;
+	skex_fw_listen_close(lsn);
+	pr_debug("rule %u disabled\n", rule->port);
+	return 0;
+}
+
+/*
+ * Take the rule out of its namespace: disabled (its connections go to the
+ * default port), unlisted, its branches detached (they stay on its list
+ * for the caller to unregister and put). The caller still holds its
+ * reference.
+ */
+void skex_fw_rule_delete(struct skex_fw_rule *rule)
+{
+	struct skex_fw_branch *b;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return;
+	skex_fw_rule_enable(rule, false);
+	rule->deleted = true;
+	xa_erase(&rule->fw->rules, rule->port);
+	list_for_each_entry(b, &rule->branches, node)
+		b->rule = NULL;
+	/* The classifier is gone with the listener: no need to republish. */
+	pr_debug("rule %u deleted\n", rule->port);
+}
+
+int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type)
+{
+	u8 old = rule->type;
+	int err;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (type < SKEX_FW_DICE || type > SKEX_FW_ADDR)
+		return -EINVAL;
+	if (type == old)
+		return 0;
+	if (rule->enabled || !list_empty(&rule->branches))
+		return -EBUSY;
+	rule->type = type;
+	err = skex_fw_rule_commit(rule);
+	if (err)
+		rule->type = old;
+	return err;
+}
+
+int skex_fw_rule_set_default(struct skex_fw_rule *rule, u16 port)
+{
+	u16 old = rule->def_port;
+	int err;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (!port || port == rule->port)
+		return -EINVAL;
+	rule->def_port = port;
+	err = skex_fw_rule_commit(rule);
+	if (err)
+		rule->def_port = old;
+	return err;
+}
+
+int skex_fw_rule_set_timeout(struct skex_fw_rule *rule, u32 ms)
+{
+	u32 old = rule->timeout_ms;
+	int err;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (rule->type != SKEX_FW_CONTENT)
+		return -EINVAL;
+	if (!ms || ms > SKEX_FW_TIMEOUT_MAX)
+		return -ERANGE;
+	rule->timeout_ms = ms;
+	err = skex_fw_rule_commit(rule);
+	if (err)
+		rule->timeout_ms = old;
+	return err;
+}
+
+int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes)
+{
+	u32 old = rule->window;
+	int err;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (rule->type != SKEX_FW_CONTENT)
+		return -EINVAL;
+	if (!bytes || bytes > SKEX_FW_WINDOW_MAX)
+		return -ERANGE;
+	rule->window = bytes;
+	err = skex_fw_rule_commit(rule);
+	if (err)
+		rule->window = old;
+	return err;
+}
+
+/**
+ * skex_fw_rules_of_type - every rule of a type in a namespace
+ * @fw: the namespace's rules
+ * @type: the type, 0 for all
+ * @rules: set to a kmalloc()ed array of rules, each with a reference
+ * @count: set to its length
+ */
+int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
+			  struct skex_fw_rule ***rules, unsigned int *count)
+{
+	struct skex_fw_rule *rule, **arr;
+	unsigned long port;
+	unsigned int n = 0;
+
+	skex_fw_assert_locked(fw);
+	xa_for_each(&fw->rules, port, rule)
+		if (!type || rule->type == type)
+			n++;
+	arr = kcalloc(max(n, 1U), sizeof(*arr), GFP_KERNEL | __GFP_NOFAIL);
+	if (!arr)
+		return -ENOMEM;
+	n = 0;
+	xa_for_each(&fw->rules, port, rule) {
+		if (type && rule->type != type)
+			continue;
+		config_item_get(&rule->group.cg_item);
+		arr[n++] = rule;
+	}
+	*rules = arr;
+	*count = n;
+	return 0;
+}
+
+/* ---- branches ---- */
+
+/**
+ * skex_fw_branch_create - a new, incomplete branch of a rule
+ * @rule: the rule
+ * @name: its name (branches/<name>/), unique in the rule
+ * @kernel_made: made through sockopt rather than mkdir
+ *
+ * An incomplete branch (no port or no condition yet) is not used.
+ *
+ * Return: the branch with one reference for the caller, or an ERR_PTR.
+ */
+struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
+					     const char *name,
+					     bool kernel_made)
+{
+	struct skex_fw_branch *b;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return ERR_PTR(-ENODEV);
+	if (rule->type == SKEX_FW_NONE)
+		return ERR_PTR(-EINVAL);
+	if (!name[0] || strlen(name) >= SKEX_FW_NAME_MAX)
+		return ERR_PTR(-EINVAL);
+	if (skex_fw_branch_find(rule, name))
+		return ERR_PTR(-EEXIST);
+	if (rule->nbranches >= SKEX_FW_BRANCHES_MAX)
+		return ERR_PTR(-ENOSPC);
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	b->rule = rule;
+	b->seq = ++rule->next_seq;
+	b->kernel_made = kernel_made;
+	atomic64_set(&b->hits, 0);
+	skex_fw_cfs_init_branch(b, name);
+	list_add_tail(&b->node, &rule->branches);
+	rule->nbranches++;
+	return b;
+}
+
+struct skex_fw_branch *skex_fw_branch_find(struct skex_fw_rule *rule,
+					   const char *name)
+{
+	struct skex_fw_branch *b;
+
+	list_for_each_entry(b, &rule->branches, node)
+		if (!strcmp(config_item_name(&b->group.cg_item), name))
+			return b;
+	return NULL;
+}
+
+/* Remove a branch from its rule. The caller still holds its reference. */
+void skex_fw_branch_delete(struct skex_fw_branch *b)
+{
+	struct skex_fw_rule *rule = b->rule;
+
+	if (!rule)
+		return;
+	skex_fw_assert_locked(rule->fw);
+	list_del_init(&b->node);
+	rule->nbranches--;
+	b->rule = NULL;
+	/* The old tab must go: it points to the branch. */
+	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+}
+
+/*
+ * Remove every branch of a rule at once; they move to @out, where the
+ * caller still holds their references.
+ */
+void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out)
+{
+	struct skex_fw_branch *b;
+
+	skex_fw_assert_locked(rule->fw);
+	list_for_each_entry(b, &rule->branches, node)
+		b->rule = NULL;
+	list_splice_tail_init(&rule->branches, out);
+	rule->nbranches = 0;
+	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+}
+
+static void skex_fw_pat_free_rcu(struct rcu_head *head)
+{
+	struct skex_fw_pat *pat = container_of(head, struct skex_fw_pat, rcu);
+
+	textsearch_destroy(pat->ts);
+	kfree(pat);
+}
+
+static void skex_fw_pat_retire(struct skex_fw_pat *pat)
+{
+	if (pat)
+		call_rcu(&pat->rcu, skex_fw_pat_free_rcu);
+}
+
+static void skex_fw_branch_free_rcu(struct rcu_head *head)
+{
+	struct skex_fw_branch *b = container_of(head, struct skex_fw_branch,
+						rcu);
+
+	if (b->pat) {
+		textsearch_destroy(b->pat->ts);
+		kfree(b->pat);
+	}
+	kfree(b);
+}
+
+/* The last reference to a branch went (configfs release). */
+void skex_fw_branch_release(struct skex_fw_branch *b)
+{
+	call_rcu(&b->rcu, skex_fw_branch_free_rcu);
+}
+
+void skex_fw_branch_put(struct skex_fw_branch *b)
+{
+	config_item_put(&b->group.cg_item);
+}
+
+static int skex_fw_branch_check_rule(struct skex_fw_branch *b, u8 type)
+{
+	if (!b->rule)
+		return -ENODEV;
+	skex_fw_assert_locked(b->rule->fw);
+	if (type && b->rule->type != type)
+		return -EINVAL;
+	return 0;
+}
+
+int skex_fw_branch_set_port(struct skex_fw_branch *b, u16 port)
+{
+	u16 old = b->port;
+	int err;
+
+	err = skex_fw_branch_check_rule(b, 0);
+	if (err)
+		return err;
+	if (!port || port == b->rule->port)
+		return -EINVAL;
+	b->port = port;
+	err = skex_fw_rule_commit(b->rule);
+	if (err)
+		b->port = old;
+	return err;
+}
+
+int skex_fw_branch_set_chance(struct skex_fw_branch *b, u32 chance)
+{
+	struct skex_fw_branch *o;
+	u32 sum = chance;
+	u8 old = b->chance;
+	int err;
+
+	err = skex_fw_branch_check_rule(b, SKEX_FW_DICE);
+	if (err)
+		return err;
+	list_for_each_entry(o, &b->rule->branches, node)
+		if (o != b)
+			sum += o->chance;
+	if (chance > 100 || sum > 100)
+		return -EINVAL;
+	b->chance = chance;
+	err = skex_fw_rule_commit(b->rule);
+	if (err)
+		b->chance = old;
+	return err;
+}
+
+static unsigned int skex_fw_mask_bits(const struct in6_addr *mask)
+{
+	unsigned int i, bits = 0;
+
+	for (i = 0; i < 4; i++)
+		bits += hweight32(mask->s6_addr32[i]);
+	return bits;
+}
+
+/* A mask must be contiguous (a prefix); IPv4 ones live in 4 bytes. */
+bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask)
+{
+	unsigned int i, bits = skex_fw_mask_bits(mask);
+	struct in6_addr want = {};
+
+	if (family == AF_INET && bits > 32)
+		return false;
+	for (i = 0; i < bits; i++)
+		want.s6_addr[i / 8] |= 0x80 >> (i % 8);
+	return !memcmp(&want, mask, sizeof(want));
+}
+
+int skex_fw_branch_set_source(struct skex_fw_branch *b, u8 family,
+			      const struct in6_addr *addr,
+			      const struct in6_addr *mask)
+{
+	struct skex_fw_branch *o, saved = {};
+	struct in6_addr a;
+	unsigned int i;
+	int err;
+
+	err = skex_fw_branch_check_rule(b, SKEX_FW_ADDR);
+	if (err)
+		return err;
+	if ((family != AF_INET && family != AF_INET6) ||
+	    !skex_fw_mask_valid(family, mask))
+		return -EINVAL;
+	for (i = 0; i < 4; i++)
+		a.s6_addr32[i] = addr->s6_addr32[i] & mask->s6_addr32[i];
+	list_for_each_entry(o, &b->rule->branches, node)
+		if (o != b && o->family == family &&
+		    ipv6_addr_equal(&o->mask, mask) &&
+		    ipv6_addr_equal(&o->addr, &a))
+			return -EEXIST;
+
+	saved.family = b->family;
+	saved.addr = b->addr;
+	saved.mask = b->mask;
+	saved.bits = b->bits;
+	b->family = family;
+	b->addr = a;
+	b->mask = *mask;
+	b->bits = skex_fw_mask_bits(mask);
+	err = skex_fw_rule_commit(b->rule);
+	if (err) {
+		b->family = saved.family;
+		b->addr = saved.addr;
+		b->mask = saved.mask;
+		b->bits = saved.bits;
+	}
+	return err;
+}
+
+int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
+			       size_t len)
+{
+	struct skex_fw_pat *pat, *old = b->pat;
+	struct skex_fw_branch *o;
+	int err;
+
+	err = skex_fw_branch_check_rule(b, SKEX_FW_CONTENT);
+	if (err)
+		return err;
+	if (!len || len > SKEX_FW_PATTERN_MAX)
+		return -EINVAL;
+	list_for_each_entry(o, &b->rule->branches, node)
+		if (o != b && o->pat && o->pat->len == len &&
+		    !memcmp(o->pat->data, data, len))
+			return -EEXIST;
+
+	pat = kmalloc(struct_size(pat, data, len), GFP_KERNEL);
+	if (!pat)
+		return -ENOMEM;
+	pat->len = len;
+	memcpy(pat->data, data, len);
+	pat->ts = textsearch_prepare("kmp", pat->data, len, GFP_KERNEL,
+				     TS_AUTOLOAD);
+	if (IS_ERR(pat->ts)) {
+		err = PTR_ERR(pat->ts);
+		kfree(pat);
+		return err;
+	}
+	b->pat = pat;
+	err = skex_fw_rule_commit(b->rule);
+	if (err) {
+		b->pat = old;
+		textsearch_destroy(pat->ts);
+		kfree(pat);
+		return err;
+	}
+	skex_fw_pat_retire(old);
+	return 0;
+}
+
+/* ---- namespaces and module ---- */
 
 int skex_forward_net_init(struct skex_net *sn)
 {
+	struct skex_fw_net *fw;
+
+	fw = kzalloc(sizeof(*fw), GFP_KERNEL);
+	if (!fw)
+		return -ENOMEM;
+	fw->sn = sn;
+	xa_init(&fw->rules);
+	sn->fw = fw;
 	return 0;
 }
 
 void skex_forward_net_exit(struct skex_net *sn)
 {
+	struct skex_fw_net *fw = sn->fw;
+	struct skex_fw_branch *b, *tmp;
+	struct skex_fw_rule *rule;
+	unsigned long port;
+
+	if (!fw)
+		return;
+	/*
+	 * A namespace that is going has no user socket left to hand
+	 * connections to; at module unload it is alive and they go to the
+	 * default port.
+	 */
+	WRITE_ONCE(fw->dying, !check_net(sn->net));
+	mutex_lock(&sn->config_mutex);
+	xa_for_each(&fw->rules, port, rule) {
+		skex_fw_rule_delete(rule);
+		/* mkdir-made ones are configfs', which pins the module */
+		if (!rule->kernel_made)
+			continue;
+		list_for_each_entry_safe(b, tmp, &rule->branches, node) {
+			list_del_init(&b->node);
+			skex_fw_branch_put(b);
+		}
+		skex_fw_rule_put(rule);
+	}
+	mutex_unlock(&sn->config_mutex);
+	xa_destroy(&fw->rules);
+	sn->fw = NULL;
+	kfree(fw);
+}
+
+int skex_forward_init(void)
+{
+	skex_fw_wq = alloc_workqueue("skex_fw", WQ_UNBOUND, 0);
+	return skex_fw_wq ? 0 : -ENOMEM;
+}
+
+void skex_forward_exit(void)
+{
+	destroy_workqueue(skex_fw_wq);
+	/* pending call_rcu() callbacks are module text */
+	rcu_barrier();
 }

@@ -1,20 +1,180 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Copyright (C) 2026 The skex authors.
+ *
+ * Connection classification and forwarding: the engine (forward.c) and the
+ * two fronts that configure it (forward_configfs.c, forward_sockopt.c).
+ *
+ * Objects: a rule per incoming port of a namespace, holding branches. Both
+ * are config_groups so that the rules of the initial namespace are the
+ * directories of /sys/kernel/config/skex/forward/; in other namespaces the
+ * groups are never registered and only their reference count is used. An
+ * object's memory goes with its last config_item_put().
+ *
+ * Locking: every configuration change of a namespace holds
+ * skex_net.config_mutex. The classifier never takes it: it reads an
+ * immutable snapshot of the rule (struct skex_fw_tab) under RCU.
  */
 #ifndef _SKEX_FW_H
 #define _SKEX_FW_H
 
+#include <linux/atomic.h>
 #include <linux/configfs.h>
+#include <linux/in6.h>
+#include <linux/list.h>
 #include <linux/sockptr.h>
+#include <linux/types.h>
 
 struct sock;
+struct skex_net;
+struct skex_fw_net;
+struct skex_fw_tab;
+struct skex_fw_lsn;
+struct skex_port;
+
+/* Rule types, as in uapi/linux/tcp_fw_user.h; 0 while unset (configfs). */
+#define SKEX_FW_NONE		0
+#define SKEX_FW_DICE		1
+#define SKEX_FW_CONTENT		2
+#define SKEX_FW_ADDR		3
+
+#define SKEX_FW_TIMEOUT_DEF	1000		/* ms */
+#define SKEX_FW_TIMEOUT_MAX	3600000		/* ms */
+#define SKEX_FW_WINDOW_DEF	2048		/* bytes */
+#define SKEX_FW_WINDOW_MAX	65536		/* bytes */
+#define SKEX_FW_PATTERN_MAX	256		/* bytes */
+#define SKEX_FW_NAME_MAX	32
+
+/*
+ * A content pattern and its compiled search. Immutable; a branch whose
+ * pattern changes gets a new one and the old one goes after a grace period.
+ */
+struct skex_fw_pat {
+	struct rcu_head rcu;
+	struct ts_config *ts;
+	u16 len;
+	u8 data[];
+};
+
+/*
+ * One branch: a condition and the port it sends to.
+ *
+ * @group is branches/<name>/ in configfs; its reference count owns the
+ * branch. The other fields are written under config_mutex; @hits is
+ * counted by the classifier, which finds the branch through a tab under
+ * RCU (a branch is freed a grace period after it left its rule).
+ */
+struct skex_fw_branch {
+	struct config_group group;
+	struct skex_fw_rule *rule;	/* NULL once deleted */
+	struct list_head node;		/* in rule->branches */
+	u64 seq;			/* creation order, ties go to the oldest */
+	bool kernel_made;		/* made by sockopt, not by mkdir */
+	bool registered;		/* kernel-made configfs directory */
+	u16 port;
+	u8 chance;
+	u8 family;			/* AF_INET, AF_INET6 or 0: no source */
+	u8 bits;			/* set bits in mask */
+	struct in6_addr addr;		/* AF_INET: first 4 bytes */
+	struct in6_addr mask;
+	struct skex_fw_pat *pat;
+	atomic64_t hits;
+	struct rcu_head rcu;
+};
+
+/*
+ * A rule: incoming port, type, default port, branches.
+ *
+ * @group is forward/<port>/, @branches_group its branches/ directory. The
+ * settings and @branches are written under config_mutex, which also
+ * protects @lsn and @enabled; the classifier reads @tab under RCU.
+ */
+struct skex_fw_rule {
+	struct config_group group;
+	struct config_group branches_group;
+	struct skex_fw_net *fw;
+	u16 port;
+	u8 type;
+	bool enabled;
+	bool kernel_made;		/* made by sockopt, not by mkdir */
+	bool registered;		/* kernel-made configfs directory */
+	bool deleted;
+	/* kernel-made branches of a mkdir-made rule: configfs pins */
+	unsigned int pins;
+	u16 def_port;
+	u32 timeout_ms;
+	u32 window;
+	struct list_head branches;
+	unsigned int nbranches;
+	u64 next_seq;
+	struct skex_fw_tab __rcu *tab;
+	struct skex_fw_lsn *lsn;
+	atomic64_t default_hits;
+	atomic64_t dropped;
+	struct rcu_head rcu;
+};
+
+/* forward.c: the engine. Functions taking a rule need config_mutex held. */
+struct skex_fw_net *skex_fw_net_of(struct net *net);
+struct mutex *skex_fw_mutex(struct skex_fw_net *fw);
+struct net *skex_fw_netns(struct skex_fw_net *fw);
+struct skex_fw_rule *skex_fw_rule_find(struct skex_fw_net *fw, u16 port);
+struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
+					 bool kernel_made);
+void skex_fw_rule_delete(struct skex_fw_rule *rule);
+int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type);
+int skex_fw_rule_set_default(struct skex_fw_rule *rule, u16 port);
+int skex_fw_rule_set_timeout(struct skex_fw_rule *rule, u32 ms);
+int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes);
+int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on);
+void skex_fw_rule_put(struct skex_fw_rule *rule);
+void skex_fw_rule_release(struct skex_fw_rule *rule);
+int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
+			  struct skex_fw_rule ***rules, unsigned int *count);
+
+struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
+					     const char *name,
+					     bool kernel_made);
+struct skex_fw_branch *skex_fw_branch_find(struct skex_fw_rule *rule,
+					   const char *name);
+void skex_fw_branch_delete(struct skex_fw_branch *branch);
+void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out);
+void skex_fw_branch_put(struct skex_fw_branch *branch);
+void skex_fw_branch_release(struct skex_fw_branch *branch);
+int skex_fw_branch_set_port(struct skex_fw_branch *branch, u16 port);
+int skex_fw_branch_set_chance(struct skex_fw_branch *branch, u32 chance);
+int skex_fw_branch_set_source(struct skex_fw_branch *branch, u8 family,
+			      const struct in6_addr *addr,
+			      const struct in6_addr *mask);
+int skex_fw_branch_set_pattern(struct skex_fw_branch *branch,
+			       const u8 *data, size_t len);
+bool skex_fw_branch_complete(const struct skex_fw_branch *branch);
+bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask);
+
+/* configfs.c: /sys/kernel/config/skex/forward/ */
+extern struct config_group skex_forward_group;
+
+/* forward_configfs.c */
+extern struct configfs_group_operations skex_forward_dir_ops;
+void skex_fw_cfs_init_rule(struct skex_fw_rule *rule);
+void skex_fw_cfs_init_branch(struct skex_fw_branch *branch, const char *name);
+int skex_fw_cfs_register_rule(struct skex_fw_rule *rule);
+int skex_fw_cfs_register_branch(struct skex_fw_branch *branch);
+void skex_fw_cfs_unregister_rule(struct skex_fw_rule *rule);
+void skex_fw_cfs_unregister_branch(struct skex_fw_branch *branch);
+int skex_fw_cfs_pin_rule(struct skex_fw_rule *rule);
+void skex_fw_cfs_unpin_rule(struct skex_fw_rule *rule);
+void skex_fw_cfs_lock(void);
+void skex_fw_cfs_unlock(void);
+void skex_forward_configfs_start(void);
+void skex_forward_configfs_stop(void);
 
 /* forward_sockopt.c: the seed's setsockopt() commands */
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		       unsigned int optlen);
 
-/* forward_configfs.c: mkdir/rmdir under /sys/kernel/config/skex/ */
-extern struct configfs_group_operations skex_forward_dir_ops;
+/* forward.c: module-level state */
+int skex_forward_init(void);
+void skex_forward_exit(void);
 
 #endif /* _SKEX_FW_H */

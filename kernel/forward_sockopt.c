@@ -2,13 +2,423 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * The seed's setsockopt() commands of the forward engine.
+ * The seed's setsockopt() commands of the forward engine, on struct
+ * tcp_fw_user (uapi/linux/tcp_fw_user.h). sockopt.c has checked
+ * CAP_NET_ADMIN and that optlen covers the structure. They act on the
+ * caller's namespace; in the initial one, what they make is also shown
+ * (and editable) in configfs, see forward_configfs.c.
+ *
+ * Fields a command does not use are ignored: the seed's programs leave
+ * them uninitialised.
  */
 #include "skex.h"
 #include "forward.h"
 
+#include <linux/slab.h>
+#include <linux/tcp_fw_user.h>
+#include <linux/uaccess.h>
+#include <net/sock.h>
+
+/* One command's view of the caller's namespace. */
+struct skex_fw_call {
+	struct skex_fw_net *fw;
+	bool cfs;		/* initial namespace: mirrored in configfs */
+	const struct tcp_fw_user *u;
+	u8 *pattern;		/* content branches: copied from the caller */
+};
+
+static int skex_fw_so_rule(struct skex_fw_call *c, struct skex_fw_rule **res)
+{
+	struct skex_fw_rule *rule;
+
+	rule = skex_fw_rule_find(c->fw, c->u->port);
+	if (!rule)
+		return -ENOENT;
+	if (rule->type != c->u->type)
+		return -EINVAL;
+	*res = rule;
+	return 0;
+}
+
+/*
+ * setsockopt() deletes what it made: configfs cannot remove a directory
+ * made by mkdir from the kernel side. A rule goes with all its branches.
+ */
+static int skex_fw_so_deletable(struct skex_fw_call *c,
+				struct skex_fw_rule *rule)
+{
+	struct skex_fw_branch *b;
+
+	if (!c->cfs)
+		return 0;
+	if (!rule->kernel_made)
+		return -EBUSY;
+	list_for_each_entry(b, &rule->branches, node)
+		if (!b->kernel_made)
+			return -EBUSY;
+	return 0;
+}
+
+static int skex_fw_so_add_rule(struct skex_fw_call *c)
+{
+	const struct tcp_fw_user *u = c->u;
+	struct skex_fw_rule *rule;
+	int err;
+
+	if (!u->port || !u->def_port || u->def_port == u->port)
+		return -EINVAL;
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	rule = skex_fw_rule_create(c->fw, u->port, true);
+	if (IS_ERR(rule)) {
+		mutex_unlock(skex_fw_mutex(c->fw));
+		return PTR_ERR(rule);
+	}
+	err = skex_fw_rule_set_type(rule, u->type);
+	if (!err)
+		err = skex_fw_rule_set_default(rule, u->def_port);
+	if (!err)
+		err = skex_fw_rule_enable(rule, true);
+	if (err)
+		skex_fw_rule_delete(rule);
+	mutex_unlock(skex_fw_mutex(c->fw));
+
+	if (!err && c->cfs) {
+		err = skex_fw_cfs_register_rule(rule);
+		if (err) {
+			mutex_lock(skex_fw_mutex(c->fw));
+			skex_fw_rule_delete(rule);
+			mutex_unlock(skex_fw_mutex(c->fw));
+		}
+	}
+	/* on success the reference stays with the namespace's table */
+	if (err)
+		skex_fw_rule_put(rule);
+	return err;
+}
+
+/* Sets the branch's condition from the union member of its type. */
+static int skex_fw_so_condition(struct skex_fw_call *c,
+				struct skex_fw_branch *b)
+{
+	const struct tcp_fw_user *u = c->u;
+	struct in6_addr addr = {}, mask = {};
+
+	switch (u->type) {
+	case TCP_DICE_FW:
+		return skex_fw_branch_set_chance(b, u->u.dfb_u.redir_chance);
+	case TCP_CONTENT_FW:
+		return skex_fw_branch_set_pattern(b, c->pattern,
+						  u->u.cfb_u.ptn_len);
+	default:
+		addr.s6_addr32[0] = u->u.afb_u.src.s_addr;
+		mask.s6_addr32[0] = u->u.afb_u.src_mask.s_addr;
+		return skex_fw_branch_set_source(b, AF_INET, &addr, &mask);
+	}
+}
+
+static u16 skex_fw_so_redir(const struct tcp_fw_user *u)
+{
+	switch (u->type) {
+	case TCP_DICE_FW:
+		return u->u.dfb_u.redir_port;
+	case TCP_CONTENT_FW:
+		return u->u.cfb_u.redir_port;
+	default:
+		return u->u.afb_u.redir_port;
+	}
+}
+
+static int skex_fw_so_add_branch(struct skex_fw_call *c)
+{
+	struct skex_fw_branch *b = NULL;
+	struct skex_fw_rule *rule;
+	char name[SKEX_FW_NAME_MAX];
+	int err;
+
+	if (!skex_fw_so_redir(c->u))
+		return -EINVAL;
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	err = skex_fw_so_rule(c, &rule);
+	if (!err)
+		config_item_get(&rule->group.cg_item);
+	mutex_unlock(skex_fw_mutex(c->fw));
+	if (err)
+		return err;
+	/* a mkdir-made rule must not be rmdir'ed under our branch */
+	if (c->cfs) {
+		err = skex_fw_cfs_pin_rule(rule);
+		if (err)
+			goto put;
+	}
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	snprintf(name, sizeof(name), "br%llu", rule->next_seq + 1);
+	b = skex_fw_branch_create(rule, name, true);
+	if (IS_ERR(b)) {
+		err = PTR_ERR(b);
+		b = NULL;
+		goto unlock;
+	}
+	/* the port last: the branch is used from then on */
+	err = skex_fw_so_condition(c, b);
+	if (!err)
+		err = skex_fw_branch_set_port(b, skex_fw_so_redir(c->u));
+	if (err) {
+		skex_fw_branch_delete(b);
+		/* a failed command leaves no trace, not even a used name */
+		if (rule->next_seq == b->seq)
+			rule->next_seq--;
+	}
+unlock:
+	mutex_unlock(skex_fw_mutex(c->fw));
+
+	if (!err && c->cfs) {
+		err = skex_fw_cfs_register_branch(b);
+		if (err) {
+			mutex_lock(skex_fw_mutex(c->fw));
+			skex_fw_branch_delete(b);
+			mutex_unlock(skex_fw_mutex(c->fw));
+		}
+	}
+	if (err && b)
+		skex_fw_branch_put(b);
+	if (err && c->cfs)
+		skex_fw_cfs_unpin_rule(rule);
+put:
+	skex_fw_rule_put(rule);
+	return err;
+}
+
+/* Whether @b is the branch the caller describes. */
+static bool skex_fw_so_same(struct skex_fw_call *c, struct skex_fw_branch *b)
+{
+	const struct tcp_fw_user *u = c->u;
+	__be32 mask = u->u.afb_u.src_mask.s_addr;
+
+	if (!skex_fw_branch_complete(b) || b->port != skex_fw_so_redir(u))
+		return false;
+	switch (u->type) {
+	case TCP_DICE_FW:
+		return b->chance == u->u.dfb_u.redir_chance;
+	case TCP_CONTENT_FW:
+		return b->pat->len == u->u.cfb_u.ptn_len &&
+		       !memcmp(b->pat->data, c->pattern, b->pat->len);
+	default:
+		return b->family == AF_INET &&
+		       b->mask.s6_addr32[0] == mask &&
+		       b->addr.s6_addr32[0] == (u->u.afb_u.src.s_addr & mask);
+	}
+}
+
+static int skex_fw_so_del_branch(struct skex_fw_call *c)
+{
+	struct skex_fw_branch *b, *found = NULL;
+	struct skex_fw_rule *rule;
+	int err;
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	err = skex_fw_so_rule(c, &rule);
+	if (err)
+		goto unlock;
+	list_for_each_entry(b, &rule->branches, node) {
+		if (skex_fw_so_same(c, b)) {
+			found = b;
+			break;
+		}
+	}
+	if (!found)
+		err = -ENOENT;
+	else if (c->cfs && !found->kernel_made)
+		err = -EBUSY;		/* made by mkdir: rmdir it */
+	if (err)
+		found = NULL;
+	else
+		skex_fw_branch_delete(found);
+unlock:
+	mutex_unlock(skex_fw_mutex(c->fw));
+
+	/* a kernel-made branch pins its mkdir-made rule: it is still there */
+	if (found) {
+		skex_fw_cfs_unregister_branch(found);
+		if (c->cfs)
+			skex_fw_cfs_unpin_rule(rule);
+		skex_fw_branch_put(found);
+	}
+	return err;
+}
+
+/* Branches taken out of @rule: their directories and references go. */
+static void skex_fw_so_put_branches(struct skex_fw_call *c,
+				    struct skex_fw_rule *rule,
+				    struct list_head *list)
+{
+	struct skex_fw_branch *b, *tmp;
+
+	list_for_each_entry_safe(b, tmp, list, node) {
+		skex_fw_cfs_unregister_branch(b);
+		if (c->cfs)
+			skex_fw_cfs_unpin_rule(rule);
+		list_del_init(&b->node);
+		skex_fw_branch_put(b);
+	}
+}
+
+static int skex_fw_so_flush(struct skex_fw_call *c)
+{
+	struct skex_fw_branch *b;
+	struct skex_fw_rule *rule;
+	LIST_HEAD(gone);
+	int err;
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	err = skex_fw_so_rule(c, &rule);
+	if (!err && c->cfs)
+		list_for_each_entry(b, &rule->branches, node)
+			if (!b->kernel_made)
+				err = -EBUSY;
+	if (!err)
+		skex_fw_rule_flush(rule, &gone);
+	mutex_unlock(skex_fw_mutex(c->fw));
+
+	if (!err)
+		skex_fw_so_put_branches(c, rule, &gone);
+	return err;
+}
+
+static int skex_fw_so_edit(struct skex_fw_call *c)
+{
+	struct skex_fw_rule *rule;
+	int err;
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	err = skex_fw_so_rule(c, &rule);
+	if (!err)
+		err = skex_fw_rule_set_default(rule, c->u->def_port);
+	mutex_unlock(skex_fw_mutex(c->fw));
+	return err;
+}
+
+/* After skex_fw_rule_delete(): its directories and references go. */
+static void skex_fw_so_put_rule(struct skex_fw_call *c,
+				struct skex_fw_rule *rule)
+{
+	LIST_HEAD(gone);
+
+	skex_fw_cfs_unregister_rule(rule);
+	list_splice_init(&rule->branches, &gone);
+	skex_fw_so_put_branches(c, rule, &gone);
+	skex_fw_rule_put(rule);
+}
+
+static int skex_fw_so_del_rule(struct skex_fw_call *c)
+{
+	struct skex_fw_rule **rules = NULL;
+	struct skex_fw_rule *rule;
+	unsigned int i, n = 0;
+	int err;
+
+	mutex_lock(skex_fw_mutex(c->fw));
+	if (c->u->port) {
+		err = skex_fw_so_rule(c, &rule);
+		if (!err)
+			err = skex_fw_so_deletable(c, rule);
+		if (!err)
+			skex_fw_rule_delete(rule);
+		mutex_unlock(skex_fw_mutex(c->fw));
+		if (!err)
+			skex_fw_so_put_rule(c, rule);
+		return err;
+	}
+
+	/* port 0: every rule of the type, or none */
+	err = skex_fw_rules_of_type(c->fw, c->u->type, &rules, &n);
+	for (i = 0; !err && i < n; i++)
+		err = skex_fw_so_deletable(c, rules[i]);
+	for (i = 0; !err && i < n; i++)
+		skex_fw_rule_delete(rules[i]);
+	mutex_unlock(skex_fw_mutex(c->fw));
+
+	for (i = 0; i < n; i++) {
+		if (!err)
+			skex_fw_so_put_rule(c, rules[i]); /* the table's */
+		skex_fw_rule_put(rules[i]);		/* ours */
+	}
+	kfree(rules);
+	return err;
+}
+
+/* The pattern of a content branch, from the caller's pointer. */
+static int skex_fw_so_pattern(struct skex_fw_call *c, sockptr_t optval)
+{
+	const struct content_fw_branch_user *cfb = &c->u->u.cfb_u;
+
+	if (!cfb->ptn_len || cfb->ptn_len > TCP_FW_PATTERN_MAX)
+		return -EINVAL;
+	/* a nested pointer is a user pointer; in-kernel callers have none */
+	if (sockptr_is_kernel(optval))
+		return -EINVAL;
+	c->pattern = memdup_user(cfb->pattern, cfb->ptn_len);
+	if (IS_ERR(c->pattern)) {
+		int err = PTR_ERR(c->pattern);
+
+		c->pattern = NULL;
+		return err;
+	}
+	return 0;
+}
+
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		       unsigned int optlen)
 {
-	return -EOPNOTSUPP;
+	struct net *net = sock_net(sk);
+	struct tcp_fw_user u;
+	struct skex_fw_call c = {
+		.fw = skex_fw_net_of(net),
+		.cfs = net_eq(net, &init_net),
+		.u = &u,
+	};
+	int err;
+
+	if (optlen < sizeof(u))
+		return -EINVAL;
+	if (copy_from_sockptr(&u, optval, sizeof(u)))
+		return -EFAULT;
+	if (u.type < TCP_DICE_FW || u.type > TCP_ADDR_FW)
+		return -EINVAL;
+	if (u.type == TCP_CONTENT_FW &&
+	    (optname == TCP_FW_ADD_BRANCH || optname == TCP_FW_DEL_BRANCH)) {
+		err = skex_fw_so_pattern(&c, optval);
+		if (err)
+			return err;
+	}
+
+	skex_fw_cfs_lock();
+	switch (optname) {
+	case TCP_FW_ADD_RULE:
+		err = skex_fw_so_add_rule(&c);
+		break;
+	case TCP_FW_ADD_BRANCH:
+		err = skex_fw_so_add_branch(&c);
+		break;
+	case TCP_FW_DEL_BRANCH:
+		err = skex_fw_so_del_branch(&c);
+		break;
+	case TCP_FW_FLUSH_BRANCH:
+		err = skex_fw_so_flush(&c);
+		break;
+	case TCP_FW_EDIT_RULE:
+		err = skex_fw_so_edit(&c);
+		break;
+	case TCP_FW_DEL_RULE:
+		err = skex_fw_so_del_rule(&c);
+		break;
+	default:
+		err = -ENOPROTOOPT;
+		break;
+	}
+	skex_fw_cfs_unlock();
+	kfree(c.pattern);
+	return err;
 }

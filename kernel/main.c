@@ -6,6 +6,7 @@
  * meters for stock kernels.
  */
 #include "skex.h"
+#include "forward.h"
 #include "tcp_hooks.h"
 
 #include <linux/module.h>
@@ -72,15 +73,19 @@ static int __init skex_init(void)
 	err = skex_netmeter_init();
 	if (err)
 		return err;
-	err = register_pernet_subsys(&skex_net_ops);
+	err = skex_forward_init();
 	if (err)
 		goto err_netmeter;
+	err = register_pernet_subsys(&skex_net_ops);
+	if (err)
+		goto err_forward;
 	err = skex_tcp_hooks_init();
 	if (err)
 		goto err_pernet;
 	err = skex_configfs_init();
 	if (err)
 		goto err_hooks;
+	skex_forward_configfs_start();
 	pr_info("loaded\n");
 	return 0;
 
@@ -88,6 +93,8 @@ err_hooks:
 	skex_tcp_hooks_exit();
 err_pernet:
 	unregister_pernet_subsys(&skex_net_ops);
+err_forward:
+	skex_forward_exit();
 err_netmeter:
 	skex_netmeter_exit();
 	return err;
@@ -95,9 +102,11 @@ err_netmeter:
 
 static void __exit skex_exit(void)
 {
+	skex_forward_configfs_stop();
 	skex_configfs_exit();
 	skex_tcp_hooks_exit();
 	unregister_pernet_subsys(&skex_net_ops);
+	skex_forward_exit();
 	skex_netmeter_exit();
 	pr_info("unloaded\n");
 }

@@ -50,6 +50,10 @@ TESTS=(
 	"netmeter_nginx      sh   120"
 	"netmeter_preload    sh   120"
 	"load_unload         sh   300"
+	"forward             bin  420"
+	"forward_configfs    sh   120"
+	"forward_nginx       sh   120"
+	"forward_unload      sh   600"
 	"bench_smoke         sh   180"
 )
 

@@ -1,0 +1,824 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Connection classification and forwarding (SPEC section 1) through the
+ * seed's setsockopt() commands, on loopback, in the initial namespace (the
+ * counters are read from configfs):
+ *
+ *   address_lpm        clients from 127.0.0.2, .3, 127.0.1.1 and ::1: the
+ *                      longest mask wins, IPv6 goes to the default port;
+ *                      getpeername is the client, getsockname the incoming
+ *                      port; v4 clients reach IPv4-only and dual-stack
+ *                      listeners alike
+ *   dice_chi2          1000 connections over 20/30/25 % + rest: chi-square
+ *                      p > 0.001; chances over 100 refused
+ *   content_split      the pattern split over two segments 300 ms apart
+ *                      still matches; bytes sent before and after the
+ *                      hand-off arrive in order
+ *   content_earliest   the branch whose match ends first wins, ties by
+ *                      creation order
+ *   content_timeout    server-speaks-first reaches the default port after
+ *                      timeout_ms; a half-close and a full window decide at
+ *                      once; a match past the window does not count
+ *   bulk_10mb          10 MB up and 10 MB down through a forwarded
+ *                      connection, hashes equal
+ *   fallback_drop      missing branch listener -> default port; missing
+ *                      default too -> reset, counted dropped
+ *   full_queue         a full accept queue counts as missing
+ *   reuseport_bind     SO_REUSEPORT groups share, a listener bound to the
+ *                      connection's local address is preferred
+ *   seed_sequence      the seed's section 1 with its typos fixed
+ *   bad_input          the errors of every bad argument, state unchanged
+ *   disable_pending    connections waiting for their first bytes go to the
+ *                      default port on disable and on delete, bytes intact
+ *   edit_under_traffic rules edited while 300 connections flow: each
+ *                      arrives, with its bytes, on a port it may go to
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "forward_common.h"
+
+#define NLST	4	/* listeners R1 R2 R3 D */
+#define IDX_D	3
+
+FIXTURE(fw) {
+	uint16_t p;		/* incoming port */
+	uint16_t port[NLST];	/* R1 R2 R3 D */
+	int fd[NLST];
+};
+
+FIXTURE_SETUP(fw)
+{
+	int i;
+
+	SKEX_NEED_MODULE();
+	for (i = 0; i < NLST; i++) {
+		/* R3 is IPv4 only, the others dual-stack */
+		self->fd[i] = fw_listen(i == 2 ? "0.0.0.0" : "::", 0, 256,
+					false, &self->port[i]);
+		ASSERT_LE(0, self->fd[i]) TH_LOG("listen: %s", strerror(errno));
+	}
+	self->p = fw_free_port();
+	ASSERT_NE(0, self->p);
+}
+
+FIXTURE_TEARDOWN(fw)
+{
+	int t, i;
+
+	for (t = TCP_DICE_FW; t <= TCP_ADDR_FW; t++)
+		fw_rule(TCP_FW_DEL_RULE, t, self->p, 0);
+	for (i = 0; i < NLST; i++)
+		if (self->fd[i] >= 0)
+			close(self->fd[i]);
+}
+
+/*
+ * Connect from @src to @dst:p, send @msg, and return which listener got
+ * it (-1: none within @ms). Checks what the accepted socket sees.
+ */
+static int one_conn(struct __test_metadata *_metadata, FIXTURE_DATA(fw) *self,
+		    const char *src, const char *dst, const char *msg, int ms)
+{
+	struct sockaddr_storage cli = {}, peer = {}, local = {};
+	socklen_t len;
+	char buf[256];
+	int c, a, which = -1;
+
+	c = fw_connect(src, dst, self->p);
+	EXPECT_LE(0, c) TH_LOG("connect %s -> %s: %s", src ? src : "*", dst,
+			       strerror(errno));
+	if (c < 0)
+		return -1;
+	if (msg)
+		EXPECT_EQ(0, fw_write_all(c, msg, strlen(msg)));
+	a = fw_accept_any(self->fd, NLST, ms, &which);
+	if (a < 0) {
+		close(c);
+		return -1;
+	}
+	len = sizeof(cli);
+	getsockname(c, (struct sockaddr *)&cli, &len);
+	len = sizeof(peer);
+	EXPECT_EQ(0, getpeername(a, (struct sockaddr *)&peer, &len));
+	len = sizeof(local);
+	EXPECT_EQ(0, getsockname(a, (struct sockaddr *)&local, &len));
+	fw_unmap(&cli);
+	fw_unmap(&peer);
+	EXPECT_TRUE(fw_same_addr(&cli, &peer)) TH_LOG("getpeername is not the client");
+	EXPECT_EQ(self->p, skex_addr_port(&(struct skex_addr){ .ss = local }));
+	if (msg) {
+		memset(buf, 0, sizeof(buf));
+		EXPECT_EQ(0, fw_read_exact(a, buf, strlen(msg), 5000));
+		EXPECT_STREQ(msg, buf);
+		/* and the other way, after the hand-off */
+		EXPECT_EQ(0, fw_write_all(a, "pong", 4));
+		memset(buf, 0, sizeof(buf));
+		EXPECT_EQ(0, fw_read_exact(c, buf, 4, 5000));
+		EXPECT_STREQ("pong", buf);
+	}
+	close(a);
+	close(c);
+	return which;
+}
+
+static void expect_counters(struct __test_metadata *_metadata, uint16_t p,
+			    long long def, long long dropped)
+{
+	EXPECT_EQ(def, fw_cfs_num(p, NULL, "default_hits"));
+	EXPECT_EQ(dropped, fw_cfs_num(p, NULL, "dropped"));
+}
+
+TEST_F(fw, address_lpm)
+{
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     "127.0.0.0", "255.0.0.0"));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[1],
+			     "127.0.0.0", "255.255.255.0"));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[2],
+			     "127.0.0.2", "255.255.255.255"));
+	/* the same condition again */
+	EXPECT_EQ(-EEXIST, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				   "127.0.0.9", "255.255.255.0"));
+	EXPECT_STREQ("127.0.0.0/8", fw_cfs_get(self->p, "br1", "source"));
+	EXPECT_STREQ("127.0.0.2/32", fw_cfs_get(self->p, "br3", "source"));
+
+	EXPECT_EQ(2, one_conn(_metadata, self, "127.0.0.2", "127.0.0.1", "a", 5000));
+	EXPECT_EQ(1, one_conn(_metadata, self, "127.0.0.3", "127.0.0.1", "bb", 5000));
+	EXPECT_EQ(0, one_conn(_metadata, self, "127.0.1.1", "127.0.0.1", "ccc", 5000));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, "::1", "::1", "dddd", 5000));
+	/* the local address does not matter, the client's does */
+	EXPECT_EQ(2, one_conn(_metadata, self, "127.0.0.2", "127.0.0.5", "e", 5000));
+
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br2", "hits"));
+	EXPECT_EQ(2, fw_cfs_num(self->p, "br3", "hits"));
+	expect_counters(_metadata, self->p, 1, 0);
+}
+
+TEST_F(fw, dice_chi2)
+{
+	static const int chance[3] = { 20, 30, 25 };
+	int n = 1000, got[NLST] = {}, i, w;
+	double chi2 = 0;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+			     self->port[IDX_D]));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[i],
+				     chance[i]));
+	/* 75 + 26 > 100 */
+	EXPECT_EQ(-EINVAL, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 26));
+	EXPECT_FALSE(fw_cfs_exists(self->p, "br4"));
+
+	for (i = 0; i < n; i++) {
+		w = one_conn(_metadata, self, NULL, "127.0.0.1", NULL, 5000);
+		ASSERT_LE(0, w);
+		got[w]++;
+	}
+	for (i = 0; i < NLST; i++) {
+		double exp = n * (i < 3 ? chance[i] : 25) / 100.0;
+
+		chi2 += (got[i] - exp) * (got[i] - exp) / exp;
+	}
+	TH_LOG("R1 %d R2 %d R3 %d D %d: chi2 %.2f", got[0], got[1], got[2],
+	       got[3], chi2);
+	/* 3 degrees of freedom: P(chi2 > 16.27) = 0.001 */
+	EXPECT_GT(16.27, chi2);
+	EXPECT_EQ(got[0], fw_cfs_num(self->p, "br1", "hits"));
+	EXPECT_EQ(got[1], fw_cfs_num(self->p, "br2", "hits"));
+	EXPECT_EQ(got[2], fw_cfs_num(self->p, "br3", "hits"));
+	expect_counters(_metadata, self->p, got[3], 0);
+}
+
+TEST_F(fw, content_split)
+{
+	const char *a = "GET /ima", *b = "ges/logo.png HTTP/1.0\r\n\r\n";
+	char want[128], buf[128] = {};
+	struct skex_line r0, r1, p0, p1;
+	int c, s, w;
+
+	ASSERT_EQ(1, skex_proc_read(self->port[0], &r0));
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(1, skex_proc_read(self->p, &p0));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				    "/images/"));
+	c = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, fw_write_all(c, a, strlen(a)));
+	skex_sleep_ms(300);
+	/* not decided yet: nothing to accept */
+	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 0, &w));
+	ASSERT_EQ(0, fw_write_all(c, b, strlen(b)));
+	s = fw_accept_any(self->fd, NLST, 5000, &w);
+	ASSERT_LE(0, s);
+	EXPECT_EQ(0, w);
+	/* sent after the hand-off: comes after the rest */
+	ASSERT_EQ(0, fw_write_all(c, "tail", 4));
+	snprintf(want, sizeof(want), "%s%stail", a, b);
+	EXPECT_EQ(0, fw_read_exact(s, buf, strlen(want), 5000));
+	EXPECT_STREQ(want, buf);
+	close(s);
+	close(c);
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
+	expect_counters(_metadata, self->p, 0, 0);
+
+	/* netmeter counts the connection for the port it was handed to */
+	ASSERT_EQ(1, skex_proc_read(self->port[0], &r1));
+	ASSERT_EQ(1, skex_proc_read(self->p, &p1));
+	EXPECT_EQ(r0.conns + 1, r1.conns);
+	EXPECT_EQ(r0.bytes_in + strlen(want), r1.bytes_in);
+	EXPECT_EQ(p0.conns, p1.conns);
+	EXPECT_EQ(p0.bytes_in, p1.bytes_in);
+	EXPECT_EQ(0, p1.waiting);
+}
+
+TEST_F(fw, content_earliest)
+{
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0], "bbbb"));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[1], "ab"));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[2], "cab"));
+	EXPECT_EQ(-EEXIST, fw_content_str(TCP_FW_ADD_BRANCH, self->p,
+					  self->port[2], "ab"));
+	/* binary-safe: a NUL inside the pattern */
+	ASSERT_EQ(0, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[2],
+				"n\0l", 3));
+
+	EXPECT_EQ(1, one_conn(_metadata, self, NULL, "127.0.0.1", "aabbbb", 5000));
+	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1", "zzbbbbab", 5000));
+	/* "cab" and "ab" end together: the older branch */
+	EXPECT_EQ(1, one_conn(_metadata, self, NULL, "127.0.0.1", "xcab", 5000));
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
+	EXPECT_EQ(2, fw_cfs_num(self->p, "br2", "hits"));
+	EXPECT_EQ(0, fw_cfs_num(self->p, "br3", "hits"));
+
+	/* the NUL pattern, written raw */
+	{
+		int c = fw_connect(NULL, "127.0.0.1", self->p), s, w;
+
+		ASSERT_LE(0, c);
+		ASSERT_EQ(0, fw_write_all(c, "xn\0lx", 5));
+		s = fw_accept_any(self->fd, NLST, 5000, &w);
+		ASSERT_LE(0, s);
+		EXPECT_EQ(2, w);
+		close(s);
+		close(c);
+	}
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br4", "hits"));
+}
+
+/* ms until the connection from @c is accepted, -1 if not in @limit ms */
+static long accept_ms(FIXTURE_DATA(fw) *self, int want, int limit)
+{
+	uint64_t t0 = skex_now_us();
+	int s, w;
+
+	s = fw_accept_any(self->fd, NLST, limit, &w);
+	if (s < 0)
+		return -1;
+	close(s);
+	return w == want ? (long)((skex_now_us() - t0) / 1000) : -2;
+}
+
+TEST_F(fw, content_timeout)
+{
+	long ms;
+	int c;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				    "/images/"));
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "timeout_ms", "500"));
+	EXPECT_STREQ("500", fw_cfs_get(self->p, NULL, "timeout_ms"));
+
+	/* the client waits for the server to speak */
+	c = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c);
+	ms = accept_ms(self, IDX_D, 10000);
+	EXPECT_LE(450, ms);
+	EXPECT_GT(5000, ms);
+	close(c);
+
+	/* a half-close decides at once */
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "timeout_ms", "4000"));
+	c = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, fw_write_all(c, "GET /im", 7));
+	shutdown(c, SHUT_WR);
+	ms = accept_ms(self, IDX_D, 10000);
+	EXPECT_LE(0, ms);
+	EXPECT_GT(3000, ms);
+	close(c);
+
+	/* window 16: 16 bytes without a match decide, a later match is late */
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "window", "16"));
+	c = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, fw_write_all(c, "0123456789/images/", 18));
+	ms = accept_ms(self, IDX_D, 10000);
+	EXPECT_LE(0, ms);
+	EXPECT_GT(3000, ms);
+	close(c);
+	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1",
+			      "01234567/images/", 5000));
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
+	expect_counters(_metadata, self->p, 3, 0);
+}
+
+struct bulk {
+	int fd;
+	uint64_t bytes;
+	uint64_t seed;
+	uint64_t hash;
+	int err;
+};
+
+static void *bulk_send(void *arg)
+{
+	struct bulk *b = arg;
+	static __thread char buf[65536];
+	struct skex_hash h;
+	struct skex_gen g;
+	uint64_t left = b->bytes;
+
+	skex_gen_init(&g, b->seed);
+	skex_hash_init(&h);
+	while (left) {
+		size_t n = left < sizeof(buf) ? left : sizeof(buf);
+
+		skex_gen_fill(&g, buf, n);
+		skex_hash_update(&h, buf, n);
+		if (fw_write_all(b->fd, buf, n)) {
+			b->err = errno;
+			break;
+		}
+		left -= n;
+	}
+	b->hash = skex_hash_final(&h);
+	return NULL;
+}
+
+static uint64_t bulk_recv(int fd, uint64_t bytes, uint64_t *got)
+{
+	static char buf[65536];
+	struct skex_hash h;
+
+	skex_hash_init(&h);
+	*got = 0;
+	while (*got < bytes) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		skex_hash_update(&h, buf, n);
+		*got += n;
+	}
+	return skex_hash_final(&h);
+}
+
+TEST_F_TIMEOUT(fw, bulk_10mb, 240)
+{
+	const uint64_t mb10 = 10ull << 20;
+	struct bulk up = { .bytes = mb10, .seed = 11 };
+	struct bulk down = { .bytes = mb10, .seed = 7 };
+	const char *hdr = "PUT /upload HTTP/1.1\r\n\r\n";
+	char buf[64] = {};
+	pthread_t th;
+	uint64_t got, hash;
+	int c, s, w;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[1],
+				    "/upload"));
+	c = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, fw_write_all(c, hdr, strlen(hdr)));
+	/* the upload starts before the hand-off */
+	up.fd = c;
+	ASSERT_EQ(0, pthread_create(&th, NULL, bulk_send, &up));
+	s = fw_accept_any(self->fd, NLST, 10000, &w);
+	ASSERT_LE(0, s);
+	EXPECT_EQ(1, w);
+	ASSERT_EQ(0, fw_read_exact(s, buf, strlen(hdr), 5000));
+	EXPECT_STREQ(hdr, buf);
+	hash = bulk_recv(s, mb10, &got);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, up.err);
+	EXPECT_EQ(mb10, got);
+	EXPECT_EQ(up.hash, hash);
+
+	down.fd = s;
+	ASSERT_EQ(0, pthread_create(&th, NULL, bulk_send, &down));
+	hash = bulk_recv(c, mb10, &got);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, down.err);
+	EXPECT_EQ(mb10, got);
+	EXPECT_EQ(down.hash, hash);
+	close(s);
+	close(c);
+}
+
+TEST_F(fw, fallback_drop)
+{
+	uint16_t none = fw_free_port(), none2;
+	char buf[8];
+	int c, w, err;
+
+	ASSERT_NE(0, none);
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, none, "127.0.0.2",
+			     "255.255.255.255"));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, "127.0.0.2", "127.0.0.1",
+				  "x", 5000));
+	EXPECT_EQ(0, fw_cfs_num(self->p, "br1", "hits"));
+	expect_counters(_metadata, self->p, 1, 0);
+
+	/* the default port has no listener either: reset */
+	none2 = fw_free_port();
+	ASSERT_EQ(0, fw_rule(TCP_FW_EDIT_RULE, TCP_ADDR_FW, self->p, none2));
+	c = fw_connect("127.0.0.2", "127.0.0.1", self->p);
+	err = errno;
+	/* the reset may come before connect() returns */
+	if (c >= 0) {
+		EXPECT_GT(0, fw_read_exact(c, buf, 1, 5000));
+		err = errno;
+		close(c);
+	}
+	EXPECT_EQ(ECONNRESET, err);
+	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 100, &w));
+	expect_counters(_metadata, self->p, 1, 1);
+}
+
+TEST_F(fw, full_queue)
+{
+	uint16_t rp;
+	int r, i, w, s, c[6], d = 0;
+
+	/* backlog 1: two connections fit in the queue, never accepted */
+	r = fw_listen("::", 0, 1, false, &rp);
+	ASSERT_LE(0, r);
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, rp, 100));
+	for (i = 0; i < 6; i++) {
+		c[i] = fw_connect(NULL, "127.0.0.1", self->p);
+		ASSERT_LE(0, c[i]);
+		skex_sleep_ms(50);
+	}
+	while ((s = fw_accept_any(self->fd, NLST, 2000, &w)) >= 0) {
+		EXPECT_EQ(IDX_D, w);
+		d++;
+		close(s);
+	}
+	EXPECT_EQ(4, d);
+	EXPECT_EQ(2, fw_cfs_num(self->p, "br1", "hits"));
+	expect_counters(_metadata, self->p, 4, 0);
+	for (i = 0; i < 6; i++)
+		close(c[i]);
+	close(r);
+}
+
+TEST_F(fw, reuseport_bind)
+{
+	uint16_t rp, sp;
+	int r[4], i, w, got[4] = {};
+
+	r[0] = fw_listen("::", 0, 64, true, &rp);
+	ASSERT_LE(0, r[0]);
+	r[1] = fw_listen("::", rp, 64, true, NULL);
+	ASSERT_LE(0, r[1]);
+	/* local-address listeners on one port */
+	r[2] = fw_listen("127.0.0.1", 0, 64, false, &sp);
+	ASSERT_LE(0, r[2]);
+	r[3] = fw_listen("127.0.0.2", sp, 64, false, NULL);
+	ASSERT_LE(0, r[3]);
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, rp, "127.0.0.1",
+			     "255.255.255.255"));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, sp, "127.0.0.3",
+			     "255.255.255.255"));
+	for (i = 0; i < 64; i++) {
+		int c = fw_connect("127.0.0.1", "127.0.0.1", self->p), s;
+
+		ASSERT_LE(0, c);
+		s = fw_accept_any(r, 2, 5000, &w);
+		ASSERT_LE(0, s);
+		got[w]++;
+		close(s);
+		close(c);
+	}
+	TH_LOG("reuseport group: %d + %d", got[0], got[1]);
+	EXPECT_LT(0, got[0]);
+	EXPECT_LT(0, got[1]);
+
+	for (i = 0; i < 2; i++) {
+		const char *dst = i ? "127.0.0.2" : "127.0.0.1";
+		int c = fw_connect("127.0.0.3", dst, self->p), s;
+
+		ASSERT_LE(0, c);
+		s = fw_accept_any(r + 2, 2, 5000, &w);
+		ASSERT_LE(0, s);
+		EXPECT_EQ(i, w) TH_LOG("connection to %s", dst);
+		close(s);
+		close(c);
+	}
+	for (i = 0; i < 4; i++)
+		close(r[i]);
+}
+
+TEST_F(fw, seed_sequence)
+{
+	uint16_t p2 = fw_free_port(), p3;
+	int i;
+
+	/* 1.2: an empty rule, then conditions */
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     "127.0.0.2", "255.255.255.255"));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[1],
+			     "127.0.0.3", "255.255.255.255"));
+	EXPECT_STREQ("address", fw_cfs_get(self->p, NULL, "type"));
+	EXPECT_STREQ("1", fw_cfs_get(self->p, NULL, "enable"));
+	EXPECT_TRUE(fw_cfs_exists(self->p, "br1"));
+	EXPECT_TRUE(fw_cfs_exists(self->p, "br2"));
+	EXPECT_EQ(0, one_conn(_metadata, self, "127.0.0.2", "127.0.0.1", "1", 5000));
+	EXPECT_EQ(1, one_conn(_metadata, self, "127.0.0.3", "127.0.0.1", "2", 5000));
+
+	/* 1.3.1: remove a condition; the wrong port does not match it */
+	EXPECT_EQ(-ENOENT, fw_addr(TCP_FW_DEL_BRANCH, self->p, self->port[1],
+				   "127.0.0.2", "255.255.255.255"));
+	ASSERT_EQ(0, fw_addr(TCP_FW_DEL_BRANCH, self->p, self->port[0],
+			     "127.0.0.2", "255.255.255.255"));
+	EXPECT_FALSE(fw_cfs_exists(self->p, "br1"));
+	EXPECT_EQ(-ENOENT, fw_addr(TCP_FW_DEL_BRANCH, self->p, self->port[0],
+				   "127.0.0.2", "255.255.255.255"));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, "127.0.0.2", "127.0.0.1", "3", 5000));
+
+	/* 1.3.2: remove all conditions */
+	ASSERT_EQ(0, fw_rule(TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, self->p, 0));
+	EXPECT_FALSE(fw_cfs_exists(self->p, "br2"));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, "127.0.0.3", "127.0.0.1", "4", 5000));
+
+	/* 1.4.1: the default port, with the seed's spelling */
+	ASSERT_EQ(0, fw_rule(TCP_FW_EIDT_RULE, TCP_ADDR_FW, self->p,
+			     self->port[2]));
+	EXPECT_EQ(self->port[2], fw_cfs_num(self->p, NULL, "default_port"));
+	EXPECT_EQ(2, one_conn(_metadata, self, "127.0.0.3", "127.0.0.1", "5", 5000));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_EDIT_RULE, TCP_DICE_FW, self->p,
+				   self->port[1]));
+
+	/* 1.4.2: remove the rule; its port is free again */
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, self->p, 0));
+	EXPECT_FALSE(fw_cfs_exists(self->p, NULL));
+	EXPECT_EQ(-ENOENT, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, self->p, 0));
+	EXPECT_GT(0, fw_connect(NULL, "127.0.0.1", self->p));
+
+	/* 1.4.3: all the rules of one type */
+	p3 = fw_free_port();
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p, self->port[0]));
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, p2, self->port[0]));
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, p3, self->port[0]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, p2, self->port[1], "10.0.0.0",
+			     "255.0.0.0"));
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
+	EXPECT_FALSE(fw_cfs_exists(self->p, NULL));
+	EXPECT_FALSE(fw_cfs_exists(p2, NULL));
+	EXPECT_TRUE(fw_cfs_exists(p3, NULL));
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, 0, 0));
+	EXPECT_FALSE(fw_cfs_exists(p3, NULL));
+}
+
+static int unprivileged_add(uint16_t p, uint16_t d)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		/* nobody, no capabilities */
+		if (setgid(65534) || setuid(65534))
+			_exit(99);
+		_exit(-fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, p, d) & 0xff);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+TEST_F(fw, bad_input)
+{
+	uint16_t d = self->port[IDX_D];
+	long pg = sysconf(_SC_PAGESIZE);
+	struct tcp_fw_user u;
+	char *map, big[300];
+	int fd;
+
+	memset(big, 'x', sizeof(big));
+	/* rules */
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_ADD_RULE, 0, self->p, d));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_ADD_RULE, 4, self->p, d));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 0, d));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p, 0));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p, self->p));
+	EXPECT_EQ(-EADDRINUSE, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW,
+				       self->port[0], d));
+	EXPECT_FALSE(fw_cfs_exists(self->port[0], NULL));
+	EXPECT_EQ(-ENOENT, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				   "127.0.0.1", "255.255.255.255"));
+	EXPECT_EQ(EPERM, unprivileged_add(self->p, d));
+	EXPECT_FALSE(fw_cfs_exists(self->p, NULL));
+
+	/* too short an optlen, a faulting structure */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	memset(&u, 0, sizeof(u));
+	u.type = TCP_ADDR_FW;
+	u.port = self->p;
+	u.def_port = d;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_RULE, &u, sizeof(u) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_RULE,
+				 (void *)8, sizeof(u)));
+	EXPECT_EQ(EFAULT, errno);
+	close(fd);
+	EXPECT_FALSE(fw_cfs_exists(self->p, NULL));
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p, d));
+	EXPECT_EQ(-EEXIST, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p, d));
+	/* patterns */
+	EXPECT_EQ(-EINVAL, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[0], "", 0));
+	EXPECT_EQ(-EINVAL, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				      big, 257));
+	EXPECT_EQ(0, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[0], big, 256));
+	EXPECT_EQ(-EFAULT, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				      (void *)8, 4));
+	/* ptn_len longer than the string: runs into an unmapped page */
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, munmap(map + pg, pg));
+	strcpy(map + pg - 4, "abc");
+	EXPECT_EQ(-EFAULT, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				      map + pg - 4, 10));
+	EXPECT_EQ(0, fw_content(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				map + pg - 4, 3));
+	munmap(map, pg);
+	EXPECT_EQ(-EINVAL, fw_content_str(TCP_FW_ADD_BRANCH, self->p, 0, "zz"));
+	EXPECT_EQ(-EINVAL, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->p, "zz"));
+	/* the wrong type for the rule */
+	EXPECT_EQ(-EINVAL, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 10));
+	EXPECT_TRUE(fw_cfs_exists(self->p, "br2"));
+	EXPECT_FALSE(fw_cfs_exists(self->p, "br3"));
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_CONTENT_FW, self->p, 0));
+
+	/* chances */
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p, d));
+	EXPECT_EQ(-EINVAL, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 101));
+	EXPECT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 60));
+	EXPECT_EQ(-EINVAL, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[1], 41));
+	EXPECT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[1], 40));
+	EXPECT_FALSE(fw_cfs_exists(self->p, "br4"));
+	EXPECT_EQ(-ENOENT, fw_dice(TCP_FW_DEL_BRANCH, self->p, self->port[1], 41));
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, self->p, 0));
+
+	/* masks */
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p, d));
+	EXPECT_EQ(-EINVAL, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				   "10.0.0.0", "255.0.255.0"));
+	EXPECT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     "10.1.2.3", "255.255.0.0"));
+	EXPECT_STREQ("10.1.0.0/16", fw_cfs_get(self->p, "br1", "source"));
+}
+
+/* @n clients that sent @msg (no match) and wait; all must reach D. */
+static void park(struct __test_metadata *_metadata, FIXTURE_DATA(fw) *self,
+		 int *c, int n, const char *msg)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		c[i] = fw_connect(NULL, "127.0.0.1", self->p);
+		ASSERT_LE(0, c[i]);
+		ASSERT_EQ(0, fw_write_all(c[i], msg, strlen(msg)));
+	}
+	skex_sleep_ms(300);
+	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 0, &i));
+}
+
+static void collect(struct __test_metadata *_metadata, FIXTURE_DATA(fw) *self,
+		    int *c, int n, const char *msg)
+{
+	char buf[64];
+	int i, s, w, got = 0;
+
+	while (got < n && (s = fw_accept_any(self->fd, NLST, 5000, &w)) >= 0) {
+		EXPECT_EQ(IDX_D, w);
+		memset(buf, 0, sizeof(buf));
+		EXPECT_EQ(0, fw_read_exact(s, buf, strlen(msg), 5000));
+		EXPECT_STREQ(msg, buf);
+		close(s);
+		got++;
+	}
+	EXPECT_EQ(n, got);
+	for (i = 0; i < n; i++)
+		close(c[i]);
+}
+
+TEST_F(fw, disable_pending)
+{
+	int c[16];
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				    "/images/"));
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "timeout_ms", "60000"));
+
+	park(_metadata, self, c, 16, "GET /im");
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "enable", "0"));
+	collect(_metadata, self, c, 16, "GET /im");
+	expect_counters(_metadata, self->p, 16, 0);
+	EXPECT_GT(0, fw_connect(NULL, "127.0.0.1", self->p));
+
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "enable", "1"));
+	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1",
+			      "GET /images/", 5000));
+	park(_metadata, self, c, 16, "GET /x");
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_CONTENT_FW, self->p, 0));
+	collect(_metadata, self, c, 16, "GET /x");
+}
+
+struct churn {
+	uint16_t p;
+	uint16_t r[2];
+	uint16_t d[2];
+	volatile bool stop;
+	int errors;
+	int rounds;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *ch = arg;
+	int i = 0;
+
+	while (!ch->stop) {
+		if (fw_content_str(TCP_FW_ADD_BRANCH, ch->p, ch->r[i & 1], "/b") ||
+		    fw_rule(TCP_FW_EDIT_RULE, TCP_CONTENT_FW, ch->p, ch->d[i & 1]) ||
+		    fw_content_str(TCP_FW_DEL_BRANCH, ch->p, ch->r[i & 1], "/b"))
+			ch->errors++;
+		i++;
+		ch->rounds = i;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fw, edit_under_traffic, 240)
+{
+	struct churn ch = {
+		.p = self->p,
+		.r = { self->port[1], self->port[2] },
+		.d = { self->port[IDX_D], self->port[2] },
+	};
+	int i, n = 300, got[NLST] = {};
+	pthread_t th;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				    "/a"));
+	ASSERT_EQ(0, pthread_create(&th, NULL, churn_main, &ch));
+	for (i = 0; i < n; i++) {
+		int w = one_conn(_metadata, self, NULL, "127.0.0.1",
+				 i & 1 ? "GET /b HTTP/1.0\r\n\r\n" :
+					 "GET /a HTTP/1.0\r\n\r\n", 5000);
+
+		ASSERT_LE(0, w);
+		got[w]++;
+		/* /a always goes to R1; /b never does */
+		EXPECT_EQ(!(i & 1), w == 0);
+	}
+	ch.stop = true;
+	pthread_join(th, NULL);
+	TH_LOG("%d churn rounds; R1 %d R2 %d R3 %d D %d", ch.rounds, got[0],
+	       got[1], got[2], got[3]);
+	EXPECT_EQ(0, ch.errors);
+	EXPECT_EQ(0, fw_cfs_num(self->p, NULL, "dropped"));
+}
+
+TEST_HARNESS_MAIN
