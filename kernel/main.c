@@ -6,6 +6,7 @@
  * meters for stock kernels.
  */
 #include "skex.h"
+#include "group.h"
 #include "tcp_hooks.h"
 
 #include <linux/module.h>
@@ -95,6 +96,7 @@ err_netmeter:
 
 static void __exit skex_exit(void)
 {
+	skex_group_configfs_exit();
 	skex_configfs_exit();
 	skex_tcp_hooks_exit();
 	unregister_pernet_subsys(&skex_net_ops);
