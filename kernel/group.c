@@ -20,8 +20,10 @@
  *                    (connections waiting and someone accepting) has a
  *                    smaller pass. A port that becomes active again starts
  *                    at the group's virtual time, so idling banks no credit.
- *   output_rate      a token bucket in bytes, 50 ms deep; a send is clamped
- *                    to the tokens there are.
+ *   output_rate      a token bucket in bytes, 200 ms deep so that a writer
+ *                    woken late catches up, starting with 50 ms worth; a
+ *                    send waits for 50 ms worth (or all it has, if less)
+ *                    and is clamped to the tokens there are.
  *   output_rate_ftp  as output_rate; in addition every process (tgid) that
  *                    reads or writes a control connection accepted on the
  *                    port is charged for all its TCP output until that
@@ -120,7 +122,8 @@ struct skex_group {
  * @mark: scratch of skex_group_apply()
  * @rate: token rate per second (bytes, or thousandths of connections)
  * @level, @depth, @quantum: token bucket, in tokens * NSEC_PER_SEC;
- *	@quantum is the least a send waits for and what poll wants
+ *	@quantum is the least a send waits for and what poll wants (one
+ *	connection for accept_rate)
  * @stamp: time of @level
  * @stride, @pass: accept_ratio scheduling
  * @backlog: accept_ratio: connections seen waiting at the last attempt
@@ -300,11 +303,15 @@ static void skex_group_port_configure(struct skex_group_port *gp,
 	default:
 		gp->rate = ps->quota;
 		bytes = gp->rate ? max_t(u64, gp->rate / 20, 1) : 0;
-		gp->depth = bytes * NSEC_PER_SEC;
-		gp->quantum = max_t(u64, bytes / 4, 1) * NSEC_PER_SEC;
+		gp->quantum = bytes * NSEC_PER_SEC;
+		gp->depth = 4 * gp->quantum;
 		break;
 	}
-	gp->level = was_set ? min(gp->level, gp->depth) : gp->depth;
+	/* A new output bucket starts with one quantum: no first burst. */
+	if (!was_set)
+		gp->level = min(gp->quantum, gp->depth);
+	else
+		gp->level = min(gp->level, gp->depth);
 	WRITE_ONCE(gp->set, true);
 }
 
@@ -368,25 +375,29 @@ static void skex_pollers_release(struct skex_poller *list)
 	}
 }
 
-/* List @sk for a wake-up when the quota allows. Under the group's lock. */
-static void skex_poller_add(struct skex_group_port *gp, struct sock *sk)
+/*
+ * List @sk for a wake-up when the quota allows. Under the group's lock.
+ * Returns whether it was not listed yet.
+ */
+static bool skex_poller_add(struct skex_group_port *gp, struct sock *sk)
 {
 	struct skex_group *g = gp->group;
 	struct skex_poller *p;
 
 	if (g->dead || gp->dead)
-		return;
+		return false;
 	hash_for_each_possible(g->pollers, p, node, (unsigned long)sk)
 		if (p->sk == sk)
-			return;
+			return false;
 	p = kmalloc(sizeof(*p), GFP_ATOMIC);
 	if (!p)
-		return;
+		return false;
 	sock_hold(sk);
 	p->sk = sk;
 	p->gp = gp;
 	gp->npollers++;
 	hash_add(g->pollers, &p->node, (unsigned long)sk);
+	return true;
 }
 
 /* Make the timer fire at @when at the latest. Under the group's lock. */
@@ -961,7 +972,9 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 	else
 		ready = skex_output_ready(gp, now, &until);
 	if (!ready) {
-		skex_poller_add(gp, sk);
+		/* a poller kept waiting counts once per wake-up */
+		if (skex_poller_add(gp, sk))
+			atomic64_inc(&gp->throttled);
 		skex_group_arm(g, until);
 		if (listener)
 			mask &= ~(EPOLLIN | EPOLLRDNORM);
