@@ -20,10 +20,11 @@
  *                    (connections waiting and someone accepting) has a
  *                    smaller pass. A port that becomes active again starts
  *                    at the group's virtual time, so idling banks no credit.
- *   output_rate      a token bucket in bytes, 200 ms deep so that a writer
- *                    woken late catches up, starting with 50 ms worth; a
- *                    send waits for 50 ms worth (or all it has, if less)
- *                    and is clamped to the tokens there are.
+ *   output_rate      a token bucket in bytes: a send waits for 50 ms worth
+ *                    (or all it has, if less) and is clamped to the tokens
+ *                    there are. While the quota holds senders back the
+ *                    bucket is 200 ms deep, so that a writer woken late
+ *                    catches up; idle, it keeps 50 ms worth: no burst.
  *   output_rate_ftp  as output_rate; in addition every process (tgid) that
  *                    reads or writes a control connection accepted on the
  *                    port is charged for all its TCP output until that
@@ -57,7 +58,7 @@
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
-#include <net/tcp_states.h>
+#include <net/tcp.h>
 
 /* thousandths of a connection per connection */
 #define SKEX_CONN		1000ULL
@@ -65,6 +66,8 @@
 #define SKEX_RATIO_IDLE_NS	(100 * NSEC_PER_MSEC)
 /* stride of a port of weight 1/1000 */
 #define SKEX_STRIDE		BIT_ULL(42)
+/* an output port throttled this recently keeps its full bucket */
+#define SKEX_BUSY_NS		NSEC_PER_SEC
 /* slack of the sleeps and of the group timer */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
 
@@ -125,6 +128,7 @@ struct skex_group {
  *	@quantum is the least a send waits for and what poll wants (one
  *	connection for accept_rate)
  * @stamp: time of @level
+ * @busy_until: the bucket may fill to @depth until then, else @quantum
  * @stride, @pass: accept_ratio scheduling
  * @backlog: accept_ratio: connections seen waiting at the last attempt
  * @active_until: accept_ratio: someone accepted here recently
@@ -151,6 +155,7 @@ struct skex_group_port {
 	u64 depth;
 	u64 quantum;
 	u64 stamp;
+	u64 busy_until;
 	u64 stride;
 	u64 pass;
 	u32 backlog;
@@ -247,19 +252,32 @@ static struct skex_group_port *skex_group_port_tryget(struct skex_group_port *gp
 
 /* ---- token buckets ---- */
 
-/* Bring @gp's bucket to @now. Under the group's lock. */
+/*
+ * Bring @gp's bucket to @now. Under the group's lock. The bucket is only
+ * deep while the quota holds someone back (tokens a late waker finds are
+ * its due); an idle port keeps one quantum, so that no burst follows.
+ */
 static void skex_bucket_fill(struct skex_group_port *gp, u64 now)
 {
 	u64 dt = now > gp->stamp ? now - gp->stamp : 0;
-	u64 room = gp->depth - gp->level;
+	u64 cap = now < gp->busy_until ? gp->depth : gp->quantum;
+	u64 room;
 
 	gp->stamp = max(now, gp->stamp);
-	if (!gp->rate || !room)
+	cap = min(cap, gp->depth);
+	if (!gp->rate || gp->level >= cap)
 		return;
+	room = cap - gp->level;
 	if (dt > div64_u64(room, gp->rate))
-		gp->level = gp->depth;
+		gp->level = cap;
 	else
 		gp->level += dt * gp->rate;
+}
+
+/* The quota held a caller of @gp back at @now. */
+static void skex_bucket_busy(struct skex_group_port *gp, u64 now)
+{
+	gp->busy_until = now + SKEX_BUSY_NS;
 }
 
 /* When the bucket will hold @need (tokens * NSEC_PER_SEC); U64_MAX: never. */
@@ -836,10 +854,12 @@ void skex_group_destroyed(struct sock *sk)
 
 /*
  * Tokens for up to @want bytes: how many may go now (at least the
- * quantum, or all of @want if less), or 0 and *@until.
+ * quantum, or all of @want if less), or 0 and *@until. A writer that has
+ * to wait waits for a whole quantum even if it wants less, so that the
+ * page-sized sends of splice and sendfile do not wake it for each page.
  */
-static size_t skex_output_grant(struct skex_group_port *gp, u64 now, size_t want,
-				u64 *until)
+static size_t skex_output_grant(struct skex_group_port *gp, u64 now,
+				size_t want, u64 *until)
 {
 	u64 need = min_t(u64, want, div_u64(gp->quantum, NSEC_PER_SEC));
 	u64 avail;
@@ -847,7 +867,7 @@ static size_t skex_output_grant(struct skex_group_port *gp, u64 now, size_t want
 	skex_bucket_fill(gp, now);
 	avail = div_u64(gp->level, NSEC_PER_SEC);
 	if (!avail || avail < need) {
-		*until = skex_bucket_when(gp, need * NSEC_PER_SEC);
+		*until = skex_bucket_when(gp, gp->quantum);
 		return 0;
 	}
 	avail = min_t(u64, avail, want);
@@ -861,8 +881,23 @@ static bool skex_output_ready(struct skex_group_port *gp, u64 now, u64 *until)
 	skex_bucket_fill(gp, now);
 	if (gp->level >= gp->quantum)
 		return true;
+	skex_bucket_busy(gp, now);
 	*until = skex_bucket_when(gp, gp->quantum);
 	return false;
+}
+
+/*
+ * The quota holds a writer of @sk back: send what it queued with MSG_MORE
+ * (splice and sendfile pass it for all but their last page) instead of
+ * keeping it corked while the writer waits, unless the application corked
+ * the socket itself. Takes the socket lock: not under the group's.
+ */
+static void skex_output_push(struct sock *sk)
+{
+	/* a bit-field, read without the lock: at worst one push too many */
+	if (sk->sk_protocol == IPPROTO_TCP &&
+	    !(tcp_sk(sk)->nonagle & TCP_NAGLE_CORK))
+		tcp_sock_set_cork(sk, false);
 }
 
 /**
@@ -897,22 +932,28 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		}
 		ret = skex_output_grant(gp, now, want, &until);
 		if (ret) {
-			if (ret < want)
+			if (ret < want) {
 				skex_count(gp, w);
+				skex_bucket_busy(gp, now);
+			}
 			spin_unlock_bh(&g->lock);
 			break;
 		}
 		skex_count(gp, w);
+		skex_bucket_busy(gp, now);
 		if (w->nonblock || gp->nonblock) {
 			skex_poller_add(gp, w->sk);
 			skex_group_arm(g, until);
 			spin_unlock_bh(&g->lock);
+			skex_output_push(w->sk);
 			ret = -EAGAIN;
 			break;
 		}
 		if (!s.queued)
 			skex_sleeper_list(gp, &s);
 		spin_unlock_bh(&g->lock);
+		if (!s.queued)
+			skex_output_push(w->sk);
 		ret = skex_sleep(&s, w, until);
 		if (ret)
 			break;

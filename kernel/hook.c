@@ -132,7 +132,7 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 			pr_err("cannot trace %s: %d\n", hook->name, err);
 			goto err_filter;
 		}
-		pr_debug("hooked %s at %px\n", hook->name, (void *)start);
+		pr_debug("hooked %s\n", hook->name);
 	}
 
 	skex_hooks = hooks;

@@ -33,7 +33,7 @@
  * @sn: its namespace's state
  * @port: the port it counts for; RCU-protected, rewritten at accept
  * @ready_ns: when it was queued for accept, 0 if unknown
- * @accepted: accept() returned it
+ * @flags: SKEX_CONN_ACCEPTED once it has been counted as accepted
  * @rcu: frees it after readers are gone
  */
 struct skex_conn {
@@ -42,9 +42,11 @@ struct skex_conn {
 	struct skex_net *sn;
 	struct skex_port __rcu *port;
 	u64 ready_ns;
-	bool accepted;
+	unsigned long flags;
 	struct rcu_head rcu;
 };
+
+#define SKEX_CONN_ACCEPTED	0
 
 static const struct rhashtable_params skex_conn_params = {
 	.key_len = sizeof(const struct sock *),
@@ -214,10 +216,9 @@ void skex_nm_accepted(struct sock *listener, struct sock *child)
 
 	conn = skex_conn_find(child);
 	if (conn) {
-		if (conn->accepted)
-			goto out;
 		rcu_assign_pointer(conn->port, port);
-		conn->accepted = true;
+		if (test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
+			goto out;
 		if (conn->ready_ns)
 			delay = ktime_get_ns() - conn->ready_ns;
 		goto count;
@@ -229,7 +230,7 @@ void skex_nm_accepted(struct sock *listener, struct sock *child)
 		conn->sk = child;
 		conn->sn = skex_net(sock_net(listener));
 		RCU_INIT_POINTER(conn->port, port);
-		conn->accepted = true;
+		conn->flags = BIT(SKEX_CONN_ACCEPTED);
 		old = rhashtable_lookup_get_insert_fast(&skex_conns,
 							&conn->node,
 							skex_conn_params);
@@ -264,26 +265,41 @@ struct skex_port *skex_nm_conn_port(const struct sock *sk)
 	return conn ? rcu_dereference(conn->port) : NULL;
 }
 
-void skex_nm_sent(struct sock *sk, long bytes)
+/*
+ * The application moved @bytes on @sk. A connection that was queued with
+ * the module loaded but is used before it was counted as accepted came out
+ * of an accept() that had begun before the module was loaded: count it now,
+ * without a delay.
+ */
+static void skex_nm_used(struct sock *sk, long bytes, bool out)
 {
+	struct skex_conn *conn;
 	struct skex_port *port;
 
 	rcu_read_lock();
-	port = skex_nm_conn_port(sk);
-	if (port)
+	conn = skex_conn_find(sk);
+	if (!conn)
+		goto unlock;
+	port = rcu_dereference(conn->port);
+	if (unlikely(!test_bit(SKEX_CONN_ACCEPTED, &conn->flags)) &&
+	    !test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
+		this_cpu_inc(port->stats->conns);
+	if (out)
 		this_cpu_add(port->stats->bytes_out, bytes);
+	else
+		this_cpu_add(port->stats->bytes_in, bytes);
+unlock:
 	rcu_read_unlock();
+}
+
+void skex_nm_sent(struct sock *sk, long bytes)
+{
+	skex_nm_used(sk, bytes, true);
 }
 
 void skex_nm_received(struct sock *sk, long bytes)
 {
-	struct skex_port *port;
-
-	rcu_read_lock();
-	port = skex_nm_conn_port(sk);
-	if (port)
-		this_cpu_add(port->stats->bytes_in, bytes);
-	rcu_read_unlock();
+	skex_nm_used(sk, bytes, false);
 }
 
 static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
@@ -301,12 +317,16 @@ static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
 }
 
 /*
- * Calls @fn for every TCP listener of @net, IPv4 and IPv6, under RCU.
+ * Calls @walk->fn for every TCP listener of @net, IPv4 and IPv6, under RCU.
  * Listeners opened before the module was loaded are found too.
  */
-static void skex_for_each_listener(struct net *net,
-				   void (*fn)(struct sock *sk, void *arg),
-				   void *arg)
+struct skex_listener_walk {
+	void (*fn)(struct sock *sk, void *arg);
+	void *arg;
+};
+
+static void skex_walk_listeners(struct net *net,
+				const struct skex_listener_walk *walk)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct hlist_nulls_node *node;
@@ -319,7 +339,7 @@ static void skex_for_each_listener(struct net *net,
 
 		sk_nulls_for_each_rcu(sk, node, &ilb2->nulls_head)
 			if (net_eq(sock_net(sk), net))
-				fn(sk, arg);
+				walk->fn(sk, walk->arg);
 	}
 	rcu_read_unlock();
 }
@@ -351,7 +371,8 @@ int skex_port_stat(struct net *net, u16 port, struct skex_port_stat *st)
 	if (!port)
 		return -ENOENT;
 	st->port = port;
-	skex_for_each_listener(net, skex_stat_listener, st);
+	skex_walk_listeners(net, &(struct skex_listener_walk) {
+		.fn = skex_stat_listener, .arg = st });
 
 	rcu_read_lock();
 	p = skex_port_find(skex_net(net), port);
@@ -438,7 +459,8 @@ int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 			return -ENOMEM;
 		list.count = 0;
 		list.wanted = 0;
-		skex_for_each_listener(net, skex_list_listener, &list);
+		skex_walk_listeners(net, &(struct skex_listener_walk) {
+			.fn = skex_list_listener, .arg = &list });
 		skex_list_used_ports(sn, &list);
 		if (list.wanted <= list.size)
 			break;

@@ -67,9 +67,9 @@ struct skex_port_chunk {
  */
 struct skex_net {
 	struct net *net;
-	spinlock_t ports_lock;
+	spinlock_t ports_lock;		/* creation in chunks */
 	struct skex_port_chunk __rcu *chunks[SKEX_PORT_CHUNKS];
-	struct mutex config_mutex;
+	struct mutex config_mutex;	/* all configuration changes */
 	struct skex_fw_net *fw;
 	struct skex_group_net *groups;
 };

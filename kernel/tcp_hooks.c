@@ -6,7 +6,8 @@
  * kernel function of the same name (see hook.c), calls the original and
  * hands what it learnt to the engines:
  *
- *   handshake done    inet_csk_reqsk_queue_add   (observed)  netmeter
+ *   handshake done    inet_csk_complete_hashdance,
+ *                     inet_csk_reqsk_queue_add   (observed)  netmeter
  *   accept()          inet_csk_accept                        netmeter, groups
  *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        netmeter, groups
  *   read paths        tcp_recvmsg, tcp_splice_read           netmeter, groups
@@ -41,10 +42,22 @@ static typeof(tcp_poll) *tcp_poll_orig;
 static typeof(tcp_sendpage) *tcp_sendpage_orig;
 #endif
 
+/* inet_csk_reqsk_queue_add(sk, req, child): fast open, migration, skex */
 static void skex_observe_queue_add(struct pt_regs *regs)
 {
 	skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
 		       (struct sock *)regs_get_kernel_argument(regs, 2));
+}
+
+/*
+ * inet_csk_complete_hashdance(sk, child, req, own_req): the end of every
+ * regular handshake; the compiler may inline the queue_add it calls.
+ */
+static void skex_observe_hashdance(struct pt_regs *regs)
+{
+	if (regs_get_kernel_argument(regs, 3) & 0xff)
+		skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
+			       (struct sock *)regs_get_kernel_argument(regs, 1));
 }
 
 static void skex_observe_destroy(struct pt_regs *regs)
@@ -307,6 +320,7 @@ static int skex_tcp_getsockopt(struct sock *sk, int level, int optname,
 }
 
 static struct skex_hook skex_tcp_hooks[] = {
+	SKEX_OBSERVE(inet_csk_complete_hashdance, skex_observe_hashdance),
 	SKEX_OBSERVE(inet_csk_reqsk_queue_add, skex_observe_queue_add),
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
 	SKEX_WRAP(inet_csk_accept, skex_inet_csk_accept),

@@ -48,8 +48,13 @@ struct quota {
 };
 
 #ifndef __KERNEL__
-/* Thousandths of a non-negative double, as the seed's examples use it */
-#define FRAC_PART(x)	((__u16)(((x) - (double)(__u16)(x)) * 1000.0 + 0.5))
+/* Thousandths of a non-negative number, as the seed's examples use it */
+static inline __u16 FRAC_PART(double x)
+{
+	__u16 frac = (__u16)((x - (double)(__u16)x) * 1000.0 + 0.5);
+
+	return frac > 999 ? 999 : frac;
+}
 #endif
 
 struct sock_ex_user {

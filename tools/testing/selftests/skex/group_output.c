@@ -304,7 +304,8 @@ TEST_F_TIMEOUT(output, epoll_lt, 30)
 	       (unsigned long long)self->tx.wakeups,
 	       100.0 * self->tx.cpu_us / self->tx.wall_us);
 	EXPECT_LT(self->tx.wakeups, 100 * 3);
-	EXPECT_LT(100.0 * self->tx.cpu_us / self->tx.wall_us, 5.0);
+	/* no busy loop; the 5% bound is for the 10 s runs above */
+	EXPECT_LT(100.0 * self->tx.cpu_us / self->tx.wall_us, 10.0);
 	EXPECT_LE((double)self->rx.bytes / 3, QUOTA * 1.03);
 }
 

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: install what is missing, then for every supported kernel
+# (scripts/kernels.sh) build skex.ko, boot a VM with it loaded and run the
+# kselftest suite (tools/testing/selftests/skex/run_all.sh). Prints the KTAP
+# of every run, test names prefixed with the kernel, and as its last line
+# "N passed, N failed[, N skipped]". Exits non-zero on any failure.
+#
+# A VM-level failure (no result: crash, panic, timeout; insmod failure; the
+# module will not unload; a kernel warning, oops or leak report) counts as one
+# more failed test, named vm-KVER; a failed build as build-KVER.
+#
+# Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
+# SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (the
+# command run in the VM, default tools/testing/selftests/skex/run_all.sh).
+# Logs: build/check/KVER/{console.log,out/cmd.log,out/dmesg.txt,result},
+# build/check/summary.tap.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+SUITE=${SKEX_CHECK_SUITE:-tools/testing/selftests/skex/run_all.sh}
+TIMEOUT=${SKEX_CHECK_TIMEOUT:-2400}
+CHECKDIR=$ROOT/build/check
+
+"$ROOT/scripts/deps.sh"
+
+if [ -n "${SKEX_CHECK_KERNELS:-}" ]; then
+	read -r -a KERNELS <<<"$SKEX_CHECK_KERNELS"
+else
+	mapfile -t KERNELS < <("$ROOT/scripts/kernels.sh")
+fi
+
+mkdir -p "$CHECKDIR"
+TAP=()          # "ok|not ok<TAB>name<TAB>directive"
+add() { TAP+=("$1"$'\t'"$2"$'\t'"${3:-}"); }
+
+selftests_ok=1
+if [ -f tools/testing/selftests/skex/Makefile ]; then
+	echo "check: building the selftests (make -C tools/testing/selftests/skex)" >&2
+	if ! make -C tools/testing/selftests/skex; then
+		selftests_ok=0
+		add "not ok" "selftests-build" ""
+	fi
+fi
+
+for k in "${KERNELS[@]}"; do
+	echo "check: ===== $k =====" >&2
+	if ! "$ROOT/scripts/build.sh" "$k"; then
+		add "not ok" "build-$k" ""
+		continue
+	fi
+	run=$CHECKDIR/$k
+	set +e
+	SKEX_VM_RUNDIR=$run "$ROOT/scripts/vm.sh" --kernel "$k" \
+		--module "build/$k/kernel/skex.ko" --timeout "$TIMEOUT" -- "$SUITE" </dev/null
+	set -e
+
+	plan=0 seen=0 notok=0
+	if [ -f "$run/out/cmd.log" ]; then
+		while IFS= read -r line; do
+			line=${line%$'\r'}
+			case "$line" in
+			1..*)
+				plan=${line#1..}
+				plan=${plan%% *}
+				;;
+			"ok "[0-9]* | "not ok "[0-9]*)
+				st=ok
+				rest=${line#ok }
+				if [ "${line#not ok }" != "$line" ]; then
+					st="not ok"
+					rest=${line#not ok }
+					notok=$((notok + 1))
+				fi
+				rest=${rest#* }      # drop the number
+				name=$rest dir=
+				if [ "${rest#* # }" != "$rest" ]; then
+					name=${rest%% # *}
+					dir=${rest#* # }
+				fi
+				[ -n "$name" ] || name="test$((seen + 1))"
+				add "$st" "$k/$name" "$dir"
+				seen=$((seen + 1))
+				;;
+			esac
+		done <"$run/out/cmd.log"
+	fi
+
+	vm_error='' cmd_rc=''
+	if [ -f "$run/result" ]; then
+		vm_error=$(sed -n 's/^vm_error=//p' "$run/result")
+		cmd_rc=$(sed -n 's/^cmd_rc=//p' "$run/result")
+	else
+		vm_error="vm.sh gave no result"
+	fi
+	if [ -n "$vm_error" ]; then
+		add "not ok" "vm-$k" "$vm_error"
+	elif [ "$seen" -lt "${plan:-0}" ]; then
+		add "not ok" "$k/results-missing" "$((plan - seen)) of $plan tests did not report"
+	elif [ "${cmd_rc:-1}" != 0 ] && [ "$notok" -eq 0 ]; then
+		add "not ok" "$k/suite" "exited $cmd_rc without a failing test"
+	elif [ "$seen" -eq 0 ]; then
+		add "not ok" "$k/suite" "no test results"
+	fi
+done
+
+passed=0 failed=0 skipped=0 i=0
+{
+	echo "TAP version 13"
+	echo "1..${#TAP[@]}"
+	for t in "${TAP[@]}"; do
+		IFS=$'\t' read -r st name dir <<<"$t"
+		i=$((i + 1))
+		if [ "$st" = ok ]; then
+			case "$dir" in
+			[Ss][Kk][Ii][Pp]*) skipped=$((skipped + 1)) ;;
+			*) passed=$((passed + 1)) ;;
+			esac
+		else
+			failed=$((failed + 1))
+		fi
+		if [ "$st" = ok ]; then
+			echo "ok $i $name${dir:+ # $dir}"
+		else
+			echo "not ok $i $name"
+			[ -z "$dir" ] || echo "# $name: $dir"
+		fi
+	done
+	summary="$passed passed, $failed failed"
+	[ "$skipped" -eq 0 ] || summary+=", $skipped skipped"
+	echo "$summary"
+} >"$CHECKDIR/summary.tap"
+
+echo
+echo "check: summary (build/check/summary.tap, logs in build/check/KVER/)"
+cat "$CHECKDIR/summary.tap"
+[ "$failed" -eq 0 ] && [ "$selftests_ok" = 1 ]

@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The module's interfaces exist and are per network namespace:
+#  - configfs: /sys/kernel/config/skex/{forward,groups}/ directories
+#  - /proc/net/skex: exact header, then one well-formed line per port
+#  - a new netns has its own /proc/net/skex: only the header at first; a
+#    listener opened there is listed there and not in the initial netns,
+#    and the initial netns' listeners are not listed there.
+#
+#   init netns                        netns skex-if-PID
+#   listener 127.0.0.1:P4             (empty: header only)
+#   listener [::1]:P6                 listener 127.0.0.1:PN
+source "$(dirname "$0")/lib.sh"
+
+skex_need_module
+skex_need_bin
+skex_tmpdir tmp interfaces
+
+# ---- configfs ----
+cfs=/sys/kernel/config/skex
+if [ -d "$cfs" ]; then
+	skex_pass "$cfs is a directory"
+else
+	skex_fail "$cfs missing ($(grep configfs /proc/mounts || echo 'configfs not mounted'))"
+fi
+for d in forward groups; do
+	if [ -d "$cfs/$d" ]; then
+		skex_pass "$cfs/$d/ exists"
+	else
+		skex_fail "$cfs/$d/ missing"
+	fi
+done
+
+# ---- /proc/net/skex format ----
+# skex_check_format NS: header exact, lines of >= 6 decimal columns, ports
+# 1-65535 and unique
+check_format()
+{
+	local where=${1:-init netns} out
+	out=$(skex_in_ns "$1" cat "$SKEX_PROC") || { skex_fail "$where: cat $SKEX_PROC"; return; }
+	skex_check_eq "$where: $SKEX_PROC header" "$SKEX_HEADER" "$(echo "$out" | head -n1)"
+	echo "$out" | awk -v w="$where" '
+		NR == 1 { next }
+		NF < 6 { print "FAIL: " w ": short line: " $0; bad = 1; next }
+		{
+			for (i = 1; i <= NF; i++)
+				if ($i !~ /^[0-9]+$/) { print "FAIL: " w ": not decimal: " $0; bad = 1; next }
+			if ($1 < 1 || $1 > 65535) { print "FAIL: " w ": bad port: " $0; bad = 1 }
+			if (seen[$1]++) { print "FAIL: " w ": port listed twice: " $1; bad = 1 }
+		}
+		END { exit bad }' || skex_ret=$KSFT_FAIL
+}
+
+check_format ""
+
+skex_start_server p4 "" "$tmp/l4" "$SKEX_NET" listen 127.0.0.1 0
+skex_start_server p6 "" "$tmp/l6" "$SKEX_NET" listen ::1 0
+skex_wait_port "" "$p4" && skex_wait_port "" "$p6" || skex_die "listeners not up"
+for p in "$p4" "$p6"; do
+	if skex_line "" "$p" >/dev/null; then
+		skex_pass "init netns lists its listener on port $p: $(skex_line "" "$p")"
+	else
+		skex_fail "init netns: listener on port $p not listed once"
+	fi
+done
+check_format ""
+
+# ---- a second netns ----
+skex_ns_add ns skex-if
+out=$(ip netns exec "$ns" cat "$SKEX_PROC" 2>&1) ||
+	skex_die "$ns: no $SKEX_PROC: $out"
+skex_check_eq "new netns $ns: $SKEX_PROC before any listener" "$SKEX_HEADER" "$out"
+
+pn=$(skex_net freeport 127.0.0.1) || skex_die "freeport"
+skex_start_server pn_srv "$ns" "$tmp/ln" "$SKEX_NET" listen 127.0.0.1 "$pn"
+skex_check_eq "listener port in $ns" "$pn" "$pn_srv"
+skex_wait_port "$ns" "$pn" || skex_die "listener in $ns not up"
+check_format "$ns"
+
+if skex_line "$ns" "$pn" >/dev/null; then
+	skex_pass "$ns lists its listener on port $pn"
+else
+	skex_fail "$ns: its listener on port $pn is not listed once"
+fi
+for p in "$p4" "$p6"; do
+	if skex_in_ns "$ns" cat "$SKEX_PROC" | awk -v p="$p" 'NR > 1 && $1 == p { f = 1 } END { exit !f }'; then
+		skex_fail "$ns lists port $p, a listener of the initial netns"
+	else
+		skex_pass "$ns does not list init's port $p"
+	fi
+done
+if skex_port_listening "" "$pn"; then
+	skex_log "port $pn is also listening in the initial netns: skipping that check"
+elif cat "$SKEX_PROC" | awk -v p="$pn" 'NR > 1 && $1 == p { f = 1 } END { exit !f }'; then
+	skex_fail "initial netns lists port $pn, a listener of $ns"
+else
+	skex_pass "initial netns does not list $ns's port $pn"
+fi
+st=$(skex_stat "$ns" "$pn")
+skex_check_eq "TCP_SKEX_STAT ref_count for $pn in $ns" 1 "$(skex_stat_field "$st" ref_count)"
+if ! skex_port_listening "" "$pn"; then
+	skex_check_eq "TCP_SKEX_STAT for $pn in the initial netns" "error=ENOENT" "$(skex_stat "" "$pn")"
+fi
+
+# the listener goes, its line goes (no rule or group uses the port)
+kill "$skex_last_pid"
+for ((i = 0; i < 100; i++)); do
+	skex_port_listening "$ns" "$pn" || break
+	sleep 0.1
+done
+out=$(ip netns exec "$ns" cat "$SKEX_PROC")
+skex_check_eq "$SKEX_PROC in $ns after its listener closed" "$SKEX_HEADER" "$out"
+
+skex_exit

@@ -1,0 +1,297 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shared helpers of the skex shell selftests; source it from bash.
+#
+# A test script is one KTAP test of run_all.sh: it prints its steps as plain
+# lines ("ok: ...", "FAIL: ...", which the runner turns into "# " comments)
+# and exits KSFT_PASS, KSFT_FAIL or KSFT_SKIP. Failure does not stop a
+# script by itself: skex_fail records it and the script goes on, unless the
+# step is a precondition (skex_die).
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+SKEX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SKEX_REPO=$(cd "$SKEX_DIR/../../../.." && pwd)
+SKEX_BIN_DIR=${SKEX_BIN_DIR:-$SKEX_REPO/build/selftests}
+SKEX_STAT=$SKEX_BIN_DIR/skex_stat
+SKEX_NET=$SKEX_BIN_DIR/skex_net
+SKEX_TOOL=$SKEX_DIR/skex_tool.py
+SKEX_PROC=/proc/net/skex
+SKEX_HEADER="port conns waiting delay_us bytes_in bytes_out"
+# the distribution's interpreter, not whatever a PATH shim points to
+if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+
+# scripts/vm.sh names the loaded module SKEX_MODULE
+SKEX_KO=${SKEX_KO:-${SKEX_MODULE:-}}
+
+skex_ret=$KSFT_PASS
+if [ -n "${SKEX_TRACE:-}" ]; then	# timestamped trace, for slow spots
+	PS4='+ ${EPOCHREALTIME} '
+	set -x
+fi
+skex_pids=()
+skex_netns=()
+skex_tmpdirs=()
+
+skex_log()  { echo "$*"; }
+skex_pass() { echo "ok: $*"; }
+skex_fail() { echo "FAIL: $*"; skex_ret=$KSFT_FAIL; }
+skex_die()  { echo "FAIL: $*"; skex_ret=$KSFT_FAIL; exit $KSFT_FAIL; }
+skex_skip() { echo "SKIP: $*"; exit $KSFT_SKIP; }
+skex_exit() { exit "$skex_ret"; }
+
+skex_required() { [ -n "${SKEX_REQUIRE:-}" ] && [ "${SKEX_REQUIRE}" != 0 ]; }
+
+# The module's interfaces must be there; skip without them unless required.
+skex_need_module()
+{
+	[ -e "$SKEX_PROC" ] && return 0
+	skex_required && skex_die "$SKEX_PROC missing (SKEX_REQUIRE is set)"
+	skex_skip "$SKEX_PROC missing: skex not loaded"
+}
+
+# Tests that unload and reload the module need SKEX_KO.
+skex_need_ko()
+{
+	if [ -z "${SKEX_KO:-}" ] || [ ! -f "$SKEX_KO" ]; then
+		skex_required && skex_die "SKEX_KO='${SKEX_KO:-}' is not a module file"
+		skex_skip "SKEX_KO not set: cannot reload the module"
+	fi
+	grep -qw '^skex' /proc/modules ||
+		skex_die "module skex is not loaded at start"
+}
+
+skex_need_cmd()
+{
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 && continue
+		skex_required && skex_die "command $c missing"
+		skex_skip "command $c missing"
+	done
+}
+
+skex_need_bin()
+{
+	local b
+	for b in "$SKEX_STAT" "$SKEX_NET"; do
+		[ -x "$b" ] ||
+			skex_die "$b missing: build with make -C tools/testing/selftests/skex"
+	done
+}
+
+# ---- module load/unload (bounded, so a hang fails instead of blocking) ----
+
+skex_unload()
+{
+	local out
+	out=$(timeout 120 rmmod skex 2>&1) || { echo "rmmod skex: rc $? $out"; return 1; }
+	[ ! -e "$SKEX_PROC" ] || { echo "$SKEX_PROC still present after rmmod"; return 1; }
+}
+
+skex_load()
+{
+	local out
+	# shellcheck disable=SC2086
+	out=$(timeout 120 insmod "$SKEX_KO" ${SKEX_KO_ARGS:-} 2>&1) ||
+		{ echo "insmod $SKEX_KO: rc $? $out"; return 1; }
+	[ -e "$SKEX_PROC" ] || { echo "$SKEX_PROC missing after insmod"; return 1; }
+}
+
+# ---- cleanup ----
+
+skex_track_pid() { skex_pids+=("$@"); }
+
+# skex_tmpdir VAR [NAME]: a directory under /tmp, removed at exit
+skex_tmpdir()
+{
+	local d
+	d=$(mktemp -d "/tmp/skex-${2:-test}.$$.XXXXXX") || skex_die "mktemp"
+	skex_tmpdirs+=("$d")
+	printf -v "$1" %s "$d"
+}
+
+skex_cleanup()
+{
+	local p n d
+	for p in "${skex_pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${skex_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for n in "${skex_netns[@]}"; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$n" 2>/dev/null
+	done
+	for d in "${skex_tmpdirs[@]}"; do
+		rm -rf "$d"
+	done
+}
+trap skex_cleanup EXIT
+
+# ---- network namespaces ----
+
+# skex_ns_add VAR BASE: creates netns BASE-$$ with lo up, deleted at exit
+skex_ns_add()
+{
+	local n=$2-$$
+	ip netns add "$n" || skex_die "ip netns add $n"
+	skex_netns+=("$n")
+	ip -n "$n" link set lo up || skex_die "lo up in $n"
+	printf -v "$1" %s "$n"
+}
+
+# skex_in_ns NS CMD...: runs CMD in NS, or here when NS is empty
+skex_in_ns()
+{
+	local ns=$1
+	shift
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$@"
+	else
+		"$@"
+	fi
+}
+
+# ---- ports ----
+
+# skex_port_listening NS PORT: a TCP listener (IPv4 or IPv6) on PORT
+skex_port_listening()
+{
+	local hex
+	hex=$(printf ':%04X' "$2")
+	skex_in_ns "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v h="$hex" '$4 == "0A" && substr($2, length($2) - 4) == h { f = 1 }
+				 END { exit !f }'
+}
+
+# skex_listen_count NS PORT: number of TCP listening sockets on PORT
+skex_listen_count()
+{
+	local hex
+	hex=$(printf ':%04X' "$2")
+	skex_in_ns "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v h="$hex" '$4 == "0A" && substr($2, length($2) - 4) == h { n++ }
+				 END { print n + 0 }'
+}
+
+# skex_wait_port NS PORT [TIMEOUT_S]: poll /proc/net/tcp* until listening
+skex_wait_port()
+{
+	local i n=$(( ${3:-30} * 10 ))
+	for ((i = 0; i < n; i++)); do
+		skex_port_listening "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# skex_wait_line FILE REGEX [TIMEOUT_S]: first line of FILE matching REGEX
+skex_wait_line()
+{
+	local i n=$(( ${3:-30} * 10 ))
+	for ((i = 0; i < n; i++)); do
+		if grep -m1 -E "$2" "$1" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# skex_start_server VAR NS OUTFILE CMD...: runs CMD in NS (empty: here) in
+# the background, killed at exit; waits for its "port N" line, sets VAR to N
+# and skex_last_pid to its pid
+skex_start_server()
+{
+	local var=$1 ns=$2 out=$3 line
+	local -a cmd=()
+	shift 3
+	[ -n "$ns" ] && cmd=(ip netns exec "$ns")
+	"${cmd[@]}" "$@" >"$out" 2>&1 &
+	skex_last_pid=$!
+	skex_track_pid "$skex_last_pid"
+	line=$(skex_wait_line "$out" '^port [0-9]+$' 60) ||
+		skex_die "server $* did not start: $(cat "$out")"
+	printf -v "$var" %s "${line#port }"
+}
+
+skex_tool() { "$PYTHON" "$SKEX_TOOL" "$@"; }
+skex_net() { "$SKEX_NET" "$@"; }
+
+# ---- /proc/net/skex ----
+
+# skex_line NS PORT: the port's line of /proc/net/skex in NS, or nothing
+skex_line()
+{
+	skex_in_ns "$1" cat "$SKEX_PROC" 2>/dev/null |
+		awk -v p="$2" 'NR > 1 && $1 == p { print; n++ } END { exit n != 1 }'
+}
+
+# skex_col NS PORT COLUMN: one column (by header name) of the port's line
+skex_col()
+{
+	local line name i=0
+	local -a v
+	line=$(skex_line "$1" "$2") || return 1
+	read -r -a v <<<"$line"
+	for name in $SKEX_HEADER; do
+		[ "$name" = "$3" ] && { echo "${v[$i]}"; return 0; }
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# skex_stat NS PORT: "conn=.. waiting=.. accept_delay=.. bin=.. bout=.. ref_count=.."
+skex_stat() { skex_in_ns "$1" "$SKEX_STAT" "$2"; }
+
+# skex_stat_field "STAT OUTPUT" FIELD (no subprocess: forks are slow in TCG)
+skex_stat_field()
+{
+	local kv
+	for kv in $1; do
+		[ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return 0; }
+	done
+	return 1
+}
+
+# ---- checks ----
+
+# skex_check_eq WHAT EXPECTED GOT
+skex_check_eq()
+{
+	if [ "$2" = "$3" ]; then
+		skex_pass "$1 = $3"
+	else
+		skex_fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+# skex_check_counters NS PORT CONNS WAITING BYTES_IN BYTES_OUT: the port's
+# line and TCP_SKEX_STAT both show exactly these (delay_us is not checked,
+# but accept_delay must be delay_us / 10000)
+skex_check_counters()
+{
+	local ns=$1 port=$2 want="conns=$3 waiting=$4 bytes_in=$5 bytes_out=$6"
+	local where="port $2${1:+ in $1}" line st got c w delay bi bo kv
+	local -A f=()
+	line=$(skex_line "$ns" "$port") ||
+		{ skex_fail "$where: no (single) line in $SKEX_PROC"; return; }
+	read -r _ c w delay bi bo _ <<<"$line"
+	got="conns=$c waiting=$w bytes_in=$bi bytes_out=$bo"
+	skex_check_eq "$where $SKEX_PROC" "$want" "$got"
+	st=$(skex_stat "$ns" "$port")
+	for kv in $st; do
+		f[${kv%%=*}]=${kv#*=}
+	done
+	got="conns=${f[conn]:-} waiting=${f[waiting]:-} bytes_in=${f[bin]:-}"
+	got+=" bytes_out=${f[bout]:-} accept_delay=${f[accept_delay]:-}"
+	case $st in conn=*) ;; *) got=$st ;; esac
+	case $delay in ''|*[!0-9]*) delay=-10000 ;; esac
+	skex_check_eq "$where TCP_SKEX_STAT" \
+		"$want accept_delay=$((delay / 10000))" "$got"
+}

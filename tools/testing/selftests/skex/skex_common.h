@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the skex C selftests: loopback sockets, the
+ * /proc/net/skex reader, TCP_SKEX_STAT, a seeded PRNG and a streaming hash.
+ */
+#ifndef _SKEX_SELFTEST_COMMON_H
+#define _SKEX_SELFTEST_COMMON_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/socket_ex_user.h>
+
+#define SKEX_PROC		"/proc/net/skex"
+#define SKEX_PROC_HEADER	"port conns waiting delay_us bytes_in bytes_out"
+
+/* ---- time ---- */
+
+static inline uint64_t skex_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
+}
+
+static inline void skex_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ---- addresses and sockets ---- */
+
+struct skex_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Loopback address of @family with port @port (host order). */
+static inline void skex_loopback(struct skex_addr *a, int family, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		s6->sin6_port = htons(port);
+		a->len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_port = htons(port);
+		a->len = sizeof(*s4);
+	}
+}
+
+static inline uint16_t skex_addr_port(const struct skex_addr *a)
+{
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
+static inline void skex_addr_set_port(struct skex_addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+}
+
+/*
+ * Listening socket on @addr (port 0 picks a free one); the bound address,
+ * port included, is written back to @addr. Returns the fd or -1.
+ */
+static inline int skex_listen(struct skex_addr *addr, int backlog, bool reuseport)
+{
+	int one = 1;
+	int fd;
+
+	fd = socket(addr->ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	if (addr->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto err;
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		goto err;
+	if (bind(fd, (struct sockaddr *)&addr->ss, addr->len))
+		goto err;
+	if (listen(fd, backlog))
+		goto err;
+	addr->len = sizeof(addr->ss);
+	if (getsockname(fd, (struct sockaddr *)&addr->ss, &addr->len))
+		goto err;
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+static inline int skex_connect(const struct skex_addr *addr)
+{
+	int fd = socket(addr->ss.ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- netmeter readers ---- */
+
+struct skex_line {
+	unsigned long long port, conns, waiting, delay_us, bytes_in, bytes_out;
+};
+
+/*
+ * Find @port in /proc/net/skex. Returns 1 and fills @out when found, 0 when
+ * the port has no line, -1 when the file is missing, -2 when the header or
+ * a line is malformed, -3 when the port appears more than once.
+ */
+static inline int skex_proc_read(uint16_t port, struct skex_line *out)
+{
+	char line[512];
+	int found = 0;
+	FILE *f;
+
+	f = fopen(SKEX_PROC, "r");
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f) ||
+	    strcmp(line, SKEX_PROC_HEADER "\n")) {
+		fclose(f);
+		return -2;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct skex_line l;
+		int n;
+
+		n = sscanf(line, "%llu %llu %llu %llu %llu %llu",
+			   &l.port, &l.conns, &l.waiting, &l.delay_us,
+			   &l.bytes_in, &l.bytes_out);
+		if (n != 6) {
+			fclose(f);
+			return -2;
+		}
+		if (l.port != port)
+			continue;
+		if (found) {
+			fclose(f);
+			return -3;
+		}
+		found = 1;
+		*out = l;
+	}
+	fclose(f);
+	return found;
+}
+
+/* As skex_proc_read(), but a port without a line reads as all zero. */
+static inline int skex_proc_read0(uint16_t port, struct skex_line *out)
+{
+	int ret = skex_proc_read(port, out);
+
+	if (ret == 0) {
+		memset(out, 0, sizeof(*out));
+		out->port = port;
+	}
+	return ret;
+}
+
+/* TCP_SKEX_STAT for @port through a throwaway TCP socket: 0 or -errno. */
+static inline int skex_stat(uint16_t port, struct netmeter *nm)
+{
+	socklen_t len = sizeof(*nm);
+	int fd, ret = 0;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -errno;
+	memset(nm, 0, sizeof(*nm));
+	nm->port = port;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_SKEX_STAT, nm, &len))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Module presence: the tests of the module's behaviour skip when it is
+ * absent, unless SKEX_REQUIRE is set (the suite in the VM sets it).
+ */
+static inline bool skex_loaded(void)
+{
+	return access(SKEX_PROC, F_OK) == 0;
+}
+
+static inline bool skex_required(void)
+{
+	const char *r = getenv("SKEX_REQUIRE");
+
+	return r && *r && strcmp(r, "0");
+}
+
+#define SKEX_NEED_MODULE() do {						\
+	if (!skex_loaded()) {						\
+		if (skex_required())					\
+			ASSERT_TRUE(skex_loaded()) {			\
+				TH_LOG(SKEX_PROC " missing");		\
+			}						\
+		SKIP(return, SKEX_PROC " missing: skex not loaded");	\
+	}								\
+} while (0)
+
+/* ---- data: seeded PRNG and an order-sensitive streaming hash ---- */
+
+/* xorshift64*: one 64-bit word of the stream per call */
+static inline uint64_t skex_prng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/*
+ * Stream generator: bytes of the little-endian word sequence, cut anywhere.
+ */
+struct skex_gen {
+	uint64_t state;
+	uint64_t word;
+	unsigned int left;	/* bytes of word not yet handed out */
+};
+
+static inline void skex_gen_init(struct skex_gen *g, uint64_t seed)
+{
+	g->state = seed ? seed : 0x9E3779B97F4A7C15ull;
+	g->word = 0;
+	g->left = 0;
+}
+
+static inline void skex_gen_fill(struct skex_gen *g, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len && g->left) {
+		*p++ = (unsigned char)(g->word >> (8 * (8 - g->left)));
+		g->left--;
+		len--;
+	}
+	while (len >= 8) {
+		uint64_t w = skex_prng_next(&g->state);
+
+		memcpy(p, &w, 8);
+		p += 8;
+		len -= 8;
+	}
+	if (len) {
+		g->word = skex_prng_next(&g->state);
+		g->left = 8;
+		while (len) {
+			*p++ = (unsigned char)(g->word >> (8 * (8 - g->left)));
+			g->left--;
+			len--;
+		}
+	}
+}
+
+/*
+ * FNV-1a style hash over 64-bit little-endian words; the result does not
+ * depend on how the stream is cut into chunks.
+ */
+struct skex_hash {
+	uint64_t h;
+	uint64_t len;
+	unsigned char carry[8];
+	unsigned int ncarry;
+};
+
+#define SKEX_FNV_PRIME	0x100000001b3ull
+
+static inline void skex_hash_init(struct skex_hash *h)
+{
+	h->h = 0xcbf29ce484222325ull;
+	h->len = 0;
+	h->ncarry = 0;
+}
+
+static inline void skex_hash_word(struct skex_hash *h, uint64_t w)
+{
+	h->h = (h->h ^ w) * SKEX_FNV_PRIME;
+	h->h ^= h->h >> 29;
+}
+
+static inline void skex_hash_update(struct skex_hash *h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	h->len += len;
+	while (len && h->ncarry) {
+		h->carry[h->ncarry++] = *p++;
+		len--;
+		if (h->ncarry == 8) {
+			uint64_t w;
+
+			memcpy(&w, h->carry, 8);
+			skex_hash_word(h, w);
+			h->ncarry = 0;
+		}
+	}
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		skex_hash_word(h, w);
+		p += 8;
+		len -= 8;
+	}
+	if (len) {	/* ncarry is 0 here */
+		memcpy(h->carry, p, len);
+		h->ncarry = len;
+	}
+}
+
+static inline uint64_t skex_hash_final(struct skex_hash *h)
+{
+	uint64_t w = 0;
+
+	if (h->ncarry) {
+		memcpy(&w, h->carry, h->ncarry);
+		skex_hash_word(h, w ^ ((uint64_t)h->ncarry << 56));
+	}
+	skex_hash_word(h, h->len);
+	return h->h;
+}
+
+#endif /* _SKEX_SELFTEST_COMMON_H */
