@@ -54,6 +54,7 @@ TESTS=(
 	"group_accept        bin  300"
 	"group_nginx         sh   120"
 	"group_ftp           sh   120"
+	"group_unload        sh   180"
 	"load_unload         sh   300"
 )
 
