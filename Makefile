@@ -58,9 +58,10 @@ style: deps
 shell:
 	scripts/vm.sh --kernel $(KVER) $(if $(MODULE),--module $(MODULE))
 
+# Not kbuild's clean: it needs a configured tree and Kbuild's own checks to pass.
 clean:
-	@if [ -e "$(KDIR)/Makefile" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean; fi
-	[ ! -d kernel ] || (cd kernel && rm -f *.o *.ko *.mod *.mod.c *.mod.o .*.cmd Module.symvers modules.order)
-	rm -rf kernel/.tmp_versions build
+	[ ! -d kernel ] || (cd kernel && rm -f *.o *.ko *.mod *.mod.c .*.cmd .*.o \
+		Module.symvers modules.order && rm -rf .tmp_versions)
+	rm -rf build
 
 .PHONY: all modules-all deps check demo bench bench-smoke style shell clean

@@ -14,8 +14,8 @@
 # Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
 # SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (the
 # command run in the VM, default tools/testing/selftests/skex/run_all.sh).
-# Logs: build/check/KVER/{console.log,out/cmd.log,out/dmesg.txt,result},
-# build/check/summary.tap.
+# Logs: build/check/last/KVER/{console.log,out/cmd.log,out/dmesg.txt,result}
+# and build/check/last/summary.tap (build/check/last: the latest run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +23,8 @@ cd "$ROOT"
 
 SUITE=${SKEX_CHECK_SUITE:-tools/testing/selftests/skex/run_all.sh}
 TIMEOUT=${SKEX_CHECK_TIMEOUT:-2400}
-CHECKDIR=$ROOT/build/check
+# One directory per run (people may run make check side by side).
+CHECKDIR=$ROOT/build/check/run-$(date +%Y%m%d-%H%M%S).$$
 
 "$ROOT/scripts/deps.sh"
 
@@ -34,6 +35,9 @@ else
 fi
 
 mkdir -p "$CHECKDIR"
+ln -sfn "$CHECKDIR" "$ROOT/build/check/last"
+# shellcheck disable=SC2012  # names are ours
+ls -1dt "$ROOT"/build/check/run-* 2>/dev/null | tail -n +6 | xargs -r rm -rf || true
 TAP=()          # "ok|not ok<TAB>name<TAB>directive"
 add() { TAP+=("$1"$'\t'"$2"$'\t'"${3:-}"); }
 
@@ -135,6 +139,6 @@ passed=0 failed=0 skipped=0 i=0
 } >"$CHECKDIR/summary.tap"
 
 echo
-echo "check: summary (build/check/summary.tap, logs in build/check/KVER/)"
+echo "check: summary (${CHECKDIR#"$ROOT"/}/summary.tap, logs in ${CHECKDIR#"$ROOT"/}/KVER/)"
 cat "$CHECKDIR/summary.tap"
 [ "$failed" -eq 0 ] && [ "$selftests_ok" = 1 ]

@@ -12,8 +12,9 @@
 # "hostroot", read-only) under a tmpfs overlay at /newroot, the "out" share
 # read-write at /newroot/mnt/out, the pseudo filesystems, fresh tmpfs /tmp /run
 # /var/tmp, brings up lo, and chroots to run `skex.cmd=PATH` (kernel cmdline)
-# with bash; then prints "SKEX-VM-RESULT rc=N" and powers off. Without
-# skex.cmd it starts an interactive shell on the console.
+# with bash (skex.tty=1: on the console as its controlling terminal); then
+# prints "SKEX-VM-RESULT rc=N" and powers off. Without skex.cmd it starts an
+# interactive shell on the console.
 #
 # The image is rebuilt only when its inputs change (OUT.stamp holds their hash).
 set -euo pipefail
@@ -132,7 +133,7 @@ fail() {
 	halt_now
 }
 
-cmd='' rootrw=overlay msize=512000
+cmd='' ontty=0 repo='' rootrw=overlay msize=512000
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
 	case "$a" in
@@ -140,6 +141,8 @@ for a in $cmdline; do
 	skex.rootrw=*) rootrw=${a#skex.rootrw=} ;;
 	skex.msize=*) msize=${a#skex.msize=} ;;
 	skex.debug=*) debug=${a#skex.debug=} ;;
+	skex.tty=*) ontty=${a#skex.tty=} ;;
+	skex.repo=*) repo=${a#skex.repo=} ;;
 	esac
 done
 
@@ -221,6 +224,12 @@ mount -t tmpfs -o mode=755 mnt $R/mnt
 mkdir -p $R/mnt/out
 mount9p out $R/mnt/out cache=none || say "no out share (9p tag out)"
 
+# A repository under a place that is fresh in the VM (/tmp...) comes as its
+# own share, at the same path.
+if [ -n "$repo" ]; then
+	mkdir -p "$R$repo"
+	mount9p repo "$R$repo" ro,cache=loose || say "cannot mount the repository share at $repo"
+fi
 stamp "out share mounted"
 echo /sbin/skex-modprobe >/proc/sys/kernel/modprobe
 hostname skex-vm
@@ -230,15 +239,24 @@ ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 echo 5 >/proc/sys/kernel/printk
 say "up: root=9p+$rootrw kernel=$(uname -r)"
 
+tty=/dev/ttyS0
+[ -c $tty ] || tty=/dev/console
 if [ -z "$cmd" ]; then
 	say "no skex.cmd: interactive shell; exit it to power off"
-	setsid sh -c "exec chroot $R /bin/bash -l <>/dev/console >&0 2>&1"
+	setsid -c chroot $R /bin/bash -l <>$tty >&0 2>&1
 	halt_now
 fi
 
-chroot $R /usr/bin/env -i TERM=dumb HOME=/root \
-	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	/bin/bash "$cmd"
+if [ "$ontty" = 1 ]; then
+	# interactive: the console is the command's controlling terminal
+	setsid -c chroot $R /usr/bin/env -i TERM="${TERM:-linux}" HOME=/root \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		/bin/bash "$cmd" <>$tty >&0 2>&1
+else
+	chroot $R /usr/bin/env -i TERM=dumb HOME=/root \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		/bin/bash "$cmd"
+fi
 rc=$?
 sync
 # Keep late kernel messages off the marker line.

@@ -29,7 +29,7 @@
 # Environment: SKEX_VM_EXTRA_CMDLINE (appended to the kernel command line),
 # SKEX_VM_QEMU_ARGS (extra QEMU arguments), SKEX_VM_TIMEOUT (default 600),
 # SKEX_VM_MODULE_PARAMS (insmod parameters), SKEX_VM_TRACE=1 (trace the guest
-# side with timestamps).
+# side with timestamps), SKEX_VM_TCG_THREAD (single, the default, or multi).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -89,7 +89,9 @@ mkdir -p "$RUNDIR/out"
 RUNDIR=$(cd "$RUNDIR" && pwd)
 OUT=$RUNDIR/out
 LOG=$RUNDIR/console.log
-ln -sfn "$RUNDIR" "$ROOT/build/vm/last" 2>/dev/null || true
+# build/vm/last: the latest run in build/vm (by anyone; scripts should set
+# SKEX_VM_RUNDIR and read that instead).
+[ -n "${SKEX_VM_RUNDIR:-}" ] || ln -sfn "$RUNDIR" "$ROOT/build/vm/last"
 
 GMOD='' MODNAME=''
 if [ -n "$MODULE" ]; then
@@ -140,15 +142,23 @@ fi
 if [ ${#errors[@]} -eq 0 ] && [ -f /mnt/out/cmd.sh ]; then
 	echo "vm: running: $(</mnt/out/cmd.sh)"
 	start=${EPOCHREALTIME/./}
-	# Not through a pipe: daemons the command leaves behind must not hold
-	# the run open. tail streams the log to the console meanwhile.
-	bash /mnt/out/cmd.sh >/mnt/out/cmd.log 2>&1 </dev/null &
+	# Through a FIFO read by tee (console + cmd.log): daemons the command
+	# leaves behind may hold it open, so tee gets a grace period, not a wait.
+	fifo=$(mktemp -u /tmp/skex-vm-out.XXXXXX)
+	mkfifo "$fifo"
+	tee /mnt/out/cmd.log <"$fifo" &
+	teepid=$!
+	bash /mnt/out/cmd.sh >"$fifo" 2>&1 </dev/null &
 	pid=$!
-	tail -n +1 -s 0.2 --pid=$pid -f /mnt/out/cmd.log &
-	tailpid=$!
 	wait $pid
 	cmd_rc=$?
-	wait $tailpid
+	for _ in {1..30}; do
+		kill -0 $teepid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill $teepid 2>/dev/null
+	wait $teepid 2>/dev/null
+	rm -f "$fifo"
 	ms=$(((${EPOCHREALTIME/./} - start) / 1000))
 	echo "vm: command exited with $cmd_rc after $((ms / 1000)).$(printf %03d $((ms % 1000)))s"
 fi
@@ -188,18 +198,59 @@ rc=$cmd_rc
 exit "$rc"
 GUEST
 
+# Interactive: load the module, then a login shell in the repository.
+cat >"$OUT/shell.sh" <<GUEST
+#!/bin/bash
+export SKEX_VM=1 SKEX_OUT=/mnt/out SKEX_REPO=$(printf %q "$ROOT") SKEX_MODULE=$(printf %q "$GMOD")
+export SKEX_MODULE_NAME=$(printf %q "$MODNAME") SKEX_KVER=\$(uname -r)
+cd "\$SKEX_REPO" || exit 1
+if [ -n "\$SKEX_MODULE" ]; then
+	echo "vm: insmod \$SKEX_MODULE"
+	insmod "\$SKEX_MODULE" || echo "vm: insmod failed"
+fi
+echo "vm: interactive shell; exit (or poweroff -f) to stop the VM"
+exec bash -l
+GUEST
+
 CMDLINE="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic slub_debug=FZPU quiet"
 CMDLINE+=" net.ifnames=0 mitigations=off nokaslr tsc=reliable i8042.noaux i8042.nokbd"
-[ "$INTERACTIVE" = 1 ] || CMDLINE+=" skex.cmd=/mnt/out/run.sh"
+if [ "$INTERACTIVE" = 1 ]; then
+	CMDLINE+=" skex.cmd=/mnt/out/shell.sh skex.tty=1"
+else
+	CMDLINE+=" skex.cmd=/mnt/out/run.sh"
+fi
 CMDLINE+=" ${SKEX_VM_EXTRA_CMDLINE:-}"
+
+# The guest gets fresh /tmp, /var/tmp, /run and its own /mnt: a repository
+# there is shared separately (read-only) at the same path.
+REPO_SHARE=()
+case "$ROOT/" in
+/tmp/* | /var/tmp/* | /run/* | /var/run/* | /mnt/* | /dev/* | /proc/* | /sys/*)
+	if [[ "$ROOT" = *[[:space:]]* ]]; then
+		echo "vm.sh: the repository path has blanks and is under a VM-private directory: move it" >&2
+		exit 1
+	fi
+	CMDLINE+=" skex.repo=$ROOT"
+	REPO_SHARE=(-virtfs "local,path=$ROOT,mount_tag=repo,security_model=none,readonly=on,multidevs=remap")
+	;;
+esac
+
+# TCG: one host thread for all vCPUs by default. Multi-threaded TCG (MTTCG)
+# was both slower here (2 host cores, shared) and unsafe for us: a vCPU can
+# keep running a stale translation of code another vCPU patched (text_poke_bp,
+# as static keys and ftrace do), and the kernel dies on a spurious int3
+# ("Oops: int3" in sched_clock_cpu, seen at boot). SKEX_VM_TCG_THREAD=multi
+# brings it back, e.g. for stress runs.
+TCG_THREAD=${SKEX_VM_TCG_THREAD:-single}
 
 # shellcheck disable=SC2054  # commas are QEMU's
 QARGS=(
-	-accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM"
+	-accel "tcg,thread=$TCG_THREAD" -cpu max -smp "$SMP" -m "$MEM"
 	-nographic -nodefaults -no-reboot -monitor none -nic none
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
+	"${REPO_SHARE[@]}"
 )
 # shellcheck disable=SC2054
 if [ "$INTERACTIVE" = 1 ]; then

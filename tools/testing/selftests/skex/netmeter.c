@@ -10,8 +10,9 @@
  *   accept_queue     connections left in the accept queue: waiting exact;
  *                    accepted after a sleep: delay_us within 10 ms per
  *                    connection of the delay measured here
- *   listeners        ref_count = listening sockets on the port (IPv4 + IPv6,
- *                    SO_REUSEPORT); one line per port; closed -> gone
+ *   listeners,       ref_count = listening sockets on the port (IPv4 + IPv6,
+ *   dual_stack_port  SO_REUSEPORT); waiting and conns summed over them; one
+ *                    line per port; all closed -> gone
  *   server_side_only a client socket bound to a listening port's number is
  *                    not counted on it
  *   bad_input        short optlen, faulting pointer, port 0, unknown port
@@ -543,6 +544,38 @@ TEST_F(netmeter, listeners)
 	snap_take(_metadata, port, &s);	/* also: still one line */
 	EXPECT_EQ(3, s.nm.stat.ref_count);
 
+	/* waiting and conns are the port's: summed over the group */
+	{
+		int cl[6], lst[3] = { l1, l2, l3 }, got = 0;
+		struct snap t;
+
+		for (int i = 0; i < 6; i++) {
+			cl[i] = skex_connect(&a);
+			ASSERT_LE(0, cl[i]);
+		}
+		EXPECT_EQ(6, wait_waiting(port, 6));
+		snap_take(_metadata, port, &t);
+		EXPECT_EQ(6, t.l.waiting);
+		EXPECT_EQ(s.l.conns, t.l.conns);
+		/* all queued already: nonblocking accepts find them */
+		for (int i = 0; i < 3; i++) {
+			int fd;
+
+			ASSERT_EQ(0, fcntl(lst[i], F_SETFL, O_NONBLOCK));
+			while ((fd = accept(lst[i], NULL, NULL)) >= 0) {
+				close(fd);
+				got++;
+			}
+			EXPECT_EQ(EAGAIN, errno);
+		}
+		EXPECT_EQ(6, got);
+		snap_take(_metadata, port, &t);
+		EXPECT_EQ(0, t.l.waiting);
+		EXPECT_EQ(s.l.conns + 6, t.l.conns);
+		for (int i = 0; i < 6; i++)
+			close(cl[i]);
+	}
+
 	close(l2);
 	snap_take(_metadata, port, &s);
 	EXPECT_EQ(2, s.nm.stat.ref_count);
@@ -584,6 +617,14 @@ TEST(dual_stack_port)
 	c6 = skex_connect(&a6);
 	ASSERT_LE(0, c4);
 	ASSERT_LE(0, c6);
+	/* the port's queue is both listeners' queues */
+	EXPECT_EQ(2, wait_waiting(port, 2));
+	{
+		struct snap t;
+
+		snap_take(_metadata, port, &t);
+		EXPECT_EQ(2, t.nm.stat.conn_waiting);
+	}
 	s4 = accept(l4, NULL, NULL);
 	s6 = accept(l6, NULL, NULL);
 	ASSERT_LE(0, s4);

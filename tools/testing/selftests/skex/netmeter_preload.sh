@@ -47,6 +47,7 @@ skex_net client ::1 "$p6" 7 1234 2 ||
 	skex_fail "IPv6 traffic after insmod"
 skex_check_counters "" "$p6" 2 0 14 2468
 
+skex_log "IPv4: the server was already asleep in accept() when skex loaded"
 skex_net client 127.0.0.1 "$p4" 100 500 4 ||
 	skex_fail "IPv4 traffic after insmod"
 skex_check_counters "" "$p4" 4 0 400 2000

@@ -112,14 +112,15 @@ for t in "${selected[@]}"; do
 	start=$(date +%s)
 	if [ "$kind" = bin ] && [ ! -x "${cmd[0]}" ]; then
 		echo "${cmd[0]} missing: build with make -C tools/testing/selftests/skex" >"$tmp/out"
+		sed 's/^/# /' "$tmp/out"
 		rc=1
 	else
+		# streamed, so a kernel crash shows where the test was
 		(cd "$tmp" && timeout --kill-after=10 "$limit" "${cmd[@]}") \
-			</dev/null >"$tmp/out" 2>&1
-		rc=$?
+			</dev/null 2>&1 | tee "$tmp/out" | sed -u 's/^/# /'
+		rc=${PIPESTATUS[0]}
 	fi
 	secs=$(($(date +%s) - start))
-	sed 's/^/# /' "$tmp/out"
 
 	verdict=
 	reason=

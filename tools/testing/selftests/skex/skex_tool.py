@@ -137,6 +137,8 @@ def cmd_stream(a):
                 with lock:
                     state["bytes"] += 2 * len(blk)
                 seq += 1
+                # continuous, not saturating: rmmod/insmod need CPU too
+                time.sleep(0.005)
             c.close()
         except OSError as e:
             error("stream: %s" % e)
@@ -155,6 +157,7 @@ def cmd_stream(a):
                 with lock:
                     state["bytes"] += len(got)
                     state["conns"] += 1
+                time.sleep(0.02)
             except OSError as e:
                 error("short: %s" % e)
                 time.sleep(0.1)
