@@ -66,8 +66,12 @@
 #define SKEX_RATIO_IDLE_NS	(100 * NSEC_PER_MSEC)
 /* stride of a port of weight 1/1000 */
 #define SKEX_STRIDE		BIT_ULL(42)
-/* an output port throttled this recently keeps its full bucket */
-#define SKEX_BUSY_NS		NSEC_PER_SEC
+/*
+ * An output port throttled this recently may fill its bucket to its full
+ * depth (200 ms of quota): a writer woken late gets its due, and a writer
+ * that pauses gets back at most what it left unused in this window.
+ */
+#define SKEX_BUSY_NS		(200 * NSEC_PER_MSEC)
 /* slack of the sleeps and of the group timer */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
 
@@ -319,10 +323,11 @@ static void skex_group_port_configure(struct skex_group_port *gp,
 		gp->stride = div_u64(SKEX_STRIDE, max(ps->quota, 1U));
 		break;
 	default:
+		/* a quota of 0: an empty bucket that never holds a quantum */
 		gp->rate = ps->quota;
-		bytes = gp->rate ? max_t(u64, gp->rate / 20, 1) : 0;
+		bytes = max_t(u64, gp->rate / 20, 1);
 		gp->quantum = bytes * NSEC_PER_SEC;
-		gp->depth = 4 * gp->quantum;
+		gp->depth = gp->rate ? 4 * gp->quantum : 0;
 		break;
 	}
 	/* A new output bucket starts with one quantum: no first burst. */
