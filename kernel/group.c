@@ -68,10 +68,11 @@
 #define SKEX_STRIDE		BIT_ULL(42)
 /*
  * An output port throttled this recently may fill its bucket to its full
- * depth (200 ms of quota): a writer woken late gets its due, and a writer
- * that pauses gets back at most what it left unused in this window.
+ * depth (200 ms of quota), so that a writer woken late gets its due. It is
+ * idle again as soon as a send gets all it asked for with nobody else
+ * waiting: a writer that pauses gets no burst.
  */
-#define SKEX_BUSY_NS		(200 * NSEC_PER_MSEC)
+#define SKEX_BUSY_NS		NSEC_PER_SEC
 /* slack of the sleeps and of the group timer */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
 
@@ -133,6 +134,7 @@ struct skex_group {
  *	connection for accept_rate)
  * @stamp: time of @level
  * @busy_until: the bucket may fill to @depth until then, else @quantum
+ *	(see SKEX_BUSY_NS)
  * @stride, @pass: accept_ratio scheduling
  * @backlog: accept_ratio: connections seen waiting at the last attempt
  * @active_until: accept_ratio: someone accepted here recently
@@ -177,6 +179,7 @@ struct skex_sleeper {
 	struct list_head node;
 	struct sock *sk;
 	struct wait_queue_entry wait;
+	bool listed;
 	bool queued;
 };
 
@@ -487,6 +490,7 @@ void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo)
 static void skex_sleeper_init(struct skex_sleeper *s, struct sock *sk)
 {
 	s->sk = sk;
+	s->listed = false;
 	s->queued = false;
 	init_waitqueue_func_entry(&s->wait, woken_wake_function);
 	s->wait.private = current;
@@ -495,19 +499,35 @@ static void skex_sleeper_init(struct skex_sleeper *s, struct sock *sk)
 /* List @s on @gp; under the group's lock. */
 static void skex_sleeper_list(struct skex_group_port *gp, struct skex_sleeper *s)
 {
-	list_add(&s->node, &gp->sleepers);
+	list_add_tail(&s->node, &gp->sleepers);
 	gp->nsleepers++;
+	s->listed = true;
 }
 
+/* Whether @s waited longest on @gp. Under the group's lock. */
+static bool skex_sleeper_first(struct skex_group_port *gp,
+			       struct skex_sleeper *s)
+{
+	return list_first_entry(&gp->sleepers, struct skex_sleeper, node) == s;
+}
+
+/* Leave @gp's sleepers; the next in line may take its turn. */
 static void skex_sleeper_unlist(struct skex_group_port *gp, struct skex_sleeper *s)
 {
-	if (!s->queued)
-		return;
-	spin_lock_bh(&gp->group->lock);
-	list_del(&s->node);
-	gp->nsleepers--;
-	spin_unlock_bh(&gp->group->lock);
-	remove_wait_queue(sk_sleep(s->sk), &s->wait);
+	struct skex_sleeper *next;
+
+	if (s->listed) {
+		spin_lock_bh(&gp->group->lock);
+		list_del(&s->node);
+		gp->nsleepers--;
+		next = list_first_entry_or_null(&gp->sleepers,
+						struct skex_sleeper, node);
+		if (next)
+			wake_up_interruptible_all(sk_sleep(next->sk));
+		spin_unlock_bh(&gp->group->lock);
+	}
+	if (s->queued)
+		remove_wait_queue(sk_sleep(s->sk), &s->wait);
 }
 
 /*
@@ -682,7 +702,7 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 				skex_group_arm(g, until);
 			}
 		}
-		if (wait && !s.queued)
+		if (wait && !s.listed)
 			skex_sleeper_list(gp, &s);
 		spin_unlock_bh(&g->lock);
 		if (idle)
@@ -922,6 +942,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 	struct skex_group *g = gp->group;
 	struct skex_sleeper s;
 	u64 now, until;
+	bool blocking;
 	long ret;
 
 	skex_sleeper_init(&s, w->sk);
@@ -935,18 +956,35 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 			ret = want;
 			break;
 		}
+		/* blocked writers take their turns, longest waiting first */
+		blocking = !w->nonblock && !gp->nonblock;
+		if (blocking && gp->nsleepers &&
+		    !(s.listed && skex_sleeper_first(gp, &s))) {
+			skex_count(gp, w);
+			if (!s.listed)
+				skex_sleeper_list(gp, &s);
+			spin_unlock_bh(&g->lock);
+			if (!s.queued)
+				skex_output_push(w->sk);
+			ret = skex_sleep(&s, w, U64_MAX);
+			if (ret)
+				break;
+			continue;
+		}
 		ret = skex_output_grant(gp, now, want, &until);
 		if (ret) {
 			if (ret < want) {
 				skex_count(gp, w);
 				skex_bucket_busy(gp, now);
+			} else if (gp->nsleepers == s.listed && !gp->npollers) {
+				gp->busy_until = 0;
 			}
 			spin_unlock_bh(&g->lock);
 			break;
 		}
 		skex_count(gp, w);
 		skex_bucket_busy(gp, now);
-		if (w->nonblock || gp->nonblock) {
+		if (!blocking) {
 			skex_poller_add(gp, w->sk);
 			skex_group_arm(g, until);
 			spin_unlock_bh(&g->lock);
@@ -954,7 +992,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 			ret = -EAGAIN;
 			break;
 		}
-		if (!s.queued)
+		if (!s.listed)
 			skex_sleeper_list(gp, &s);
 		spin_unlock_bh(&g->lock);
 		if (!s.queued)
