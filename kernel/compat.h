@@ -9,6 +9,8 @@
 #define _SKEX_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/fcntl.h>
+#include <linux/fs.h>
 #include <linux/ftrace.h>
 #include <net/inet_connection_sock.h>
 #include <net/net_namespace.h>
@@ -39,12 +41,24 @@ static inline void skex_ftrace_set_ip(struct ftrace_regs *fregs,
 #define SKEX_ACCEPT_PROTO	struct sock *sk, int flags, int *err, bool kern
 #define SKEX_ACCEPT_ARGS	sk, flags, err, kern
 
+typedef struct sock *(skex_accept_fn)(struct sock *, int, int *, bool);
+
 struct skex_accept_args {
 	int flags;
 	int *err;
+	bool kern;
 };
 
-#define SKEX_ACCEPT_ARGS_INIT	{ .flags = flags, .err = err }
+#define SKEX_ACCEPT_ARGS_INIT	{ .flags = flags, .err = err, .kern = kern }
+
+/* Call inet_csk_accept() (@fn) with the saved arguments, maybe O_NONBLOCK. */
+static inline struct sock *
+skex_accept_call(skex_accept_fn *fn, struct sock *sk,
+		 struct skex_accept_args *a, bool nonblock)
+{
+	return fn(sk, nonblock ? a->flags | O_NONBLOCK : a->flags, a->err,
+		  a->kern);
+}
 
 static inline int skex_accept_flags(const struct skex_accept_args *a)
 {
@@ -64,11 +78,28 @@ static inline int skex_accept_err(const struct skex_accept_args *a)
 #define SKEX_ACCEPT_PROTO	struct sock *sk, struct proto_accept_arg *arg
 #define SKEX_ACCEPT_ARGS	sk, arg
 
+typedef struct sock *(skex_accept_fn)(struct sock *, struct proto_accept_arg *);
+
 struct skex_accept_args {
 	struct proto_accept_arg *arg;
 };
 
 #define SKEX_ACCEPT_ARGS_INIT	{ .arg = arg }
+
+/* Call inet_csk_accept() (@fn) with the saved arguments, maybe O_NONBLOCK. */
+static inline struct sock *
+skex_accept_call(skex_accept_fn *fn, struct sock *sk,
+		 struct skex_accept_args *a, bool nonblock)
+{
+	int flags = a->arg->flags;
+	struct sock *child;
+
+	if (nonblock)
+		a->arg->flags |= O_NONBLOCK;
+	child = fn(sk, a->arg);
+	a->arg->flags = flags;
+	return child;
+}
 
 static inline int skex_accept_flags(const struct skex_accept_args *a)
 {
@@ -85,6 +116,31 @@ static inline int skex_accept_err(const struct skex_accept_args *a)
 	return a->arg->err;
 }
 #endif
+
+/*
+ * Directory operations on the module's own configfs tree (group_configfs.c
+ * mirrors groups made with setsockopt()): vfs_mkdir()/vfs_rmdir() took a
+ * user_namespace until 6.3, then an mnt_idmap. The caller holds the
+ * parent's inode lock.
+ */
+static inline int skex_vfs_mkdir(struct inode *dir, struct dentry *dentry,
+				 umode_t mode)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+	return vfs_mkdir(&init_user_ns, dir, dentry, mode);
+#else
+	return vfs_mkdir(&nop_mnt_idmap, dir, dentry, mode);
+#endif
+}
+
+static inline int skex_vfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+	return vfs_rmdir(&init_user_ns, dir, dentry);
+#else
+	return vfs_rmdir(&nop_mnt_idmap, dir, dentry);
+#endif
+}
 
 /* tcp_sendpage() carries sendfile() and splice() to TCP until 6.5. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)

@@ -33,7 +33,7 @@ static const struct config_item_type skex_root_type = {
 };
 
 struct config_group skex_forward_group;	/* forward_configfs.c adds to it */
-static struct config_group skex_groups_group;
+struct config_group skex_groups_group;	/* group_configfs.c mirrors into it */
 
 static struct configfs_subsystem skex_subsys = {
 	.su_group = {

@@ -2,9 +2,882 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * configfs directories of the group engine.
+ * configfs directories of the group engine, acting on the initial
+ * namespace:
+ *
+ *   /sys/kernel/config/skex/groups/
+ *   `-- <gid>/                 mkdir 1-65535: a group without type or ports
+ *       |-- type               accept_rate | accept_ratio | output_rate |
+ *       |                      output_rate_ftp; only while it has no ports
+ *       `-- ports/
+ *           `-- <port>/        mkdir 1-65535: the port joins the group
+ *               |-- quota      accept types: 12.5 (per second, or a
+ *               |              weight; three decimals at most); output
+ *               |              types: bytes per second. Nothing is
+ *               |              throttled until a quota is written.
+ *               |-- nonblock   0 | 1
+ *               `-- throttled  accepts and sends delayed or refused (ro)
+ *
+ * The directories are a view of the engine (group.c), which holds the
+ * truth: every show and store goes to it under config_mutex, and a store
+ * that the engine refuses changes nothing.
+ *
+ * Groups made or changed with setsockopt() in the initial namespace are
+ * mirrored here: the sockopt front calls skex_group_configfs_sync(), which
+ * makes and removes the directories with vfs_mkdir()/vfs_rmdir() as the
+ * kernel, so that they are ordinary directories a user can rmdir. While it
+ * does, the make/drop callbacks only adopt or forget directories and leave
+ * the engine alone (skex_cfs_syncer). configfs pins the module for every
+ * directory it makes; the mirrored ones must not keep the module from
+ * unloading, so the mirror gives those references back at once and takes
+ * them again just before configfs drops them (skex_cfs_unpin()), and
+ * skex_group_configfs_exit() removes what is left before the subsystem
+ * goes.
  */
 #include "skex.h"
+#include "compat.h"
 #include "group.h"
 
-struct configfs_group_operations skex_group_dir_ops;
+#include <linux/cred.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+/* module references configfs_mkdir() takes: subsystem and item type */
+#define SKEX_CFS_PINS	2
+
+/**
+ * struct skex_cfs_group - groups/<gid>/
+ * @group: the directory
+ * @ports: its ports/ directory
+ * @gid: the group
+ * @unpinned: made by the mirror; holds no module reference
+ * @node: in skex_cfs_groups
+ * @port_list: its struct skex_cfs_port
+ */
+struct skex_cfs_group {
+	struct config_group group;
+	struct config_group ports;
+	u16 gid;
+	bool unpinned;
+	struct list_head node;
+	struct list_head port_list;
+};
+
+/**
+ * struct skex_cfs_port - groups/<gid>/ports/<port>/
+ * @item: the directory
+ * @grp: its group directory
+ * @port: the port
+ * @unpinned: made by the mirror; holds no module reference
+ * @node: in skex_cfs_group.port_list
+ */
+struct skex_cfs_port {
+	struct config_item item;
+	struct skex_cfs_group *grp;
+	u16 port;
+	bool unpinned;
+	struct list_head node;
+};
+
+/* The directories there are; names only are read out of it. */
+static LIST_HEAD(skex_cfs_groups);
+static DEFINE_MUTEX(skex_cfs_lock);	/* skex_cfs_groups, port lists */
+
+/* One mirror at a time; protects skex_cfs_syncer and skex_cfs_closed. */
+static DEFINE_MUTEX(skex_cfs_sync_mutex);
+static struct task_struct *skex_cfs_syncer;
+static bool skex_cfs_closed;
+
+static const char *const skex_type_names[] = {
+	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
+	[SKEX_ACCEPT_RATIO] = "accept_ratio",
+	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
+	[SKEX_OUTPUT_ABSOLUTE_FTP] = "output_rate_ftp",
+};
+
+static struct skex_net *skex_cfs_net(void)
+{
+	return skex_net(&init_net);
+}
+
+static bool skex_cfs_mirroring(void)
+{
+	return READ_ONCE(skex_cfs_syncer) == current;
+}
+
+static struct skex_cfs_group *to_cfs_group(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct skex_cfs_group,
+			    group);
+}
+
+static struct skex_cfs_port *to_cfs_port(struct config_item *item)
+{
+	return container_of(item, struct skex_cfs_port, item);
+}
+
+/* A directory name: a number 1-65535 written the canonical way. */
+static int skex_cfs_parse_name(const char *name, u16 *val)
+{
+	char buf[8];
+	int err;
+
+	err = kstrtou16(name, 10, val);
+	if (err || !*val)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%u", *val);
+	return strcmp(buf, name) ? -EINVAL : 0;
+}
+
+/* Let an item made by the mirror be dropped like any other. */
+static void skex_cfs_unpin(bool unpinned)
+{
+	int i;
+
+	if (!unpinned)
+		return;
+	for (i = 0; i < SKEX_CFS_PINS; i++)
+		__module_get(THIS_MODULE);
+}
+
+/* ---- engine access ---- */
+
+/* The group's description with port @port; spec is kmalloc()ed. */
+static struct skex_group_spec *skex_cfs_spec(struct skex_net *sn, u16 gid,
+					     int *err)
+{
+	struct skex_group_spec *spec = kmalloc(sizeof(*spec), GFP_KERNEL);
+
+	*err = -ENOMEM;
+	if (!spec)
+		return NULL;
+	*err = skex_group_get(sn, gid, spec);
+	if (*err) {
+		kfree(spec);
+		return NULL;
+	}
+	return spec;
+}
+
+static struct skex_group_port_spec *
+skex_cfs_spec_port(struct skex_group_spec *spec, u16 port)
+{
+	unsigned int i;
+
+	for (i = 0; i < spec->nports; i++)
+		if (spec->ports[i].port == port)
+			return &spec->ports[i];
+	return NULL;
+}
+
+/* Check and apply a changed description. Under config_mutex. */
+static int skex_cfs_apply(struct skex_net *sn, u16 gid,
+			  struct skex_group_spec *spec)
+{
+	int err = skex_group_check(spec, false);
+
+	return err ?: skex_group_edit(sn, gid, spec);
+}
+
+/* ---- groups/<gid>/ports/<port>/ ---- */
+
+static ssize_t skex_port_quota_show(struct config_item *item, char *page)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	ssize_t ret;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	mutex_unlock(&sn->config_mutex);
+	if (!spec)
+		return err;
+
+	ps = skex_cfs_spec_port(spec, cp->port);
+	if (!ps) {
+		ret = -ENOENT;
+	} else if (!ps->set) {
+		ret = sprintf(page, "\n");
+	} else if (skex_group_accept_type(spec->type)) {
+		u32 frac = ps->quota % 1000;
+		unsigned int digits = 3;
+
+		while (frac && !(frac % 10)) {
+			frac /= 10;
+			digits--;
+		}
+		if (frac)
+			ret = sprintf(page, "%u.%0*u\n", ps->quota / 1000,
+				      digits, frac);
+		else
+			ret = sprintf(page, "%u\n", ps->quota / 1000);
+	} else {
+		ret = sprintf(page, "%u\n", ps->quota);
+	}
+	kfree(spec);
+	return ret;
+}
+
+/* "W", "W." or "W.F" with up to three decimals, in thousandths. */
+static int skex_cfs_parse_frac(const char *page, size_t count, u32 *quota)
+{
+	char buf[16], *dot;
+	unsigned int i, frac = 0, scale = 1000;
+	u16 whole;
+	int err;
+
+	if (count && page[count - 1] == '\n')
+		count--;
+	if (!count || count >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, page, count);
+	buf[count] = '\0';
+
+	dot = strchr(buf, '.');
+	if (dot) {
+		*dot++ = '\0';
+		if (strlen(dot) > 3)
+			return -EINVAL;
+		for (i = 0; dot[i]; i++) {
+			if (!isdigit(dot[i]))
+				return -EINVAL;
+			scale /= 10;
+			frac += (dot[i] - '0') * scale;
+		}
+	}
+	if (!isdigit(buf[0]))
+		return -EINVAL;
+	err = kstrtou16(buf, 10, &whole);
+	if (err)
+		return err;
+	*quota = whole * 1000U + frac;
+	return 0;
+}
+
+static ssize_t skex_port_quota_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	u32 quota;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	if (!spec)
+		goto unlock;
+	ps = skex_cfs_spec_port(spec, cp->port);
+	err = -ENOENT;
+	if (!ps)
+		goto out;
+	if (skex_group_accept_type(spec->type)) {
+		err = skex_cfs_parse_frac(page, count, &quota);
+	} else {
+		err = -EINVAL;
+		if (isdigit(page[0]))
+			err = kstrtou32(page, 10, &quota);
+	}
+	if (err)
+		goto out;
+	ps->quota = quota;
+	ps->set = true;
+	err = skex_cfs_apply(sn, cp->grp->gid, spec);
+out:
+	kfree(spec);
+unlock:
+	mutex_unlock(&sn->config_mutex);
+	if (err)
+		pr_info("groups/%u/ports/%u/quota: cannot set '%.*s': %d\n",
+			cp->grp->gid, cp->port,
+			(int)(count && page[count - 1] == '\n' ? count - 1 :
+				count), page, err);
+	return err ?: count;
+}
+
+static ssize_t skex_port_nonblock_show(struct config_item *item, char *page)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	ssize_t ret;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	mutex_unlock(&sn->config_mutex);
+	if (!spec)
+		return err;
+	ps = skex_cfs_spec_port(spec, cp->port);
+	ret = ps ? sprintf(page, "%d\n", ps->nonblock) : -ENOENT;
+	kfree(spec);
+	return ret;
+}
+
+static ssize_t skex_port_nonblock_store(struct config_item *item,
+					const char *page, size_t count)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	unsigned int val;
+	int err;
+
+	err = kstrtouint(page, 10, &val);
+	if (err || val > 1 || !isdigit(page[0]))
+		return -EINVAL;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	if (spec) {
+		ps = skex_cfs_spec_port(spec, cp->port);
+		err = -ENOENT;
+		if (ps) {
+			ps->nonblock = val;
+			err = skex_cfs_apply(sn, cp->grp->gid, spec);
+		}
+		kfree(spec);
+	}
+	mutex_unlock(&sn->config_mutex);
+	return err ?: count;
+}
+
+static ssize_t skex_port_throttled_show(struct config_item *item, char *page)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	u64 count;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	err = skex_group_throttled(sn, cp->grp->gid, cp->port, &count);
+	mutex_unlock(&sn->config_mutex);
+	return err ?: sprintf(page, "%llu\n", count);
+}
+
+CONFIGFS_ATTR(skex_port_, quota);
+CONFIGFS_ATTR(skex_port_, nonblock);
+CONFIGFS_ATTR_RO(skex_port_, throttled);
+
+static struct configfs_attribute *skex_port_attrs[] = {
+	&skex_port_attr_quota,
+	&skex_port_attr_nonblock,
+	&skex_port_attr_throttled,
+	NULL,
+};
+
+static void skex_cfs_port_release(struct config_item *item)
+{
+	kfree(to_cfs_port(item));
+}
+
+static struct configfs_item_operations skex_cfs_port_item_ops = {
+	.release = skex_cfs_port_release,
+};
+
+static const struct config_item_type skex_cfs_port_type = {
+	.ct_item_ops = &skex_cfs_port_item_ops,
+	.ct_attrs = skex_port_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+/* mkdir groups/<gid>/ports/<port>: the port joins, without a quota yet. */
+static struct config_item *skex_cfs_make_port(struct config_group *group,
+					      const char *name)
+{
+	struct skex_cfs_group *cg = container_of(group, struct skex_cfs_group,
+						 ports);
+	struct skex_net *sn = skex_cfs_net();
+	bool mirror = skex_cfs_mirroring();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	struct skex_cfs_port *cp;
+	u16 port;
+	int err;
+
+	err = skex_cfs_parse_name(name, &port);
+	if (err)
+		return ERR_PTR(err);
+	cp = kzalloc(sizeof(*cp), GFP_KERNEL);
+	if (!cp)
+		return ERR_PTR(-ENOMEM);
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cg->gid, &err);
+	if (!spec)
+		goto unlock;
+	ps = skex_cfs_spec_port(spec, port);
+	if (mirror) {
+		/* adopt what the engine has */
+		err = ps ? 0 : -ENOENT;
+	} else if (ps) {
+		err = -EEXIST;
+	} else if (!spec->type) {
+		pr_info("groups/%u: write a type before adding ports\n",
+			cg->gid);
+		err = -EINVAL;
+	} else if (spec->nports >= SKEX_GROUP_PORTS_MAX) {
+		err = -ENOSPC;
+	} else {
+		ps = &spec->ports[spec->nports++];
+		memset(ps, 0, sizeof(*ps));
+		ps->port = port;
+		err = skex_cfs_apply(sn, cg->gid, spec);
+	}
+	kfree(spec);
+unlock:
+	mutex_unlock(&sn->config_mutex);
+	if (err) {
+		kfree(cp);
+		return ERR_PTR(err);
+	}
+
+	config_item_init_type_name(&cp->item, name, &skex_cfs_port_type);
+	cp->grp = cg;
+	cp->port = port;
+	cp->unpinned = mirror;
+	mutex_lock(&skex_cfs_lock);
+	list_add_tail(&cp->node, &cg->port_list);
+	mutex_unlock(&skex_cfs_lock);
+	return &cp->item;
+}
+
+static void skex_cfs_drop_port(struct config_group *group,
+			       struct config_item *item)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_spec *spec;
+	unsigned int i;
+	int err;
+
+	mutex_lock(&skex_cfs_lock);
+	list_del(&cp->node);
+	mutex_unlock(&skex_cfs_lock);
+
+	if (!skex_cfs_mirroring()) {
+		mutex_lock(&sn->config_mutex);
+		spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+		for (i = 0; spec && i < spec->nports; i++) {
+			if (spec->ports[i].port != cp->port)
+				continue;
+			spec->ports[i] = spec->ports[--spec->nports];
+			skex_group_edit(sn, cp->grp->gid, spec);
+			break;
+		}
+		kfree(spec);
+		mutex_unlock(&sn->config_mutex);
+	}
+	skex_cfs_unpin(cp->unpinned);
+	config_item_put(item);
+}
+
+static struct configfs_group_operations skex_cfs_ports_ops = {
+	.make_item = skex_cfs_make_port,
+	.drop_item = skex_cfs_drop_port,
+};
+
+static const struct config_item_type skex_cfs_ports_type = {
+	.ct_group_ops = &skex_cfs_ports_ops,
+	.ct_owner = THIS_MODULE,
+};
+
+/* ---- groups/<gid>/ ---- */
+
+static ssize_t skex_group_type_show(struct config_item *item, char *page)
+{
+	struct skex_cfs_group *cg = to_cfs_group(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_spec *spec;
+	ssize_t ret;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cg->gid, &err);
+	mutex_unlock(&sn->config_mutex);
+	if (!spec)
+		return err;
+	ret = sprintf(page, "%s\n",
+		      spec->type ? skex_type_names[spec->type] : "");
+	kfree(spec);
+	return ret;
+}
+
+static ssize_t skex_group_type_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct skex_cfs_group *cg = to_cfs_group(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_spec *spec;
+	u16 type;
+	int err;
+
+	for (type = SKEX_ACCEPT_ABSOLUTE; type <= SKEX_OUTPUT_ABSOLUTE_FTP;
+	     type++)
+		if (sysfs_streq(page, skex_type_names[type]))
+			break;
+	if (type > SKEX_OUTPUT_ABSOLUTE_FTP) {
+		pr_info("groups/%u/type: unknown type '%.*s'\n", cg->gid,
+			(int)min_t(size_t, count, 32), page);
+		return -EINVAL;
+	}
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cg->gid, &err);
+	if (spec) {
+		if (spec->type == type) {
+			err = 0;
+		} else if (spec->nports) {
+			pr_info("groups/%u/type: remove the ports first\n",
+				cg->gid);
+			err = -EBUSY;
+		} else {
+			spec->type = type;
+			err = skex_cfs_apply(sn, cg->gid, spec);
+		}
+		kfree(spec);
+	}
+	mutex_unlock(&sn->config_mutex);
+	return err ?: count;
+}
+
+CONFIGFS_ATTR(skex_group_, type);
+
+static struct configfs_attribute *skex_group_attrs[] = {
+	&skex_group_attr_type,
+	NULL,
+};
+
+static void skex_cfs_group_release(struct config_item *item)
+{
+	kfree(to_cfs_group(item));
+}
+
+static struct configfs_item_operations skex_cfs_group_item_ops = {
+	.release = skex_cfs_group_release,
+};
+
+static const struct config_item_type skex_cfs_group_type = {
+	.ct_item_ops = &skex_cfs_group_item_ops,
+	.ct_attrs = skex_group_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+/* mkdir groups/<gid>: an empty group. */
+static struct config_group *skex_cfs_make_group(struct config_group *group,
+						const char *name)
+{
+	struct skex_net *sn = skex_cfs_net();
+	bool mirror = skex_cfs_mirroring();
+	struct skex_group_spec empty = {};
+	struct skex_cfs_group *cg;
+	u16 gid;
+	int err;
+
+	err = skex_cfs_parse_name(name, &gid);
+	if (err)
+		return ERR_PTR(err);
+	cg = kzalloc(sizeof(*cg), GFP_KERNEL);
+	if (!cg)
+		return ERR_PTR(-ENOMEM);
+
+	mutex_lock(&sn->config_mutex);
+	if (mirror)
+		err = skex_group_get(sn, gid, &empty);
+	else
+		err = skex_group_add(sn, &gid, &empty);
+	mutex_unlock(&sn->config_mutex);
+	if (err) {
+		kfree(cg);
+		return ERR_PTR(err);
+	}
+
+	config_group_init_type_name(&cg->group, name, &skex_cfs_group_type);
+	config_group_init_type_name(&cg->ports, "ports", &skex_cfs_ports_type);
+	configfs_add_default_group(&cg->ports, &cg->group);
+	cg->gid = gid;
+	cg->unpinned = mirror;
+	INIT_LIST_HEAD(&cg->port_list);
+	mutex_lock(&skex_cfs_lock);
+	list_add_tail(&cg->node, &skex_cfs_groups);
+	mutex_unlock(&skex_cfs_lock);
+	return &cg->group;
+}
+
+static void skex_cfs_drop_group(struct config_group *group,
+				struct config_item *item)
+{
+	struct skex_cfs_group *cg = to_cfs_group(item);
+	struct skex_net *sn = skex_cfs_net();
+
+	mutex_lock(&skex_cfs_lock);
+	list_del(&cg->node);
+	mutex_unlock(&skex_cfs_lock);
+
+	if (!skex_cfs_mirroring()) {
+		mutex_lock(&sn->config_mutex);
+		skex_group_del(sn, cg->gid);
+		mutex_unlock(&sn->config_mutex);
+	}
+	skex_cfs_unpin(cg->unpinned);
+	config_item_put(item);
+}
+
+struct configfs_group_operations skex_group_dir_ops = {
+	.make_group = skex_cfs_make_group,
+	.drop_item = skex_cfs_drop_group,
+};
+
+/* ---- the mirror ---- */
+
+/* mkdir or rmdir @name in @parent as the kernel. */
+static int skex_cfs_dirop(struct dentry *parent, const char *name, bool make)
+{
+	struct inode *dir = d_inode(parent);
+	struct dentry *dentry;
+	int err;
+
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	dentry = lookup_one_len(name, parent, strlen(name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+		goto unlock;
+	}
+	if (make)
+		err = d_really_is_positive(dentry) ? -EEXIST :
+		      skex_vfs_mkdir(dir, dentry, 0755);
+	else
+		err = d_really_is_negative(dentry) ? -ENOENT :
+		      skex_vfs_rmdir(dir, dentry);
+	dput(dentry);
+unlock:
+	inode_unlock(dir);
+	return err;
+}
+
+/* The dentry of groups/<gid>/ports/, with a reference, or NULL. */
+static struct dentry *skex_cfs_ports_dentry(u16 gid)
+{
+	struct dentry *groups = skex_groups_group.cg_item.ci_dentry;
+	struct dentry *gd, *pd = NULL;
+	char name[8];
+
+	snprintf(name, sizeof(name), "%u", gid);
+	inode_lock(d_inode(groups));
+	gd = lookup_one_len(name, groups, strlen(name));
+	inode_unlock(d_inode(groups));
+	if (IS_ERR(gd))
+		return NULL;
+	if (d_really_is_positive(gd)) {
+		inode_lock(d_inode(gd));
+		pd = lookup_one_len("ports", gd, strlen("ports"));
+		inode_unlock(d_inode(gd));
+		if (IS_ERR(pd)) {
+			pd = NULL;
+		} else if (d_really_is_negative(pd)) {
+			dput(pd);
+			pd = NULL;
+		}
+	}
+	dput(gd);
+	return pd;
+}
+
+/* The ports shown for @gid now; returns how many, -1 if no directory. */
+static int skex_cfs_shown(u16 gid, u16 *ports)
+{
+	struct skex_cfs_group *cg;
+	struct skex_cfs_port *cp;
+	int n = -1;
+
+	mutex_lock(&skex_cfs_lock);
+	list_for_each_entry(cg, &skex_cfs_groups, node) {
+		if (cg->gid != gid)
+			continue;
+		n = 0;
+		list_for_each_entry(cp, &cg->port_list, node)
+			if (n < SKEX_GROUP_PORTS_MAX)
+				ports[n++] = cp->port;
+		break;
+	}
+	mutex_unlock(&skex_cfs_lock);
+	return n;
+}
+
+/* A directory made by the mirror must not pin the module. */
+static void skex_cfs_made(void)
+{
+	int i;
+
+	for (i = 0; i < SKEX_CFS_PINS; i++)
+		module_put(THIS_MODULE);
+}
+
+/*
+ * Make configfs show group @gid as the engine of @sn has it, or not at
+ * all (@sn NULL: at unload). With skex_cfs_sync_mutex.
+ */
+static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
+			    struct skex_group_spec *spec, u16 *shown)
+{
+	struct dentry *groups = skex_groups_group.cg_item.ci_dentry;
+	bool exists = false;
+	struct dentry *pd;
+	char name[8], pname[8];
+	int i, j, n, err;
+
+	if (sn) {
+		mutex_lock(&sn->config_mutex);
+		exists = !skex_group_get(sn, gid, spec);
+		mutex_unlock(&sn->config_mutex);
+	}
+	if (!exists)
+		spec->nports = 0;
+
+	snprintf(name, sizeof(name), "%u", gid);
+	n = skex_cfs_shown(gid, shown);
+	if (n < 0 && !exists)
+		return;
+	if (n < 0) {
+		err = skex_cfs_dirop(groups, name, true);
+		if (err) {
+			pr_warn("groups/%s: cannot mirror: %d\n", name, err);
+			return;
+		}
+		skex_cfs_made();
+		n = 0;
+	}
+
+	pd = skex_cfs_ports_dentry(gid);
+	for (i = 0; pd && i < n; i++) {
+		if (skex_cfs_spec_port(spec, shown[i]))
+			continue;
+		snprintf(pname, sizeof(pname), "%u", shown[i]);
+		skex_cfs_dirop(pd, pname, false);
+	}
+	for (i = 0; pd && i < spec->nports; i++) {
+		for (j = 0; j < n; j++)
+			if (shown[j] == spec->ports[i].port)
+				break;
+		if (j < n)
+			continue;
+		snprintf(pname, sizeof(pname), "%u", spec->ports[i].port);
+		err = skex_cfs_dirop(pd, pname, true);
+		if (err) {
+			pr_warn("groups/%s/ports/%s: cannot mirror: %d\n",
+				name, pname, err);
+			continue;
+		}
+		skex_cfs_made();
+	}
+	dput(pd);
+
+	if (!exists) {
+		err = skex_cfs_dirop(groups, name, false);
+		if (err && err != -ENOENT)
+			pr_warn("groups/%s: cannot remove: %d\n", name, err);
+	}
+}
+
+/*
+ * Mirror group @gid of @sn, or (@all) every group configfs shows and @sn
+ * has; @sn NULL removes every directory, for good (@close).
+ */
+static void skex_cfs_sync(struct skex_net *sn, u16 gid, bool all, bool close)
+{
+	struct skex_group_spec *spec;
+	const struct cred *old = NULL;
+	struct skex_cfs_group *cg;
+	u16 *gids = &gid, *shown;
+	struct cred *cred;
+	int i, n = 1;
+
+	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
+	shown = kcalloc(SKEX_GROUP_PORTS_MAX, sizeof(*shown), GFP_KERNEL);
+	if (all)
+		gids = kvcalloc(2 * (SKEX_GID_MAX + 1), sizeof(*gids),
+				GFP_KERNEL);
+	/* At unload, rmmod's own credentials do if there is no memory. */
+	cred = prepare_kernel_cred(&init_task);
+	if (!spec || !shown || !gids || (!cred && !close))
+		goto out;
+
+	mutex_lock(&skex_cfs_sync_mutex);
+	if (skex_cfs_closed)
+		goto unlock;
+	skex_cfs_closed = close;
+	if (all) {
+		n = 0;
+		mutex_lock(&skex_cfs_lock);
+		list_for_each_entry(cg, &skex_cfs_groups, node)
+			gids[n++] = cg->gid;
+		mutex_unlock(&skex_cfs_lock);
+		if (sn) {
+			mutex_lock(&sn->config_mutex);
+			n += min(skex_group_list(sn, gids + n, SKEX_GID_MAX + 1),
+				 SKEX_GID_MAX + 1);
+			mutex_unlock(&sn->config_mutex);
+		}
+	}
+
+	if (cred)
+		old = override_creds(cred);
+	WRITE_ONCE(skex_cfs_syncer, current);
+	for (i = 0; i < n; i++)
+		skex_cfs_mirror(sn, gids[i], spec, shown);
+	WRITE_ONCE(skex_cfs_syncer, NULL);
+	if (cred)
+		revert_creds(old);
+unlock:
+	mutex_unlock(&skex_cfs_sync_mutex);
+out:
+	if (cred)
+		put_cred(cred);
+	if (all)
+		kvfree(gids);
+	kfree(shown);
+	kfree(spec);
+}
+
+/**
+ * skex_group_configfs_sync - show a group in configfs as the engine has it
+ * @sn: the namespace (nothing is done unless it is the initial one)
+ * @gid: the group, made, changed or deleted with setsockopt()
+ *
+ * Called without config_mutex.
+ */
+void skex_group_configfs_sync(struct skex_net *sn, u16 gid)
+{
+	if (net_eq(sn->net, &init_net))
+		skex_cfs_sync(sn, gid, false, false);
+}
+
+/**
+ * skex_group_configfs_sync_all - show every group as the engine has it
+ * @sn: the namespace (nothing is done unless it is the initial one)
+ */
+void skex_group_configfs_sync_all(struct skex_net *sn)
+{
+	if (net_eq(sn->net, &init_net))
+		skex_cfs_sync(sn, 0, true, false);
+}
+
+/*
+ * Module unload, before the subsystem goes: only directories the mirror
+ * made can be left (any other pins the module); remove them, and mirror
+ * nothing any more.
+ */
+void skex_group_configfs_exit(void)
+{
+	skex_cfs_sync(NULL, 0, true, true);
+}

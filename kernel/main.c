@@ -7,6 +7,7 @@
  */
 #include "skex.h"
 #include "forward.h"
+#include "group.h"
 #include "tcp_hooks.h"
 
 #include <linux/module.h>
@@ -103,6 +104,7 @@ err_netmeter:
 static void __exit skex_exit(void)
 {
 	skex_forward_configfs_stop();
+	skex_group_configfs_exit();
 	skex_configfs_exit();
 	skex_tcp_hooks_exit();
 	unregister_pernet_subsys(&skex_net_ops);

@@ -8,22 +8,27 @@
  *
  *   handshake done    inet_csk_complete_hashdance,
  *                     inet_csk_reqsk_queue_add   (observed)  netmeter
- *   accept()          inet_csk_accept                        netmeter
- *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        netmeter
- *   read paths        tcp_recvmsg, tcp_splice_read           netmeter
- *   socket gone       tcp_v4_destroy_sock (v4+v6, observed)  netmeter
+ *   accept()          inet_csk_accept                        netmeter, groups
+ *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        netmeter, groups
+ *   read paths        tcp_recvmsg, tcp_splice_read           netmeter, groups
+ *   poll()            tcp_poll (only while groups exist)     groups
+ *   socket gone       tcp_v4_destroy_sock (v4+v6, observed)  netmeter, groups
  *   control           tcp_setsockopt, tcp_getsockopt         sockopt.c
  *
  * Every wrapper brackets its work with skex_call_enter()/skex_call_exit()
- * so that unloading can wait for it (hook.c).
+ * so that unloading can wait for it (hook.c). Socket groups (group.c) may
+ * make accept() and the sends wait: they sleep on sk_sleep() of the socket
+ * given to skex_call_enter(), so that skex_calls_drain() reaches them.
  */
 #include "skex.h"
 #include "compat.h"
+#include "group.h"
 #include "hook.h"
 #include "netmeter.h"
 #include "tcp_hooks.h"
 
 #include <linux/ptrace.h>
+#include <linux/uio.h>
 #include <net/tcp.h>
 
 static typeof(inet_csk_accept) *inet_csk_accept_orig;
@@ -32,6 +37,7 @@ static typeof(tcp_recvmsg) *tcp_recvmsg_orig;
 static typeof(tcp_splice_read) *tcp_splice_read_orig;
 static typeof(tcp_setsockopt) *tcp_setsockopt_orig;
 static typeof(tcp_getsockopt) *tcp_getsockopt_orig;
+static typeof(tcp_poll) *tcp_poll_orig;
 #if SKEX_HAVE_TCP_SENDPAGE
 static typeof(tcp_sendpage) *tcp_sendpage_orig;
 #endif
@@ -56,34 +62,113 @@ static void skex_observe_hashdance(struct pt_regs *regs)
 
 static void skex_observe_destroy(struct pt_regs *regs)
 {
-	skex_nm_destroyed((struct sock *)regs_get_kernel_argument(regs, 0));
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+
+	skex_group_destroyed(sk);
+	skex_nm_destroyed(sk);
+}
+
+/* accept() on a listener of a port in an accept group. */
+static struct sock *skex_accept_throttled(struct skex_group_port *gp,
+					  struct sock *sk,
+					  struct skex_accept_args *a)
+{
+	struct sock *child = NULL;
+	struct skex_wait w;
+	int ret;
+
+	skex_wait_init(&w, sk,
+		       sock_rcvtimeo(sk, skex_accept_flags(a) & O_NONBLOCK));
+	for (;;) {
+		ret = skex_group_accept_wait(gp, &w);
+		if (ret < 0) {
+			skex_accept_set_err(a, ret);
+			break;
+		}
+		if (!ret) {
+			child = skex_accept_call(inet_csk_accept_orig, sk, a,
+						 false);
+			break;
+		}
+		/* Granted: take what is queued, without waiting. */
+		child = skex_accept_call(inet_csk_accept_orig, sk, a, true);
+		skex_group_accept_done(gp, sk, !!child);
+		if (child || skex_accept_err(a) != -EAGAIN)
+			break;
+	}
+	skex_group_port_put(gp);
+	return child;
 }
 
 static struct sock *skex_inet_csk_accept(SKEX_ACCEPT_PROTO)
 {
+	struct skex_accept_args a = SKEX_ACCEPT_ARGS_INIT;
 	struct skex_call call;
+	struct skex_group_port *gp;
 	struct sock *child;
 
 	skex_call_enter(&call, sk);
-	child = inet_csk_accept_orig(SKEX_ACCEPT_ARGS);
+	gp = skex_group_accept_port(sk);
+	if (gp)
+		child = skex_accept_throttled(gp, sk, &a);
+	else
+		child = inet_csk_accept_orig(SKEX_ACCEPT_ARGS);
 	if (child && sk->sk_protocol == IPPROTO_TCP)
 		skex_nm_accepted(sk, child);
 	skex_call_exit(&call);
-	if (!child) {
-		struct skex_accept_args a = SKEX_ACCEPT_ARGS_INIT;
-
+	if (!child)
 		skex_accept_set_err(&a, skex_call_ret(skex_accept_err(&a)));
-	}
 	return child;
+}
+
+/*
+ * A send covered by an output group: in pieces the quota allows, each
+ * handed to the original with the message truncated to it. Returns the
+ * bytes sent if any, else the error.
+ */
+static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
+				  struct msghdr *msg, size_t size)
+{
+	struct skex_wait w;
+	size_t done = 0;
+	int ret = 0;
+
+	skex_wait_init(&w, sk, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT));
+	while (done < size) {
+		size_t before = iov_iter_count(&msg->msg_iter);
+		long n = skex_group_output_take(gp, &w, size - done);
+
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		iov_iter_truncate(&msg->msg_iter, n);
+		ret = tcp_sendmsg_orig(sk, msg, n);
+		iov_iter_reexpand(&msg->msg_iter, before - max(ret, 0));
+		if (ret < n)
+			skex_group_output_refund(gp, n - max(ret, 0));
+		if (ret <= 0)
+			break;
+		done += ret;
+		if (ret < n)
+			break;
+	}
+	skex_group_port_put(gp);
+	return done ? done : ret;
 }
 
 static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct skex_call call;
+	struct skex_group_port *gp;
 	int ret;
 
 	skex_call_enter(&call, sk);
-	ret = tcp_sendmsg_orig(sk, msg, size);
+	gp = size ? skex_group_output_port(sk) : NULL;
+	if (gp)
+		ret = skex_sendmsg_throttled(gp, sk, msg, size);
+	else
+		ret = tcp_sendmsg_orig(sk, msg, size);
 	if (ret > 0)
 		skex_nm_sent(sk, ret);
 	skex_call_exit(&call);
@@ -91,14 +176,49 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 }
 
 #if SKEX_HAVE_TCP_SENDPAGE
+/* sendfile() and splice() to a socket covered by an output group (6.1). */
+static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
+				   struct page *page, int offset, size_t size,
+				   int flags)
+{
+	struct skex_wait w;
+	size_t done = 0;
+	int ret = 0;
+
+	skex_wait_init(&w, sk, sock_sndtimeo(sk, flags & MSG_DONTWAIT));
+	while (done < size) {
+		long n = skex_group_output_take(gp, &w, size - done);
+
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		ret = tcp_sendpage_orig(sk, page, offset + done, n, flags);
+		if (ret < n)
+			skex_group_output_refund(gp, n - max(ret, 0));
+		if (ret <= 0)
+			break;
+		done += ret;
+		if (ret < n)
+			break;
+	}
+	skex_group_port_put(gp);
+	return done ? done : ret;
+}
+
 static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 			     size_t size, int flags)
 {
 	struct skex_call call;
+	struct skex_group_port *gp;
 	int ret;
 
 	skex_call_enter(&call, sk);
-	ret = tcp_sendpage_orig(sk, page, offset, size, flags);
+	gp = size ? skex_group_output_port(sk) : NULL;
+	if (gp)
+		ret = skex_sendpage_throttled(gp, sk, page, offset, size, flags);
+	else
+		ret = tcp_sendpage_orig(sk, page, offset, size, flags);
 	if (ret > 0)
 		skex_nm_sent(sk, ret);
 	skex_call_exit(&call);
@@ -113,6 +233,7 @@ static int skex_tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	int ret;
 
 	skex_call_enter(&call, sk);
+	skex_group_received(sk);
 	ret = tcp_recvmsg_orig(sk, msg, len, flags, addr_len);
 	if (ret > 0 && !(flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		skex_nm_received(sk, ret);
@@ -133,6 +254,26 @@ static ssize_t skex_tcp_splice_read(struct socket *sock, loff_t *ppos,
 		skex_nm_received(sock->sk, ret);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
+}
+
+/* poll() of TCP sockets is only wrapped while socket groups exist. */
+static bool skex_want_poll(struct pt_regs *regs)
+{
+	return skex_group_any();
+}
+
+static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
+			      poll_table *wait)
+{
+	struct skex_call call;
+	__poll_t mask;
+
+	skex_call_enter(&call, sock->sk);
+	mask = tcp_poll_orig(file, sock, wait);
+	if (mask & (EPOLLIN | EPOLLOUT))
+		mask = skex_group_poll(sock->sk, mask);
+	skex_call_exit(&call);
+	return mask;
 }
 
 /* tcp_[gs]etsockopt(sk, level, optname, ...): only skex's own names. */
@@ -189,6 +330,12 @@ static struct skex_hook skex_tcp_hooks[] = {
 #endif
 	SKEX_WRAP(tcp_recvmsg, skex_tcp_recvmsg),
 	SKEX_WRAP(tcp_splice_read, skex_tcp_splice_read),
+	{
+		.name = "tcp_poll",
+		.wrapper = skex_tcp_poll,
+		.want = skex_want_poll,
+		.orig = (void **)&tcp_poll_orig,
+	},
 	{
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,

@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * accept_rate and accept_ratio groups (SPEC section 2). Clients keep the
+ * accept queues full: each client thread holds K connections open and
+ * replaces every one the server accepts and closes.
+ *
+ *   rate_*        accept_rate 12.5/s: the accepts over 5 s are at most
+ *                 rate * T + 1 (and not far below rate * T); servers:
+ *                 blocking accept(), non-blocking with poll() (level-
+ *                 triggered: no EAGAIN, one wake-up per accept), edge-
+ *                 triggered epoll (about one wake-up per accept)
+ *   rcvtimeo      SO_RCVTIMEO expires with EAGAIN
+ *   signal        EINTR without SA_RESTART, a restart with it; a raised
+ *                 quota wakes the sleeper; deleting the group releases it
+ *   nonblock_flag nonblock = 1 on a blocking listener: EAGAIN over quota
+ *   ratio         accept_ratio 2:1, both ports backlogged, one blocking
+ *                 acceptor each: 2:1 within 5% over 10 s
+ *   ratio_idle    a port with nothing waiting, or with nobody accepting,
+ *                 does not hold the other back
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "group_common.h"
+
+#define RATE		12.5
+#define RATE_SECS	5
+#define BACKLOG		256
+
+/* ---- clients keeping a port's accept queue full ---- */
+
+struct client {
+	uint16_t port;
+	int k;
+	volatile bool stop;
+	uint64_t opened;
+	pthread_t thread;
+};
+
+static int client_connect(uint16_t port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	struct epoll_event ev[64];
+	int ep = epoll_create1(0), *fds, n, i;
+
+	fds = calloc(c->k, sizeof(*fds));
+	for (i = 0; i < c->k; i++)
+		fds[i] = -1;
+	while (!c->stop) {
+		for (i = 0; i < c->k; i++) {
+			struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP };
+
+			if (fds[i] >= 0)
+				continue;
+			fds[i] = client_connect(c->port);
+			if (fds[i] < 0)
+				continue;
+			e.data.u32 = i;
+			epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e);
+			c->opened++;
+		}
+		n = epoll_wait(ep, ev, 64, 50);
+		for (i = 0; i < n; i++) {
+			/* accepted and closed by the server: replace it */
+			close(fds[ev[i].data.u32]);
+			fds[ev[i].data.u32] = -1;
+		}
+	}
+	for (i = 0; i < c->k; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	close(ep);
+	return NULL;
+}
+
+static int client_start(struct client *c, uint16_t port, int k)
+{
+	memset(c, 0, sizeof(*c));
+	c->port = port;
+	c->k = k;
+	return pthread_create(&c->thread, NULL, client_main, c);
+}
+
+static void client_stop(struct client *c)
+{
+	c->stop = true;
+	pthread_join(c->thread, NULL);
+}
+
+/* Wait until @port has at least @n connections waiting. */
+static bool wait_backlog(uint16_t port, unsigned long long n)
+{
+	struct skex_line l;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (skex_proc_read(port, &l) == 1 && l.waiting >= n)
+			return true;
+		skex_sleep_ms(10);
+	}
+	return false;
+}
+
+/* ---- servers ---- */
+
+enum srv_kind { S_BLOCK, S_POLL, S_EPOLL_ET };
+
+#define MAX_ACCEPTS	100000
+
+struct server {
+	int lfd;
+	enum srv_kind how;
+	uint64_t run_us;		/* stop after this long */
+	uint64_t work_us;		/* sleep after each accept */
+	volatile bool stop;
+	uint64_t *t;			/* accept times */
+	int n;
+	uint64_t eagain, wakeups, cpu_us, wall_us;
+	int err;
+	pthread_t thread;
+};
+
+static void *server_main(void *arg)
+{
+	struct server *s = arg;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
+	uint64_t t0 = skex_now_us(), c0 = thread_cpu_us();
+	int ep = -1, fd;
+
+	if (s->how != S_BLOCK)
+		fcntl(s->lfd, F_SETFL, O_NONBLOCK);
+	if (s->how == S_EPOLL_ET) {
+		ep = epoll_create1(0);
+		epoll_ctl(ep, EPOLL_CTL_ADD, s->lfd, &ev);
+	}
+	while (!s->stop && skex_now_us() - t0 < s->run_us) {
+		if (s->how == S_POLL) {
+			poll(&pfd, 1, 200);
+			s->wakeups++;
+		}
+		fd = accept(s->lfd, NULL, NULL);
+		if (fd >= 0) {
+			if (s->n < MAX_ACCEPTS)
+				s->t[s->n++] = skex_now_us();
+			close(fd);
+			if (s->work_us)
+				skex_sleep_ms(s->work_us / 1000);
+			continue;
+		}
+		if (errno == EAGAIN) {
+			s->eagain++;
+			if (s->how == S_EPOLL_ET) {
+				epoll_wait(ep, &ev, 1, 200);
+				s->wakeups++;
+			}
+			continue;
+		}
+		if (errno != EINTR) {
+			s->err = errno;
+			break;
+		}
+	}
+	s->cpu_us = thread_cpu_us() - c0;
+	s->wall_us = skex_now_us() - t0;
+	if (ep >= 0)
+		close(ep);
+	return NULL;
+}
+
+static int server_start(struct server *s, int lfd, enum srv_kind how,
+			uint64_t run_us, uint64_t work_us)
+{
+	memset(s, 0, sizeof(*s));
+	s->lfd = lfd;
+	s->how = how;
+	s->run_us = run_us;
+	s->work_us = work_us;
+	s->t = calloc(MAX_ACCEPTS, sizeof(*s->t));
+	return pthread_create(&s->thread, NULL, server_main, s);
+}
+
+static void server_join(struct server *s)
+{
+	pthread_join(s->thread, NULL);
+}
+
+/* Accepts in [from, to) µs after @t0. */
+static int server_count(struct server *s, uint64_t t0, uint64_t from,
+			uint64_t to)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (s->t[i] >= t0 + from && s->t[i] < t0 + to)
+			n++;
+	return n;
+}
+
+/* The most accepts in any window of @win µs. */
+static int server_max_window(struct server *s, uint64_t win)
+{
+	int i, j = 0, best = 0;
+
+	for (i = 0; i < s->n; i++) {
+		while (s->t[i] - s->t[j] >= win)
+			j++;
+		if (i - j + 1 > best)
+			best = i - j + 1;
+	}
+	return best;
+}
+
+FIXTURE(accept) {
+	int lfd;
+	uint16_t port;
+	struct client c;
+	struct server s;
+	uint16_t gid;
+};
+
+FIXTURE_SETUP(accept)
+{
+	SKEX_NEED_MODULE();
+	ASSERT_EQ(0, group_flush());
+	self->lfd = listen_any(&self->port, BACKLOG);
+	ASSERT_LE(0, self->lfd);
+}
+
+FIXTURE_TEARDOWN(accept)
+{
+	close(self->lfd);
+	group_flush();
+	free(self->s.t);
+}
+
+static void run_rate(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(accept) * self, enum srv_kind how)
+{
+	const uint64_t T = RATE_SECS * 1000000ull;
+	int n, max1, maxT;
+	double cpu;
+
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, RATE, 0,
+				&self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 64));
+	ASSERT_TRUE(wait_backlog(self->port, 32));
+	ASSERT_EQ(0, server_start(&self->s, self->lfd, how, T + 300000, 0));
+	server_join(&self->s);
+	client_stop(&self->c);
+	EXPECT_EQ(0, self->s.err) TH_LOG("accept: %s", strerror(self->s.err));
+	ASSERT_GT(self->s.n, 0);
+
+	n = server_count(&self->s, self->s.t[0], 0, T);
+	max1 = server_max_window(&self->s, 1000000);
+	maxT = server_max_window(&self->s, T);
+	cpu = 100.0 * self->s.cpu_us / self->s.wall_us;
+	TH_LOG("rate %.1f/s: %d accepts in %d s from the first (bound %d), "
+	       "most in any 1 s: %d (bound %d), in any %d s: %d; %llu EAGAIN, "
+	       "%llu wake-ups, CPU %.2f%%, throttled %lld",
+	       RATE, n, RATE_SECS, (int)(RATE * RATE_SECS + 1), max1,
+	       (int)(RATE + 1), RATE_SECS, maxT,
+	       (unsigned long long)self->s.eagain,
+	       (unsigned long long)self->s.wakeups, cpu,
+	       cfs_throttled(self->gid, self->port));
+	EXPECT_LE(n, (int)(RATE * RATE_SECS + 1));
+	EXPECT_LE(maxT, (int)(RATE * RATE_SECS + 1));
+	EXPECT_LE(max1, (int)(RATE + 1));
+	EXPECT_GE(n, (int)(RATE * RATE_SECS * 0.85));
+	/*
+	 * No busy loop (the wake-up and EAGAIN counts show it exactly); the
+	 * CPU time of an accept, close included, is large under TCG.
+	 */
+	EXPECT_LT(cpu, 15.0);
+	EXPECT_GT(cfs_throttled(self->gid, self->port), 0);
+}
+
+TEST_F_TIMEOUT(accept, rate_blocking, 60)
+{
+	run_rate(_metadata, self, S_BLOCK);
+}
+
+TEST_F_TIMEOUT(accept, rate_poll, 60)
+{
+	run_rate(_metadata, self, S_POLL);
+	/* poll() reports the listener ready only when an accept may go */
+	EXPECT_LT(self->s.eagain, self->s.n / 2 + 5);
+}
+
+TEST_F_TIMEOUT(accept, rate_epoll_et, 60)
+{
+	run_rate(_metadata, self, S_EPOLL_ET);
+	EXPECT_LT(self->s.wakeups, 3 * self->s.n + 10);
+}
+
+TEST_F_TIMEOUT(accept, rcvtimeo, 30)
+{
+	struct timeval tv = { 0, 200000 };
+	uint64_t t;
+	int fd;
+
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0.1, 0,
+				&self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
+	ASSERT_TRUE(wait_backlog(self->port, 2));
+	fd = accept(self->lfd, NULL, NULL);	/* the bucket's one token */
+	EXPECT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, setsockopt(self->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				sizeof(tv)));
+	t = skex_now_us();
+	EXPECT_EQ(-1, accept(self->lfd, NULL, NULL));
+	EXPECT_EQ(EAGAIN, errno);
+	t = skex_now_us() - t;
+	EXPECT_GE(t, 190000);
+	EXPECT_LT(t, 1000000);
+	client_stop(&self->c);
+}
+
+struct blocked {
+	int fd;
+	int ret;
+	int err;
+	volatile bool done;
+};
+
+static void *blocked_accept(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->ret = accept(b->fd, NULL, NULL);
+	b->err = errno;
+	if (b->ret >= 0)
+		close(b->ret);
+	b->done = true;
+	return NULL;
+}
+
+static bool wait_done(struct blocked *b, unsigned int ms)
+{
+	while (!b->done && ms--)
+		skex_sleep_ms(1);
+	return b->done;
+}
+
+TEST_F_TIMEOUT(accept, signal, 60)
+{
+	struct blocked b = { .fd = self->lfd };
+	pthread_t t;
+
+	/* a quota of 0: no accept at all */
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0, 0,
+				&self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
+	ASSERT_TRUE(wait_backlog(self->port, 2));
+
+	catch_signal(SIGUSR1, false);
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
+	EXPECT_FALSE(wait_done(&b, 300));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_TRUE(wait_done(&b, 2000));
+	pthread_join(t, NULL);
+	EXPECT_EQ(-1, b.ret);
+	EXPECT_EQ(EINTR, b.err);
+
+	catch_signal(SIGUSR1, true);
+	b.done = false;
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
+	EXPECT_FALSE(wait_done(&b, 300));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_FALSE(wait_done(&b, 300)) TH_LOG("not restarted");
+	ASSERT_EQ(0, group_edit1(self->gid, SKEX_ACCEPT_ABSOLUTE, self->port,
+				 1000, 0));
+	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("raising the quota did not wake it");
+	pthread_join(t, NULL);
+	EXPECT_LE(0, b.ret);
+
+	/* deleting the group releases a sleeper */
+	ASSERT_EQ(0, group_edit1(self->gid, SKEX_ACCEPT_ABSOLUTE, self->port,
+				 0, 0));
+	b.done = false;
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
+	EXPECT_FALSE(wait_done(&b, 300));
+	ASSERT_EQ(0, group_del(self->gid));
+	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("deleting did not release it");
+	pthread_join(t, NULL);
+	EXPECT_LE(0, b.ret);
+	client_stop(&self->c);
+}
+
+TEST_F_TIMEOUT(accept, nonblock_flag, 30)
+{
+	uint64_t t;
+	int fd;
+
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0.5, 1,
+				&self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
+	ASSERT_TRUE(wait_backlog(self->port, 2));
+	fd = accept(self->lfd, NULL, NULL);
+	EXPECT_LE(0, fd);
+	close(fd);
+	t = skex_now_us();
+	EXPECT_EQ(-1, accept(self->lfd, NULL, NULL));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_LT(skex_now_us() - t, 100000);
+	EXPECT_EQ(1, cfs_throttled(self->gid, self->port));
+	client_stop(&self->c);
+}
+
+TEST_F_TIMEOUT(accept, ratio, 60)
+{
+	struct sock_ex_user sx[2];
+	struct server s2;
+	unsigned long long min1 = ~0ull, min2 = ~0ull;
+	struct client c2;
+	uint16_t port2;
+	int lfd2, a, b;
+	uint64_t t0;
+	double r;
+
+	lfd2 = listen_any(&port2, BACKLOG);
+	ASSERT_LE(0, lfd2);
+	sx[0] = sx_frac(self->port, 2, 0);
+	sx[1] = sx_frac(port2, 1, 0);
+	ASSERT_EQ(0, group_add(SKEX_ACCEPT_RATIO, sx, 2, &self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 64));
+	ASSERT_EQ(0, client_start(&c2, port2, 64));
+	ASSERT_TRUE(wait_backlog(self->port, 32));
+	ASSERT_TRUE(wait_backlog(port2, 32));
+
+	t0 = skex_now_us();
+	ASSERT_EQ(0, server_start(&self->s, self->lfd, S_BLOCK, 11000000, 3000));
+	ASSERT_EQ(0, server_start(&s2, lfd2, S_BLOCK, 11000000, 3000));
+	/* the queues must stay backlogged for the ratio to be 2:1 */
+	while (skex_now_us() < t0 + 10500000) {
+		struct skex_line l1, l2;
+
+		skex_sleep_ms(20);
+		if (skex_proc_read(self->port, &l1) == 1 &&
+		    skex_proc_read(port2, &l2) == 1) {
+			min1 = l1.waiting < min1 ? l1.waiting : min1;
+			min2 = l2.waiting < min2 ? l2.waiting : min2;
+		}
+	}
+	server_join(&self->s);
+	server_join(&s2);
+	client_stop(&self->c);
+	client_stop(&c2);
+
+	/* from 0.5 s to 10.5 s */
+	a = server_count(&self->s, t0, 500000, 10500000);
+	b = server_count(&s2, t0, 500000, 10500000);
+	r = b ? (double)a / b : 0;
+	TH_LOG("weights 2:1: %d and %d accepts in 10 s, ratio %.3f (%+.2f%%); "
+	       "fewest waiting %llu and %llu", a, b, r, 100 * (r - 2) / 2,
+	       min1, min2);
+	EXPECT_GT(b, 100);
+	EXPECT_GE(r, 2 * 0.95);
+	EXPECT_LE(r, 2 * 1.05);
+	free(s2.t);
+	close(lfd2);
+}
+
+/* Accepts port 1 gets in 2 s with a 1 ms job each. */
+static int accepts_in_2s(FIXTURE_DATA(accept) * self)
+{
+	struct server s;
+	int n;
+
+	server_start(&s, self->lfd, S_BLOCK, 2000000, 1000);
+	server_join(&s);
+	n = s.n;
+	free(s.t);
+	return n;
+}
+
+TEST_F_TIMEOUT(accept, ratio_idle, 60)
+{
+	struct sock_ex_user sx[2];
+	struct blocked b;
+	struct client c2;
+	int base, idle, busy, lfd2;
+	uint16_t port2;
+	pthread_t t;
+
+	lfd2 = listen_any(&port2, BACKLOG);
+	ASSERT_LE(0, lfd2);
+	ASSERT_EQ(0, client_start(&self->c, self->port, 32));
+	ASSERT_TRUE(wait_backlog(self->port, 16));
+	base = accepts_in_2s(self);
+
+	/* port 2: an acceptor, nothing waiting */
+	sx[0] = sx_frac(self->port, 1, 0);
+	sx[1] = sx_frac(port2, 1, 0);
+	ASSERT_EQ(0, group_add(SKEX_ACCEPT_RATIO, sx, 2, &self->gid));
+	memset(&b, 0, sizeof(b));
+	b.fd = lfd2;
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
+	idle = accepts_in_2s(self);
+
+	/* port 2: connections waiting, nobody accepting */
+	ASSERT_EQ(0, client_start(&c2, port2, 8));
+	ASSERT_TRUE(wait_done(&b, 3000));
+	pthread_join(t, NULL);
+	ASSERT_TRUE(wait_backlog(port2, 4));
+	busy = accepts_in_2s(self);
+	client_stop(&c2);
+	client_stop(&self->c);
+	TH_LOG("accepts in 2 s: alone %d, other port idle %d, other port "
+	       "backlogged without acceptor %d", base, idle, busy);
+	EXPECT_GE(idle, base / 2);
+	EXPECT_GE(busy, base / 2);
+	close(lfd2);
+}
+
+TEST_HARNESS_MAIN

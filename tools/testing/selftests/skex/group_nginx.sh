@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# output_rate with a real server: nginx (sendfile on, non-blocking sockets,
+# edge-triggered epoll) on 127.0.0.1:P serves a file of QUOTA * 10 bytes;
+# curl fetches it. With an output_rate group of QUOTA on P:
+#   - the download rate (from the first byte) is within 2% of QUOTA
+#   - nginx's worker uses less than 5% of the wall time in CPU
+#   - groups/<gid>/ports/P/throttled counts the delays
+# Without the group the same download is much faster.
+source "$(dirname "$0")/lib.sh"
+
+QUOTA=300000
+SECS=10
+TOOL=$SKEX_BIN_DIR/group_tool
+
+skex_need_module
+skex_need_cmd nginx curl
+[ -x "$TOOL" ] || skex_die "$TOOL missing: build with make -C tools/testing/selftests/skex"
+skex_tmpdir tmp group-nginx
+chmod 755 "$tmp"
+mkdir -p "$tmp/www" "$tmp/temp"
+head -c $((QUOTA * SECS)) /dev/urandom >"$tmp/www/file.bin"
+chmod -R a+rX "$tmp/www"
+"$TOOL" flush || skex_die "cannot flush groups"
+
+port=$(skex_net freeport 127.0.0.1) || skex_die "freeport"
+cat >"$tmp/nginx.conf" <<EOC
+user root;
+worker_processes 1;
+daemon off;
+master_process on;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log warn;
+events { worker_connections 64; use epoll; }
+http {
+	access_log off;
+	sendfile on;
+	default_type application/octet-stream;
+	client_body_temp_path $tmp/temp/body;
+	proxy_temp_path $tmp/temp/proxy;
+	fastcgi_temp_path $tmp/temp/fastcgi;
+	uwsgi_temp_path $tmp/temp/uwsgi;
+	scgi_temp_path $tmp/temp/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		root $tmp/www;
+	}
+}
+EOC
+nginx -t -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" >"$tmp/t.out" 2>&1 ||
+	skex_die "nginx -t: $(cat "$tmp/t.out")"
+nginx -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" >"$tmp/nginx.out" 2>&1 &
+nginx_pid=$!
+skex_track_pid "$nginx_pid"
+skex_wait_port "" "$port" 60 || skex_die "nginx not listening on $port: $(cat "$tmp/error.log")"
+worker=
+for ((i = 0; i < 100; i++)); do
+	worker=$(pgrep -P "$nginx_pid" | head -n1)
+	[ -n "$worker" ] && break
+	sleep 0.1
+done
+[ -n "$worker" ] || skex_die "no nginx worker"
+
+# CPU ticks (user + system) of a process
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+fmt='%{http_code} %{size_download} %{time_starttransfer} %{time_total}'
+url=http://127.0.0.1:$port/file.bin
+
+# unthrottled, for comparison
+read -r code size tfirst ttotal <<<"$(curl -sS -o /dev/null -w "$fmt" "$url")"
+skex_check_eq "HTTP code without a group" 200 "$code"
+skex_log "without a group: $size bytes in ${ttotal}s"
+
+gid=$("$TOOL" add output_rate "$port:$QUOTA") || skex_die "group_tool add"
+cfs=/sys/kernel/config/skex/groups/$gid/ports/$port
+t0=$(ticks "$worker")
+w0=$(date +%s%N)
+read -r code size tfirst ttotal <<<"$(curl -sS -o /dev/null -w "$fmt" "$url")"
+w1=$(date +%s%N)
+t1=$(ticks "$worker")
+skex_check_eq "HTTP code" 200 "$code"
+skex_check_eq "bytes downloaded" $((QUOTA * SECS)) "$size"
+
+hz=$(getconf CLK_TCK)
+read -r rate dev cpu <<<"$(awk -v s="$size" -v a="$tfirst" -v b="$ttotal" \
+	-v q=$QUOTA -v t=$((t1 - t0)) -v hz="$hz" -v w=$((w1 - w0)) 'BEGIN {
+		r = s / (b - a)
+		printf "%.0f %.2f %.2f\n", r, 100 * (r - q) / q, 100 * t / hz / (w / 1e9)
+	}')"
+skex_log "quota $QUOTA B/s: $size bytes at $rate B/s ($dev%) from the first byte;" \
+	"nginx worker CPU $cpu% of ${ttotal}s; throttled $(cat "$cfs/throttled")"
+if awk -v d="$dev" 'BEGIN { exit !(d >= -2 && d <= 2) }'; then
+	skex_pass "download rate within 2% of the quota"
+else
+	skex_fail "download rate $rate B/s is not within 2% of $QUOTA"
+fi
+if awk -v c="$cpu" 'BEGIN { exit !(c < 5) }'; then
+	skex_pass "nginx worker CPU $cpu% < 5%"
+else
+	skex_fail "nginx worker CPU $cpu% >= 5% of the wall time"
+fi
+th=$(cat "$cfs/throttled")
+[ "$th" -gt 0 ] && skex_pass "throttled counter $th" || skex_fail "throttled counter 0"
+
+"$TOOL" del "$gid" || skex_fail "group_tool del $gid"
+kill "$nginx_pid"
+wait "$nginx_pid" 2>/dev/null
+grep -E '\[(alert|emerg|crit)\]' "$tmp/error.log" && skex_fail "nginx errors (above)"
+skex_exit

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * output_rate groups (SPEC section 2): all connections accepted from a port
+ * share a quota in bytes per second, on every send path.
+ *
+ *   rate_*         a writer offering more than the quota: the rate received
+ *                  over 10 s is within 2% of the quota, and the writer's CPU
+ *                  time stays under 5% of the wall time; writers: blocking
+ *                  write(), non-blocking with edge-triggered epoll,
+ *                  splice() from a pipe
+ *   epoll_lt       level-triggered epoll writer: no busy loop
+ *   quota_follows  the quota raised and lowered while traffic runs: the
+ *                  rate follows within 1 s
+ *   sndtimeo       SO_SNDTIMEO expires with EAGAIN
+ *   signal         a signal interrupts a sleeper: EINTR without SA_RESTART,
+ *                  a partial count once bytes went, a restart with it;
+ *                  raising the quota wakes the sleeper
+ *   delete         deleting the group releases the sleeper
+ *   nonblock_flag  nonblock = 1: a blocking socket gets a partial count,
+ *                  then EAGAIN
+ *   two_conns      two connections of the port share one quota, in turns
+ */
+#define _GNU_SOURCE
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "group_common.h"
+
+#define CHUNK		65536
+#define QUOTA		300000		/* bytes per second */
+#define SECS		10
+
+struct pair {
+	int lfd, cfd, sfd;
+	uint16_t port;
+};
+
+static int pair_open(struct pair *p)
+{
+	p->lfd = listen_any(&p->port, 16);
+	if (p->lfd < 0)
+		return -1;
+	p->cfd = connect_port(p->port);
+	if (p->cfd < 0)
+		return -1;
+	p->sfd = accept(p->lfd, NULL, NULL);
+	return p->sfd < 0 ? -1 : 0;
+}
+
+static void pair_close(struct pair *p)
+{
+	close(p->sfd);
+	close(p->cfd);
+	close(p->lfd);
+}
+
+/* ---- the receiving side: bytes over a window from the first byte ---- */
+
+#define MAX_SAMPLES	1000
+
+struct rx {
+	int fd;
+	uint64_t window_us;
+	uint64_t t0;
+	uint64_t bytes;			/* in [t0, t0 + window] */
+	uint64_t total;
+	uint64_t samp_t[MAX_SAMPLES];	/* every 100 ms from t0 */
+	uint64_t samp_b[MAX_SAMPLES];
+	int nsamp;
+	volatile bool done;		/* the window is over */
+	volatile bool stop;
+};
+
+static void *rx_main(void *arg)
+{
+	static __thread char buf[CHUNK];
+	struct rx *rx = arg;
+	uint64_t now;
+	ssize_t n;
+
+	while (!rx->stop) {
+		n = read(rx->fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		now = skex_now_us();
+		if (!rx->t0)
+			rx->t0 = now;
+		rx->total += n;
+		if (now <= rx->t0 + rx->window_us)
+			rx->bytes = rx->total;
+		else
+			rx->done = true;
+		while (rx->nsamp < MAX_SAMPLES &&
+		       now >= rx->t0 + rx->nsamp * 100000ull) {
+			rx->samp_t[rx->nsamp] = now - rx->t0;
+			rx->samp_b[rx->nsamp++] = rx->total;
+		}
+	}
+	rx->done = true;
+	return NULL;
+}
+
+/* Bytes received from @from_us to @to_us after the first byte, per second. */
+static double rx_rate(struct rx *rx, uint64_t from_us, uint64_t to_us)
+{
+	int i = from_us / 100000, j = to_us / 100000;
+
+	if (j >= rx->nsamp)
+		j = rx->nsamp - 1;
+	if (i >= j)
+		return -1;
+	return (rx->samp_b[j] - rx->samp_b[i]) * 1e6 /
+	       (rx->samp_t[j] - rx->samp_t[i]);
+}
+
+/* ---- the sending side ---- */
+
+enum writer { W_BLOCK, W_EPOLL_ET, W_EPOLL_LT, W_SPLICE };
+
+struct tx {
+	int fd;
+	enum writer how;
+	volatile bool stop;
+	uint64_t cpu_us, wall_us;
+	uint64_t sent, wakeups, eagain;
+	int err;
+	int pipe[2];
+};
+
+static void *tx_feeder(void *arg)
+{
+	static char buf[CHUNK];
+	struct tx *tx = arg;
+
+	while (!tx->stop)
+		if (write(tx->pipe[1], buf, sizeof(buf)) < 0)
+			break;
+	return NULL;
+}
+
+static void *tx_main(void *arg)
+{
+	static __thread char buf[CHUNK];
+	struct tx *tx = arg;
+	struct epoll_event ev = { .events = EPOLLOUT };
+	uint64_t c0 = thread_cpu_us(), t0 = skex_now_us();
+	pthread_t feeder;
+	int ep = -1;
+	ssize_t n;
+
+	if (tx->how == W_EPOLL_ET || tx->how == W_EPOLL_LT) {
+		fcntl(tx->fd, F_SETFL, O_NONBLOCK);
+		ep = epoll_create1(0);
+		if (tx->how == W_EPOLL_ET)
+			ev.events |= EPOLLET;
+		epoll_ctl(ep, EPOLL_CTL_ADD, tx->fd, &ev);
+	}
+	if (tx->how == W_SPLICE) {
+		if (pipe(tx->pipe) ||
+		    pthread_create(&feeder, NULL, tx_feeder, tx)) {
+			tx->err = errno;
+			return NULL;
+		}
+	}
+
+	while (!tx->stop) {
+		switch (tx->how) {
+		case W_SPLICE:
+			n = splice(tx->pipe[0], NULL, tx->fd, NULL, CHUNK,
+				   SPLICE_F_MOVE);
+			break;
+		case W_EPOLL_LT:
+			/* one write per readiness report */
+			n = epoll_wait(ep, &ev, 1, 1000);
+			tx->wakeups++;
+			if (n > 0)
+				n = write(tx->fd, buf, sizeof(buf));
+			else
+				n = 0;
+			break;
+		default:
+			n = write(tx->fd, buf, sizeof(buf));
+			break;
+		}
+		if (n > 0) {
+			tx->sent += n;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN && ep >= 0) {
+			tx->eagain++;
+			if (tx->how == W_EPOLL_ET) {
+				epoll_wait(ep, &ev, 1, 1000);
+				tx->wakeups++;
+			}
+			continue;
+		}
+		if (n < 0 && errno != EINTR) {
+			tx->err = errno;
+			break;
+		}
+	}
+	tx->cpu_us = thread_cpu_us() - c0;
+	tx->wall_us = skex_now_us() - t0;
+	if (tx->how == W_SPLICE) {
+		close(tx->pipe[0]);	/* the feeder's write fails */
+		pthread_join(feeder, NULL);
+		close(tx->pipe[1]);
+	}
+	if (ep >= 0)
+		close(ep);
+	return NULL;
+}
+
+FIXTURE(output) {
+	struct pair p;
+	struct rx rx;
+	struct tx tx;
+	pthread_t rxt, txt;
+	uint16_t gid;
+};
+
+FIXTURE_SETUP(output)
+{
+	SKEX_NEED_MODULE();
+	signal(SIGPIPE, SIG_IGN);
+	ASSERT_EQ(0, group_flush());
+	memset(&self->rx, 0, sizeof(self->rx));
+	memset(&self->tx, 0, sizeof(self->tx));
+	ASSERT_EQ(0, pair_open(&self->p)) TH_LOG("loopback pair: %m");
+	self->rx.fd = self->p.cfd;
+	self->tx.fd = self->p.sfd;
+}
+
+FIXTURE_TEARDOWN(output)
+{
+	pair_close(&self->p);
+	group_flush();
+}
+
+/* Run writer @how at @quota until the receiver saw @secs s of data. */
+static void run_rate(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(output) * self, enum writer how,
+		     uint32_t quota, unsigned int secs)
+{
+	self->rx.window_us = secs * 1000000ull;
+	self->tx.how = how;
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, quota, 0,
+				&self->gid));
+	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
+	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+	while (!self->rx.done)
+		skex_sleep_ms(50);
+	self->tx.stop = true;
+	pthread_join(self->txt, NULL);
+	self->rx.stop = true;
+	shutdown(self->p.sfd, SHUT_RDWR);
+	pthread_join(self->rxt, NULL);
+	EXPECT_EQ(0, self->tx.err) TH_LOG("writer: %s", strerror(self->tx.err));
+}
+
+static void check_rate(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(output) * self, uint32_t quota,
+		       unsigned int secs)
+{
+	double rate = (double)self->rx.bytes / secs;
+	double cpu = 100.0 * self->tx.cpu_us / self->tx.wall_us;
+
+	TH_LOG("quota %u B/s: received %.0f B/s (%+.2f%%) over %u s; writer "
+	       "CPU %.2f%% of wall time, %llu wake-ups, %llu EAGAIN",
+	       quota, rate, 100.0 * (rate - quota) / quota, secs, cpu,
+	       (unsigned long long)self->tx.wakeups,
+	       (unsigned long long)self->tx.eagain);
+	EXPECT_LE(rate, quota * 1.02);
+	EXPECT_GE(rate, quota * 0.98);
+	EXPECT_LT(cpu, 5.0);
+}
+
+TEST_F_TIMEOUT(output, rate_blocking, 60)
+{
+	run_rate(_metadata, self, W_BLOCK, QUOTA, SECS);
+	check_rate(_metadata, self, QUOTA, SECS);
+}
+
+TEST_F_TIMEOUT(output, rate_epoll_et, 60)
+{
+	run_rate(_metadata, self, W_EPOLL_ET, QUOTA, SECS);
+	check_rate(_metadata, self, QUOTA, SECS);
+	/* woken when the quota allows, not spinning: ~20 per second */
+	EXPECT_LT(self->tx.wakeups, 100 * SECS);
+	EXPECT_GT(self->tx.eagain, 0);
+}
+
+TEST_F_TIMEOUT(output, rate_splice, 60)
+{
+	run_rate(_metadata, self, W_SPLICE, QUOTA, SECS);
+	check_rate(_metadata, self, QUOTA, SECS);
+}
+
+TEST_F_TIMEOUT(output, epoll_lt, 30)
+{
+	run_rate(_metadata, self, W_EPOLL_LT, QUOTA, 3);
+	TH_LOG("level-triggered: %llu epoll_wait returns in 3 s, CPU %.2f%%",
+	       (unsigned long long)self->tx.wakeups,
+	       100.0 * self->tx.cpu_us / self->tx.wall_us);
+	EXPECT_LT(self->tx.wakeups, 100 * 3);
+	/* no busy loop; the 5% bound is for the 10 s runs above */
+	EXPECT_LT(100.0 * self->tx.cpu_us / self->tx.wall_us, 10.0);
+	EXPECT_LE((double)self->rx.bytes / 3, QUOTA * 1.03);
+}
+
+TEST_F_TIMEOUT(output, quota_follows, 60)
+{
+	static const uint32_t q[] = { 200000, 600000, 100000 };
+	double r;
+	int i;
+
+	self->rx.window_us = 9000000;
+	self->tx.how = W_BLOCK;
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, q[0], 0,
+				&self->gid));
+	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
+	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+	while (!self->rx.t0)
+		skex_sleep_ms(10);
+	for (i = 1; i < 3; i++) {
+		while (skex_now_us() < self->rx.t0 + i * 3000000ull)
+			skex_sleep_ms(10);
+		ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE,
+					 self->p.port, q[i], 0));
+	}
+	while (!self->rx.done)
+		skex_sleep_ms(50);
+	self->tx.stop = true;
+	pthread_join(self->txt, NULL);
+	self->rx.stop = true;
+	shutdown(self->p.sfd, SHUT_RDWR);
+	pthread_join(self->rxt, NULL);
+
+	for (i = 0; i < 3; i++) {
+		/* from 1 s after the change to shortly before the next */
+		r = rx_rate(&self->rx, i * 3000000ull + 1000000,
+			    (i + 1) * 3000000ull - 200000);
+		TH_LOG("quota %u: %.0f B/s one second after the change", q[i], r);
+		EXPECT_LE(r, q[i] * 1.05);
+		EXPECT_GE(r, q[i] * 0.95);
+	}
+}
+
+TEST_F(output, sndtimeo)
+{
+	struct timeval tv = { 0, 200000 };
+	char buf[100] = {};
+	uint64_t t;
+
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 0, 0,
+				&self->gid));
+	ASSERT_EQ(0, setsockopt(self->p.sfd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	t = skex_now_us();
+	EXPECT_EQ(-1, write(self->p.sfd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	t = skex_now_us() - t;
+	EXPECT_GE(t, 190000);
+	EXPECT_LT(t, 1000000);
+	EXPECT_GE(cfs_throttled(self->gid, self->p.port), 1);
+}
+
+struct blocked {
+	int fd;
+	size_t len;
+	ssize_t ret;
+	int err;
+	pid_t tid;
+	volatile bool done;
+};
+
+static void *blocked_write(void *arg)
+{
+	struct blocked *b = arg;
+	char *buf = calloc(1, b->len);
+
+	b->tid = syscall(SYS_gettid);
+	b->ret = write(b->fd, buf, b->len);
+	b->err = errno;
+	b->done = true;
+	free(buf);
+	return NULL;
+}
+
+static bool wait_done(struct blocked *b, unsigned int ms)
+{
+	while (!b->done && ms--)
+		skex_sleep_ms(1);
+	return b->done;
+}
+
+TEST_F_TIMEOUT(output, signal, 60)
+{
+	struct blocked b = { .fd = self->p.sfd, .len = 100000 };
+	pthread_t t;
+
+	/* no quota at all: the write sleeps before any byte */
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 0, 0,
+				&self->gid));
+	catch_signal(SIGUSR1, false);
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
+	EXPECT_FALSE(wait_done(&b, 300));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_TRUE(wait_done(&b, 2000));
+	pthread_join(t, NULL);
+	EXPECT_EQ(-1, b.ret);
+	EXPECT_EQ(EINTR, b.err);
+
+	/* SA_RESTART: the call goes on sleeping; a raised quota wakes it */
+	catch_signal(SIGUSR1, true);
+	b.done = false;
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
+	EXPECT_FALSE(wait_done(&b, 300));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_FALSE(wait_done(&b, 300)) TH_LOG("not restarted");
+	ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE, self->p.port,
+				 10000000, 0));
+	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("raising the quota did not wake it");
+	pthread_join(t, NULL);
+	EXPECT_EQ((ssize_t)b.len, b.ret);
+
+	/* once bytes went, a signal returns the partial count */
+	catch_signal(SIGUSR1, false);
+	ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE, self->p.port,
+				 20000, 0));
+	b.done = false;
+	b.len = 1000000;
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
+	EXPECT_FALSE(wait_done(&b, 500));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_TRUE(wait_done(&b, 2000));
+	pthread_join(t, NULL);
+	TH_LOG("partial write: %zd of %zu", b.ret, b.len);
+	EXPECT_GT(b.ret, 0);
+	EXPECT_LT(b.ret, 100000);
+	catch_signal(SIGUSR1, true);
+}
+
+TEST_F_TIMEOUT(output, delete, 30)
+{
+	struct blocked b = { .fd = self->p.sfd, .len = 200000 };
+	pthread_t t;
+
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 0, 0,
+				&self->gid));
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
+	EXPECT_FALSE(wait_done(&b, 300));
+	ASSERT_EQ(0, group_del(self->gid));
+	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("deleting did not release it");
+	pthread_join(t, NULL);
+	EXPECT_EQ((ssize_t)b.len, b.ret);
+}
+
+TEST_F(output, nonblock_flag)
+{
+	static char buf[CHUNK];
+	ssize_t n;
+
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 20000, 1,
+				&self->gid));
+	/* a blocking socket: the bucket's first 50 ms (1000 bytes), EAGAIN */
+	n = write(self->p.sfd, buf, sizeof(buf));
+	EXPECT_GT(n, 0);
+	EXPECT_LE(n, 1100);
+	EXPECT_EQ(-1, write(self->p.sfd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_GE(cfs_throttled(self->gid, self->p.port), 1);
+	/* MSG_DONTWAIT without the flag */
+	ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE, self->p.port,
+				 0, 0));
+	EXPECT_EQ(-1, send(self->p.sfd, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+TEST_F_TIMEOUT(output, two_conns, 60)
+{
+	struct rx rx2 = {};
+	struct tx tx2 = {};
+	pthread_t r2, t2;
+	int c2, s2;
+	double r1, rr2;
+
+	c2 = connect_port(self->p.port);
+	ASSERT_LE(0, c2);
+	s2 = accept(self->p.lfd, NULL, NULL);
+	ASSERT_LE(0, s2);
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, QUOTA, 0,
+				&self->gid));
+	self->rx.window_us = rx2.window_us = 4000000;
+	self->tx.how = tx2.how = W_BLOCK;
+	rx2.fd = c2;
+	tx2.fd = s2;
+	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
+	ASSERT_EQ(0, pthread_create(&r2, NULL, rx_main, &rx2));
+	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+	ASSERT_EQ(0, pthread_create(&t2, NULL, tx_main, &tx2));
+	while (!self->rx.done || !rx2.done)
+		skex_sleep_ms(50);
+	self->tx.stop = tx2.stop = true;
+	pthread_join(self->txt, NULL);
+	pthread_join(t2, NULL);
+	self->rx.stop = rx2.stop = true;
+	shutdown(self->p.sfd, SHUT_RDWR);
+	shutdown(s2, SHUT_RDWR);
+	pthread_join(self->rxt, NULL);
+	pthread_join(r2, NULL);
+
+	r1 = self->rx.bytes / 4.0;
+	rr2 = rx2.bytes / 4.0;
+	TH_LOG("two connections: %.0f + %.0f = %.0f B/s", r1, rr2, r1 + rr2);
+	EXPECT_LE(r1 + rr2, QUOTA * 1.05);
+	EXPECT_GE(r1 + rr2, QUOTA * 0.90);
+	/* blocked writers take turns: neither starves */
+	EXPECT_GE(r1, QUOTA / 2 * 0.7);
+	EXPECT_GE(rr2, QUOTA / 2 * 0.7);
+	close(s2);
+	close(c2);
+}
+
+TEST_HARNESS_MAIN
