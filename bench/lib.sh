@@ -25,7 +25,8 @@
 # server that does not start).
 #
 # Environment (from bench/guest.sh): BENCH_OUT, BENCH_SMOKE (0|1), BENCH_BIN
-# (the skex_bench tool), BENCH_REPS, SKEX_MODULE (the .ko, for reloading).
+# (the skex_bench tool), BENCH_REPS, SKEX_MODULE (the .ko, for reloading);
+# BENCH_TRACE=1: a timestamped shell trace on stderr.
 
 BENCH_OUT=${BENCH_OUT:?BENCH_OUT not set: run through bench/guest.sh}
 BENCH_SMOKE=${BENCH_SMOKE:-0}
@@ -33,6 +34,11 @@ BENCH_BIN=${BENCH_BIN:-skex_bench}
 BENCH_REPS=${BENCH_REPS:-3}
 SKEX_CFS=/sys/kernel/config/skex
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+
+if [ "${BENCH_TRACE:-0}" = 1 ]; then	# timestamped trace, for slow spots
+	PS4='+ ${EPOCHREALTIME} '
+	set -x
+fi
 
 bench_id=''
 bench_tsv=''
@@ -162,18 +168,12 @@ bench_load()
 
 # ---- ports and servers ----
 
-# bench_listening PORT: a TCP listener on PORT (read from /proc: no fork)
+# bench_listening PORT: a TCP listener on PORT. ss asks the kernel for
+# listeners only; reading /proc/net/tcp in the shell would walk every
+# TIME_WAIT socket the earlier loads left, slowly under TCG.
 bench_listening()
 {
-	local hex f sl local_addr _ st
-	printf -v hex ':%04X' "$1"
-	for f in /proc/net/tcp /proc/net/tcp6; do
-		[ -r "$f" ] || continue
-		while read -r sl local_addr _ st _; do
-			[ "$st" = 0A ] && [ "${local_addr: -5}" = "$hex" ] && return 0
-		done <"$f"
-	done
-	return 1
+	[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
 }
 
 # bench_wait_port PORT [TENTHS]: wait for a listener (default 10 s)

@@ -10,8 +10,8 @@
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-STEP=$(bench_secs 3 1)
-A_SECS=$(bench_secs 4 1.5)
+STEP=$(bench_secs 3 0.6)
+A_SECS=$(bench_secs 4 1)
 A_SKIP=$(bench_secs 1 0.5)
 Q=(2000000 6000000 1000000)
 P_OUT=48101 P_ACC=48102 G_OUT=48101 G_ACC=48102
@@ -152,7 +152,8 @@ run_out()
 	setup_out "$m" || bench_fail "cannot set up $m"
 	( sleep "$STEP"; set_out "$m" "${Q[1]}"; sleep "$STEP"; set_out "$m" "${Q[2]}" ) &
 	local changer=$!
-	"$BENCH_BIN" rate $P_OUT $((STEP * 3)) 100 >"$f" || bench_fail "skex_bench rate ($m)"
+	"$BENCH_BIN" rate $P_OUT "$(awk -v t="$STEP" 'BEGIN { print 3 * t }')" 100 >"$f" ||
+		bench_fail "skex_bench rate ($m)"
 	wait "$changer"
 	clear_out "$m"
 	read -r e1 e2 e3 su sd <<<"$(analyse "$f")"
