@@ -35,12 +35,13 @@ static inline void skex_ftrace_set_ip(struct ftrace_regs *fregs,
 /*
  * inet_csk_accept() took (sk, flags, err, kern) until 6.10, which bundled
  * them into struct proto_accept_arg. skex_accept_args carries either form
- * so that the wrapper in netmeter.c is written once.
+ * so that the wrapper, skex_accept() in tcp_hooks.c, is written once;
+ * skex_inet_csk_accept() has the kernel's prototype and calls it.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
-#define SKEX_ACCEPT_PROTO	struct sock *sk, int flags, int *err, bool kern
-#define SKEX_ACCEPT_ARGS	sk, flags, err, kern
+struct skex_accept_args;
+struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a);
 
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
 typedef struct sock *(skex_accept_fn)(struct sock *, int, int *, bool);
 
 struct skex_accept_args {
@@ -49,7 +50,13 @@ struct skex_accept_args {
 	bool kern;
 };
 
-#define SKEX_ACCEPT_ARGS_INIT	{ .flags = flags, .err = err, .kern = kern }
+static inline struct sock *skex_inet_csk_accept(struct sock *sk, int flags,
+						int *err, bool kern)
+{
+	struct skex_accept_args a = { .flags = flags, .err = err, .kern = kern };
+
+	return skex_accept(sk, &a);
+}
 
 /* Call inet_csk_accept() (@fn) with the saved arguments, maybe O_NONBLOCK. */
 static inline struct sock *
@@ -75,16 +82,19 @@ static inline int skex_accept_err(const struct skex_accept_args *a)
 	return *a->err;
 }
 #else
-#define SKEX_ACCEPT_PROTO	struct sock *sk, struct proto_accept_arg *arg
-#define SKEX_ACCEPT_ARGS	sk, arg
-
 typedef struct sock *(skex_accept_fn)(struct sock *, struct proto_accept_arg *);
 
 struct skex_accept_args {
 	struct proto_accept_arg *arg;
 };
 
-#define SKEX_ACCEPT_ARGS_INIT	{ .arg = arg }
+static inline struct sock *skex_inet_csk_accept(struct sock *sk,
+						struct proto_accept_arg *arg)
+{
+	struct skex_accept_args a = { .arg = arg };
+
+	return skex_accept(sk, &a);
+}
 
 /* Call inet_csk_accept() (@fn) with the saved arguments, maybe O_NONBLOCK. */
 static inline struct sock *

@@ -47,6 +47,7 @@
  */
 #include "skex.h"
 #include "group.h"
+#include "hook.h"
 #include "netmeter.h"
 
 #include <linux/hashtable.h>
@@ -1136,14 +1137,25 @@ int skex_group_check(const struct skex_group_spec *spec, bool complete)
 	return 0;
 }
 
+/*
+ * A port for @g, not published yet. It holds the demand hooks (the send,
+ * receive and poll wrappers) from now until it is unpublished or
+ * discarded. Return: the port or an ERR_PTR().
+ */
 static struct skex_group_port *skex_group_port_alloc(struct skex_group *g,
 						     struct skex_port *port,
 						     u16 type)
 {
 	struct skex_group_port *gp = kzalloc(sizeof(*gp), GFP_KERNEL);
+	int err;
 
 	if (!gp)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
+	err = skex_hooks_demand_get();
+	if (err) {
+		kfree(gp);
+		return ERR_PTR(err);
+	}
 	gp->group = g;
 	gp->port = port;
 	gp->num = port->port;
@@ -1152,6 +1164,15 @@ static struct skex_group_port *skex_group_port_alloc(struct skex_group *g,
 	INIT_LIST_HEAD(&gp->sleepers);
 	atomic64_set(&gp->throttled, 0);
 	return gp;
+}
+
+/* A port skex_group_port_alloc() made that was never published. */
+static void skex_group_port_discard(struct skex_group_port *gp)
+{
+	if (!gp)
+		return;
+	skex_hooks_demand_put();
+	kfree(gp);
 }
 
 /* Take @gp out of the data path and drop the group's reference. */
@@ -1168,6 +1189,7 @@ static void skex_group_port_unpublish(struct skex_net *sn, struct skex_group_por
 		skex_ftp_forget(gp, NULL);
 	}
 	skex_port_unuse(gp->port);
+	skex_hooks_demand_put();
 
 	spin_lock_bh(&g->lock);
 	gp->dead = true;
@@ -1231,11 +1253,12 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 			err = -EEXIST;
 			goto out;
 		}
-		fresh[i] = skex_group_port_alloc(g, port, spec->type);
-		if (!fresh[i]) {
-			err = -ENOMEM;
+		cur = skex_group_port_alloc(g, port, spec->type);
+		if (IS_ERR(cur)) {
+			err = PTR_ERR(cur);
 			goto out;
 		}
+		fresh[i] = cur;
 	}
 
 	/* Nothing can fail from here on. */
@@ -1263,7 +1286,7 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	skex_group_wake(g);
 out:
 	for (i = 0; i < n; i++)
-		kfree(fresh[i]);
+		skex_group_port_discard(fresh[i]);
 	kfree(keep);
 	return err;
 }

@@ -76,12 +76,6 @@ struct skex_wait {
 	bool counted;
 };
 
-static inline bool skex_group_any(void)
-{
-	return atomic_read(&skex_group_nr_accept) ||
-	       atomic_read(&skex_group_nr_output);
-}
-
 void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
 void skex_group_port_put(struct skex_group_port *gp);
 

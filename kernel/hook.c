@@ -5,7 +5,9 @@
  * Wrapping kernel functions without patching the kernel.
  *
  * One ftrace_ops, filtered on the entry of every hooked function, runs
- * skex_ftrace_thunk(). For an observed function the thunk calls the
+ * skex_ftrace_thunk(); a second one, with the same callback, carries the
+ * hooks only configured features need and is registered only while they
+ * are wanted (skex_hooks_demand_get()). For an observed function the thunk calls the
  * observer with the entry registers. For a wrapped function it moves the
  * instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
@@ -21,20 +23,42 @@
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <net/sock.h>
 
 static void skex_ftrace_thunk(unsigned long ip, unsigned long parent_ip,
 			      struct ftrace_ops *ops,
 			      struct ftrace_regs *fregs);
 
+#define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION | \
+				 FTRACE_OPS_FL_IPMODIFY)
+
 static struct ftrace_ops skex_ftrace_ops = {
 	.func = skex_ftrace_thunk,
-	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION |
-		 FTRACE_OPS_FL_IPMODIFY,
+	.flags = SKEX_FTRACE_FLAGS,
 };
+
+static struct ftrace_ops skex_demand_ops = {
+	.func = skex_ftrace_thunk,
+	.flags = SKEX_FTRACE_FLAGS,
+};
+
+/*
+ * The demand hooks: registered while @skex_demand_users is not zero, and
+ * for a second after it drops to zero (skex_demand_work), so that a
+ * controller recreating its groups does not patch the kernel each time.
+ * Once @skex_demand_dead is set (unload) they are never registered again.
+ */
+static DEFINE_MUTEX(skex_demand_mutex);
+static unsigned int skex_demand_users;	/* under skex_demand_mutex */
+static bool skex_demand_on;		/* under skex_demand_mutex */
+static bool skex_demand_dead;		/* under skex_demand_mutex */
+static void skex_demand_off(struct work_struct *work);
+static DECLARE_DELAYED_WORK(skex_demand_work, skex_demand_off);
 
 /* Written before the ftrace_ops is registered, read-only while it is. */
 static struct skex_hook *skex_hooks;
@@ -127,7 +151,8 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 		}
 		if (hook->orig)
 			*hook->orig = (void *)start;
-		err = ftrace_set_filter_ip(&skex_ftrace_ops, hook->addr, 0, 0);
+		err = ftrace_set_filter_ip(hook->demand ? &skex_demand_ops :
+					   &skex_ftrace_ops, hook->addr, 0, 0);
 		if (err) {
 			pr_err("cannot trace %s: %d\n", hook->name, err);
 			goto err_filter;
@@ -146,9 +171,59 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 
 err_filter:
 	ftrace_free_filter(&skex_ftrace_ops);
+	ftrace_free_filter(&skex_demand_ops);
 	skex_hooks = NULL;
 	skex_nr_hooks = 0;
 	return err;
+}
+
+/**
+ * skex_hooks_demand_get - have the demand hooks installed
+ *
+ * Process context. Return: 0 once they are, or an error from ftrace.
+ */
+int skex_hooks_demand_get(void)
+{
+	int err = 0;
+
+	mutex_lock(&skex_demand_mutex);
+	if (!skex_demand_on && !skex_demand_dead) {
+		err = register_ftrace_function(&skex_demand_ops);
+		if (err)
+			pr_err("cannot register ftrace ops: %d\n", err);
+		else
+			skex_demand_on = true;
+	}
+	if (!err)
+		skex_demand_users++;
+	mutex_unlock(&skex_demand_mutex);
+	return err;
+}
+
+/* Process context; the hooks go a second after the last user. */
+void skex_hooks_demand_put(void)
+{
+	mutex_lock(&skex_demand_mutex);
+	if (!--skex_demand_users && skex_demand_on && !skex_demand_dead)
+		mod_delayed_work(system_wq, &skex_demand_work, HZ);
+	mutex_unlock(&skex_demand_mutex);
+}
+
+static void skex_demand_unregister(void)
+{
+	lockdep_assert_held(&skex_demand_mutex);
+	if (skex_demand_on) {
+		unregister_ftrace_function(&skex_demand_ops);
+		skex_demand_on = false;
+	}
+}
+
+static void skex_demand_off(struct work_struct *work)
+{
+	mutex_lock(&skex_demand_mutex);
+	if (!skex_demand_users)
+		skex_demand_unregister();
+	mutex_unlock(&skex_demand_mutex);
 }
 
 /*
@@ -158,6 +233,15 @@ err_filter:
  */
 void skex_hooks_remove(struct skex_hook *hooks, size_t count)
 {
+	mutex_lock(&skex_demand_mutex);
+	skex_demand_dead = true;
+	mutex_unlock(&skex_demand_mutex);
+	cancel_delayed_work_sync(&skex_demand_work);
+	mutex_lock(&skex_demand_mutex);
+	skex_demand_unregister();
+	mutex_unlock(&skex_demand_mutex);
+	ftrace_free_filter(&skex_demand_ops);
+
 	unregister_ftrace_function(&skex_ftrace_ops);
 	ftrace_free_filter(&skex_ftrace_ops);
 	synchronize_rcu_tasks();

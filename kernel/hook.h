@@ -23,6 +23,8 @@ struct sock;
  *	the module on the stack.
  * @orig: where the address of the original is stored for @wrapper.
  * @optional: a kernel may lack the function; it is then skipped.
+ * @demand: hooked only while skex_hooks_demand_get() is held: a wrapper
+ *	that only a configured feature needs costs nothing otherwise.
  *
  * Calls from kernel threads are never redirected, so that a kernel socket
  * user never runs module text that could block an unload.
@@ -34,6 +36,7 @@ struct skex_hook {
 	bool (*want)(struct pt_regs *regs);
 	void **orig;
 	bool optional;
+	bool demand;
 	/* private to hook.c */
 	unsigned long addr;
 	bool installed;
@@ -41,10 +44,14 @@ struct skex_hook {
 };
 
 #define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .orig = (void **)&(fn ## _orig) }
+#define SKEX_WRAP_DEMAND(fn, w)	{ .name = #fn, .wrapper = (w), .demand = true, \
+				  .orig = (void **)&(fn ## _orig) }
 #define SKEX_OBSERVE(fn, o)	{ .name = #fn, .observe = (o) }
 
 int skex_hooks_install(struct skex_hook *hooks, size_t count);
 void skex_hooks_remove(struct skex_hook *hooks, size_t count);
+int skex_hooks_demand_get(void);
+void skex_hooks_demand_put(void);
 
 /**
  * struct skex_call - a task inside a wrapper

@@ -8,12 +8,26 @@
  * A connection is tracked from the moment its handshake completes and it
  * is queued on a listener (skex_nm_queued) until the TCP socket is
  * destroyed (skex_nm_destroyed). It belongs to the port of the listener it
- * was accepted from. Bytes are counted per call on the send and receive
- * paths; client sockets are never in the table and are not counted.
+ * was accepted from. Client sockets are never in the table and are not
+ * counted.
+ *
+ * Bytes are not counted on the data path at all: TCP already numbers
+ * them. The application has read every byte up to tp->copied_seq and
+ * written every byte up to tp->write_seq, whichever call moved them (read,
+ * recvmsg, splice, sendfile, io_uring, zero-copy ...). Each connection
+ * remembers where its last count stopped; folding it adds the difference
+ * to its port's totals. A connection is folded whenever its port is read,
+ * every SKEX_FOLD_INTERVAL (so that a 32-bit sequence number cannot wrap
+ * between two folds) and a last time when the application closes it or
+ * shuts down its sending side, before the FIN takes a sequence number of
+ * its own (a FIN received is discounted when the application consumes it).
  *
  * Locking: the connection table is an rhashtable (RCU readers, internal
  * bucket locks). Ports are created under skex_net.ports_lock and never
- * removed before their namespace goes; their counters are per-cpu.
+ * removed before their namespace goes; their accept counters are per-cpu,
+ * their byte totals and the list of connections folded into them are
+ * under skex_port.lock. A connection's port is changed only under the lock
+ * of the port it leaves (skex_conn_lock()).
  */
 #include "skex.h"
 #include "netmeter.h"
@@ -23,6 +37,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timekeeping.h>
+#include <linux/workqueue.h>
 #include <net/inet_hashtables.h>
 #include <net/tcp.h>
 
@@ -31,8 +46,16 @@
  * @node: in skex_conns
  * @sk: the connection's socket, the key
  * @sn: its namespace's state
- * @port: the port it counts for; RCU-protected, rewritten at accept
+ * @port: the port it counts for; RCU-protected, changed only under the
+ *	lock of the port it leaves
+ * @live: in @port->conns while @listed
  * @ready_ns: when it was queued for accept, 0 if unknown
+ * @copied_seq: tp->copied_seq when it was last folded (@port->lock)
+ * @write_seq: tp->write_seq when it was last folded (@port->lock)
+ * @listed: in @port->conns, its bytes counted (@port->lock)
+ * @closed: the application closed it: never listed again (@port->lock)
+ * @fin_in: the FIN received has been discounted (@port->lock)
+ * @wr_done: the application can write no more (@port->lock)
  * @flags: SKEX_CONN_ACCEPTED once it has been counted as accepted
  * @rcu: frees it after readers are gone
  */
@@ -41,12 +64,22 @@ struct skex_conn {
 	const struct sock *sk;
 	struct skex_net *sn;
 	struct skex_port __rcu *port;
+	struct list_head live;
 	u64 ready_ns;
+	u32 copied_seq;
+	u32 write_seq;
+	bool listed;
+	bool closed;
+	bool fin_in;
+	bool wr_done;
 	unsigned long flags;
 	struct rcu_head rcu;
 };
 
 #define SKEX_CONN_ACCEPTED	0
+
+/* 4 GiB per connection and interval would wrap a sequence number. */
+#define SKEX_FOLD_INTERVAL	(HZ / 10)
 
 static const struct rhashtable_params skex_conn_params = {
 	.key_len = sizeof(const struct sock *),
@@ -56,6 +89,9 @@ static const struct rhashtable_params skex_conn_params = {
 };
 
 static struct rhashtable skex_conns;
+
+static void skex_fold_all(struct work_struct *work);
+static DECLARE_DELAYED_WORK(skex_fold_work, skex_fold_all);
 
 struct skex_port *skex_port_find(struct skex_net *sn, u16 port)
 {
@@ -99,6 +135,8 @@ struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp)
 	if (!new_port)
 		return NULL;
 	new_port->port = port;
+	spin_lock_init(&new_port->lock);
+	INIT_LIST_HEAD(&new_port->conns);
 	new_port->stats = alloc_percpu_gfp(struct skex_port_pcpu, gfp);
 	if (!new_port->stats)
 		goto err_port;
@@ -159,13 +197,162 @@ static struct skex_port *skex_listener_port(struct sock *listener, gfp_t gfp)
 }
 
 /*
+ * Lock the port @conn counts for and return it. Under rcu_read_lock();
+ * the port is stable while its lock is held.
+ */
+static struct skex_port *skex_conn_lock(struct skex_conn *conn)
+{
+	struct skex_port *port;
+
+	for (;;) {
+		port = rcu_dereference(conn->port);
+		spin_lock_bh(&port->lock);
+		if (port == rcu_access_pointer(conn->port))
+			return port;
+		spin_unlock_bh(&port->lock);
+	}
+}
+
+/*
+ * Add what the application read and wrote on @conn since the last fold to
+ * @port, which is locked. A connection in use that was never counted as
+ * accepted came out of an accept() that had begun before the module was
+ * loaded: it is counted now, without a delay.
+ */
+static void skex_conn_fold(struct skex_conn *conn, struct skex_port *port)
+{
+	const struct sock *sk = conn->sk;
+	const struct tcp_sock *tp = tcp_sk(sk);
+	u32 seq, delta;
+
+	lockdep_assert_held(&port->lock);
+	if (unlikely(!test_bit(SKEX_CONN_ACCEPTED, &conn->flags)) &&
+	    READ_ONCE(sk->sk_socket) &&
+	    !test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
+		this_cpu_inc(port->stats->conns);
+
+	seq = READ_ONCE(tp->copied_seq);
+	delta = seq - conn->copied_seq;
+	/*
+	 * A FIN takes a sequence number: once it has been consumed, copied_seq
+	 * is rcv_nxt. Read after copied_seq: a FIN consumed is a FIN received,
+	 * so SOCK_DONE is set and rcv_nxt is final.
+	 */
+	smp_rmb();
+	if (delta && !conn->fin_in && sock_flag(sk, SOCK_DONE) &&
+	    seq == READ_ONCE(tp->rcv_nxt)) {
+		conn->fin_in = true;
+		delta--;
+	}
+	port->bytes_in += delta;
+	conn->copied_seq = seq;
+
+	if (conn->wr_done)
+		return;
+	seq = READ_ONCE(tp->write_seq);
+	port->bytes_out += seq - conn->write_seq;
+	conn->write_seq = seq;
+}
+
+/*
+ * Count @conn's bytes on its port from where the socket is now, unless
+ * they are counted already or no more. Under rcu_read_lock().
+ */
+static void skex_conn_list(struct skex_conn *conn)
+{
+	const struct tcp_sock *tp = tcp_sk(conn->sk);
+	struct skex_port *port = skex_conn_lock(conn);
+
+	if (!conn->closed && !conn->listed) {
+		conn->copied_seq = READ_ONCE(tp->copied_seq);
+		conn->write_seq = READ_ONCE(tp->write_seq);
+		list_add_tail(&conn->live, &port->conns);
+		conn->listed = true;
+	}
+	spin_unlock_bh(&port->lock);
+	if (!delayed_work_pending(&skex_fold_work))
+		schedule_delayed_work(&skex_fold_work, SKEX_FOLD_INTERVAL);
+}
+
+/*
+ * @conn now counts for @port. It moves before the application has used it
+ * (queued on another listener, accepted from one of another port), so it
+ * has no bytes to carry over. Under rcu_read_lock().
+ */
+static void skex_conn_move(struct skex_conn *conn, struct skex_port *port)
+{
+	struct skex_port *old = skex_conn_lock(conn);
+
+	if (old == port) {
+		spin_unlock_bh(&old->lock);
+		return;
+	}
+	if (conn->listed) {
+		skex_conn_fold(conn, old);
+		list_del(&conn->live);
+		conn->listed = false;
+	}
+	rcu_assign_pointer(conn->port, port);
+	spin_unlock_bh(&old->lock);
+	skex_conn_list(conn);
+}
+
+/* Stop counting @conn's bytes, after a last fold if @fold. */
+static void skex_conn_unlist(struct skex_conn *conn, bool fold)
+{
+	struct skex_port *port = skex_conn_lock(conn);
+
+	if (conn->listed) {
+		if (fold)
+			skex_conn_fold(conn, port);
+		list_del(&conn->live);
+		conn->listed = false;
+	}
+	conn->closed = true;
+	spin_unlock_bh(&port->lock);
+}
+
+static struct skex_conn *skex_conn_new(struct sock *child, struct skex_net *sn,
+				       struct skex_port *port)
+{
+	struct skex_conn *conn = kzalloc(sizeof(*conn), GFP_ATOMIC);
+
+	if (!conn)
+		return NULL;
+	conn->sk = child;
+	conn->sn = sn;
+	RCU_INIT_POINTER(conn->port, port);
+	INIT_LIST_HEAD(&conn->live);
+	return conn;
+}
+
+/*
+ * Insert @conn for its socket and start counting it; if the socket is
+ * already there, @conn is freed and the existing entry, if any, returned.
+ */
+static struct skex_conn *skex_conn_insert(struct skex_conn *conn)
+{
+	struct skex_conn *old;
+
+	old = rhashtable_lookup_get_insert_fast(&skex_conns, &conn->node,
+						skex_conn_params);
+	if (old) {
+		kfree(conn);
+		return IS_ERR(old) ? NULL : old;
+	}
+	skex_conn_list(conn);
+	return conn;
+}
+
+/*
  * inet_csk_reqsk_queue_add() is about to queue @child on @listener: the
  * handshake is complete. Runs in softirq context.
  */
 void skex_nm_queued(struct sock *listener, struct sock *child)
 {
+	struct skex_net *sn = skex_net(sock_net(listener));
 	struct skex_port *port;
-	struct skex_conn *conn, *old;
+	struct skex_conn *conn;
 
 	if (listener->sk_protocol != IPPROTO_TCP)
 		return;
@@ -175,27 +362,17 @@ void skex_nm_queued(struct sock *listener, struct sock *child)
 	if (!port)
 		goto out;
 
-	/* Moved between listeners (reuseport migration): keep the time. */
+	/* Moved between listeners (forwarding, migration): keep the time. */
 	conn = skex_conn_find(child);
-	if (conn) {
-		rcu_assign_pointer(conn->port, port);
-		goto out;
+	if (!conn) {
+		conn = skex_conn_new(child, sn, port);
+		if (!conn)
+			goto out;
+		conn->ready_ns = ktime_get_ns();
+		conn = skex_conn_insert(conn);
 	}
-
-	conn = kzalloc(sizeof(*conn), GFP_ATOMIC);
-	if (!conn)
-		goto out;
-	conn->sk = child;
-	conn->sn = skex_net(sock_net(listener));
-	RCU_INIT_POINTER(conn->port, port);
-	conn->ready_ns = ktime_get_ns();
-	old = rhashtable_lookup_get_insert_fast(&skex_conns, &conn->node,
-						skex_conn_params);
-	if (old) {
-		kfree(conn);
-		if (!IS_ERR(old))
-			rcu_assign_pointer(old->port, port);
-	}
+	if (conn)
+		skex_conn_move(conn, port);
 out:
 	rcu_read_unlock();
 }
@@ -204,7 +381,7 @@ out:
 void skex_nm_accepted(struct sock *listener, struct sock *child)
 {
 	struct skex_port_pcpu __percpu *stats;
-	struct skex_conn *conn, *old;
+	struct skex_conn *conn;
 	struct skex_port *port;
 	u64 delay = 0;
 
@@ -215,28 +392,19 @@ void skex_nm_accepted(struct sock *listener, struct sock *child)
 	stats = port->stats;
 
 	conn = skex_conn_find(child);
-	if (conn) {
-		rcu_assign_pointer(conn->port, port);
-		if (test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
-			goto out;
-		if (conn->ready_ns)
-			delay = ktime_get_ns() - conn->ready_ns;
-		goto count;
+	if (!conn) {
+		/* Queued before the module was loaded: count it, delay unknown. */
+		conn = skex_conn_new(child, skex_net(sock_net(listener)), port);
+		if (conn)
+			conn = skex_conn_insert(conn);
+		if (!conn)
+			goto count;
 	}
-
-	/* Queued before the module was loaded: count it, delay unknown. */
-	conn = kzalloc(sizeof(*conn), GFP_ATOMIC);
-	if (conn) {
-		conn->sk = child;
-		conn->sn = skex_net(sock_net(listener));
-		RCU_INIT_POINTER(conn->port, port);
-		conn->flags = BIT(SKEX_CONN_ACCEPTED);
-		old = rhashtable_lookup_get_insert_fast(&skex_conns,
-							&conn->node,
-							skex_conn_params);
-		if (old)
-			kfree(conn);
-	}
+	skex_conn_move(conn, port);
+	if (test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
+		goto out;
+	if (conn->ready_ns)
+		delay = ktime_get_ns() - conn->ready_ns;
 count:
 	this_cpu_inc(stats->conns);
 	this_cpu_add(stats->delay_ns, delay);
@@ -244,16 +412,61 @@ out:
 	rcu_read_unlock();
 }
 
-/* A TCP socket is being destroyed. Any context. */
+/*
+ * The application closes @sk (tcp_close, tcp_disconnect): count its bytes
+ * a last time, before a FIN or a disconnect moves the sequence numbers.
+ */
+void skex_nm_closed(struct sock *sk)
+{
+	struct skex_conn *conn;
+
+	rcu_read_lock();
+	conn = skex_conn_find(sk);
+	if (conn)
+		skex_conn_unlist(conn, true);
+	rcu_read_unlock();
+}
+
+/* shutdown(@how) of @sk, with the socket locked: SEND_SHUTDOWN ends writes. */
+void skex_nm_shutdown(struct sock *sk, int how)
+{
+	struct skex_conn *conn;
+	struct skex_port *port;
+
+	if (!(how & SEND_SHUTDOWN))
+		return;
+	rcu_read_lock();
+	conn = skex_conn_find(sk);
+	if (conn) {
+		port = skex_conn_lock(conn);
+		if (conn->listed && !conn->wr_done) {
+			skex_conn_fold(conn, port);
+			conn->wr_done = true;
+		}
+		spin_unlock_bh(&port->lock);
+	}
+	rcu_read_unlock();
+}
+
+static void skex_conn_forget(struct skex_conn *conn)
+{
+	skex_conn_unlist(conn, false);
+	if (!rhashtable_remove_fast(&skex_conns, &conn->node, skex_conn_params))
+		kfree_rcu(conn, rcu);
+}
+
+/*
+ * A TCP socket is being destroyed. Any context. One the application had
+ * has been closed already; one it never had has nothing to count.
+ */
 void skex_nm_destroyed(struct sock *sk)
 {
 	struct skex_conn *conn;
 
 	rcu_read_lock();
 	conn = skex_conn_find(sk);
-	if (conn && !rhashtable_remove_fast(&skex_conns, &conn->node,
-					    skex_conn_params))
-		kfree_rcu(conn, rcu);
+	if (conn)
+		skex_conn_forget(conn);
 	rcu_read_unlock();
 }
 
@@ -265,45 +478,33 @@ struct skex_port *skex_nm_conn_port(const struct sock *sk)
 	return conn ? rcu_dereference(conn->port) : NULL;
 }
 
-/*
- * The application moved @bytes on @sk. A connection that was queued with
- * the module loaded but is used before it was counted as accepted came out
- * of an accept() that had begun before the module was loaded: count it now,
- * without a delay.
- */
-static void skex_nm_used(struct sock *sk, long bytes, bool out)
+/* Fold every connection, so that no sequence number wraps unnoticed. */
+static void skex_fold_all(struct work_struct *work)
 {
+	struct rhashtable_iter iter;
 	struct skex_conn *conn;
 	struct skex_port *port;
 
-	rcu_read_lock();
-	conn = skex_conn_find(sk);
-	if (!conn)
-		goto unlock;
-	port = rcu_dereference(conn->port);
-	if (unlikely(!test_bit(SKEX_CONN_ACCEPTED, &conn->flags)) &&
-	    !test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
-		this_cpu_inc(port->stats->conns);
-	if (out)
-		this_cpu_add(port->stats->bytes_out, bytes);
-	else
-		this_cpu_add(port->stats->bytes_in, bytes);
-unlock:
-	rcu_read_unlock();
-}
+	rhashtable_walk_enter(&skex_conns, &iter);
+	rhashtable_walk_start(&iter);
+	while ((conn = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(conn))
+			continue;
+		port = skex_conn_lock(conn);
+		if (conn->listed)
+			skex_conn_fold(conn, port);
+		spin_unlock_bh(&port->lock);
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
 
-void skex_nm_sent(struct sock *sk, long bytes)
-{
-	skex_nm_used(sk, bytes, true);
-}
-
-void skex_nm_received(struct sock *sk, long bytes)
-{
-	skex_nm_used(sk, bytes, false);
+	if (atomic_read(&skex_conns.nelems))
+		schedule_delayed_work(&skex_fold_work, SKEX_FOLD_INTERVAL);
 }
 
 static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
 {
+	struct skex_conn *conn;
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
@@ -311,9 +512,14 @@ static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
 
 		st->conns += READ_ONCE(c->conns);
 		st->delay_ns += READ_ONCE(c->delay_ns);
-		st->bytes_in += READ_ONCE(c->bytes_in);
-		st->bytes_out += READ_ONCE(c->bytes_out);
 	}
+
+	spin_lock_bh(&p->lock);
+	list_for_each_entry(conn, &p->conns, live)
+		skex_conn_fold(conn, p);
+	st->bytes_in = p->bytes_in;
+	st->bytes_out = p->bytes_out;
+	spin_unlock_bh(&p->lock);
 }
 
 /*
@@ -513,10 +719,8 @@ static void skex_conns_purge(struct skex_net *sn)
 	while ((conn = rhashtable_walk_next(&iter))) {
 		if (IS_ERR(conn))
 			continue;
-		if (conn->sn == sn &&
-		    !rhashtable_remove_fast(&skex_conns, &conn->node,
-					    skex_conn_params))
-			kfree_rcu(conn, rcu);
+		if (conn->sn == sn)
+			skex_conn_forget(conn);
 	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
@@ -558,6 +762,7 @@ static void skex_conn_free(void *ptr, void *arg)
 /* After the hooks are gone and every namespace has been torn down. */
 void skex_netmeter_exit(void)
 {
+	cancel_delayed_work_sync(&skex_fold_work);
 	rhashtable_free_and_destroy(&skex_conns, skex_conn_free, NULL);
 	rcu_barrier();
 }

@@ -13,9 +13,9 @@ struct skex_port;
 /* Called by the TCP hooks; see netmeter.c. */
 void skex_nm_queued(struct sock *listener, struct sock *child);
 void skex_nm_accepted(struct sock *listener, struct sock *child);
+void skex_nm_closed(struct sock *sk);
+void skex_nm_shutdown(struct sock *sk, int how);
 void skex_nm_destroyed(struct sock *sk);
-void skex_nm_sent(struct sock *sk, long bytes);
-void skex_nm_received(struct sock *sk, long bytes);
 struct skex_port *skex_nm_conn_port(const struct sock *sk);
 
 #endif /* _SKEX_NETMETER_H */

@@ -8,6 +8,7 @@
 #ifndef _SKEX_H
 #define _SKEX_H
 
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/sockptr.h>
@@ -26,8 +27,6 @@ struct skex_group_net;
 struct skex_port_pcpu {
 	u64 conns;
 	u64 delay_ns;
-	u64 bytes_in;
-	u64 bytes_out;
 };
 
 /**
@@ -35,7 +34,12 @@ struct skex_port_pcpu {
  * @port: the port number
  * @users: rules and groups that use the port (they list it in
  *	/proc/net/skex even when nothing listens on it)
- * @stats: counters since the module was loaded
+ * @stats: accept counters since the module was loaded
+ * @lock: protects @conns, @bytes_in and @bytes_out (taken with _bh)
+ * @conns: the connections of the port whose bytes are still counted live
+ *	(struct skex_conn, netmeter.c)
+ * @bytes_in: application bytes read from connections no longer in @conns
+ * @bytes_out: application bytes written to them
  * @accept_group: the port's accept-type group, or NULL (group.c)
  * @output_group: the port's output-type group, or NULL (group.c)
  * @rcu: frees it
@@ -47,6 +51,10 @@ struct skex_port {
 	u16 port;
 	atomic_t users;
 	struct skex_port_pcpu __percpu *stats;
+	spinlock_t lock;	/* see above */
+	struct list_head conns;
+	u64 bytes_in;
+	u64 bytes_out;
 	struct skex_group_port __rcu *accept_group;
 	struct skex_group_port __rcu *output_group;
 	struct rcu_head rcu;

@@ -9,11 +9,19 @@
  *   handshake done    inet_csk_complete_hashdance,
  *                     inet_csk_reqsk_queue_add   (observed)  netmeter
  *   accept()          inet_csk_accept                        netmeter, groups
- *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        netmeter, groups
- *   read paths        tcp_recvmsg, tcp_splice_read           netmeter, groups
- *   poll()            tcp_poll (only while groups exist)     groups
+ *   close, shutdown   tcp_close, tcp_disconnect,
+ *                     tcp_shutdown               (observed)  netmeter
  *   socket gone       tcp_v4_destroy_sock (v4+v6, observed)  netmeter, groups
  *   control           tcp_setsockopt, tcp_getsockopt         sockopt.c
+ *
+ * and, only while socket groups exist (demand hooks, see hook.c):
+ *
+ *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        groups
+ *   read path         tcp_recvmsg                            groups (FTP)
+ *   poll()            tcp_poll                               groups
+ *
+ * The netmeter needs nothing on the data path: it reads the byte counts
+ * off TCP's sequence numbers (netmeter.c).
  *
  * Every wrapper brackets its work with skex_call_enter()/skex_call_exit()
  * so that unloading can wait for it (hook.c). Socket groups (group.c) may
@@ -34,7 +42,6 @@
 static typeof(inet_csk_accept) *inet_csk_accept_orig;
 static typeof(tcp_sendmsg) *tcp_sendmsg_orig;
 static typeof(tcp_recvmsg) *tcp_recvmsg_orig;
-static typeof(tcp_splice_read) *tcp_splice_read_orig;
 static typeof(tcp_setsockopt) *tcp_setsockopt_orig;
 static typeof(tcp_getsockopt) *tcp_getsockopt_orig;
 static typeof(tcp_poll) *tcp_poll_orig;
@@ -58,6 +65,19 @@ static void skex_observe_hashdance(struct pt_regs *regs)
 	if (regs_get_kernel_argument(regs, 3) & 0xff)
 		skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
 			       (struct sock *)regs_get_kernel_argument(regs, 1));
+}
+
+/* tcp_close(sk, timeout) and tcp_disconnect(sk, flags) */
+static void skex_observe_close(struct pt_regs *regs)
+{
+	skex_nm_closed((struct sock *)regs_get_kernel_argument(regs, 0));
+}
+
+/* tcp_shutdown(sk, how) */
+static void skex_observe_shutdown(struct pt_regs *regs)
+{
+	skex_nm_shutdown((struct sock *)regs_get_kernel_argument(regs, 0),
+			 regs_get_kernel_argument(regs, 1));
 }
 
 static void skex_observe_destroy(struct pt_regs *regs)
@@ -100,9 +120,9 @@ static struct sock *skex_accept_throttled(struct skex_group_port *gp,
 	return child;
 }
 
-static struct sock *skex_inet_csk_accept(SKEX_ACCEPT_PROTO)
+/* In place of inet_csk_accept(), through skex_inet_csk_accept() (compat.h). */
+struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 {
-	struct skex_accept_args a = SKEX_ACCEPT_ARGS_INIT;
 	struct skex_call call;
 	struct skex_group_port *gp;
 	struct sock *child;
@@ -110,14 +130,14 @@ static struct sock *skex_inet_csk_accept(SKEX_ACCEPT_PROTO)
 	skex_call_enter(&call, sk);
 	gp = skex_group_accept_port(sk);
 	if (gp)
-		child = skex_accept_throttled(gp, sk, &a);
+		child = skex_accept_throttled(gp, sk, a);
 	else
-		child = inet_csk_accept_orig(SKEX_ACCEPT_ARGS);
+		child = skex_accept_call(inet_csk_accept_orig, sk, a, false);
 	if (child && sk->sk_protocol == IPPROTO_TCP)
 		skex_nm_accepted(sk, child);
 	skex_call_exit(&call);
 	if (!child)
-		skex_accept_set_err(&a, skex_call_ret(skex_accept_err(&a)));
+		skex_accept_set_err(a, skex_call_ret(skex_accept_err(a)));
 	return child;
 }
 
@@ -169,8 +189,6 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		ret = skex_sendmsg_throttled(gp, sk, msg, size);
 	else
 		ret = tcp_sendmsg_orig(sk, msg, size);
-	if (ret > 0)
-		skex_nm_sent(sk, ret);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -219,8 +237,6 @@ static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 		ret = skex_sendpage_throttled(gp, sk, page, offset, size, flags);
 	else
 		ret = tcp_sendpage_orig(sk, page, offset, size, flags);
-	if (ret > 0)
-		skex_nm_sent(sk, ret);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -235,31 +251,8 @@ static int skex_tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	skex_call_enter(&call, sk);
 	skex_group_received(sk);
 	ret = tcp_recvmsg_orig(sk, msg, len, flags, addr_len);
-	if (ret > 0 && !(flags & (MSG_PEEK | MSG_ERRQUEUE)))
-		skex_nm_received(sk, ret);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
-}
-
-static ssize_t skex_tcp_splice_read(struct socket *sock, loff_t *ppos,
-				    struct pipe_inode_info *pipe, size_t len,
-				    unsigned int flags)
-{
-	struct skex_call call;
-	ssize_t ret;
-
-	skex_call_enter(&call, sock->sk);
-	ret = tcp_splice_read_orig(sock, ppos, pipe, len, flags);
-	if (ret > 0)
-		skex_nm_received(sock->sk, ret);
-	skex_call_exit(&call);
-	return skex_call_ret(ret);
-}
-
-/* poll() of TCP sockets is only wrapped while socket groups exist. */
-static bool skex_want_poll(struct pt_regs *regs)
-{
-	return skex_group_any();
 }
 
 static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
@@ -322,20 +315,17 @@ static int skex_tcp_getsockopt(struct sock *sk, int level, int optname,
 static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(inet_csk_complete_hashdance, skex_observe_hashdance),
 	SKEX_OBSERVE(inet_csk_reqsk_queue_add, skex_observe_queue_add),
+	SKEX_OBSERVE(tcp_close, skex_observe_close),
+	SKEX_OBSERVE(tcp_disconnect, skex_observe_close),
+	SKEX_OBSERVE(tcp_shutdown, skex_observe_shutdown),
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
 	SKEX_WRAP(inet_csk_accept, skex_inet_csk_accept),
-	SKEX_WRAP(tcp_sendmsg, skex_tcp_sendmsg),
+	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg),
 #if SKEX_HAVE_TCP_SENDPAGE
-	SKEX_WRAP(tcp_sendpage, skex_tcp_sendpage),
+	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage),
 #endif
-	SKEX_WRAP(tcp_recvmsg, skex_tcp_recvmsg),
-	SKEX_WRAP(tcp_splice_read, skex_tcp_splice_read),
-	{
-		.name = "tcp_poll",
-		.wrapper = skex_tcp_poll,
-		.want = skex_want_poll,
-		.orig = (void **)&tcp_poll_orig,
-	},
+	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg),
+	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll),
 	{
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,

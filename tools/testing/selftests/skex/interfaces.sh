@@ -7,6 +7,10 @@
 #  - a new netns has its own /proc/net/skex: only the header at first; a
 #    listener opened there is listed there and not in the initial netns,
 #    and the initial netns' listeners are not listed there.
+#  - the data-path hooks are there only while socket groups exist: with
+#    none, tcp_sendmsg, tcp_recvmsg and tcp_poll carry no ftrace hook
+#    (tracefs enabled_functions); a group port installs them, and they go
+#    within a few seconds of its deletion. inet_csk_accept is always hooked.
 #
 #   init netns                        netns skex-if-PID
 #   listener 127.0.0.1:P4             (empty: header only)
@@ -111,5 +115,63 @@ for ((i = 0; i < 100; i++)); do
 done
 out=$(ip netns exec "$ns" cat "$SKEX_PROC")
 skex_check_eq "$SKEX_PROC in $ns after its listener closed" "$SKEX_HEADER" "$out"
+
+
+# ---- demand hooks ----
+ef=""
+for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+	[ -r "$d/enabled_functions" ] && ef=$d/enabled_functions && break
+done
+# hooked NAME: NAME has an ftrace hook
+hooked() { awk -v f="$1" '$1 == f { x = 1 } END { exit !x }' "$ef"; }
+# hooks_are WANT: tcp_sendmsg, tcp_recvmsg and tcp_poll hooked (1) or not (0)
+hooks_are()
+{
+	local f
+	for f in tcp_sendmsg tcp_recvmsg tcp_poll; do
+		if hooked "$f"; then [ "$1" = 1 ] || return 1; else [ "$1" = 0 ] || return 1; fi
+	done
+}
+gdir=$cfs/groups/$((40000 + $$ % 20000))
+if [ -z "$ef" ]; then
+	skex_fail "no enabled_functions in tracefs"
+elif [ -n "$(ls "$cfs/groups")" ]; then
+	skex_log "groups exist ($(ls "$cfs/groups" | tr '\n' ' ')): skipping the demand hook checks"
+else
+	if hooked inet_csk_accept; then
+		skex_pass "inet_csk_accept is hooked"
+	else
+		skex_fail "inet_csk_accept is not hooked"
+	fi
+	for ((i = 0; i < 30; i++)); do
+		hooks_are 0 && break
+		sleep 0.1
+	done
+	if hooks_are 0; then
+		skex_pass "no group: send, receive and poll are not hooked"
+	else
+		skex_fail "no group, yet hooked: $(grep -E '^tcp_(sendmsg|recvmsg|poll) ' "$ef" | tr '\n' ';')"
+	fi
+	if mkdir "$gdir" && echo output_rate >"$gdir/type" && mkdir "$gdir/ports/$p4"; then
+		if hooks_are 1; then
+			skex_pass "a group port: send, receive and poll are hooked"
+		else
+			skex_fail "a group port, yet not hooked: $(grep -cE '^tcp_(sendmsg|recvmsg|poll) ' "$ef") of 3"
+		fi
+		rmdir "$gdir/ports/$p4" "$gdir"
+		for ((i = 0; i < 50; i++)); do
+			hooks_are 0 && break
+			sleep 0.1
+		done
+		if hooks_are 0; then
+			skex_pass "group gone: the hooks went within $((i / 10)).$((i % 10)) s"
+		else
+			skex_fail "group gone 5 s ago, still hooked"
+		fi
+	else
+		skex_fail "cannot make group $gdir with port $p4"
+		rmdir "$gdir/ports/$p4" "$gdir" 2>/dev/null
+	fi
+fi
 
 skex_exit

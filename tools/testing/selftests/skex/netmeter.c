@@ -7,6 +7,12 @@
  *                    distinct byte count through a different path; conns and
  *                    bytes exact after every connection, client side never
  *                    counted
+ *   endings          every way a connection ends: EOF read or not,
+ *                    shutdown(SHUT_WR) then more writes refused, RST on
+ *                    close (SO_LINGER 0), connect(AF_UNSPEC); bytes exact
+ *                    while it lives and after
+ *   wrap.bytes_4g    one connection moving more than 4 GiB (the 32-bit
+ *                    sequence numbers wrap): bytes_out exact
  *   accept_queue     connections left in the accept queue: waiting exact;
  *                    accepted after a sleep: delay_us within 10 ms per
  *                    connection of the delay measured here
@@ -434,6 +440,190 @@ TEST_F_TIMEOUT(netmeter, paths_20_conns, 120)
 	EXPECT_EQ(1, cur.nm.stat.ref_count);
 	TH_LOG("port %u: conns %llu bytes_in %llu bytes_out %llu", port,
 	       cur.l.conns, cur.l.bytes_in, cur.l.bytes_out);
+	close(lfd);
+}
+
+/* Accept one connection of a fresh client on @lfd: *@cfd, *@sfd. */
+static int pair(const struct skex_addr *a, int lfd, int *cfd, int *sfd)
+{
+	*cfd = skex_connect(a);
+	if (*cfd < 0)
+		return -errno;
+	*sfd = accept(lfd, NULL, NULL);
+	return *sfd < 0 ? -errno : 0;
+}
+
+static int recv_exact(int fd, size_t len)
+{
+	static char buf[IOBUF];
+
+	while (len) {
+		ssize_t n = recv(fd, buf, len > IOBUF ? IOBUF : len, 0);
+
+		if (n <= 0)
+			return n ? -errno : -EPIPE;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Read @fd until EOF without keeping anything; the byte count or -errno. */
+static long long drain(int fd)
+{
+	long long total = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, NULL, 1 << 30, MSG_TRUNC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : total;
+		total += n;
+	}
+}
+
+enum ending { E_EOF_UNREAD, E_SHUT_WR, E_LINGER0, E_DISCONNECT, E_MAX };
+
+static const char *const ending_name[] = {
+	"close, EOF not read", "shutdown(SHUT_WR), then close",
+	"close with SO_LINGER 0 (RST)", "connect(AF_UNSPEC), then close",
+};
+
+TEST_F_TIMEOUT(netmeter, endings, 60)
+{
+	struct skex_addr a, unspec = { .len = sizeof(struct sockaddr) };
+	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	struct snap before, mid, cur;
+	const size_t in = 70001, out = 90003;
+	int lfd, cfd, sfd;
+	uint16_t port;
+
+	SKEX_NEED_MODULE();
+	skex_loopback(&a, variant->family, 0);
+	lfd = skex_listen(&a, 8, false);
+	ASSERT_LE(0, lfd) TH_LOG("listen: %s", strerror(errno));
+	port = skex_addr_port(&a);
+	unspec.ss.ss_family = AF_UNSPEC;
+
+	for (int e = 0; e < E_MAX; e++) {
+		snap_take(_metadata, port, &before);
+		ASSERT_EQ(0, pair(&a, lfd, &cfd, &sfd));
+		/* the client sends and half-closes; the server reads the data */
+		ASSERT_EQ(0, write_all(cfd, W_WRITE, in, 1));
+		ASSERT_EQ(0, shutdown(cfd, SHUT_WR));
+		ASSERT_EQ(0, recv_exact(sfd, in));
+		if (e != E_EOF_UNREAD) {
+			char c;
+
+			ASSERT_EQ(0, recv(sfd, &c, 1, 0));	/* the EOF */
+		}
+		ASSERT_EQ(0, write_all(sfd, W_SEND, out, 2));
+		snap_take(_metadata, port, &mid);
+		EXPECT_EQ(before.l.bytes_in + in, mid.l.bytes_in) {
+			TH_LOG("%s: live bytes_in grew by %lld", ending_name[e],
+			       (long long)(mid.l.bytes_in - before.l.bytes_in));
+		}
+		EXPECT_EQ(before.l.bytes_out + out, mid.l.bytes_out) {
+			TH_LOG("%s: live bytes_out grew by %lld", ending_name[e],
+			       (long long)(mid.l.bytes_out - before.l.bytes_out));
+		}
+
+		switch (e) {
+		case E_SHUT_WR:
+			ASSERT_EQ(0, shutdown(sfd, SHUT_WR));
+			EXPECT_EQ(-1, send(sfd, "x", 1, MSG_NOSIGNAL));
+			EXPECT_EQ(EPIPE, errno);
+			break;
+		case E_LINGER0:
+			ASSERT_EQ(0, setsockopt(sfd, SOL_SOCKET, SO_LINGER,
+						&lin, sizeof(lin)));
+			break;
+		case E_DISCONNECT:
+			ASSERT_EQ(0, connect(sfd, (struct sockaddr *)&unspec.ss,
+					     unspec.len));
+			break;
+		}
+		close(sfd);
+		if (e != E_LINGER0 && e != E_DISCONNECT)
+			EXPECT_EQ((long long)out, drain(cfd));
+		close(cfd);
+
+		snap_take(_metadata, port, &cur);
+		EXPECT_EQ(before.l.conns + 1, cur.l.conns);
+		EXPECT_EQ(before.l.bytes_in + in, cur.l.bytes_in) {
+			TH_LOG("%s: bytes_in grew by %lld", ending_name[e],
+			       (long long)(cur.l.bytes_in - before.l.bytes_in));
+		}
+		EXPECT_EQ(before.l.bytes_out + out, cur.l.bytes_out) {
+			TH_LOG("%s: bytes_out grew by %lld", ending_name[e],
+			       (long long)(cur.l.bytes_out - before.l.bytes_out));
+		}
+	}
+	close(lfd);
+}
+
+/* 4 GiB and a bit, so that the 32-bit sequence numbers wrap */
+#define WRAP_BYTES	((1ULL << 32) + 12345)
+#define WRAP_FILE	(16 << 20)
+
+FIXTURE(wrap) {};
+FIXTURE_SETUP(wrap) {}
+FIXTURE_TEARDOWN(wrap) {}
+
+TEST_F_TIMEOUT(wrap, bytes_4g, 600)
+{
+	struct snap before, cur;
+	unsigned long long left = WRAP_BYTES;
+	struct timespec t0, t1;
+	struct skex_addr a;
+	int lfd, cfd, sfd, mfd, status;
+	uint16_t port;
+	pid_t pid;
+
+	SKEX_NEED_MODULE();
+	skex_loopback(&a, AF_INET, 0);
+	lfd = skex_listen(&a, 1, false);
+	ASSERT_LE(0, lfd) TH_LOG("listen: %s", strerror(errno));
+	port = skex_addr_port(&a);
+	snap_take(_metadata, port, &before);
+	ASSERT_EQ(0, pair(&a, lfd, &cfd, &sfd));
+
+	mfd = memfd_create("wrap", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, WRAP_FILE));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(sfd);
+		_exit(drain(cfd) == (long long)WRAP_BYTES ? 0 : 1);
+	}
+	close(cfd);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (left) {
+		off_t off = 0;
+		size_t n = left > WRAP_FILE ? WRAP_FILE : left;
+		ssize_t sent = sendfile(sfd, mfd, &off, n);
+
+		ASSERT_LT(0, sent) TH_LOG("sendfile: %s", strerror(errno));
+		left -= sent;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TH_LOG("%llu bytes in %.1f s", WRAP_BYTES,
+	       (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+	snap_take(_metadata, port, &cur);
+	EXPECT_EQ(before.l.bytes_out + WRAP_BYTES, cur.l.bytes_out);
+	close(sfd);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snap_take(_metadata, port, &cur);
+	EXPECT_EQ(before.l.bytes_out + WRAP_BYTES, cur.l.bytes_out);
+	EXPECT_EQ(before.l.bytes_in, cur.l.bytes_in);
+	EXPECT_EQ(before.l.conns + 1, cur.l.conns);
+	close(mfd);
 	close(lfd);
 }
 
