@@ -478,26 +478,39 @@ struct skex_port *skex_nm_conn_port(const struct sock *sk)
 	return conn ? rcu_dereference(conn->port) : NULL;
 }
 
-/* Fold every connection, so that no sequence number wraps unnoticed. */
-static void skex_fold_all(struct work_struct *work)
+/*
+ * Call @fn for every connection in the table, under RCU. One that moves in
+ * a resize may be seen twice or not at all.
+ */
+static void skex_conns_walk(void (*fn)(struct skex_conn *conn, void *arg),
+			    void *arg)
 {
 	struct rhashtable_iter iter;
 	struct skex_conn *conn;
-	struct skex_port *port;
 
 	rhashtable_walk_enter(&skex_conns, &iter);
 	rhashtable_walk_start(&iter);
-	while ((conn = rhashtable_walk_next(&iter))) {
-		if (IS_ERR(conn))
-			continue;
-		port = skex_conn_lock(conn);
-		if (conn->listed)
-			skex_conn_fold(conn, port);
-		spin_unlock_bh(&port->lock);
-	}
+	while ((conn = rhashtable_walk_next(&iter)))
+		if (!IS_ERR(conn))
+			fn(conn, arg);
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
+}
 
+/* Folding twice is harmless: the second finds nothing new. */
+static void skex_conn_fold_one(struct skex_conn *conn, void *arg)
+{
+	struct skex_port *port = skex_conn_lock(conn);
+
+	if (conn->listed)
+		skex_conn_fold(conn, port);
+	spin_unlock_bh(&port->lock);
+}
+
+/* Fold every connection, so that no sequence number wraps unnoticed. */
+static void skex_fold_all(struct work_struct *work)
+{
+	skex_conns_walk(skex_conn_fold_one, NULL);
 	if (atomic_read(&skex_conns.nelems))
 		schedule_delayed_work(&skex_fold_work, SKEX_FOLD_INTERVAL);
 }
@@ -708,22 +721,10 @@ int skex_netmeter_net_init(struct skex_net *sn)
 	return 0;
 }
 
-/* Forget connections that still point into @sn; normally there are none. */
-static void skex_conns_purge(struct skex_net *sn)
+static void skex_conn_purge_one(struct skex_conn *conn, void *sn)
 {
-	struct rhashtable_iter iter;
-	struct skex_conn *conn;
-
-	rhashtable_walk_enter(&skex_conns, &iter);
-	rhashtable_walk_start(&iter);
-	while ((conn = rhashtable_walk_next(&iter))) {
-		if (IS_ERR(conn))
-			continue;
-		if (conn->sn == sn)
-			skex_conn_forget(conn);
-	}
-	rhashtable_walk_stop(&iter);
-	rhashtable_walk_exit(&iter);
+	if (conn->sn == sn)
+		skex_conn_forget(conn);
 }
 
 void skex_netmeter_net_exit(struct skex_net *sn)
@@ -732,7 +733,8 @@ void skex_netmeter_net_exit(struct skex_net *sn)
 	struct skex_port *p;
 	unsigned int i, j;
 
-	skex_conns_purge(sn);
+	/* Forget connections that still point into @sn; normally none. */
+	skex_conns_walk(skex_conn_purge_one, sn);
 	/* Hooks may still be looking at ports they found under RCU. */
 	synchronize_rcu();
 

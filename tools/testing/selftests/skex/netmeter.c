@@ -483,6 +483,22 @@ static long long drain(int fd)
 	}
 }
 
+/* @now - @then is @in bytes read and @out written */
+static void expect_bytes(struct __test_metadata *_metadata,
+			 const struct snap *then, const struct snap *now,
+			 size_t in, size_t out, const char *what,
+			 const char *when)
+{
+	EXPECT_EQ(then->l.bytes_in + in, now->l.bytes_in) {
+		TH_LOG("%s (%s): read %zu, bytes_in grew by %lld", what, when,
+		       in, (long long)(now->l.bytes_in - then->l.bytes_in));
+	}
+	EXPECT_EQ(then->l.bytes_out + out, now->l.bytes_out) {
+		TH_LOG("%s (%s): wrote %zu, bytes_out grew by %lld", what, when,
+		       out, (long long)(now->l.bytes_out - then->l.bytes_out));
+	}
+}
+
 enum ending { E_EOF_UNREAD, E_SHUT_WR, E_LINGER0, E_DISCONNECT, E_MAX };
 
 static const char *const ending_name[] = {
@@ -520,14 +536,8 @@ TEST_F_TIMEOUT(netmeter, endings, 60)
 		}
 		ASSERT_EQ(0, write_all(sfd, W_SEND, out, 2));
 		snap_take(_metadata, port, &mid);
-		EXPECT_EQ(before.l.bytes_in + in, mid.l.bytes_in) {
-			TH_LOG("%s: live bytes_in grew by %lld", ending_name[e],
-			       (long long)(mid.l.bytes_in - before.l.bytes_in));
-		}
-		EXPECT_EQ(before.l.bytes_out + out, mid.l.bytes_out) {
-			TH_LOG("%s: live bytes_out grew by %lld", ending_name[e],
-			       (long long)(mid.l.bytes_out - before.l.bytes_out));
-		}
+		expect_bytes(_metadata, &before, &mid, in, out, ending_name[e],
+			     "live");
 
 		switch (e) {
 		case E_SHUT_WR:
@@ -551,14 +561,8 @@ TEST_F_TIMEOUT(netmeter, endings, 60)
 
 		snap_take(_metadata, port, &cur);
 		EXPECT_EQ(before.l.conns + 1, cur.l.conns);
-		EXPECT_EQ(before.l.bytes_in + in, cur.l.bytes_in) {
-			TH_LOG("%s: bytes_in grew by %lld", ending_name[e],
-			       (long long)(cur.l.bytes_in - before.l.bytes_in));
-		}
-		EXPECT_EQ(before.l.bytes_out + out, cur.l.bytes_out) {
-			TH_LOG("%s: bytes_out grew by %lld", ending_name[e],
-			       (long long)(cur.l.bytes_out - before.l.bytes_out));
-		}
+		expect_bytes(_metadata, &before, &cur, in, out, ending_name[e],
+			     "closed");
 	}
 	close(lfd);
 }

@@ -45,7 +45,7 @@ scale=${SKEX_TIMEOUT_SCALE:-1}
 TESTS=(
 	"interfaces          sh   60"
 	"transparency        bin  300"
-	"netmeter            bin  240"
+	"netmeter            bin  300"
 	"netmeter_netns      sh   120"
 	"netmeter_nginx      sh   120"
 	"netmeter_preload    sh   120"
@@ -60,7 +60,7 @@ TESTS=(
 	"forward_configfs    sh   120"
 	"forward_nginx       sh   120"
 	"forward_unload      sh   600"
-	"bench_smoke         sh   180"
+	"bench_smoke         sh   300"
 )
 
 if [ "${1:-}" = -l ]; then
