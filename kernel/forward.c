@@ -513,6 +513,57 @@ static struct sock *skex_fw_lookup(struct sock *child, u16 port)
 }
 
 /*
+ * Give @child what it would have inherited from @target had the target
+ * accepted its SYN: the socket options a server sets on its listener for
+ * its connections. It was cloned from the module's listener, which has the
+ * defaults. Options negotiated in the handshake (MSS, window scaling) and
+ * the congestion control stay as they were. Under the child's bh lock.
+ */
+static void skex_fw_inherit(struct sock *child, const struct sock *target)
+{
+	const struct inet_connection_sock *ticsk = inet_csk(target);
+	const struct tcp_sock *ttp = tcp_sk(target);
+	struct tcp_sock *tp = tcp_sk(child);
+	u8 locks = target->sk_userlocks &
+		   (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
+	bool keep = sock_flag(target, SOCK_KEEPOPEN);
+
+	child->sk_userlocks |= locks;
+	if (locks & SOCK_SNDBUF_LOCK)
+		WRITE_ONCE(child->sk_sndbuf, READ_ONCE(target->sk_sndbuf));
+	if (locks & SOCK_RCVBUF_LOCK)
+		WRITE_ONCE(child->sk_rcvbuf, READ_ONCE(target->sk_rcvbuf));
+	WRITE_ONCE(child->sk_mark, READ_ONCE(target->sk_mark));
+	WRITE_ONCE(child->sk_priority, READ_ONCE(target->sk_priority));
+	WRITE_ONCE(child->sk_rcvlowat, READ_ONCE(target->sk_rcvlowat));
+	WRITE_ONCE(child->sk_rcvtimeo, READ_ONCE(target->sk_rcvtimeo));
+	WRITE_ONCE(child->sk_sndtimeo, READ_ONCE(target->sk_sndtimeo));
+	WRITE_ONCE(child->sk_lingertime, READ_ONCE(target->sk_lingertime));
+	sock_valbool_flag(child, SOCK_LINGER, sock_flag(target, SOCK_LINGER));
+	sock_valbool_flag(child, SOCK_URGINLINE,
+			  sock_flag(target, SOCK_URGINLINE));
+	inet_sk(child)->tos = READ_ONCE(inet_sk(target)->tos);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (child->sk_family == AF_INET6 && target->sk_family == AF_INET6)
+		inet6_sk(child)->tclass = READ_ONCE(inet6_sk(target)->tclass);
+#endif
+
+	tp->nonagle = ttp->nonagle;
+	WRITE_ONCE(tp->keepalive_time, READ_ONCE(ttp->keepalive_time));
+	WRITE_ONCE(tp->keepalive_intvl, READ_ONCE(ttp->keepalive_intvl));
+	WRITE_ONCE(tp->keepalive_probes, READ_ONCE(ttp->keepalive_probes));
+	WRITE_ONCE(tp->linger2, READ_ONCE(ttp->linger2));
+	WRITE_ONCE(tp->notsent_lowat, READ_ONCE(ttp->notsent_lowat));
+	WRITE_ONCE(inet_csk(child)->icsk_user_timeout,
+		   READ_ONCE(ticsk->icsk_user_timeout));
+	if (keep && !sock_flag(child, SOCK_KEEPOPEN))
+		inet_csk_reset_keepalive_timer(child, keepalive_time_when(tp));
+	else if (!keep && sock_flag(child, SOCK_KEEPOPEN))
+		inet_csk_delete_keepalive_timer(child);
+	sock_valbool_flag(child, SOCK_KEEPOPEN, keep);
+}
+
+/*
  * Queue @child on the listener of @port. Under RCU with BHs off and the
  * child's bh lock held, as tcp_v4_rcv() queues a child.
  */
@@ -532,6 +583,7 @@ static enum skex_fw_queued skex_fw_queue(struct sock *child,
 		return SKEX_FW_SKIP;
 
 	child->sk_uid = target->sk_uid;
+	skex_fw_inherit(child, target);
 	if (!inet_csk_reqsk_queue_add(target, req, child))
 		return SKEX_FW_GONE;	/* target stopped listening: reset */
 	target->sk_data_ready(target);

@@ -32,9 +32,15 @@
  *                      default port on disable and on delete, bytes intact
  *   edit_under_traffic rules edited while 300 connections flow: each
  *                      arrives, with its bytes, on a port it may go to
+ *   listener_options   a connection handed to a listener carries the socket
+ *                      options that listener's own connections inherit
+ *                      (TCP_NODELAY, keepalive, buffers, mark, priority,
+ *                      timeouts, linger, ...), the same as one accepted
+ *                      directly
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -819,6 +825,100 @@ TEST_F_TIMEOUT(fw, edit_under_traffic, 240)
 	       got[1], got[2], got[3]);
 	EXPECT_EQ(0, ch.errors);
 	EXPECT_EQ(0, fw_cfs_num(self->p, NULL, "dropped"));
+}
+
+struct fw_opt {
+	const char *name;
+	int level, opt;
+	int val;		/* an int option: the value to set */
+	size_t len;		/* other options: their size */
+	const void *set;
+};
+
+static const struct timeval fw_tv = { .tv_sec = 2, .tv_usec = 500000 };
+static const struct linger fw_lin = { .l_onoff = 1, .l_linger = 7 };
+
+static const struct fw_opt fw_opts[] = {
+	{ "TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, 1, 0, NULL },
+	{ "SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, 1, 0, NULL },
+	{ "TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, 77, 0, NULL },
+	{ "TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, 13, 0, NULL },
+	{ "TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, 4, 0, NULL },
+	{ "SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, 200000, 0, NULL },
+	{ "SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, 300000, 0, NULL },
+	{ "SO_MARK", SOL_SOCKET, SO_MARK, 42, 0, NULL },
+	{ "SO_PRIORITY", SOL_SOCKET, SO_PRIORITY, 5, 0, NULL },
+	{ "SO_RCVLOWAT", SOL_SOCKET, SO_RCVLOWAT, 3, 0, NULL },
+	{ "SO_OOBINLINE", SOL_SOCKET, SO_OOBINLINE, 1, 0, NULL },
+	{ "TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, 12345, 0, NULL },
+	{ "TCP_NOTSENT_LOWAT", IPPROTO_TCP, TCP_NOTSENT_LOWAT, 99999, 0, NULL },
+	{ "TCP_LINGER2", IPPROTO_TCP, TCP_LINGER2, 9, 0, NULL },
+	{ "SO_RCVTIMEO", SOL_SOCKET, SO_RCVTIMEO, 0, sizeof(fw_tv), &fw_tv },
+	{ "SO_SNDTIMEO", SOL_SOCKET, SO_SNDTIMEO, 0, sizeof(fw_tv), &fw_tv },
+	{ "SO_LINGER", SOL_SOCKET, SO_LINGER, 0, sizeof(fw_lin), &fw_lin },
+};
+
+/* The value of option @o on @fd, as bytes, in @buf[64]; its length. */
+static socklen_t fw_getopt(int fd, const struct fw_opt *o, char *buf)
+{
+	socklen_t len = 64;
+
+	memset(buf, 0, 64);
+	if (getsockopt(fd, o->level, o->opt, buf, &len))
+		return 0;
+	return len;
+}
+
+TEST_F(fw, listener_options)
+{
+	char direct[64], fwd[64], dflt[64];
+	int c1, c2, a1, a2, which, i;
+	socklen_t l1, l2, l3;
+
+	for (i = 0; i < (int)ARRAY_SIZE(fw_opts); i++) {
+		const struct fw_opt *o = &fw_opts[i];
+
+		ASSERT_EQ(0, setsockopt(self->fd[0], o->level, o->opt,
+					o->set ? o->set : (const void *)&o->val,
+					o->set ? (socklen_t)o->len : sizeof(int)))
+			TH_LOG("%s: %s", o->name, strerror(errno));
+	}
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     "127.0.0.0", "255.0.0.0"));
+
+	/* one connection straight to R1, one through the rule */
+	c1 = fw_connect(NULL, "127.0.0.1", self->port[0]);
+	ASSERT_LE(0, c1);
+	a1 = fw_accept_any(self->fd, 1, 5000, &which);
+	ASSERT_LE(0, a1);
+	c2 = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c2);
+	a2 = fw_accept_any(self->fd, 1, 5000, &which);
+	ASSERT_LE(0, a2) TH_LOG("the forwarded connection did not reach R1");
+
+	for (i = 0; i < (int)ARRAY_SIZE(fw_opts); i++) {
+		const struct fw_opt *o = &fw_opts[i];
+
+		l1 = fw_getopt(a1, o, direct);
+		l2 = fw_getopt(a2, o, fwd);
+		l3 = fw_getopt(c1, o, dflt);
+		ASSERT_NE(0, l1) TH_LOG("%s: %s", o->name, strerror(errno));
+		EXPECT_EQ(l1, l2);
+		EXPECT_EQ(0, memcmp(direct, fwd, l1)) {
+			TH_LOG("%s: accepted directly %d, forwarded %d",
+			       o->name, *(int *)direct, *(int *)fwd);
+		}
+		/* the option is really one a default socket does not have */
+		EXPECT_TRUE(l3 != l1 || memcmp(direct, dflt, l1)) {
+			TH_LOG("%s: %d is the default", o->name, *(int *)direct);
+		}
+	}
+	close(a1);
+	close(a2);
+	close(c1);
+	close(c2);
 }
 
 TEST_HARNESS_MAIN
