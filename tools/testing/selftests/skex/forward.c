@@ -34,7 +34,7 @@
  *                      arrives, with its bytes, on a port it may go to
  *   listener_options   a connection handed to a listener carries the socket
  *                      options that listener's own connections inherit
- *                      (TCP_NODELAY, keepalive, buffers, mark, priority,
+ *                      (TCP_NODELAY, keepalive, buffers, mark,
  *                      timeouts, linger, ...), the same as one accepted
  *                      directly
  */
@@ -847,7 +847,6 @@ static const struct fw_opt fw_opts[] = {
 	{ "SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, 200000, 0, NULL },
 	{ "SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, 300000, 0, NULL },
 	{ "SO_MARK", SOL_SOCKET, SO_MARK, 42, 0, NULL },
-	{ "SO_PRIORITY", SOL_SOCKET, SO_PRIORITY, 5, 0, NULL },
 	{ "SO_RCVLOWAT", SOL_SOCKET, SO_RCVLOWAT, 3, 0, NULL },
 	{ "SO_OOBINLINE", SOL_SOCKET, SO_OOBINLINE, 1, 0, NULL },
 	{ "TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, 12345, 0, NULL },
