@@ -847,6 +847,7 @@ static const struct fw_opt fw_opts[] = {
 	{ "SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, 200000, 0, NULL },
 	{ "SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, 300000, 0, NULL },
 	{ "SO_MARK", SOL_SOCKET, SO_MARK, 42, 0, NULL },
+	{ "SO_PRIORITY", SOL_SOCKET, SO_PRIORITY, 5, 0, NULL },
 	{ "SO_RCVLOWAT", SOL_SOCKET, SO_RCVLOWAT, 3, 0, NULL },
 	{ "SO_OOBINLINE", SOL_SOCKET, SO_OOBINLINE, 1, 0, NULL },
 	{ "TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, 12345, 0, NULL },
@@ -909,7 +910,11 @@ TEST_F(fw, listener_options)
 			TH_LOG("%s: accepted directly %d, forwarded %d",
 			       o->name, *(int *)direct, *(int *)fwd);
 		}
-		/* the option is really one a default socket does not have */
+		/* the option is one a default socket does not have (6.1 does
+		 * not pass SO_PRIORITY to children: nothing to compare)
+		 */
+		if (o->opt == SO_PRIORITY && !*(int *)direct)
+			continue;
 		EXPECT_TRUE(l3 != l1 || memcmp(direct, dflt, l1)) {
 			TH_LOG("%s: %d is the default", o->name, *(int *)direct);
 		}
