@@ -177,12 +177,17 @@ static void skex_fw_assert_locked(struct skex_fw_net *fw)
 
 /* ---- snapshots ---- */
 
+/*
+ * The arrays of a snapshot grow with the rule's branches (10,000 and more):
+ * kvmalloc()ed, so that the __GFP_NOFAIL commit of a branch's deletion
+ * needs no high-order pages (vfree() from the RCU callback is deferred).
+ */
 static void skex_fw_tab_free(struct skex_fw_tab *tab)
 {
-	kfree(tab->ent);
-	kfree(tab->sorted);
-	kfree(tab->levels);
-	kfree(tab->ports);
+	kvfree(tab->ent);
+	kvfree(tab->sorted);
+	kvfree(tab->levels);
+	kvfree(tab->ports);
 	kfree(tab);
 }
 
@@ -229,8 +234,8 @@ static int skex_fw_tab_index(struct skex_fw_tab *tab, gfp_t gfp)
 	struct skex_fw_level *lv = NULL;
 	unsigned int i;
 
-	tab->sorted = kcalloc(tab->n, sizeof(*tab->sorted), gfp);
-	tab->levels = kcalloc(tab->n, sizeof(*tab->levels), gfp);
+	tab->sorted = kvcalloc(tab->n, sizeof(*tab->sorted), gfp);
+	tab->levels = kvcalloc(tab->n, sizeof(*tab->levels), gfp);
 	if (!tab->sorted || !tab->levels)
 		return -ENOMEM;
 	for (i = 0; i < tab->n; i++)
@@ -291,11 +296,11 @@ static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
 	list_for_each_entry(b, &rule->branches, node)
 		if (skex_fw_branch_complete(b))
 			n++;
-	tab->ports = kcalloc(n + 2, sizeof(*tab->ports), gfp);
+	tab->ports = kvcalloc(n + 2, sizeof(*tab->ports), gfp);
 	if (!tab->ports)
 		goto err;
 	if (n) {
-		tab->ent = kcalloc(n, sizeof(*tab->ent), gfp);
+		tab->ent = kvcalloc(n, sizeof(*tab->ent), gfp);
 		if (!tab->ent)
 			goto err;
 	}

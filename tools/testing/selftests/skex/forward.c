@@ -32,6 +32,9 @@
  *                      default port on disable and on delete, bytes intact
  *   edit_under_traffic rules edited while 300 connections flow: each
  *                      arrives, with its bytes, on a port it may go to
+ *   many_branches      a rule of 1500 address branches: each deleted one
+ *                      by one, the rule still classifies in between (its
+ *                      snapshot no longer fits in a few pages)
  *   listener_options   a connection handed to a listener carries the socket
  *                      options that listener's own connections inherit
  *                      (TCP_NODELAY, keepalive, buffers, mark,
@@ -825,6 +828,36 @@ TEST_F_TIMEOUT(fw, edit_under_traffic, 240)
 	       got[1], got[2], got[3]);
 	EXPECT_EQ(0, ch.errors);
 	EXPECT_EQ(0, fw_cfs_num(self->p, NULL, "dropped"));
+}
+
+#define NBIG	1500
+
+TEST_F_TIMEOUT(fw, many_branches, 300)
+{
+	char src[32];
+	int i;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	for (i = 0; i < NBIG; i++) {
+		snprintf(src, sizeof(src), "10.%d.%d.1", i / 250, i % 250);
+		ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[1],
+				     src, "255.255.255.255")) TH_LOG("branch %d", i);
+	}
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     "127.0.0.0", "255.0.0.0"));
+	EXPECT_EQ(0, one_conn(_metadata, self, "127.0.0.1", "127.0.0.1", "x", 5000));
+	/* each deletion publishes a snapshot of what is left, and cannot fail */
+	for (i = 0; i < NBIG; i++) {
+		snprintf(src, sizeof(src), "10.%d.%d.1", i / 250, i % 250);
+		ASSERT_EQ(0, fw_addr(TCP_FW_DEL_BRANCH, self->p, self->port[1],
+				     src, "255.255.255.255")) TH_LOG("branch %d", i);
+		if (i == NBIG / 2)
+			EXPECT_EQ(0, one_conn(_metadata, self, "127.0.0.1",
+					      "127.0.0.1", "y", 5000));
+	}
+	EXPECT_EQ(0, one_conn(_metadata, self, "127.0.0.1", "127.0.0.1", "z", 5000));
+	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, self->p, 0));
 }
 
 struct fw_opt {
