@@ -152,14 +152,6 @@ static inline int skex_vfs_rmdir(struct inode *dir, struct dentry *dentry)
 #endif
 }
 
-/*
- * sk_clone_lock() cleared a child's sk_priority in 6.1; 6.12 keeps the
- * listener's. (Between the two lines the change is not pinned down here:
- * only these two are supported.)
- */
-#define SKEX_CLONE_KEEPS_PRIORITY \
-	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0))
-
 /* tcp_sendpage() carries sendfile() and splice() to TCP until 6.5. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
 #define SKEX_HAVE_TCP_SENDPAGE	1

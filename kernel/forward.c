@@ -539,8 +539,6 @@ static void skex_fw_inherit(struct sock *child, const struct sock *target)
 	if (locks & SOCK_RCVBUF_LOCK)
 		WRITE_ONCE(child->sk_rcvbuf, READ_ONCE(target->sk_rcvbuf));
 	WRITE_ONCE(child->sk_mark, READ_ONCE(target->sk_mark));
-	if (SKEX_CLONE_KEEPS_PRIORITY)
-		WRITE_ONCE(child->sk_priority, READ_ONCE(target->sk_priority));
 	WRITE_ONCE(child->sk_rcvlowat, READ_ONCE(target->sk_rcvlowat));
 	WRITE_ONCE(child->sk_rcvtimeo, READ_ONCE(target->sk_rcvtimeo));
 	WRITE_ONCE(child->sk_sndtimeo, READ_ONCE(target->sk_sndtimeo));
