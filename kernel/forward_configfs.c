@@ -441,7 +441,7 @@ static struct config_group *skex_fw_branch_make(struct config_group *group,
 	if (!mirror) {
 		b = skex_fw_branch_create(rule, name, false);
 	} else {
-		b = skex_fw_branch_find(rule, name);
+		b = rule->deleted ? NULL : skex_fw_branch_find(rule, name);
 		if (b)
 			config_item_get(&b->group.cg_item);
 		else
@@ -531,23 +531,24 @@ static void skex_fw_rule_drop(struct config_group *group,
 	struct skex_fw_rule *rule = to_rule(item);
 	struct skex_fw_branch *b, *tmp;
 	bool mine = false;
+	LIST_HEAD(gone);
 
 	if (!skex_configfs_mirroring()) {
 		mutex_lock(skex_fw_cfs_config_mutex());
 		mine = !rule->deleted;
 		skex_fw_rule_delete(rule);
+		/* added by setsockopt() and not mirrored yet: no directory */
+		if (mine)
+			list_splice_init(&rule->branches, &gone);
 		mutex_unlock(skex_fw_cfs_config_mutex());
 	}
-	if (mine) {
-		/* added by setsockopt() and not mirrored yet: no directory */
-		list_for_each_entry_safe(b, tmp, &rule->branches, node) {
-			list_del_init(&b->node);
-			if (b->kernel_made)
-				skex_fw_branch_put(b);
-		}
-		if (rule->kernel_made)
-			skex_fw_rule_put(rule);	/* the engine's */
+	list_for_each_entry_safe(b, tmp, &gone, node) {
+		list_del_init(&b->node);
+		if (b->kernel_made)
+			skex_fw_branch_put(b);	/* the engine's */
 	}
+	if (mine && rule->kernel_made)
+		skex_fw_rule_put(rule);		/* the engine's */
 	skex_configfs_repin(rule->unpinned);
 	config_item_put(item);
 }
