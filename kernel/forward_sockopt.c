@@ -296,17 +296,19 @@ static int skex_fw_so_edit(struct skex_fw_call *c)
 }
 
 /*
- * Take @rule out of the engine, with a reference of ours to it and to each
- * of its branches, which stay on its list. Under config_mutex.
+ * Take @rule out of the engine, with a reference of ours to each of its
+ * branches, which stay on its list. Under config_mutex.
  */
 static void skex_fw_so_detach_rule(struct skex_fw_rule *rule)
 {
 	skex_fw_rule_delete(rule);
-	config_item_get(&rule->group.cg_item);
 	skex_fw_so_hold_branches(&rule->branches);
 }
 
-/* After skex_fw_so_detach_rule(): its directories and references go. */
+/*
+ * After skex_fw_so_detach_rule(): its directories and references go, a
+ * reference of ours to the rule too.
+ */
 static void skex_fw_so_forget_rule(struct skex_fw_call *c,
 				   struct skex_fw_rule *rule)
 {
@@ -328,8 +330,10 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 	mutex_lock(skex_fw_mutex(c->fw));
 	if (c->u->port) {
 		err = skex_fw_so_rule(c, &rule);
-		if (!err)
+		if (!err) {
 			skex_fw_so_detach_rule(rule);
+			config_item_get(&rule->group.cg_item);	/* ours */
+		}
 		mutex_unlock(skex_fw_mutex(c->fw));
 		if (!err)
 			skex_fw_so_forget_rule(c, rule);
@@ -342,10 +346,9 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 		skex_fw_so_detach_rule(rules[i]);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	for (i = 0; i < n; i++) {
+	/* with the references skex_fw_rules_of_type() took */
+	for (i = 0; i < n; i++)
 		skex_fw_so_forget_rule(c, rules[i]);
-		skex_fw_rule_put(rules[i]);	/* skex_fw_rules_of_type()'s */
-	}
 	kfree(rules);
 	return err;
 }
