@@ -7,9 +7,17 @@
  *
  * Objects: a rule per incoming port of a namespace, holding branches. Both
  * are config_groups so that the rules of the initial namespace are the
- * directories of /sys/kernel/config/skex/forward/; in other namespaces the
- * groups are never registered and only their reference count is used. An
- * object's memory goes with its last config_item_put().
+ * directories of /sys/kernel/config/skex/forward/, whichever front made
+ * them; in other namespaces the groups never enter configfs and only their
+ * reference count is used. An object's memory goes with its last
+ * config_item_put().
+ *
+ * References: configfs holds one for each directory (the one make_group
+ * returned), and the engine one for each object made through setsockopt()
+ * (@kernel_made: the rule table's for a rule, the rule's branch list's for
+ * a branch). Whoever takes an object out of the engine under config_mutex
+ * (the rule's @deleted set, the branch's @rule cleared) owns the engine's
+ * reference and puts it once the object's directories are gone.
  *
  * Locking: every configuration change of a namespace holds
  * skex_net.config_mutex. The classifier never takes it: it reads an
@@ -69,8 +77,8 @@ struct skex_fw_branch {
 	struct skex_fw_rule *rule;	/* NULL once deleted */
 	struct list_head node;		/* in rule->branches */
 	u64 seq;			/* creation order, ties go to the oldest */
-	bool kernel_made;		/* made by sockopt, not by mkdir */
-	bool registered;		/* kernel-made configfs directory */
+	bool kernel_made;		/* made by sockopt: the engine's ref */
+	bool unpinned;			/* directory made by the mirror */
 	u16 port;
 	u8 chance;
 	u8 family;			/* AF_INET, AF_INET6 or 0: no source */
@@ -96,11 +104,9 @@ struct skex_fw_rule {
 	u16 port;
 	u8 type;
 	bool enabled;
-	bool kernel_made;		/* made by sockopt, not by mkdir */
-	bool registered;		/* kernel-made configfs directory */
+	bool kernel_made;		/* made by sockopt: the engine's ref */
+	bool unpinned;			/* directory made by the mirror */
 	bool deleted;
-	/* kernel-made branches of a mkdir-made rule: configfs pins */
-	unsigned int pins;
 	u16 def_port;
 	u32 timeout_ms;
 	u32 window;
@@ -158,12 +164,8 @@ extern struct config_group skex_forward_group;
 extern struct configfs_group_operations skex_forward_dir_ops;
 void skex_fw_cfs_init_rule(struct skex_fw_rule *rule);
 void skex_fw_cfs_init_branch(struct skex_fw_branch *branch, const char *name);
-int skex_fw_cfs_register_rule(struct skex_fw_rule *rule);
-int skex_fw_cfs_register_branch(struct skex_fw_branch *branch);
-void skex_fw_cfs_unregister_rule(struct skex_fw_rule *rule);
-void skex_fw_cfs_unregister_branch(struct skex_fw_branch *branch);
-int skex_fw_cfs_pin_rule(struct skex_fw_rule *rule);
-void skex_fw_cfs_unpin_rule(struct skex_fw_rule *rule);
+int skex_fw_cfs_show(u16 port, const char *branch);
+int skex_fw_cfs_hide(u16 port, const char *branch);
 void skex_fw_cfs_lock(void);
 void skex_fw_cfs_unlock(void);
 void skex_forward_configfs_start(void);

@@ -24,23 +24,26 @@
  *               |-- chance      dice only: 0-100, all branches sum <= 100
  *               `-- hits        ro: connections handed to port
  *
+ * The directories are the engine's objects (forward.h): mkdir makes a
+ * rule or branch, rmdir deletes it (a rule's branches go first, as
+ * configfs wants).
+ *
  * Rules and branches made through setsockopt() in the initial namespace
- * appear here too: the kernel registers their directories. configfs does
- * not let rmdir remove a directory the kernel made (EPERM), nor can the
- * kernel remove one a user made, so each object is deleted through the
- * front that made it, and a rule only when all its branches can be:
- * setsockopt() refuses with EBUSY to delete what mkdir made, and rmdir of
- * a rule made by mkdir fails with EBUSY while it holds branches added by
- * setsockopt() (configfs_depend_item()). Everything else works across
- * the fronts: branches of either kind in rules of either kind, and every
- * attribute read and written through configfs.
+ * are mirrored here: the sockopt front calls skex_fw_cfs_show(), which
+ * makes their directories with vfs_mkdir() as the kernel (configfs.c), so
+ * that they are ordinary directories a user can rmdir; when it deletes an
+ * object, whichever front made it, skex_fw_cfs_hide() removes the
+ * directories with vfs_rmdir(). While the mirror works, the make and drop
+ * callbacks only adopt or forget the engine's objects. Mirrored
+ * directories do not pin the module; skex_forward_configfs_stop() removes
+ * those left at unload.
  *
  * Locking: configfs calls us with its own locks held (directory inode,
  * subsystem mutex) and we take config_mutex inside them. The setsockopt()
- * front registers and unregisters directories under skex_fw_cfs_mutex,
- * never under config_mutex.
+ * front mirrors under skex_fw_cfs_mutex, never under config_mutex.
  */
 #include "skex.h"
+#include "configfs.h"
 #include "forward.h"
 
 #include <linux/ctype.h>
@@ -49,7 +52,7 @@
 #include <linux/slab.h>
 #include <net/ipv6.h>
 
-/* Serialises kernel-made directories; @skex_fw_cfs_on is under it. */
+/* Serialises the mirror; @skex_fw_cfs_on is under it. */
 static DEFINE_MUTEX(skex_fw_cfs_mutex);
 static bool skex_fw_cfs_on;
 
@@ -425,27 +428,49 @@ static const struct config_item_type skex_fw_branch_type = {
 	.ct_owner = THIS_MODULE,
 };
 
+/* mkdir branches/<name>: a new branch, or the mirror adopts one. */
 static struct config_group *skex_fw_branch_make(struct config_group *group,
 						const char *name)
 {
 	struct skex_fw_rule *rule = container_of(group, struct skex_fw_rule,
 						 branches_group);
+	bool mirror = skex_configfs_mirroring();
 	struct skex_fw_branch *b;
 
 	mutex_lock(skex_fw_cfs_config_mutex());
-	b = skex_fw_branch_create(rule, name, false);
+	if (!mirror) {
+		b = skex_fw_branch_create(rule, name, false);
+	} else {
+		b = rule->deleted ? NULL : skex_fw_branch_find(rule, name);
+		if (b)
+			config_item_get(&b->group.cg_item);
+		else
+			b = ERR_PTR(-ENOENT);
+	}
+	if (!IS_ERR(b))
+		b->unpinned = mirror;
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	if (IS_ERR(b))
 		return ERR_CAST(b);
 	return &b->group;
 }
 
+/* rmdir deletes the branch; the mirror only forgets a deleted one. */
 static void skex_fw_branch_drop(struct config_group *group,
 				struct config_item *item)
 {
-	mutex_lock(skex_fw_cfs_config_mutex());
-	skex_fw_branch_delete(to_branch(item));
-	mutex_unlock(skex_fw_cfs_config_mutex());
+	struct skex_fw_branch *b = to_branch(item);
+	bool mine = false;
+
+	if (!skex_configfs_mirroring()) {
+		mutex_lock(skex_fw_cfs_config_mutex());
+		mine = b->rule;
+		skex_fw_branch_delete(b);
+		mutex_unlock(skex_fw_cfs_config_mutex());
+	}
+	if (mine && b->kernel_made)
+		skex_fw_branch_put(b);		/* the engine's */
+	skex_configfs_repin(b->unpinned);
 	config_item_put(item);
 }
 
@@ -461,10 +486,12 @@ static const struct config_item_type skex_fw_branches_type = {
 
 /* ---- forward/ ---- */
 
+/* mkdir forward/<port>: a new rule, or the mirror adopts one. */
 static struct config_group *skex_fw_rule_make(struct config_group *group,
 					      const char *name)
 {
 	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
+	bool mirror = skex_configfs_mirroring();
 	struct skex_fw_rule *rule;
 	char canon[8];
 	u16 port;
@@ -477,19 +504,52 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 		return ERR_PTR(-EINVAL);
 
 	mutex_lock(skex_fw_mutex(fw));
-	rule = skex_fw_rule_create(fw, port, false);
+	if (!mirror) {
+		rule = skex_fw_rule_create(fw, port, false);
+	} else {
+		rule = skex_fw_rule_find(fw, port);
+		if (rule)
+			config_item_get(&rule->group.cg_item);
+		else
+			rule = ERR_PTR(-ENOENT);
+	}
+	if (!IS_ERR(rule))
+		rule->unpinned = mirror;
 	mutex_unlock(skex_fw_mutex(fw));
 	if (IS_ERR(rule))
 		return ERR_CAST(rule);
 	return &rule->group;
 }
 
+/*
+ * rmdir deletes the rule; the mirror only forgets a deleted one. configfs
+ * removed the branches' directories first, and their branches with them.
+ */
 static void skex_fw_rule_drop(struct config_group *group,
 			      struct config_item *item)
 {
-	mutex_lock(skex_fw_cfs_config_mutex());
-	skex_fw_rule_delete(to_rule(item));
-	mutex_unlock(skex_fw_cfs_config_mutex());
+	struct skex_fw_rule *rule = to_rule(item);
+	struct skex_fw_branch *b, *tmp;
+	bool mine = false;
+	LIST_HEAD(gone);
+
+	if (!skex_configfs_mirroring()) {
+		mutex_lock(skex_fw_cfs_config_mutex());
+		mine = !rule->deleted;
+		skex_fw_rule_delete(rule);
+		/* added by setsockopt() and not mirrored yet: no directory */
+		if (mine)
+			list_splice_init(&rule->branches, &gone);
+		mutex_unlock(skex_fw_cfs_config_mutex());
+	}
+	list_for_each_entry_safe(b, tmp, &gone, node) {
+		list_del_init(&b->node);
+		if (b->kernel_made)
+			skex_fw_branch_put(b);	/* the engine's */
+	}
+	if (mine && rule->kernel_made)
+		skex_fw_rule_put(rule);		/* the engine's */
+	skex_configfs_repin(rule->unpinned);
 	config_item_put(item);
 }
 
@@ -526,138 +586,173 @@ void skex_fw_cfs_unlock(void)
 	mutex_unlock(&skex_fw_cfs_mutex);
 }
 
-/* Under skex_fw_cfs_lock(), not config_mutex. */
-int skex_fw_cfs_register_rule(struct skex_fw_rule *rule)
-{
-	int err;
+/* ---- the mirror ---- */
 
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!skex_fw_cfs_on || rule->registered)
-		return 0;
-	err = configfs_register_group(&skex_forward_group, &rule->group);
-	if (!err)
-		rule->registered = true;
-	return err;
+/* forward/<port>/ or (@branches) forward/<port>/branches/, or NULL. */
+static struct dentry *skex_fw_cfs_dir(u16 port, bool branches)
+{
+	struct dentry *rd, *bd;
+	char name[8];
+
+	snprintf(name, sizeof(name), "%u", port);
+	rd = skex_configfs_child(skex_forward_group.cg_item.ci_dentry, name);
+	if (!rd || !branches)
+		return rd;
+	bd = skex_configfs_child(rd, "branches");
+	dput(rd);
+	return bd;
 }
 
-int skex_fw_cfs_register_branch(struct skex_fw_branch *b)
-{
-	struct skex_fw_rule *rule = b->rule;
-	int err;
-
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	/* under a rule's directory: one mkdir made or one we registered */
-	if (!skex_fw_cfs_on || b->registered || !rule ||
-	    (rule->kernel_made && !rule->registered))
-		return 0;
-	err = configfs_register_group(&rule->branches_group, &b->group);
-	if (!err)
-		b->registered = true;
-	return err;
-}
-
-void skex_fw_cfs_unregister_branch(struct skex_fw_branch *b)
-{
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!b->registered)
-		return;
-	configfs_unregister_group(&b->group);
-	b->registered = false;
-}
-
-/*
- * A rule made by mkdir that holds branches made by setsockopt() must not
- * be removed by rmdir: configfs would not unlink them. One pin per such
- * branch.
+/**
+ * skex_fw_cfs_show - make the directory of an object setsockopt() made
+ * @port: the rule's port: forward/<port>/
+ * @branch: NULL, or the branch's name: forward/<port>/branches/<branch>/
+ *
+ * Under skex_fw_cfs_lock(), not config_mutex. Nothing is done while the
+ * subsystem is not up: skex_forward_configfs_start() shows what is there.
+ *
+ * Return: 0 or the error of mkdir; the caller deletes the object then.
  */
-int skex_fw_cfs_pin_rule(struct skex_fw_rule *rule)
+int skex_fw_cfs_show(u16 port, const char *branch)
 {
+	struct dentry *dir;
+	char name[8];
 	int err;
 
 	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!skex_fw_cfs_on || rule->kernel_made)
+	if (!skex_fw_cfs_on)
 		return 0;
-	if (rule->pins) {
-		rule->pins++;
-		return 0;
+	if (!branch) {
+		snprintf(name, sizeof(name), "%u", port);
+		return skex_configfs_mkdir(skex_forward_group.cg_item.ci_dentry,
+					   name);
 	}
-	err = configfs_depend_item(rule->group.cg_subsys,
-				   &rule->group.cg_item);
-	if (!err)
-		rule->pins = 1;
+	dir = skex_fw_cfs_dir(port, true);
+	if (!dir)
+		return -ENOENT;
+	err = skex_configfs_mkdir(dir, branch);
+	dput(dir);
 	return err;
 }
 
-void skex_fw_cfs_unpin_rule(struct skex_fw_rule *rule)
+/**
+ * skex_fw_cfs_hide - remove the directory of a deleted object
+ * @port: the rule's port: forward/<port>/
+ * @branch: NULL, or the branch's name: forward/<port>/branches/<branch>/
+ *
+ * Under skex_fw_cfs_lock(), not config_mutex. A rule's branches go first.
+ *
+ * Return: 0, -ENOENT if there is no such directory (a user may have
+ * removed it already), or the error of rmdir (logged).
+ */
+int skex_fw_cfs_hide(u16 port, const char *branch)
 {
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!rule->pins || --rule->pins)
-		return;
-	configfs_undepend_item(&rule->group.cg_item);
-}
-
-/* The rule's registered branches first: they hang below it. */
-void skex_fw_cfs_unregister_rule(struct skex_fw_rule *rule)
-{
-	struct skex_fw_branch *b;
+	struct dentry *dir;
+	char name[8];
+	int err;
 
 	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!rule->registered)
-		return;
-	list_for_each_entry(b, &rule->branches, node)
-		skex_fw_cfs_unregister_branch(b);
-	configfs_unregister_group(&rule->group);
-	rule->registered = false;
+	if (!skex_fw_cfs_on)
+		return 0;
+	snprintf(name, sizeof(name), "%u", port);
+	dir = branch ? skex_fw_cfs_dir(port, true) :
+		       dget(skex_forward_group.cg_item.ci_dentry);
+	if (!dir)
+		return -ENOENT;
+	err = skex_configfs_rmdir(dir, branch ?: name);
+	dput(dir);
+	if (err && err != -ENOENT)
+		pr_warn("forward/%s%s%s: cannot remove: %d\n", name,
+			branch ? "/branches/" : "", branch ?: "", err);
+	return err;
 }
 
 /*
- * The configfs subsystem came up (module load): show the kernel-made
- * rules of the initial namespace that exist already.
+ * The configfs subsystem came up (module load): show the rules of the
+ * initial namespace that setsockopt() made before.
  */
 void skex_forward_configfs_start(void)
 {
 	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
+	struct skex_fw_branch *b, **branches;
 	struct skex_fw_rule **rules;
-	struct skex_fw_branch *b;
-	unsigned int i, n;
+	unsigned int i, j, n, nb;
 
 	skex_fw_cfs_lock();
 	skex_fw_cfs_on = true;
-	mutex_lock(skex_fw_mutex(fw));
-	i = skex_fw_rules_of_type(fw, 0, &rules, &n);
-	mutex_unlock(skex_fw_mutex(fw));
-	if (i) {
-		skex_fw_cfs_unlock();
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (rules[i]->kernel_made &&
-		    !skex_fw_cfs_register_rule(rules[i]))
-			list_for_each_entry(b, &rules[i]->branches, node)
-				skex_fw_cfs_register_branch(b);
-		skex_fw_rule_put(rules[i]);
-	}
-	skex_fw_cfs_unlock();
-	kfree(rules);
-}
-
-/* The subsystem is about to go (module unload): take our directories. */
-void skex_forward_configfs_stop(void)
-{
-	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
-	struct skex_fw_rule **rules = NULL;
-	unsigned int i, n = 0;
-
-	skex_fw_cfs_lock();
-	skex_fw_cfs_on = false;
 	mutex_lock(skex_fw_mutex(fw));
 	if (skex_fw_rules_of_type(fw, 0, &rules, &n))
 		n = 0;
 	mutex_unlock(skex_fw_mutex(fw));
 	for (i = 0; i < n; i++) {
-		skex_fw_cfs_unregister_rule(rules[i]);
+		/* its branches as they are: users may add more once it shows */
+		nb = 0;
+		mutex_lock(skex_fw_mutex(fw));
+		branches = kcalloc(rules[i]->nbranches + 1, sizeof(*branches),
+				   GFP_KERNEL);
+		list_for_each_entry(b, &rules[i]->branches, node) {
+			if (!branches)
+				break;
+			config_item_get(&b->group.cg_item);
+			branches[nb++] = b;
+		}
+		mutex_unlock(skex_fw_mutex(fw));
+		if (!branches || skex_fw_cfs_show(rules[i]->port, NULL))
+			pr_warn("forward/%u: cannot show\n", rules[i]->port);
+		for (j = 0; j < nb; j++) {
+			b = branches[j];
+			skex_fw_cfs_show(rules[i]->port,
+					 config_item_name(&b->group.cg_item));
+			skex_fw_branch_put(b);
+		}
+		kfree(branches);
 		skex_fw_rule_put(rules[i]);
 	}
 	skex_fw_cfs_unlock();
 	kfree(rules);
+}
+
+/*
+ * The first directory below @group, with a reference, or NULL. Items are
+ * linked under the subsystem's mutex.
+ */
+static struct config_item *skex_fw_cfs_first(struct config_group *group)
+{
+	struct mutex *su_mutex = &skex_forward_group.cg_subsys->su_mutex;
+	struct config_item *item;
+
+	mutex_lock(su_mutex);
+	item = list_first_entry_or_null(&group->cg_children,
+					struct config_item, ci_entry);
+	config_item_get(item);
+	mutex_unlock(su_mutex);
+	return item;
+}
+
+/*
+ * The subsystem is about to go (module unload): only directories the
+ * mirror made can be left (any other pins the module); remove them,
+ * branches first, and mirror nothing any more. The engine's objects stay
+ * for skex_forward_net_exit().
+ */
+void skex_forward_configfs_stop(void)
+{
+	struct config_item *ri, *bi;
+	struct skex_fw_rule *rule;
+	int err = 0;
+
+	skex_fw_cfs_lock();
+	/* one that cannot be removed (logged) would come first again */
+	while (!err && (ri = skex_fw_cfs_first(&skex_forward_group))) {
+		rule = to_rule(ri);
+		while (!err && (bi = skex_fw_cfs_first(&rule->branches_group))) {
+			err = skex_fw_cfs_hide(rule->port, config_item_name(bi));
+			config_item_put(bi);
+		}
+		if (!err)
+			err = skex_fw_cfs_hide(rule->port, NULL);
+		config_item_put(ri);
+	}
+	skex_fw_cfs_on = false;
+	skex_fw_cfs_unlock();
 }

@@ -5,8 +5,11 @@
  * The seed's setsockopt() commands of the forward engine, on struct
  * tcp_fw_user (uapi/linux/tcp_fw_user.h). sockopt.c has checked
  * CAP_NET_ADMIN and that optlen covers the structure. They act on the
- * caller's namespace; in the initial one, what they make is also shown
- * (and editable) in configfs, see forward_configfs.c.
+ * caller's namespace; in the initial one, what they make is also shown in
+ * configfs, as ordinary directories, and what they delete (whichever
+ * front made it) leaves configfs, see forward_configfs.c. Each command
+ * changes the engine under config_mutex, all or nothing, and then the
+ * directories, under skex_fw_cfs_lock() only.
  *
  * Fields a command does not use are ignored: the seed's programs leave
  * them uninitialised.
@@ -40,23 +43,11 @@ static int skex_fw_so_rule(struct skex_fw_call *c, struct skex_fw_rule **res)
 	return 0;
 }
 
-/*
- * setsockopt() deletes what it made: configfs cannot remove a directory
- * made by mkdir from the kernel side. A rule goes with all its branches.
- */
-static int skex_fw_so_deletable(struct skex_fw_call *c,
-				struct skex_fw_rule *rule)
+/* The directory of what the command made; if it fails, undo the command. */
+static int skex_fw_so_show(struct skex_fw_call *c, u16 port,
+			   const char *branch)
 {
-	struct skex_fw_branch *b;
-
-	if (!c->cfs)
-		return 0;
-	if (!rule->kernel_made)
-		return -EBUSY;
-	list_for_each_entry(b, &rule->branches, node)
-		if (!b->kernel_made)
-			return -EBUSY;
-	return 0;
+	return c->cfs ? skex_fw_cfs_show(port, branch) : 0;
 }
 
 static int skex_fw_so_add_rule(struct skex_fw_call *c)
@@ -81,19 +72,24 @@ static int skex_fw_so_add_rule(struct skex_fw_call *c)
 		err = skex_fw_rule_enable(rule, true);
 	if (err)
 		skex_fw_rule_delete(rule);
+	else
+		config_item_get(&rule->group.cg_item);	/* ours */
 	mutex_unlock(skex_fw_mutex(c->fw));
-
-	if (!err && c->cfs) {
-		err = skex_fw_cfs_register_rule(rule);
-		if (err) {
-			mutex_lock(skex_fw_mutex(c->fw));
-			skex_fw_rule_delete(rule);
-			mutex_unlock(skex_fw_mutex(c->fw));
-		}
-	}
-	/* on success the reference stays with the namespace's table */
 	if (err)
-		skex_fw_rule_put(rule);
+		goto put;
+
+	err = skex_fw_so_show(c, u->port, NULL);
+	if (err) {
+		/* without a directory, only this front could have touched it */
+		mutex_lock(skex_fw_mutex(c->fw));
+		skex_fw_rule_delete(rule);
+		mutex_unlock(skex_fw_mutex(c->fw));
+	}
+	skex_fw_rule_put(rule);			/* ours */
+	if (!err)
+		return 0;
+put:
+	skex_fw_rule_put(rule);			/* the engine's */
 	return err;
 }
 
@@ -129,9 +125,21 @@ static u16 skex_fw_so_redir(const struct tcp_fw_user *u)
 	}
 }
 
+/* Take back a branch the command added. Under config_mutex. */
+static void skex_fw_so_undo_branch(struct skex_fw_branch *b)
+{
+	struct skex_fw_rule *rule = b->rule;
+
+	skex_fw_branch_delete(b);
+	/* a failed command leaves no trace, not even a used name */
+	if (rule->next_seq == b->seq)
+		rule->next_seq--;
+	skex_fw_branch_put(b);			/* the engine's */
+}
+
 static int skex_fw_so_add_branch(struct skex_fw_call *c)
 {
-	struct skex_fw_branch *b = NULL;
+	struct skex_fw_branch *b;
 	struct skex_fw_rule *rule;
 	char name[SKEX_FW_NAME_MAX];
 	int err;
@@ -141,53 +149,36 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 
 	mutex_lock(skex_fw_mutex(c->fw));
 	err = skex_fw_so_rule(c, &rule);
-	if (!err)
-		config_item_get(&rule->group.cg_item);
-	mutex_unlock(skex_fw_mutex(c->fw));
 	if (err)
-		return err;
-	/* a mkdir-made rule must not be rmdir'ed under our branch */
-	if (c->cfs) {
-		err = skex_fw_cfs_pin_rule(rule);
-		if (err)
-			goto put;
-	}
-
-	mutex_lock(skex_fw_mutex(c->fw));
+		goto unlock;
 	snprintf(name, sizeof(name), "br%llu", rule->next_seq + 1);
 	b = skex_fw_branch_create(rule, name, true);
 	if (IS_ERR(b)) {
 		err = PTR_ERR(b);
-		b = NULL;
 		goto unlock;
 	}
 	/* the port last: the branch is used from then on */
 	err = skex_fw_so_condition(c, b);
 	if (!err)
 		err = skex_fw_branch_set_port(b, skex_fw_so_redir(c->u));
-	if (err) {
-		skex_fw_branch_delete(b);
-		/* a failed command leaves no trace, not even a used name */
-		if (rule->next_seq == b->seq)
-			rule->next_seq--;
-	}
+	if (err)
+		skex_fw_so_undo_branch(b);
+	else
+		config_item_get(&b->group.cg_item);	/* ours */
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
+	if (err)
+		return err;
 
-	if (!err && c->cfs) {
-		err = skex_fw_cfs_register_branch(b);
-		if (err) {
-			mutex_lock(skex_fw_mutex(c->fw));
-			skex_fw_branch_delete(b);
-			mutex_unlock(skex_fw_mutex(c->fw));
-		}
+	err = skex_fw_so_show(c, c->u->port, name);
+	if (err) {
+		/* unless an rmdir of the rule took it with the rule */
+		mutex_lock(skex_fw_mutex(c->fw));
+		if (b->rule)
+			skex_fw_so_undo_branch(b);
+		mutex_unlock(skex_fw_mutex(c->fw));
 	}
-	if (err && b)
-		skex_fw_branch_put(b);
-	if (err && c->cfs)
-		skex_fw_cfs_unpin_rule(rule);
-put:
-	skex_fw_rule_put(rule);
+	skex_fw_branch_put(b);			/* ours */
 	return err;
 }
 
@@ -212,10 +203,41 @@ static bool skex_fw_so_same(struct skex_fw_call *c, struct skex_fw_branch *b)
 	}
 }
 
+/*
+ * Branches of rule @port that the command took out of the engine, on
+ * @list, each with a reference of ours: their directories go, then the
+ * references, the engine's too.
+ */
+static void skex_fw_so_forget_branches(struct skex_fw_call *c, u16 port,
+				       struct list_head *list)
+{
+	struct skex_fw_branch *b, *tmp;
+
+	list_for_each_entry_safe(b, tmp, list, node) {
+		if (c->cfs)
+			skex_fw_cfs_hide(port,
+					 config_item_name(&b->group.cg_item));
+		list_del_init(&b->node);
+		if (b->kernel_made)
+			skex_fw_branch_put(b);	/* the engine's */
+		skex_fw_branch_put(b);		/* ours */
+	}
+}
+
+/* A reference of ours to each branch on @list. Under config_mutex. */
+static void skex_fw_so_hold_branches(struct list_head *list)
+{
+	struct skex_fw_branch *b;
+
+	list_for_each_entry(b, list, node)
+		config_item_get(&b->group.cg_item);
+}
+
 static int skex_fw_so_del_branch(struct skex_fw_call *c)
 {
 	struct skex_fw_branch *b, *found = NULL;
 	struct skex_fw_rule *rule;
+	LIST_HEAD(gone);
 	int err;
 
 	mutex_lock(skex_fw_mutex(c->fw));
@@ -228,62 +250,35 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 			break;
 		}
 	}
-	if (!found)
-		err = -ENOENT;
-	else if (c->cfs && !found->kernel_made)
-		err = -EBUSY;		/* made by mkdir: rmdir it */
-	if (err)
-		found = NULL;
-	else
+	if (found) {
 		skex_fw_branch_delete(found);
+		list_add(&found->node, &gone);
+		skex_fw_so_hold_branches(&gone);
+	} else {
+		err = -ENOENT;
+	}
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	/* a kernel-made branch pins its mkdir-made rule: it is still there */
-	if (found) {
-		skex_fw_cfs_unregister_branch(found);
-		if (c->cfs)
-			skex_fw_cfs_unpin_rule(rule);
-		skex_fw_branch_put(found);
-	}
+	skex_fw_so_forget_branches(c, c->u->port, &gone);
 	return err;
-}
-
-/* Branches taken out of @rule: their directories and references go. */
-static void skex_fw_so_put_branches(struct skex_fw_call *c,
-				    struct skex_fw_rule *rule,
-				    struct list_head *list)
-{
-	struct skex_fw_branch *b, *tmp;
-
-	list_for_each_entry_safe(b, tmp, list, node) {
-		skex_fw_cfs_unregister_branch(b);
-		if (c->cfs)
-			skex_fw_cfs_unpin_rule(rule);
-		list_del_init(&b->node);
-		skex_fw_branch_put(b);
-	}
 }
 
 static int skex_fw_so_flush(struct skex_fw_call *c)
 {
-	struct skex_fw_branch *b;
 	struct skex_fw_rule *rule;
 	LIST_HEAD(gone);
 	int err;
 
 	mutex_lock(skex_fw_mutex(c->fw));
 	err = skex_fw_so_rule(c, &rule);
-	if (!err && c->cfs)
-		list_for_each_entry(b, &rule->branches, node)
-			if (!b->kernel_made)
-				err = -EBUSY;
-	if (!err)
+	if (!err) {
 		skex_fw_rule_flush(rule, &gone);
+		skex_fw_so_hold_branches(&gone);
+	}
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	if (!err)
-		skex_fw_so_put_branches(c, rule, &gone);
+	skex_fw_so_forget_branches(c, c->u->port, &gone);
 	return err;
 }
 
@@ -300,16 +295,29 @@ static int skex_fw_so_edit(struct skex_fw_call *c)
 	return err;
 }
 
-/* After skex_fw_rule_delete(): its directories and references go. */
-static void skex_fw_so_put_rule(struct skex_fw_call *c,
-				struct skex_fw_rule *rule)
+/*
+ * Take @rule out of the engine, with a reference of ours to each of its
+ * branches, which stay on its list. Under config_mutex.
+ */
+static void skex_fw_so_detach_rule(struct skex_fw_rule *rule)
 {
-	LIST_HEAD(gone);
+	skex_fw_rule_delete(rule);
+	skex_fw_so_hold_branches(&rule->branches);
+}
 
-	skex_fw_cfs_unregister_rule(rule);
-	list_splice_init(&rule->branches, &gone);
-	skex_fw_so_put_branches(c, rule, &gone);
-	skex_fw_rule_put(rule);
+/*
+ * After skex_fw_so_detach_rule(): its directories and references go, a
+ * reference of ours to the rule too.
+ */
+static void skex_fw_so_forget_rule(struct skex_fw_call *c,
+				   struct skex_fw_rule *rule)
+{
+	skex_fw_so_forget_branches(c, rule->port, &rule->branches);
+	if (c->cfs)
+		skex_fw_cfs_hide(rule->port, NULL);
+	if (rule->kernel_made)
+		skex_fw_rule_put(rule);		/* the engine's */
+	skex_fw_rule_put(rule);			/* ours */
 }
 
 static int skex_fw_so_del_rule(struct skex_fw_call *c)
@@ -322,29 +330,25 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 	mutex_lock(skex_fw_mutex(c->fw));
 	if (c->u->port) {
 		err = skex_fw_so_rule(c, &rule);
-		if (!err)
-			err = skex_fw_so_deletable(c, rule);
-		if (!err)
-			skex_fw_rule_delete(rule);
+		if (!err) {
+			skex_fw_so_detach_rule(rule);
+			config_item_get(&rule->group.cg_item);	/* ours */
+		}
 		mutex_unlock(skex_fw_mutex(c->fw));
 		if (!err)
-			skex_fw_so_put_rule(c, rule);
+			skex_fw_so_forget_rule(c, rule);
 		return err;
 	}
 
-	/* port 0: every rule of the type, or none */
+	/* port 0: every rule of the type */
 	err = skex_fw_rules_of_type(c->fw, c->u->type, &rules, &n);
-	for (i = 0; !err && i < n; i++)
-		err = skex_fw_so_deletable(c, rules[i]);
-	for (i = 0; !err && i < n; i++)
-		skex_fw_rule_delete(rules[i]);
+	for (i = 0; i < n; i++)
+		skex_fw_so_detach_rule(rules[i]);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	for (i = 0; i < n; i++) {
-		if (!err)
-			skex_fw_so_put_rule(c, rules[i]); /* the table's */
-		skex_fw_rule_put(rules[i]);		/* ours */
-	}
+	/* with the references skex_fw_rules_of_type() took */
+	for (i = 0; i < n; i++)
+		skex_fw_so_forget_rule(c, rules[i]);
 	kfree(rules);
 	return err;
 }

@@ -10,12 +10,19 @@
 #     v4 clients match v4 branches, the rest goes to default_port;
 #  3. a rule made through setsockopt shows up here and is edited here, a
 #     rule made here is seen and edited through setsockopt; branches of
-#     either front go in rules of either; each object is deleted through
-#     the front that made it (rmdir EPERM, setsockopt EBUSY), a mkdir-made
-#     rule holding sockopt-made branches cannot be rmdir'ed;
-#  4. rmdir frees the port;
+#     either front go in rules of either; either front deletes what either
+#     made: TCP_FW_DEL_BRANCH and FLUSH_BRANCH of mkdir-made branches take
+#     their directories away, rmdir of sockopt-made branches and rules
+#     deletes them in the engine (traffic changes, the port is free,
+#     setsockopt sees ENOENT); a rule's rmdir waits for its branches'
+#     (ENOTEMPTY);
+#  4. TCP_FW_DEL_RULE of a mkdir-made rule, and with port 0 of every rule
+#     of the type, whichever front made them: directories gone, ports free;
 #  5. in another namespace, setsockopt rules work there only and are not
-#     in configfs; the namespace goes with its rule enabled.
+#     in configfs; the namespace goes with its rule enabled;
+#  6. (with SKEX_KO) directories mirrored from setsockopt do not pin the
+#     module, mkdir-made ones do until setsockopt deletes them; rmmod then
+#     works and takes the mirrored directories away.
 source "$(dirname "$0")/lib.sh"
 
 skex_need_module
@@ -43,10 +50,26 @@ wr()
 	esac
 }
 
+# rd DIR...: rmdir(2); prints the errno name or "ok"
+rd()
+{
+	local out
+	out=$(rmdir "$@" 2>&1)
+	case $out in
+	"") echo ok ;;
+	*"not empty"*) echo ENOTEMPTY ;;
+	*"busy"*) echo EBUSY ;;
+	*"not permitted"*) echo EPERM ;;
+	*"No such file"*) echo ENOENT ;;
+	*) echo "$out" ;;
+	esac
+}
+
 # ok_if WHAT CMD...: passes when CMD succeeds; ok_unless when it fails
 ok_if() { local what=$1; shift; if "$@"; then skex_pass "$what"; else skex_fail "$what"; fi; }
 ok_unless() { local what=$1; shift; if "$@"; then skex_fail "$what"; else skex_pass "$what"; fi; }
-nothing_deleted() { [ -e "$B/host" ] && [ -e "$B/br5" ]; }
+# fw CMD...: forward_tool's answer, "ok" or an errno name
+fw() { "$FWT" "$@"; }
 
 # check_wr FILE VALUE EXPECTED
 check_wr() { skex_check_eq "write '$2' to ${1#"$CFS"/}" "$3" "$(wr "$1" "$2")"; }
@@ -68,7 +91,8 @@ start_server R3
 start_server D
 P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
 P2=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
-skex_log "incoming $P $P2, R1 $R1 R2 $R2 R3 $R3 D $D"
+P3=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
+skex_log "incoming $P $P2 $P3, R1 $R1 R2 $R2 R3 $R3 D $D"
 
 # ---- 1. a rule's life and its validation ----
 for bad in 0 65536 080 abc; do
@@ -146,11 +170,11 @@ for ((i = 0; i < 50; i++)); do  # DAD is off on lo, but be patient
 	sleep 0.1
 done
 
-# client SRC DST WANT_SERVER
+# client SRC DST WANT_SERVER: a connection to $CPORT (default $P)
 client()
 {
 	local out log want=$3 n
-	out=$("$FWT" client -s "$1" "$2" "$P" "from-$1") ||
+	out=$("$FWT" client -s "$1" "$2" "${CPORT:-$P}" "from-$1") ||
 		{ skex_fail "client $1 -> $2: $out"; return; }
 	log=$tmp/$want.log
 	for ((n = 0; n < 50; n++)); do
@@ -188,17 +212,29 @@ check_rd "$B/br5/source" 127.0.0.9/32
 check_rd "$B/br5/port" "$R2"
 client 127.0.0.9 127.0.0.1 R2
 check_rd "$B/br5/hits" 1
-ok_unless "rmdir of a sockopt-made branch refused" rmdir "$B/br5" 2>/dev/null
-skex_check_eq "sockopt DEL_BRANCH of a mkdir-made branch" EBUSY \
-	"$("$FWT" branch del address "$P" "$R2" 127.0.0.2 255.255.255.255)"
-skex_check_eq "sockopt FLUSH_BRANCH with mkdir-made branches" EBUSY \
-	"$("$FWT" branch flush address "$P")"
-skex_check_eq "sockopt DEL_RULE of a mkdir-made rule" EBUSY \
-	"$("$FWT" rule del address "$P")"
-ok_if "refused commands deleted nothing" nothing_deleted
+# either front deletes what either made
+skex_check_eq "rmdir of a rule with branch directories" ENOTEMPTY "$(rd "$R")"
+ok_if "the rule still listens" skex_port_listening "" "$P"
+skex_check_eq "sockopt DEL_BRANCH of a mkdir-made branch" ok \
+	"$(fw branch del address "$P" "$R2" 127.0.0.2 255.255.255.255)"
+ok_unless "its directory gone" [ -e "$B/host" ]
+client 127.0.0.2 127.0.0.1 R1
+skex_check_eq "sockopt DEL_BRANCH again" ENOENT \
+	"$(fw branch del address "$P" "$R2" 127.0.0.2 255.255.255.255)"
+skex_check_eq "rmdir of a sockopt-made branch" ok "$(rd "$B/br5")"
+skex_check_eq "sockopt DEL_BRANCH of the rmdir'ed branch" ENOENT \
+	"$(fw branch del address "$P" "$R2" 127.0.0.9 255.255.255.255)"
+client 127.0.0.9 127.0.0.1 R1
+skex_check_eq "sockopt FLUSH_BRANCH of mkdir-made branches" ok \
+	"$(fw branch flush address "$P")"
+skex_check_eq "branch directories after the flush" "" "$(ls "$B")"
+client 127.0.0.4 127.0.0.1 R3
+client fd00::20 ::1 R3
+check_rd "$R/enable" 1
+check_rd "$R/default_hits" 4
 
-skex_check_eq "sockopt ADD_RULE" ok "$("$FWT" rule add dice "$P2" "$D")"
-skex_check_eq "sockopt ADD_BRANCH" ok "$("$FWT" branch add dice "$P2" "$R1" 30)"
+skex_check_eq "sockopt ADD_RULE" ok "$(fw rule add dice "$P2" "$D")"
+skex_check_eq "sockopt ADD_BRANCH" ok "$(fw branch add dice "$P2" "$R1" 30)"
 S=$CFS/$P2
 check_rd "$S/type" dice
 check_rd "$S/enable" 1
@@ -211,24 +247,50 @@ check_wr "$S/branches/br1/source" 10.0.0.0/8 EINVAL
 out=$("$FWT" client 127.0.0.1 "$P2" dice100)
 skex_check_eq "all dice to R1" "bye 7" "$out"
 check_rd "$S/branches/br1/hits" 1
-ok_unless "rmdir of a sockopt-made rule refused" rmdir "$S" 2>/dev/null
+skex_check_eq "rmdir of a sockopt-made rule with branches" ENOTEMPTY "$(rd "$S")"
+ok_if "the rule still listens" skex_port_listening "" "$P2"
 # a mkdir-made branch in a sockopt-made rule
 mkdir "$S/branches/user" || skex_fail "mkdir under a sockopt-made rule"
 check_wr "$S/branches/user/chance" 1 EINVAL
 check_wr "$S/branches/br1/chance" 60 ok
 check_wr "$S/branches/user/chance" 40 ok
 check_wr "$S/branches/user/port" "$R2" ok
-skex_check_eq "sockopt DEL_RULE with a mkdir-made branch" EBUSY \
-	"$("$FWT" rule del dice "$P2")"
-rmdir "$S/branches/user" || skex_fail "rmdir of the mkdir-made branch"
 check_wr "$S/enable" 0 ok
 skex_port_listening "" "$P2" && skex_fail "$P2 still listening when disabled"
 check_wr "$S/enable" 1 ok
 skex_check_eq "sockopt DEL_BRANCH (chance as edited)" ok \
-	"$("$FWT" branch del dice "$P2" "$R1" 60)"
+	"$(fw branch del dice "$P2" "$R1" 60)"
 [ -e "$S/branches/br1" ] && skex_fail "br1 still in configfs"
-skex_check_eq "sockopt DEL_RULE" ok "$("$FWT" rule del dice "$P2")"
+skex_check_eq "sockopt DEL_RULE with a mkdir-made branch" ok \
+	"$(fw rule del dice "$P2")"
 ok_unless "$S gone" [ -e "$S" ]
+ok_unless "$P2 free" skex_port_listening "" "$P2"
+
+# a sockopt-made rule and its branches removed with rmdir
+skex_check_eq "sockopt ADD_RULE" ok "$(fw rule add address "$P2" "$D")"
+skex_check_eq "sockopt ADD_BRANCH" ok \
+	"$(fw branch add address "$P2" "$R1" 127.0.0.0 255.0.0.0)"
+skex_check_eq "sockopt ADD_BRANCH" ok \
+	"$(fw branch add address "$P2" "$R2" 127.0.0.5 255.255.255.255)"
+check_rd "$S/branches/br2/source" 127.0.0.5/32
+CPORT=$P2 client 127.0.0.5 127.0.0.1 R2
+skex_check_eq "rmdir of the rule before its branches" ENOTEMPTY "$(rd "$S")"
+skex_check_eq "rmdir of br2" ok "$(rd "$S/branches/br2")"
+skex_check_eq "sockopt DEL_BRANCH of the rmdir'ed branch" ENOENT \
+	"$(fw branch del address "$P2" "$R2" 127.0.0.5 255.255.255.255)"
+CPORT=$P2 client 127.0.0.6 127.0.0.1 R1
+skex_check_eq "rmdir of br1 and the rule" ok "$(rd "$S/branches/br1" "$S")"
+ok_unless "$S gone" [ -e "$S" ]
+ok_unless "$P2 free" skex_port_listening "" "$P2"
+skex_check_eq "sockopt EDIT_RULE of the rmdir'ed rule" ENOENT \
+	"$(fw rule edit address "$P2" "$R1")"
+skex_check_eq "sockopt DEL_RULE of the rmdir'ed rule" ENOENT \
+	"$(fw rule del address "$P2")"
+skex_check_eq "sockopt ADD_RULE on the freed port" ok \
+	"$(fw rule add address "$P2" "$D")"
+ok_if "it listens" skex_port_listening "" "$P2"
+skex_check_eq "and rmdir again" ok "$(rd "$S")"
+ok_unless "$P2 free again" skex_port_listening "" "$P2"
 
 # content attributes
 mkdir "$CFS/$P2" || skex_die "mkdir $P2"
@@ -244,17 +306,30 @@ check_wr "$S/branches/img/pattern" "" EINVAL
 check_wr "$S/branches/img/pattern" "$(head -c 257 /dev/zero | tr '\0' x)" EINVAL
 check_wr "$S/branches/img/pattern" "GET /images/" ok
 check_rd "$S/branches/img/pattern" "GET /images/"
-rmdir "$S/branches/img" "$S" || skex_fail "rmdir $S"
 
-# ---- 4. rmdir frees the port ----
-rmdir "$B"/net8 "$B"/host "$B"/v6 "$B"/v6host || skex_fail "rmdir branches"
-# the sockopt-made branch pins the rule
-ok_unless "rule with a sockopt-made branch not removable" rmdir "$R" 2>/dev/null
-skex_check_eq "sockopt DEL_BRANCH" ok \
-	"$("$FWT" branch del address "$P" "$R2" 127.0.0.9 255.255.255.255)"
-rmdir "$R" || skex_fail "rmdir $R"
-[ -e "$R" ] && skex_fail "$R still there"
+# ---- 4. TCP_FW_DEL_RULE of what mkdir made ----
+# content: $P2 (mkdir, branch img, disabled) and $P3 (sockopt); address: $P
+T=$CFS/$P3
+skex_check_eq "sockopt ADD_RULE" ok "$(fw rule add content "$P3" "$D")"
+skex_check_eq "sockopt ADD_BRANCH" ok "$(fw branch add content "$P3" "$R1" "GET /")"
+mkdir "$T/branches/user" || skex_fail "mkdir $T/branches/user"
+check_wr "$T/branches/user/pattern" "POST /" ok
+check_wr "$T/branches/user/port" "$R2" ok
+check_wr "$S/default_port" "$D" ok
+check_wr "$S/enable" 1 ok
+skex_check_eq "DEL_RULE content, port 0" ok "$(fw rule del content 0)"
+ok_unless "mkdir-made content rule gone" [ -e "$S" ]
+ok_unless "sockopt-made content rule gone" [ -e "$T" ]
+ok_unless "$P2 free" skex_port_listening "" "$P2"
+ok_unless "$P3 free" skex_port_listening "" "$P3"
+ok_if "the address rule stays" [ -d "$R" ]
+skex_check_eq "DEL_RULE content, port 0, again" ok "$(fw rule del content 0)"
+skex_check_eq "sockopt DEL_RULE of a mkdir-made rule" ok \
+	"$(fw rule del address "$P")"
+ok_unless "$R gone" [ -e "$R" ]
 ok_unless "$P free" skex_port_listening "" "$P"
+skex_check_eq "no rule on $P" ENOENT "$(fw rule edit address "$P" "$R1")"
+skex_check_eq "forward/ empty" "" "$(ls "$CFS")"
 ip -6 addr del fd00::10/128 dev lo 2>/dev/null
 ip -6 addr del fd00::20/128 dev lo 2>/dev/null
 ip -6 addr del fd01::1/128 dev lo 2>/dev/null
@@ -277,4 +352,43 @@ wait $nspid 2>/dev/null
 ip netns del "$ns"
 sleep 1
 skex_pass "namespace deleted with its rule enabled"
+
+# ---- 6. unloading with mirrored directories ----
+refcnt() { cat /sys/module/skex/refcnt; }
+if [ -n "${SKEX_KO:-}" ] && [ -f "$SKEX_KO" ]; then
+	trap 'grep -qw "^skex" /proc/modules || skex_load ||
+		echo "FAIL: could not reload skex"; skex_cleanup' EXIT
+	base=$(refcnt)
+	skex_check_eq "ADD_RULE" ok "$(fw rule add address "$P" "$D")"
+	skex_check_eq "ADD_BRANCH" ok \
+		"$(fw branch add address "$P" "$R1" 127.0.0.0 255.0.0.0)"
+	skex_check_eq "ADD_BRANCH" ok \
+		"$(fw branch add address "$P" "$R2" 10.0.0.0 255.0.0.0)"
+	skex_check_eq "ADD_RULE" ok "$(fw rule add dice "$P3" "$D")"
+	ok_if "mirrored directories there" \
+		test -d "$CFS/$P/branches/br2" -a -d "$CFS/$P3"
+	skex_check_eq "module references with mirrored directories" "$base" "$(refcnt)"
+	mkdir "$CFS/$P2" || skex_fail "mkdir $P2"
+	skex_check_eq "module references with a mkdir-made directory" \
+		"$((base + 2))" "$(refcnt)"
+	ok_unless "rmmod refused while it exists" rmmod skex 2>/dev/null
+	check_wr "$CFS/$P2/type" dice ok
+	skex_check_eq "sockopt DEL_RULE of it" ok "$(fw rule del dice 0)"
+	ok_unless "its directory gone" [ -e "$CFS/$P2" ]
+	ok_unless "and the sockopt-made dice rule's" [ -e "$CFS/$P3" ]
+	skex_check_eq "module references after" "$base" "$(refcnt)"
+	if out=$(skex_unload); then
+		skex_pass "rmmod with mirrored rules and branches"
+	else
+		skex_fail "rmmod with mirrored rules and branches: $out"
+	fi
+	ok_unless "$P free after rmmod" skex_port_listening "" "$P"
+	out=$(skex_load) || skex_die "insmod: $out"
+	skex_check_eq "forward/ empty after reload" "" "$(ls "$CFS")"
+	skex_check_eq "no rule after reload" ENOENT "$(fw rule edit address "$P" "$D")"
+elif skex_required; then
+	skex_fail "SKEX_KO='${SKEX_KO:-}' is not a module file: unload not tested"
+else
+	skex_log "SKEX_KO not set: unloading not tested"
+fi
 skex_exit

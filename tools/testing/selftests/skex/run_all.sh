@@ -57,7 +57,7 @@ TESTS=(
 	"group_unload        sh   180"
 	"load_unload         sh   300"
 	"forward             bin  420"
-	"forward_configfs    sh   120"
+	"forward_configfs    sh   300"
 	"forward_nginx       sh   120"
 	"forward_unload      sh   600"
 	"bench_smoke         sh   300"
