@@ -23,6 +23,7 @@ W_OFF=$(bench_secs 2 1)		# measuring what is offered
 STEP=$(bench_secs 3 0.6)
 OUT_Q=(100000 10000000 200000000)
 OUT_N=(100k 10m 200m)
+OUT_L=("100 KB/s" "10 MB/s" "200 MB/s")
 ACC_Q=(10 100 1000)
 SQ=(1000000 4000000 2000000)
 P_SK=48101 P_TC=48103 P_NF=48104 P_NO=48105
@@ -198,16 +199,16 @@ binds() { awk -v o="$1" -v q="$2" 'BEGIN { exit !(o >= 1.05 * q) }'; }
 
 for i in 0 1 2; do
 	q=${OUT_Q[$i]} t="skex:in=0.98..1.02"
-	what="output rate $((q / 1000)) KB/s: achieved / target"
+	what="output rate ${OUT_L[$i]}: achieved / target"
 	if ! binds "$off_out_med" "$q"; then
 		t=-
 		what+=" (not binding here: offered $(awk -v o="$off_out_med" 'BEGIN { printf "%.1f", o / 1e6 }') MB/s < quota)"
-		bench_note "output ${OUT_N[$i]}: offered $(awk -v o="$off_out_med" 'BEGIN { printf "%.1f", o / 1e6 }') MB/s without a limit (median) < quota $((q / 1000000)) MB/s: limit not binding, the ratio is what the load reached"
+		bench_note "output ${OUT_L[$i]}: offered $(awk -v o="$off_out_med" 'BEGIN { printf "%.1f", o / 1e6 }') MB/s without a limit (median) < quota $((q / 1000000)) MB/s: limit not binding, the ratio is what the load reached"
 	fi
 	bench_metric "out_${OUT_N[$i]}" ratio none - "$t" "$what"
 done
 for i in 0 1 2; do
-	bench_metric "cpu_${OUT_N[$i]}" ms/MB lower - - "sender CPU per MB sent at the ${OUT_N[$i]}B/s limit"
+	bench_metric "cpu_${OUT_N[$i]}" ms/MB lower - - "sender CPU per MB sent at the ${OUT_L[$i]} limit"
 done
 for i in 0 1 2; do
 	q=${ACC_Q[$i]} t="skex:in=0.97..1.03"
@@ -375,7 +376,7 @@ step_run()
 bench_rec plot out "Output rate, quota stepping 1 → 4 → 2 MB/s" "MB/s received (100 ms samples)"
 for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 	for i in 0 1 2; do
-		bench_log "rep $rep: output rate ${OUT_N[$i]}B/s"
+		bench_log "rep $rep: output rate ${OUT_L[$i]}"
 		out_run "$i" "$rep"
 	done
 	bench_log "rep $rep: step response"
