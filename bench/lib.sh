@@ -240,10 +240,18 @@ EOC
 	done
 }
 
-# bench_wrk URL SECS CONNS [close]: prints requests/s, MB/s, the number of
-# requests and the latency percentiles 50 and 99 in ms (wrk --latency):
-# "R M N P50 P99"
+# bench_wrk URL SECS CONNS [close]: prints requests/s, MB/s and the number
+# of requests ("R M N")
 bench_wrk()
+{
+	local r
+	r=$(bench_wrk_lat "$@") || return 1
+	echo "${r% * *}"
+}
+
+# bench_wrk_lat URL SECS CONNS [close]: as bench_wrk, and the latency
+# percentiles 50 and 99 in ms (wrk --latency): "R M N P50 P99"
+bench_wrk_lat()
 {
 	local url=$1 secs=$2 conns=$3 out
 	local -a hdr=()

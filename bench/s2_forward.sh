@@ -128,7 +128,7 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 	for ((i = 0; i < n; i++)); do
 		v=${variants[$(((i + rep - 1) % n))]}
 		p=$(port_of "$v")
-		r=$(bench_wrk "http://127.0.0.1:$p/small.html" "$T_WRK" 8 close) || bench_fail "wrk ($v)"
+		r=$(bench_wrk_lat "http://127.0.0.1:$p/small.html" "$T_WRK" 8 close) || bench_fail "wrk ($v)"
 		read -r cr _ _ p50 p99 <<<"$r"
 		bench_result conn_rate "$v" "$rep" "$cr"
 		bench_result lat_p50 "$v" "$rep" "$p50"

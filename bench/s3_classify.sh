@@ -155,7 +155,7 @@ measure()
 	else
 		p=$((48320 + i)) v=${made_cont[$i]}
 	fi
-	r=$(bench_wrk "http://127.0.0.1:$p/small.html" "$T_WRK" 8 close) || bench_fail "wrk ($type, $v)"
+	r=$(bench_wrk_lat "http://127.0.0.1:$p/small.html" "$T_WRK" 8 close) || bench_fail "wrk ($type, $v)"
 	read -r cr _ _ p50 _ <<<"$r"
 	bench_result "${type}_rate" "$v" "$rep" "$cr"
 	bench_result "${type}_p50" "$v" "$rep" "$p50"

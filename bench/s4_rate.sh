@@ -20,7 +20,7 @@ W=$(bench_secs 10 1.5)		# accuracy window
 SKIP=$(bench_secs 1 0.5)	# its settling part, left out
 W_NB=$(bench_secs 2 1)		# a window when the limit does not bind
 W_OFF=$(bench_secs 2 1)		# measuring what is offered
-STEP=$(bench_secs 3 0.6)
+STEP=$(bench_secs 2 0.6)
 OUT_Q=(100000 10000000 200000000)
 OUT_N=(100k 10m 200m)
 OUT_L=("100 KB/s" "10 MB/s" "200 MB/s")
@@ -31,7 +31,7 @@ A_SK=48111 A_NF=48112 A_NO=48113
 G_OUT=48101 G_ACC=48111
 
 bench_begin s4 "Rate accuracy (socket groups vs tc and nftables)"
-bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best). SPEC: output within 2% over 10 s; accepts at most rate·T + 1."
+bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best). SPEC: output within 2% over 10 s; accepts at most rate·T + 1."
 
 bench_variant skex "socket group (configfs)"
 bench_variant tc "tc: htb class on lo, u32 filter on the port"
@@ -95,6 +95,8 @@ command -v tc >/dev/null && tc_setup 1000000 2>/dev/null && have_tc=1
 tc_clear
 [ "$have_tc" = 1 ] || bench_vskip tc "tc htb + u32 on lo not available"
 nft_clear() { nft delete table inet skexbench 2>/dev/null; return 0; }
+# nft_drop CHAIN: one chain (the other may be in use)
+nft_drop() { printf 'flush chain inet skexbench %s\ndelete chain inet skexbench %s\n' "$1" "$1" | nft -f - 2>/dev/null; return 0; }
 bench_at_exit nft_clear
 if command -v nft >/dev/null && nft add table inet skexbench 2>/dev/null; then
 	have_nft=1
@@ -137,7 +139,7 @@ clear_out()
 	case $1 in
 	skex) grp_clear $G_OUT ;;
 	tc) tc_clear ;;
-	nft) nft_clear ;;
+	nft) nft_drop out ;;
 	esac
 	return 0
 }
@@ -230,35 +232,52 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 	bench_result offered_cps none "$rep" "${off_acc[$((rep - 1))]}"
 done
 
-# out_run INDEX REP: the output limits at OUT_Q[INDEX]
+# out_side INDEX: are the output limits at OUT_Q[INDEX] measured side by
+# side (the machine carries twice their sum)?
+out_side() { binds "$off_out_med" $((2 * ${#methods[@]} * OUT_Q[$1])); }
+out_secs() { if binds "$off_out_med" "${OUT_Q[$1]}"; then echo "$W"; else echo "$W_NB"; fi; }
+
+# out_start INDEX: set up and start every method's run side by side
+declare -A opid apid
+out_start()
+{
+	local m
+	for m in "${methods[@]}"; do
+		setup_out "$m" "${OUT_Q[$1]}" || bench_fail "cannot set up $m"
+	done
+	for m in "${methods[@]}"; do
+		rate_start "$m" "$(out_secs "$1")"
+		opid[$m]=$rate_pid
+	done
+}
+
+# out_collect INDEX REP
+out_collect()
+{
+	local m
+	for m in "${methods[@]}"; do
+		rate_wait "${opid[$m]}" "$m"
+		bench_result "out_${OUT_N[$1]}" "$m" "$2" "$(ratio "$REPLY" "${OUT_Q[$1]}")"
+		bench_result "cpu_${OUT_N[$1]}" "$m" "$2" "$cpu"
+		clear_out "$m"
+	done
+}
+
+# out_run INDEX REP: side by side or in turn
 out_run()
 {
-	local i=$1 rep=$2 q=${OUT_Q[$1]} m secs=$W
-	local -A pid
-	binds "$off_out_med" "$q" || secs=$W_NB
-	# side by side when the machine carries twice their sum, else in turn
-	if binds "$off_out_med" $((2 * ${#methods[@]} * q)); then
-		for m in "${methods[@]}"; do
-			setup_out "$m" "$q" || bench_fail "cannot set up $m"
-		done
-		for m in "${methods[@]}"; do
-			rate_start "$m" "$secs"
-			pid[$m]=$rate_pid
-		done
-		for m in "${methods[@]}"; do
-			rate_wait "${pid[$m]}" "$m"
-			bench_result "out_${OUT_N[$i]}" "$m" "$rep" "$(ratio "$REPLY" "$q")"
-			bench_result "cpu_${OUT_N[$i]}" "$m" "$rep" "$cpu"
-			clear_out "$m"
-		done
+	local i=$1 rep=$2 m
+	if out_side "$i"; then
+		out_start "$i"
+		out_collect "$i" "$rep"
 		return
 	fi
 	for m in "${methods[@]}"; do
-		setup_out "$m" "$q" || bench_fail "cannot set up $m"
-		rate_start "$m" "$secs"
+		setup_out "$m" "${OUT_Q[$i]}" || bench_fail "cannot set up $m"
+		rate_start "$m" "$(out_secs "$i")"
 		rate_wait $rate_pid "$m"
 		clear_out "$m"
-		bench_result "out_${OUT_N[$i]}" "$m" "$rep" "$(ratio "$REPLY" "$q")"
+		bench_result "out_${OUT_N[$i]}" "$m" "$rep" "$(ratio "$REPLY" "${OUT_Q[$i]}")"
 		bench_result "cpu_${OUT_N[$i]}" "$m" "$rep" "$cpu"
 	done
 }
@@ -277,37 +296,46 @@ EON
 		;;
 	esac
 }
-clear_acc() { case $1 in skex) grp_clear $G_ACC ;; nft) nft_clear ;; esac; }
+clear_acc() { case $1 in skex) grp_clear $G_ACC ;; nft) nft_drop in ;; esac; }
 
-# acc_run INDEX REP
+acc_offer() { echo $((3 * ACC_Q[$1] / 2)); }
+acc_side() { binds "$off_acc_med" $((2 * ${#acc_methods[@]} * $(acc_offer "$1"))); }
+acc_secs() { if binds "$off_acc_med" "${ACC_Q[$1]}"; then echo "$W"; else echo "$W_NB"; fi; }
+
+# acc_start1 INDEX METHOD
+acc_start1()
+{
+	setup_acc "$2" "${ACC_Q[$1]}"
+	"$BENCH_BIN" accepts "$(acc_port "$2")" "$(acc_secs "$1")" "$(acc_offer "$1")" "$SKIP" \
+		>"$BENCH_OUT/s4-acc-$2.raw" 2>&1 &
+	apid[$2]=$!
+}
+
+# acc_collect1 INDEX METHOD REP
+acc_collect1()
+{
+	local f=$BENCH_OUT/s4-acc-$2.raw
+	wait "${apid[$2]}" || bench_fail "skex_bench accepts ($2): $(tail -n 3 "$f")"
+	clear_acc "$2"
+	bench_kv "$(<"$f")" rate
+	bench_result "acc_${ACC_Q[$1]}" "$2" "$3" "$(ratio "$REPLY" "${ACC_Q[$1]}")"
+}
+
+acc_start() { local m; for m in "${acc_methods[@]}"; do acc_start1 "$1" "$m"; done; }
+acc_collect() { local m; for m in "${acc_methods[@]}"; do acc_collect1 "$1" "$m" "$2"; done; }
+
+# acc_run INDEX REP: side by side or in turn
 acc_run()
 {
-	local i=$1 rep=$2 q=${ACC_Q[$1]} m secs=$W f
-	local -A pid
-	local side=0 offer=$((3 * q / 2))
-	binds "$off_acc_med" "$q" || secs=$W_NB
-	# side by side when the machine carries twice what they offer together
-	binds "$off_acc_med" $((2 * ${#acc_methods[@]} * offer)) && side=1
-	if [ "$side" = 1 ]; then
-		for m in "${acc_methods[@]}"; do
-			setup_acc "$m" "$q"
-		done
-		for m in "${acc_methods[@]}"; do
-			"$BENCH_BIN" accepts "$(acc_port "$m")" "$secs" "$offer" "$SKIP" >"$BENCH_OUT/s4-acc-$m.raw" 2>&1 &
-			pid[$m]=$!
-		done
+	local m
+	if acc_side "$1"; then
+		acc_start "$1"
+		acc_collect "$1" "$2"
+		return
 	fi
 	for m in "${acc_methods[@]}"; do
-		f=$BENCH_OUT/s4-acc-$m.raw
-		if [ "$side" = 0 ]; then
-			setup_acc "$m" "$q"
-			"$BENCH_BIN" accepts "$(acc_port "$m")" "$secs" "$offer" "$SKIP" >"$f" 2>&1 &
-			pid[$m]=$!
-		fi
-		wait "${pid[$m]}" || bench_fail "skex_bench accepts ($m): $(tail -n 3 "$f")"
-		clear_acc "$m"
-		bench_kv "$(<"$f")" rate
-		bench_result "acc_$q" "$m" "$rep" "$(ratio "$REPLY" "$q")"
+		acc_start1 "$1" "$m"
+		acc_collect1 "$1" "$m" "$2"
 	done
 }
 
@@ -375,13 +403,24 @@ step_run()
 
 bench_rec plot out "Output rate, quota stepping 1 → 4 → 2 MB/s" "MB/s received (100 ms samples)"
 for ((rep = 1; rep <= BENCH_REPS; rep++)); do
-	for i in 0 1 2; do
+	# the light ones together: 100 KB/s out and 10 conn/s in
+	if out_side 0 && acc_side 0; then
+		bench_log "rep $rep: output rate ${OUT_L[0]} and accept rate ${ACC_Q[0]}/s, side by side"
+		out_start 0
+		acc_start 0
+		out_collect 0 "$rep"
+		acc_collect 0 "$rep"
+		first=1
+	else
+		first=0
+	fi
+	for ((i = first; i < 3; i++)); do
 		bench_log "rep $rep: output rate ${OUT_L[$i]}"
 		out_run "$i" "$rep"
 	done
 	bench_log "rep $rep: step response"
 	step_run "$rep"
-	for i in 0 1 2; do
+	for ((i = first; i < 3; i++)); do
 		bench_log "rep $rep: accept rate ${ACC_Q[$i]}/s"
 		acc_run "$i" "$rep"
 	done
