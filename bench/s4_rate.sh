@@ -380,11 +380,15 @@ step_run()
 	for m in "${methods[@]}"; do
 		setup_out "$m" "${SQ[0]}" || bench_fail "cannot set up $m"
 	done
+	# the methods' changes at once (tc and nft take a fork each)
 	(
+		t0=$EPOCHREALTIME
 		sleep "$STEP"
-		for m in "${methods[@]}"; do set_out "$m" "${SQ[1]}"; done
-		sleep "$STEP"
-		for m in "${methods[@]}"; do set_out "$m" "${SQ[2]}"; done
+		for m in "${methods[@]}"; do set_out "$m" "${SQ[1]}" & done
+		wait
+		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$STEP" 'BEGIN { d = a + 2 * t - b; printf "%.3f", d > 0 ? d : 0 }')"
+		for m in "${methods[@]}"; do set_out "$m" "${SQ[2]}" & done
+		wait
 	) &
 	changer=$!
 	for m in "${methods[@]}"; do
