@@ -13,8 +13,12 @@
 #   metric NAME UNIT BETTER BASELINE TARGET DESCRIPTION
 #          BETTER: higher|lower|none; BASELINE: a variant or -;
 #          TARGET: ratio>=X (every variant against the baseline),
-#                  max<=X / min>=X (every repetition), or -
+#                  max<=X / min>=X / abs<=X (every repetition),
+#                  in=LO..HI (every median), or -; VARIANT[,VARIANT]:TARGET
+#                  for some variants only
 #   result METRIC VARIANT REP VALUE
+#   xratio METRIC VARIANT OTHER TARGET (a further ratio, against OTHER;
+#                                 TARGET: ratio>=X or -)
 #   note TEXT                     skip REASON (the whole scenario)
 #   summary METRIC...             the metrics of the summary line (default all)
 #   plot NAME TITLE YLABEL        series PLOT LABEL FILE (FILE: "t_s value"
@@ -68,6 +72,8 @@ bench_desc()    { bench_rec desc "$*"; }
 bench_note()    { bench_rec note "$*"; bench_log "note: $*"; }
 bench_layout()  { bench_rec layout "$1"; }
 bench_summary() { bench_rec summary "$@"; }
+# bench_xratio METRIC VARIANT OTHER TARGET: also show VARIANT / OTHER
+bench_xratio()  { bench_rec xratio "$1" "$2" "$3" "$4"; }
 bench_variant() { bench_rec variant "$1" "$2"; }
 bench_vskip()   { bench_rec vskip "$1" "$2"; bench_log "$1: skipped: $2"; }
 # bench_metric NAME UNIT BETTER BASELINE TARGET DESCRIPTION
@@ -238,12 +244,27 @@ EOC
 # of requests ("R M N")
 bench_wrk()
 {
+	local r
+	r=$(bench_wrk_lat "$@") || return 1
+	echo "${r% * *}"
+}
+
+# bench_wrk_lat URL SECS CONNS [close]: as bench_wrk, and the latency
+# percentiles 50 and 99 in ms (wrk --latency): "R M N P50 P99"
+bench_wrk_lat()
+{
 	local url=$1 secs=$2 conns=$3 out
 	local -a hdr=()
 	[ "${4:-}" = close ] && hdr=(-H 'Connection: close')
-	out=$(wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s "${hdr[@]}" "$url" 2>&1) ||
+	out=$(wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency "${hdr[@]}" "$url" 2>&1) ||
 		{ bench_log "wrk failed: $out"; return 1; }
 	awk '
+		function ms(v) {
+			if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+			if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+			if (v ~ /m$/) { sub(/m$/, "", v); return v * 60000 }
+			sub(/s$/, "", v); return v * 1000
+		}
 		/requests in/ { n = $1 }
 		/^Requests\/sec:/ { r = $2 }
 		/^Transfer\/sec:/ {
@@ -253,7 +274,12 @@ bench_wrk()
 			else if (v ~ /KB$/) m = 1024 / 1e6
 			sub(/[KMG]?B$/, "", v); t = v * m
 		}
-		END { if (r == "") exit 1; printf "%s %.3f %d\n", r, t, n }' <<<"$out" ||
+		$1 == "50%" && p50 == "" { p50 = ms($2) }
+		$1 == "99%" && p99 == "" { p99 = ms($2) }
+		END {
+			if (r == "") exit 1
+			printf "%s %.3f %d %.3f %.3f\n", r, t, n, p50 == "" ? -1 : p50, p99 == "" ? -1 : p99
+		}' <<<"$out" ||
 		{ bench_log "wrk gave no rate: $out"; return 1; }
 }
 

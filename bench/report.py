@@ -55,6 +55,7 @@ class Scenario:
         self.plots = OrderedDict()      # name -> (title, ylabel, [(label, file)])
         self.status = None
         self.summary = []               # metrics shown in the summary
+        self.xratios = []               # (metric, variant, other, target)
 
     def values(self, metric, variant):
         return self.results.get((metric, variant), [])
@@ -96,6 +97,9 @@ def parse_scenario(path):
                 elif kind == "result":
                     metric, variant, _rep, value = args[:4]
                     sc.results.setdefault((metric, variant), []).append(float(value))
+                elif kind == "xratio":
+                    sc.xratios.append((args[0], args[1], args[2],
+                                       None if args[3] == "-" else args[3]))
                 elif kind == "summary":
                     sc.summary = args
                 elif kind == "note":
@@ -140,7 +144,8 @@ def check_target(sc, metric, variant=None):
     """(text, met) for a metric's target; met is None when not checkable.
 
     Targets: ratio>=X (against the baseline), max<=X, min>=X, abs<=X (every
-    repetition), optionally for one variant only: VARIANT:max<=X."""
+    repetition), in=LO..HI (every median), optionally for some variants
+    only: VARIANT[,VARIANT]:max<=X."""
     m = sc.metrics[metric]
     t = m["target"]
     if not t:
@@ -153,7 +158,7 @@ def check_target(sc, metric, variant=None):
     else:
         vs = list(sc.variants)
     if only:
-        vs = [v for v in vs if v == only]
+        vs = [v for v in vs if v in only.split(",")]
         if not vs:
             return None, None
     pre = f"{only}: " if only and not variant else ""
@@ -164,6 +169,14 @@ def check_target(sc, metric, variant=None):
         if not rs:
             return f"{pre}≥ {fmt(lim)}", None
         return f"{pre}≥ {fmt(lim)}", all(r >= lim for r in rs)
+    if t.startswith("in="):
+        lo, hi = (float(x) for x in t[3:].split(".."))
+        meds = [sc.median(metric, v) for v in vs]
+        meds = [x for x in meds if x is not None]
+        text = f"{pre}{fmt(lo)}–{fmt(hi)}"
+        if not meds:
+            return text, None
+        return text, all(lo <= x <= hi for x in meds)
     for op, text in (("max<=", "≤ "), ("min>=", "≥ "), ("abs<=", "abs ≤ ")):
         if not t.startswith(op):
             continue
@@ -179,6 +192,19 @@ def check_target(sc, metric, variant=None):
             met = max(abs(x) for x in vals) <= lim
         return f"{pre}{text}{fmt(lim)}", met
     return t, None
+
+
+def xratio(sc, metric, variant, other, target):
+    """(ratio, text of the target, met) of VARIANT / OTHER (costs inverted)."""
+    a, b = sc.median(metric, variant), sc.median(metric, other)
+    if a is None or b is None or a == 0 or b == 0:
+        r = None
+    else:
+        r = b / a if sc.metrics.get(metric, {}).get("better") == "lower" else a / b
+    if not target or not target.startswith("ratio>="):
+        return r, None, None
+    lim = float(target[len("ratio>="):])
+    return r, f"≥ {fmt(lim)}", None if r is None else r >= lim
 
 
 def cell(sc, metric, variant):
@@ -276,7 +302,12 @@ def summary_line(sc):
                     rs.append(f"{v} {r:.3f}")
             if rs:
                 parts.append(f"{n}: " + ", ".join(rs))
+    for m, v, o, t in sc.xratios:
+        r = xratio(sc, m, v, o, t)[0]
+        if r is not None:
+            parts.append(f"{m} {v}/{o}: {r:.2f}")
     mets = [check_target(sc, n)[1] for n in sc.metrics]
+    mets += [xratio(sc, *x)[2] for x in sc.xratios]
     mets = [x for x in mets if x is not None]
     tail = ""
     if mets:
@@ -457,6 +488,13 @@ def main():
                 md.append("")
             elif sc.status != "failed":
                 md.append("No figures recorded.")
+                md.append("")
+            if sc.xratios and sc.results:
+                for m, v, o, t in sc.xratios:
+                    r, tt, met = xratio(sc, m, v, o, t)
+                    rt = "-" if r is None else f"{r:.3f}"
+                    md.append(f"- `{m}` {v} / {o}: {rt}" +
+                              (f" (target {tt}: {verdict(met)})" if tt else ""))
                 md.append("")
             for v, why in sc.vskip.items():
                 md.append(f"- `{v}` not measured: {why}")

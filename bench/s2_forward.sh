@@ -4,23 +4,32 @@
 # Scenario 2: what forwarding costs. nginx on a backend port, reached
 # directly, through a skex forwarding rule (address and content
 # classification; the connection is handed over established, no byte is
-# copied after that) and through HAProxy in TCP mode (which copies every
-# byte), in the same boot.
+# copied after that) and through HAProxy, which copies every byte: plain
+# TCP mode, HTTP mode with a path ACL, and TCP mode inspecting the payload
+# (the content rule's equivalent), in the same boot.
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-P_BACK=48201 P_ADDR=48202 P_CONTENT=48203 P_HAP=48204
+P_BACK=48201 P_ADDR=48202 P_CONTENT=48203 P_HAP=48204 P_HAPHTTP=48205 P_HAPINSP=48206
 T_WRK=$(bench_secs 2 1)
 
 bench_begin s2 "Forwarding vs direct vs HAProxy"
-bench_desc "nginx (1 worker) on a backend port, reached directly, through a skex forwarding rule on another port that hands the connection, established, to nginx (address: one branch 127.0.0.0/8; content: one branch matching 'GET /' in the request), and through HAProxy (TCP mode, 1 thread), which relays every byte. Connection rate: wrk, 8 connections, Connection: close, 100-byte file, ${T_WRK} s. Bulk: wrk, 1 keep-alive connection fetching a 1 MB file, ${T_WRK} s. Variants alternate within each repetition."
+bench_desc "nginx (1 worker) on a backend port, reached directly, through a skex forwarding rule on another port that hands the connection, established, to nginx (address: one branch 127.0.0.0/8; content: one branch matching 'GET /' in the request), and through HAProxy (1 thread), which relays every byte: mode tcp without rules; mode http with a path ACL (acl img path_beg /images, use_backend, else the default backend: both nginx); mode tcp with tcp-request inspect-delay and a payload match (req.payload(0,5) -m str 'GET /' picks the backend, like the content rule). Connection rate and latency: wrk --latency, 8 connections, Connection: close (one connection per request), 100-byte file, ${T_WRK} s; p50/p99 are wrk's per-request latency percentiles. Bulk: wrk, 1 keep-alive connection fetching a 1 MB file, ${T_WRK} s (HAProxy: mode tcp only; smoke runs: the content rule only). Variants alternate within each repetition, in a rotating order. Targets (the issue's): content rule ≥ 0.9 × direct and ≥ 2 × HAProxy (http and inspecting tcp) in connections/s; forwarded connections ≥ 0.97 × direct in bulk."
 
 bench_variant direct "wrk -> nginx"
 bench_variant address "wrk -> skex address rule -> nginx"
 bench_variant content "wrk -> skex content rule -> nginx"
-bench_variant haproxy "wrk -> HAProxy (mode tcp) -> nginx"
-bench_metric conn_rate req/s higher direct - "connection rate, one connection per request"
-bench_metric bulk_mbps MB/s higher direct - "keep-alive throughput of 1 MB responses"
+bench_variant haproxy "wrk -> HAProxy (mode tcp, no rule) -> nginx"
+bench_variant hap_http "wrk -> HAProxy (mode http, path_beg ACL) -> nginx"
+bench_variant hap_inspect "wrk -> HAProxy (mode tcp, inspect-delay + req.payload match) -> nginx"
+bench_metric conn_rate conn/s higher direct "content:ratio>=0.9" "connection rate, one connection per request"
+bench_metric lat_p50 ms lower direct - "median request latency during the connection-rate run"
+bench_metric lat_p99 ms lower direct - "99th percentile request latency during the connection-rate run"
+bench_metric bulk_mbps MB/s higher direct "address,content:ratio>=0.97" "keep-alive throughput of 1 MB responses"
+bench_xratio conn_rate content hap_http "ratio>=2"
+bench_xratio conn_rate content hap_inspect "ratio>=2"
+bench_xratio conn_rate content haproxy -
+bench_summary conn_rate lat_p99 bulk_mbps
 
 command -v wrk >/dev/null || bench_fail "wrk missing"
 command -v nginx >/dev/null || bench_fail "nginx missing"
@@ -61,28 +70,56 @@ global
 	nbthread 1
 	pidfile $www/haproxy.pid
 defaults
-	mode tcp
 	timeout connect 5s
 	timeout client 30s
 	timeout server 30s
 frontend f
+	mode tcp
 	bind 127.0.0.1:$P_HAP
 	default_backend b
+frontend fhttp
+	mode http
+	bind 127.0.0.1:$P_HAPHTTP
+	acl img path_beg /images
+	use_backend bhttp_img if img
+	default_backend bhttp
+frontend finsp
+	mode tcp
+	bind 127.0.0.1:$P_HAPINSP
+	tcp-request inspect-delay 1s
+	tcp-request content accept if { req.len gt 0 }
+	use_backend b if { req.payload(0,5) -m str "GET /" }
+	default_backend b2
 backend b
+	mode tcp
+	server s1 127.0.0.1:$P_BACK
+backend b2
+	mode tcp
+	server s1 127.0.0.1:$P_BACK
+backend bhttp
+	mode http
+	server s1 127.0.0.1:$P_BACK
+backend bhttp_img
+	mode http
 	server s1 127.0.0.1:$P_BACK
 EOC
 	haproxy -db -f "$www/haproxy.cfg" >"$www/haproxy.out" 2>&1 &
 	bench_track_pid $!
-	bench_wait_port $P_HAP || bench_fail "haproxy not listening: $(cat "$www/haproxy.out")"
-	variants+=(haproxy)
+	for p in $P_HAP $P_HAPHTTP $P_HAPINSP; do
+		bench_wait_port $p || bench_fail "haproxy not listening on $p: $(cat "$www/haproxy.out")"
+	done
+	variants+=(haproxy hap_http hap_inspect)
 else
-	bench_vskip haproxy "haproxy not installed"
+	for v in haproxy hap_http hap_inspect; do
+		bench_vskip $v "haproxy not installed"
+	done
 fi
 
 port_of() {
 	case $1 in
 	direct) echo $P_BACK ;; address) echo $P_ADDR ;;
 	content) echo $P_CONTENT ;; haproxy) echo $P_HAP ;;
+	hap_http) echo $P_HAPHTTP ;; hap_inspect) echo $P_HAPINSP ;;
 	esac
 }
 
@@ -91,8 +128,14 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 	for ((i = 0; i < n; i++)); do
 		v=${variants[$(((i + rep - 1) % n))]}
 		p=$(port_of "$v")
-		r=$(bench_wrk "http://127.0.0.1:$p/small.html" "$T_WRK" 8 close) || bench_fail "wrk ($v)"
-		bench_result conn_rate "$v" "$rep" "${r%% *}"
+		r=$(bench_wrk_lat "http://127.0.0.1:$p/small.html" "$T_WRK" 8 close) || bench_fail "wrk ($v)"
+		read -r cr _ _ p50 p99 <<<"$r"
+		bench_result conn_rate "$v" "$rep" "$cr"
+		bench_result lat_p50 "$v" "$rep" "$p50"
+		bench_result lat_p99 "$v" "$rep" "$p99"
+		# bulk: one HAProxy mode is enough (they all relay the same way)
+		case $v in hap_*) continue ;; esac
+		[ "$BENCH_SMOKE" = 1 ] && [ "$v" != content ] && continue
 		r=$(bench_wrk "http://127.0.0.1:$p/big.bin" "$T_WRK" 1) || bench_fail "wrk bulk ($v)"
 		r=${r#* }
 		bench_result bulk_mbps "$v" "$rep" "${r%% *}"

@@ -2,33 +2,44 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Scenario 4: rate accuracy of socket groups against the kernel's own tools.
-# Output rate: one connection whose accepted side writes as fast as it can,
-# the limit stepping 2 -> 6 -> 1 MB/s, enforced by an output_rate group
-# (skex), a tbf qdisc on lo (tc) and an nftables byte limit. Accept rate:
-# clients offer 40 connections/s, the limit is 12.5/s, by an accept_rate
-# group (skex) and an nftables SYN limit. Step-response plot from repetition 1.
+# Output rate at 100 KB/s, 10 MB/s and 200 MB/s: one loopback connection per
+# method whose accepted side writes as fast as it can, limited by an
+# output_rate group (skex), an htb class on lo that matches the port (tc) or
+# an nftables byte limit on the port; achieved / target over 10 s and the
+# sender's CPU per MB. Accept rate at 10, 100 and 1000 conn/s: clients offer
+# twice the quota, limited by an accept_rate group (skex) or an nftables
+# limit on SYNs. What the load offers without a limit is measured in the
+# same boot: a limit above it is not binding and is reported so. Step
+# response: the quota steps 1 -> 4 -> 2 MB/s; plot from repetition 1. The
+# methods run side by side (each on its own port) when the machine carries
+# twice their load together, else one after the other.
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-STEP=$(bench_secs 3 0.6)
-A_SECS=$(bench_secs 4 1)
-A_SKIP=$(bench_secs 1 0.5)
-Q=(2000000 6000000 1000000)
-P_OUT=48101 P_ACC=48102 G_OUT=48101 G_ACC=48102
+W=$(bench_secs 10 1.5)		# accuracy window
+SKIP=$(bench_secs 1 0.5)	# its settling part, left out
+W_NB=$(bench_secs 1.5 1)		# a window when the limit does not bind
+W_OFF=$(bench_secs 2 1)		# measuring what is offered
+STEP=$(bench_secs 2 0.5)
+OUT_Q=(100000 10000000 200000000)
+OUT_N=(100k 10m 200m)
+OUT_L=("100 KB/s" "10 MB/s" "200 MB/s")
+ACC_Q=(10 100 1000)
+SQ=(1000000 4000000 2000000)
+# how many of the rates (smoke: the lowest only, 100 KB/s and 10 conn/s
+# side by side; the others are measured the same way)
+N_RATES=$(bench_secs 3 1)
+P_SK=48101 P_TC=48103 P_NF=48104 P_NO=48105
+A_SK=48111 A_NF=48112 A_NO=48113
+G_OUT=48101 G_ACC=48111
 
 bench_begin s4 "Rate accuracy (socket groups vs tc and nftables)"
-bench_desc "Output rate: one loopback connection whose accepted side writes 16 KB blocks as fast as it can while the limit steps 2 → 6 → 1 MB/s (every $STEP s): an output_rate socket group on the server port (skex, quota in bytes/s), a tbf qdisc on lo (tc, burst 128 KB, the smallest that passes lo's 64 KB packets) or an nftables byte limit on the server port (limit rate over, drop). The receiver counts bytes every 100 ms. Error: the rate received over each step, its first second left out (smoke runs: half a step), against the limit. Settling: from the step until the average of the last 0.5 s is within 10% of the new limit (0.5 s at best). Accept rate: clients offer 40 connections/s; limit 12.5/s by an accept_rate group (skex) or an nftables limit on SYNs (750/minute); the rate of accepts after the first second. SPEC: output within 2% over 10 s."
+bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best). SPEC: output within 2% over 10 s; accepts at most rate·T + 1."
 
 bench_variant skex "socket group (configfs)"
-bench_variant tbf "tc qdisc tbf on lo"
+bench_variant tc "tc: htb class on lo, u32 filter on the port"
 bench_variant nft "nftables limit rate over ... drop"
-for i in 1 2 3; do
-	bench_metric out_err_$i % none - "skex:abs<=2" "output rate error during step $i (limit $((Q[i - 1] / 1000)) KB/s)"
-done
-bench_metric settle_up_ms ms lower - - "settling after the step up (2 → 6 MB/s)"
-bench_metric settle_down_ms ms lower - - "settling after the step down (6 → 1 MB/s)"
-bench_metric acc_err % none - - "accept rate error (limit 12.5/s, 40/s offered)"
-bench_summary out_err_1 out_err_2 out_err_3 acc_err
+bench_variant none "no limit: what the load offers"
 
 [ -x "$BENCH_BIN" ] || bench_fail "$BENCH_BIN missing"
 
@@ -37,7 +48,7 @@ gdir() { echo "$SKEX_CFS/groups/$1"; }
 grp_clear()
 {
 	local g
-	for g in $G_OUT $G_ACC; do
+	for g in "$@"; do
 		[ -d "$(gdir "$g")" ] || continue
 		rmdir "$(gdir "$g")"/ports/* 2>/dev/null
 		rmdir "$(gdir "$g")" 2>/dev/null
@@ -54,78 +65,300 @@ grp_make()
 	why=$(mkdir "$d/ports/$3" 2>&1) || { why="mkdir groups/$1/ports/$3: ${why##*: }"; return 1; }
 	bench_cfs_write "$d/ports/$3/quota" "$4" || { why="quota $4 refused"; return 1; }
 }
-bench_at_exit grp_clear
+bench_at_exit "grp_clear $G_OUT $G_ACC"
+grp_clear $G_OUT $G_ACC
 have_skex=1
-if ! grp_make $G_OUT output_rate $P_OUT "${Q[0]}"; then
-	grp_clear
+if ! grp_make $G_OUT output_rate $P_SK "${OUT_Q[0]}"; then
+	grp_clear $G_OUT
 	# BENCH_FORCE=1: measure the baselines all the same (to try them out)
 	[ "${BENCH_FORCE:-0}" = 1 ] || bench_skip "socket groups not available: $why"
 	bench_vskip skex "socket groups not available: $why"
 	have_skex=0
 fi
-grp_clear
+grp_clear $G_OUT
 
 # ---- baselines ----
+# tc: htb without a default class (what no filter picks is sent directly)
+tc_set()
+{
+	local r=$(($1 * 8))bit
+	tc class "$2" dev lo parent 1: classid 1:10 htb rate "$r" ceil "$r" \
+		burst 131072 cburst 131072 quantum 65536
+}
+tc_setup()
+{
+	tc qdisc replace dev lo root handle 1: htb &&
+		tc_set "$1" add &&
+		tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport $P_TC 0xffff flowid 1:10
+}
+tc_clear() { tc qdisc del dev lo root 2>/dev/null; return 0; }
 have_tc=0 have_nft=0
-command -v tc >/dev/null && tc qdisc replace dev lo root tbf rate 8mbit burst 131072 latency 200ms 2>/dev/null &&
-	have_tc=1
-tc qdisc del dev lo root 2>/dev/null
-[ "$have_tc" = 1 ] || bench_vskip tbf "tc tbf on lo not available"
-bench_at_exit 'tc qdisc del dev lo root'
+bench_at_exit tc_clear
+command -v tc >/dev/null && tc_setup 1000000 2>/dev/null && have_tc=1
+tc_clear
+[ "$have_tc" = 1 ] || bench_vskip tc "tc htb + u32 on lo not available"
+nft_clear() { nft delete table inet skexbench 2>/dev/null; return 0; }
+# nft_drop CHAIN: one chain (the other may be in use)
+nft_drop() { printf 'flush chain inet skexbench %s\ndelete chain inet skexbench %s\n' "$1" "$1" | nft -f - 2>/dev/null; return 0; }
+bench_at_exit nft_clear
 if command -v nft >/dev/null && nft add table inet skexbench 2>/dev/null; then
 	have_nft=1
-	nft delete table inet skexbench
+	nft_clear
 else
 	bench_vskip nft "nftables not available"
 fi
-bench_at_exit 'nft delete table inet skexbench'
+
+# ---- output limits ----
+nft_out()
+{
+	nft -f - <<EON
+flush chain inet skexbench out
+add rule inet skexbench out tcp sport $P_NF limit rate over $1 bytes/second burst 131072 bytes drop
+EON
+}
 
 # set_out METHOD QUOTA: (re)apply the output limit
 set_out()
 {
 	case $1 in
-	skex) bench_cfs_write "$(gdir $G_OUT)/ports/$P_OUT/quota" "$2" ;;
-	tbf) tc qdisc replace dev lo root tbf rate $(($2 * 8))bit burst 131072 latency 200ms ;;
-	nft) nft -f - <<EON ;;
-flush chain inet skexbench out
-add rule inet skexbench out tcp sport $P_OUT limit rate over $2 bytes/second burst 131072 bytes drop
-EON
+	skex) bench_cfs_write "$(gdir $G_OUT)/ports/$P_SK/quota" "$2" ;;
+	tc) tc_set "$2" change ;;
+	nft) nft_out "$2" ;;
 	esac
 }
 
 setup_out()
 {
 	case $1 in
-	skex) grp_make $G_OUT output_rate $P_OUT "${Q[0]}" || { bench_log "group: $why"; return 1; } ;;
-	tbf) set_out tbf "${Q[0]}" ;;
-	nft) nft add table inet skexbench && nft add chain inet skexbench out '{ type filter hook output priority 0; }' &&
-		set_out nft "${Q[0]}" ;;
+	skex) grp_make $G_OUT output_rate $P_SK "$2" || { bench_log "group: $why"; return 1; } ;;
+	tc) tc_setup "$2" ;;
+	nft) nft -f - <<EON ;;	# one nft run: each costs a second under TCG
+add table inet skexbench
+add chain inet skexbench out { type filter hook output priority 0; }
+flush chain inet skexbench out
+add rule inet skexbench out tcp sport $P_NF limit rate over $2 bytes/second burst 131072 bytes drop
+EON
 	esac
 }
 
 clear_out()
 {
 	case $1 in
-	skex) grp_clear ;;
-	tbf) tc qdisc del dev lo root 2>/dev/null ;;
-	nft) nft delete table inet skexbench 2>/dev/null ;;
+	skex) grp_clear $G_OUT ;;
+	tc) tc_clear ;;
+	nft) nft_drop out ;;
 	esac
 	return 0
 }
 
-# analyse OUTFILE: prints "err1 err2 err3 settle_up settle_down"
+port_out()
+{
+	case $1 in
+	skex) echo $P_SK ;; tc) echo $P_TC ;; nft) echo $P_NF ;; none) echo $P_NO ;;
+	esac
+}
+
+# rate_file METHOD: where a rate run's output goes
+rate_file() { echo "$BENCH_OUT/s4-$1.raw"; }
+
+# rate_start METHOD SECS: start a rate run in the background (pid: rate_pid)
+rate_start()
+{
+	"$BENCH_BIN" rate "$(port_out "$1")" "$2" 100 "$SKIP" >"$(rate_file "$1")" 2>&1 &
+	rate_pid=$!
+}
+
+# rate_wait PID METHOD: win_rate and cpu_ms_per_mb of the run (REPLY, cpu)
+rate_wait()
+{
+	local out
+	wait "$1" || bench_fail "skex_bench rate ($2): $(tail -n 3 "$(rate_file "$2")")"
+	out=$(<"$(rate_file "$2")")
+	bench_kv "$out" cpu_ms_per_mb
+	cpu=$REPLY
+	bench_kv "$out" win_rate || bench_fail "skex_bench rate ($2): no summary"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
+
+methods=()
+[ "$have_skex" = 1 ] && methods+=(skex)
+[ "$have_tc" = 1 ] && methods+=(tc)
+[ "$have_nft" = 1 ] && methods+=(nft)
+acc_methods=()
+[ "$have_skex" = 1 ] && acc_methods+=(skex)
+[ "$have_nft" = 1 ] && acc_methods+=(nft)
+
+# ---- what the loads offer without a limit ----
+off_out=() off_acc=()
+for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+	bench_log "rep $rep: offered load, no limit"
+	rate_start none "$W_OFF"
+	rate_wait $rate_pid none
+	off_out+=("$REPLY")
+	out=$("$BENCH_BIN" accepts $A_NO "$W_OFF" 4000 "$(awk -v t="$W_OFF" 'BEGIN { print t / 4 }')") ||
+		bench_fail "skex_bench accepts (none): $out"
+	bench_kv "$out" rate
+	off_acc+=("$REPLY")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+off_out_med=$(median "${off_out[@]}")
+off_acc_med=$(median "${off_acc[@]}")
+binds() { awk -v o="$1" -v q="$2" 'BEGIN { exit !(o >= 1.05 * q) }'; }
+
+for ((i = 0; i < N_RATES; i++)); do
+	q=${OUT_Q[$i]} t="skex:in=0.98..1.02"
+	what="output rate ${OUT_L[$i]}: achieved / target"
+	if ! binds "$off_out_med" "$q"; then
+		t=-
+		what+=" (not binding here: offered $(awk -v o="$off_out_med" 'BEGIN { printf "%.1f", o / 1e6 }') MB/s < quota)"
+		bench_note "output ${OUT_L[$i]}: offered $(awk -v o="$off_out_med" 'BEGIN { printf "%.1f", o / 1e6 }') MB/s without a limit (median) < quota $((q / 1000000)) MB/s: limit not binding, the ratio is what the load reached"
+	fi
+	bench_metric "out_${OUT_N[$i]}" ratio none - "$t" "$what"
+done
+for ((i = 0; i < N_RATES; i++)); do
+	bench_metric "cpu_${OUT_N[$i]}" ms/MB lower - - "sender CPU per MB sent at the ${OUT_L[$i]} limit"
+done
+for ((i = 0; i < N_RATES; i++)); do
+	q=${ACC_Q[$i]} t="skex:in=0.97..1.03"
+	what="accept rate $q conn/s ($((3 * q / 2))/s offered): achieved / target"
+	if ! binds "$off_acc_med" "$q"; then
+		t=-
+		what+=" (not binding here: $(printf %.0f "$off_acc_med") conn/s offered)"
+		bench_note "accepts $q/s: the load reached $(printf %.0f "$off_acc_med") conn/s without a limit (median) < quota: limit not binding, the ratio is what the load reached"
+	fi
+	bench_metric "acc_$q" ratio none - "$t" "$what"
+done
+bench_metric offered_mbps MB/s none - - "no limit: loopback rate one writer reaches (${W_OFF} s)"
+bench_metric offered_cps conn/s none - - "no limit: accepts per second the client reaches (offering up to 4000/s)"
+bench_metric settle_up_ms ms lower - - "settling after the step up (1 → 4 MB/s)"
+bench_metric settle_down_ms ms lower - - "settling after the step down (4 → 2 MB/s)"
+bench_summary out_100k out_10m out_200m acc_10 acc_100 acc_1000 cpu_10m
+[ "$N_RATES" = 3 ] || bench_note "smoke run: the lowest limits only"
+for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+	bench_result offered_mbps none "$rep" "$(awk -v o="${off_out[$((rep - 1))]}" 'BEGIN { printf "%.2f", o / 1e6 }')"
+	bench_result offered_cps none "$rep" "${off_acc[$((rep - 1))]}"
+done
+
+# out_side INDEX: are the output limits at OUT_Q[INDEX] measured side by
+# side (the machine carries twice their sum)?
+out_side() { binds "$off_out_med" $((2 * ${#methods[@]} * OUT_Q[$1])); }
+out_secs() { if binds "$off_out_med" "${OUT_Q[$1]}"; then echo "$W"; else echo "$W_NB"; fi; }
+
+# out_start INDEX: set up and start every method's run side by side
+declare -A opid apid
+out_start()
+{
+	local m
+	for m in "${methods[@]}"; do
+		setup_out "$m" "${OUT_Q[$1]}" || bench_fail "cannot set up $m"
+	done
+	for m in "${methods[@]}"; do
+		rate_start "$m" "$(out_secs "$1")"
+		opid[$m]=$rate_pid
+	done
+}
+
+# out_collect INDEX REP
+out_collect()
+{
+	local m
+	for m in "${methods[@]}"; do
+		rate_wait "${opid[$m]}" "$m"
+		bench_result "out_${OUT_N[$1]}" "$m" "$2" "$(ratio "$REPLY" "${OUT_Q[$1]}")"
+		bench_result "cpu_${OUT_N[$1]}" "$m" "$2" "$cpu"
+		clear_out "$m"
+	done
+}
+
+# out_run INDEX REP: side by side or in turn
+out_run()
+{
+	local i=$1 rep=$2 m
+	if out_side "$i"; then
+		out_start "$i"
+		out_collect "$i" "$rep"
+		return
+	fi
+	for m in "${methods[@]}"; do
+		setup_out "$m" "${OUT_Q[$i]}" || bench_fail "cannot set up $m"
+		rate_start "$m" "$(out_secs "$i")"
+		rate_wait $rate_pid "$m"
+		clear_out "$m"
+		bench_result "out_${OUT_N[$i]}" "$m" "$rep" "$(ratio "$REPLY" "${OUT_Q[$i]}")"
+		bench_result "cpu_${OUT_N[$i]}" "$m" "$rep" "$cpu"
+	done
+}
+
+# ---- accept limits ----
+acc_port() { case $1 in skex) echo $A_SK ;; nft) echo $A_NF ;; esac; }
+setup_acc()
+{
+	case $1 in
+	skex) grp_make $G_ACC accept_rate $A_SK "$2" || bench_fail "accept_rate group: $why" ;;
+	nft) nft -f - <<EON || bench_fail "nft SYN limit"
+add table inet skexbench
+add chain inet skexbench in { type filter hook input priority 0; }
+add rule inet skexbench in tcp dport $A_NF tcp flags & (syn | ack) == syn limit rate over $2/second drop
+EON
+		;;
+	esac
+}
+clear_acc() { case $1 in skex) grp_clear $G_ACC ;; nft) nft_drop in ;; esac; }
+
+acc_offer() { echo $((3 * ACC_Q[$1] / 2)); }
+acc_side() { binds "$off_acc_med" $((2 * ${#acc_methods[@]} * $(acc_offer "$1"))); }
+acc_secs() { if binds "$off_acc_med" "${ACC_Q[$1]}"; then echo "$W"; else echo "$W_NB"; fi; }
+
+# acc_start1 INDEX METHOD
+acc_start1()
+{
+	setup_acc "$2" "${ACC_Q[$1]}"
+	"$BENCH_BIN" accepts "$(acc_port "$2")" "$(acc_secs "$1")" "$(acc_offer "$1")" "$SKIP" \
+		>"$BENCH_OUT/s4-acc-$2.raw" 2>&1 &
+	apid[$2]=$!
+}
+
+# acc_collect1 INDEX METHOD REP
+acc_collect1()
+{
+	local f=$BENCH_OUT/s4-acc-$2.raw
+	wait "${apid[$2]}" || bench_fail "skex_bench accepts ($2): $(tail -n 3 "$f")"
+	clear_acc "$2"
+	bench_kv "$(<"$f")" rate
+	bench_result "acc_${ACC_Q[$1]}" "$2" "$3" "$(ratio "$REPLY" "${ACC_Q[$1]}")"
+}
+
+acc_start() { local m; for m in "${acc_methods[@]}"; do acc_start1 "$1" "$m"; done; }
+acc_collect() { local m; for m in "${acc_methods[@]}"; do acc_collect1 "$1" "$m" "$2"; done; }
+
+# acc_run INDEX REP: side by side or in turn
+acc_run()
+{
+	local m
+	if acc_side "$1"; then
+		acc_start "$1"
+		acc_collect "$1" "$2"
+		return
+	fi
+	for m in "${acc_methods[@]}"; do
+		acc_start1 "$1" "$m"
+		acc_collect1 "$1" "$m" "$2"
+	done
+}
+
+# ---- step response ----
+# analyse FILE: prints "settle_up settle_down" (ms)
 analyse()
 {
-	awk -v T="$STEP" -v q1="${Q[0]}" -v q2="${Q[1]}" -v q3="${Q[2]}" '
-	BEGIN { skip = T >= 2 ? 1 : T / 2 }
+	awk -v T="$STEP" -v q1="${SQ[0]}" -v q2="${SQ[1]}" -v q3="${SQ[2]}" '
 	NF == 2 && $1 ~ /^[0-9]+$/ {
 		t = ($1 - 50) / 1000; r = $2 * 10   # mid-sample; 100 ms -> bytes/s
 		st = int(t / T) + 1
 		if (st > 3) next
 		q = (st == 1) ? q1 : (st == 2) ? q2 : q3
-		if (t - (st - 1) * T >= skip) { sum[st] += r; n[st]++ }
-		# settling: the trailing 0.5 s average (lo moves 64 KB packets:
-		# single 100 ms samples are too coarse at 1 MB/s)
+		# the trailing 0.5 s average (lo moves 64 KB packets: single
+		# 100 ms samples are too coarse at 1 MB/s)
 		k = NR % 5; win[k] = r; cnt++
 		if (st >= 2 && cnt >= 5 && !(st in settle) && t - (st - 1) * T >= 0.44) {
 			a = (win[0] + win[1] + win[2] + win[3] + win[4]) / 5
@@ -134,77 +367,79 @@ analyse()
 		}
 	}
 	END {
-		for (i = 1; i <= 3; i++) {
-			q = (i == 1) ? q1 : (i == 2) ? q2 : q3
-			printf "%.2f ", n[i] ? (sum[i] / n[i] - q) / q * 100 : -100
-		}
 		for (i = 2; i <= 3; i++)
 			printf "%.0f ", (i in settle) ? (settle[i] < 0 ? 0 : settle[i]) : T * 1000
 		printf "\n"
 	}' "$1"
 }
 
-bench_plot_file() { echo "s4-out-$1.dat"; }
-
-run_out()
+step_run()
 {
-	local m=$1 rep=$2 f="$BENCH_OUT/s4-out-$1.raw" e1 e2 e3 su sd
-	setup_out "$m" || bench_fail "cannot set up $m"
-	( sleep "$STEP"; set_out "$m" "${Q[1]}"; sleep "$STEP"; set_out "$m" "${Q[2]}" ) &
-	local changer=$!
-	"$BENCH_BIN" rate $P_OUT "$(awk -v t="$STEP" 'BEGIN { print 3 * t }')" 100 >"$f" ||
-		bench_fail "skex_bench rate ($m)"
-	wait "$changer"
-	clear_out "$m"
-	read -r e1 e2 e3 su sd <<<"$(analyse "$f")"
-	bench_result out_err_1 "$m" "$rep" "$e1"
-	bench_result out_err_2 "$m" "$rep" "$e2"
-	bench_result out_err_3 "$m" "$rep" "$e3"
-	bench_result settle_up_ms "$m" "$rep" "$su"
-	bench_result settle_down_ms "$m" "$rep" "$sd"
-	if [ "$rep" = 1 ]; then
-		awk 'NF == 2 && $1 ~ /^[0-9]+$/ { printf "%.1f %.3f\n", $1 / 1000, $2 * 10 / 1e6 }' \
-			"$f" >"$BENCH_OUT/$(bench_plot_file "$m")"
-		bench_rec series out "$m" "$(bench_plot_file "$m")"
-	fi
-}
-
-run_acc()
-{
-	local m=$1 rep=$2 out
-	case $m in
-	skex) grp_make $G_ACC accept_rate $P_ACC 12.5 || bench_fail "accept_rate group: $why" ;;
-	nft) nft -f - <<EON || bench_fail "nft SYN limit"
-add table inet skexbench
-add chain inet skexbench in { type filter hook input priority 0; }
-add rule inet skexbench in tcp dport $P_ACC tcp flags & (syn | ack) == syn limit rate over 750/minute drop
-EON
-		;;
-	esac
-	out=$("$BENCH_BIN" accepts $P_ACC "$A_SECS" 40 "$A_SKIP") || bench_fail "skex_bench accepts ($m): $out"
-	clear_out "$m"
-	bench_kv "$out" rate
-	bench_result acc_err "$m" "$rep" "$(awk -v r="$REPLY" 'BEGIN { printf "%.2f", (r - 12.5) / 12.5 * 100 }')"
-}
-
-methods=()
-[ "$have_skex" = 1 ] && methods+=(skex)
-[ "$have_tc" = 1 ] && methods+=(tbf)
-[ "$have_nft" = 1 ] && methods+=(nft)
-bench_rec plot out "Output rate, limit stepping 2 → 6 → 1 MB/s" "MB/s received (100 ms samples)"
-for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+	local rep=$1 m su sd changer
+	local -A pid
 	for m in "${methods[@]}"; do
-		bench_log "rep $rep: output rate, $m"
-		run_out "$m" "$rep"
+		setup_out "$m" "${SQ[0]}" || bench_fail "cannot set up $m"
+	done
+	# the methods' changes at once (tc and nft take a fork each)
+	(
+		t0=$EPOCHREALTIME
+		sleep "$STEP"
+		for m in "${methods[@]}"; do set_out "$m" "${SQ[1]}" & done
+		wait
+		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$STEP" 'BEGIN { d = a + 2 * t - b; printf "%.3f", d > 0 ? d : 0 }')"
+		for m in "${methods[@]}"; do set_out "$m" "${SQ[2]}" & done
+		wait
+	) &
+	changer=$!
+	for m in "${methods[@]}"; do
+		"$BENCH_BIN" rate "$(port_out "$m")" "$(awk -v t="$STEP" 'BEGIN { print 3 * t }')" 100 \
+			>"$BENCH_OUT/s4-step-$m.raw" 2>&1 &
+		pid[$m]=$!
 	done
 	for m in "${methods[@]}"; do
-		[ "$m" = tbf ] && continue
-		bench_log "rep $rep: accept rate, $m"
-		run_acc "$m" "$rep"
+		wait "${pid[$m]}" || bench_fail "skex_bench rate (step, $m): $(tail -n 3 "$BENCH_OUT/s4-step-$m.raw")"
+	done
+	wait "$changer"
+	for m in "${methods[@]}"; do
+		clear_out "$m"
+		read -r su sd <<<"$(analyse "$BENCH_OUT/s4-step-$m.raw")"
+		bench_result settle_up_ms "$m" "$rep" "$su"
+		bench_result settle_down_ms "$m" "$rep" "$sd"
+		if [ "$rep" = 1 ]; then
+			awk 'NF == 2 && $1 ~ /^[0-9]+$/ { printf "%.1f %.3f\n", $1 / 1000, $2 * 10 / 1e6 }' \
+				"$BENCH_OUT/s4-step-$m.raw" >"$BENCH_OUT/s4-out-$m.dat"
+			bench_rec series out "$m" "s4-out-$m.dat"
+		fi
+	done
+}
+
+bench_rec plot out "Output rate, quota stepping 1 → 4 → 2 MB/s" "MB/s received (100 ms samples)"
+for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+	# the light ones together: 100 KB/s out and 10 conn/s in
+	if out_side 0 && acc_side 0; then
+		bench_log "rep $rep: output rate ${OUT_L[0]} and accept rate ${ACC_Q[0]}/s, side by side"
+		out_start 0
+		acc_start 0
+		out_collect 0 "$rep"
+		acc_collect 0 "$rep"
+		first=1
+	else
+		first=0
+	fi
+	for ((i = first; i < N_RATES; i++)); do
+		bench_log "rep $rep: output rate ${OUT_L[$i]}"
+		out_run "$i" "$rep"
+	done
+	bench_log "rep $rep: step response"
+	step_run "$rep"
+	for ((i = first; i < N_RATES; i++)); do
+		bench_log "rep $rep: accept rate ${ACC_Q[$i]}/s"
+		acc_run "$i" "$rep"
 	done
 done
-awk -v T="$STEP" -v q1="${Q[0]}" -v q2="${Q[1]}" -v q3="${Q[2]}" 'BEGIN {
+awk -v T="$STEP" -v q1="${SQ[0]}" -v q2="${SQ[1]}" -v q3="${SQ[2]}" 'BEGIN {
 	printf "0 %g\n%g %g\n%g %g\n%g %g\n%g %g\n%g %g\n", q1 / 1e6, T, q1 / 1e6, T, q2 / 1e6,
 		2 * T, q2 / 1e6, 2 * T, q3 / 1e6, 3 * T, q3 / 1e6 }' >"$BENCH_OUT/s4-out-quota.dat"
 bench_rec series out "quota" "s4-out-quota.dat"
+rm -f "$BENCH_OUT"/s4-*.raw
 bench_end

@@ -30,12 +30,15 @@
  *        (means; err = skex - app; bad: connections for which the port's
  *        conns did not move by exactly one, left out of the means).
  *        Without /proc/net/skex (module unloaded) skex_us is -1.
- *   skex_bench rate PORT SECS SAMPLE_MS
- *        Rate over time: the accepted side writes as fast as it can for
- *        SECS seconds, a child reads for SECS seconds and prints "t_ms bytes"
- *        every SAMPLE_MS (bytes received in the sample ending at t_ms),
- *        then a summary
- *          bytes=N secs=S
+ *   skex_bench rate PORT SECS SAMPLE_MS [SKIP]
+ *        Rate over time: the accepted side writes 64 KB blocks as fast as
+ *        it can for SECS seconds, a child reads for SECS seconds and prints
+ *        "t_ms bytes" every SAMPLE_MS (bytes received in the sample ending
+ *        at t_ms), then a summary
+ *          bytes=N secs=S win_rate=B sent=N cpu_ms=C cpu_ms_per_mb=X
+ *        win_rate: bytes/s received after the first SKIP seconds (default
+ *        0); sent: bytes the sender's write()s took; cpu_ms: the sender's
+ *        user + system time while writing (getrusage), and per MB sent.
  *
  *   skex_bench accepts PORT SECS OFFER SKIP
  *        Accept rate: a child opens OFFER connections per second
@@ -43,6 +46,17 @@
  *        SECS seconds; the server accept()s as fast as it is allowed and
  *        counts what it accepted after the first SKIP seconds. Prints
  *          accepted=N window=S rate=R total=T
+ *   skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]
+ *        Through the sockopt front (TCP_FW_ADD_RULE, TCP_FW_ADD_BRANCH), in
+ *        one process: a rule on PORT (enabled at once) with, first, a
+ *        branch that matches loopback clients (127.0.0.1/32; "GET /"), then
+ *        N - 1 that do not (address: 10.x.y.z/32; content: 16-byte
+ *        patterns), all to BRANCH_PORT (default DEF_PORT). When the engine
+ *        refuses a branch with ENOSPC (its per-rule limit) the rule keeps
+ *        as many as it allows. Prints
+ *          branches=N wanted=W limited=0|1 secs=S
+ *   skex_bench fwdel address|content PORT
+ *        TCP_FW_DEL_RULE (no error if there is none). Prints deleted=0|1
  * SECS may have a fraction (0.5). Exit 0 on success, 1 on a failure (a socket call that should not fail),
  * 2 on bad usage.
  */
@@ -58,10 +72,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../uapi/linux/tcp_fw_user.h"
 
 #define SKEX_PROC "/proc/net/skex"
 
@@ -78,7 +95,9 @@ static void usage(void)
 		"       skex_bench calls SECS PORT\n"
 		"       skex_bench delay PORT COUNT INTERVAL_US SERVICE_US [BURST]\n"
 		"       skex_bench rate PORT SECS SAMPLE_MS\n"
-		"       skex_bench accepts PORT SECS OFFER SKIP\n");
+		"       skex_bench accepts PORT SECS OFFER SKIP\n"
+		"       skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]\n"
+		"       skex_bench fwdel address|content PORT\n");
 	exit(2);
 }
 
@@ -508,31 +527,51 @@ static int cmd_delay(int argc, char **argv)
 
 /* ---- rate ---- */
 
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		die("getrusage");
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static int cmd_rate(int argc, char **argv)
 {
-	uint64_t dur;
+	uint64_t dur, skip = 0, sent = 0;
 	long sample_ms;
-	int port, lfd, fd;
+	int port, lfd, fd, pfd[2];
 	static char buf[1 << 16];
+	double c0, c1;
 	pid_t pid;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		usage();
 	port = num(argv[1], 1, 65535);
 	dur = secs_ns(argv[2]);
 	sample_ms = num(argv[3], 1, 60000);
+	if (argc == 5) {
+		skip = (uint64_t)(strtod(argv[4], NULL) * 1e9);
+		if (skip >= dur)
+			usage();
+	}
 
 	lfd = listen_on(port);
+	if (pipe(pfd))
+		die("pipe");
 	pid = fork();
 	if (pid < 0)
 		die("fork");
 	if (!pid) {		/* the client: count what arrives per sample */
-		uint64_t t0, next, bytes = 0, total = 0, t;
+		uint64_t t0, next, bytes = 0, total = 0, win = 0, t;
 		ssize_t n;
 		int rfd = connect_to(port);
 		struct timeval tv = { 0, 20000 };
+		char line[128];
 
 		close(lfd);
+		close(pfd[0]);
 		setsockopt(rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		t0 = now_ns();
 		next = t0 + sample_ms * 1000000ull;
@@ -543,6 +582,8 @@ static int cmd_rate(int argc, char **argv)
 			if (n > 0) {
 				bytes += n;
 				total += n;
+				if (t >= t0 + skip)
+					win += n;
 			}
 			while (t >= next) {
 				printf("%llu %llu\n",
@@ -557,14 +598,19 @@ static int cmd_rate(int argc, char **argv)
 				die("read");
 		}
 		close(rfd);
-		printf("bytes=%llu secs=%.3f\n", (unsigned long long)total,
-		       (now_ns() - t0) / 1e9);
 		fflush(stdout);
+		n = snprintf(line, sizeof(line), "bytes=%llu secs=%.3f win_rate=%.0f",
+			     (unsigned long long)total, (now_ns() - t0) / 1e9,
+			     win / ((dur - skip) / 1e9));
+		if (write(pfd[1], line, n) != n)
+			die("pipe write");
 		_exit(0);
 	}
+	close(pfd[1]);
 	fd = accept_one(lfd);
 	close(lfd);
 	memset(buf, 'r', sizeof(buf));
+	c0 = cpu_ms();
 	{
 		uint64_t end = now_ns() + dur;
 		struct timeval tv = { 0, 100000 };
@@ -572,8 +618,10 @@ static int cmd_rate(int argc, char **argv)
 		/* a blocked (throttled) write must not outlive the run */
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		while (now_ns() < end) {
-			ssize_t n = write(fd, buf, 16384);
+			ssize_t n = write(fd, buf, sizeof(buf));
 
+			if (n > 0)
+				sent += n;
 			/* the reader stops on its own clock: it may be gone */
 			if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
 				break;
@@ -581,14 +629,47 @@ static int cmd_rate(int argc, char **argv)
 				die("write");
 		}
 	}
+	c1 = cpu_ms();
 	shutdown(fd, SHUT_WR);
-	if (reap(pid))
-		return 1;
+	{
+		char line[128];
+		ssize_t n = read(pfd[0], line, sizeof(line) - 1);
+
+		if (reap(pid))
+			return 1;
+		if (n <= 0) {
+			fprintf(stderr, "skex_bench: no summary from the reader\n");
+			return 1;
+		}
+		line[n] = 0;
+		printf("%s sent=%llu cpu_ms=%.1f cpu_ms_per_mb=%.3f\n", line,
+		       (unsigned long long)sent, c1 - c0,
+		       sent ? (c1 - c0) / (sent / 1e6) : 0);
+	}
 	close(fd);
 	return 0;
 }
 
 /* ---- accepts ---- */
+
+/* the clients keep every connection open: thousands of descriptors */
+static void raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want) {	/* root may raise the hard limit too */
+		struct rlimit r2 = { want, want };
+
+		if (!setrlimit(RLIMIT_NOFILE, &r2))
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 static int cmd_accepts(int argc, char **argv)
 {
@@ -607,6 +688,7 @@ static int cmd_accepts(int argc, char **argv)
 	if (skip >= dur)
 		usage();
 
+	raise_nofile((rlim_t)(dur / 1e9 * offer) + 256);
 	lfd = listen_on(port);
 	t0 = now_ns();
 	pid = fork();
@@ -665,6 +747,110 @@ static int cmd_accepts(int argc, char **argv)
 	return 0;
 }
 
+/* ---- forwarding rules through the sockopt front ---- */
+
+static int fw_type(const char *s)
+{
+	if (!strcmp(s, "address"))
+		return TCP_ADDR_FW;
+	if (!strcmp(s, "content"))
+		return TCP_CONTENT_FW;
+	usage();
+	return 0;
+}
+
+/* branch I of a rule (I = 0: the matching one) into fwu */
+static void fw_fill(struct tcp_fw_user *fwu, int type, long i, int bport, char *pat)
+{
+	memset(&fwu->u, 0, sizeof(fwu->u));
+	if (type == TCP_ADDR_FW) {
+		fwu->u.afb_u.redir_port = bport;
+		fwu->u.afb_u.src.s_addr = i ? htonl(0x0a000000u | (uint32_t)i) :
+					      htonl(INADDR_LOOPBACK);
+		fwu->u.afb_u.src_mask.s_addr = 0xffffffffu;
+	} else {
+		if (i)
+			snprintf(pat, 32, "X-NoMatch-%06ld", i);
+		else
+			strcpy(pat, "GET /");
+		fwu->u.cfb_u.redir_port = bport;
+		fwu->u.cfb_u.ptn_len = strlen(pat);
+		fwu->u.cfb_u.pattern = pat;
+	}
+}
+
+static int cmd_fwrule(int argc, char **argv)
+{
+	struct tcp_fw_user fwu;
+	int type, port, def, bport, sk, limited = 0;
+	long n, i, made = 0;
+	char pat[32];
+	uint64_t t0;
+
+	if (argc != 5 && argc != 6)
+		usage();
+	type = fw_type(argv[1]);
+	port = num(argv[2], 1, 65535);
+	def = num(argv[3], 1, 65535);
+	n = num(argv[4], 1, 1000000);
+	bport = argc == 6 ? num(argv[5], 1, 65535) : def;
+	sk = socket(AF_INET, SOCK_STREAM, 0);
+	if (sk < 0)
+		die("socket");
+	t0 = now_ns();
+	memset(&fwu, 0, sizeof(fwu));
+	fwu.type = type;
+	fwu.port = port;
+	fwu.def_port = def;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_FW_ADD_RULE, &fwu, sizeof(fwu)))
+		die("TCP_FW_ADD_RULE");
+	/*
+	 * The matching branch first: when the engine's limit cuts the rule
+	 * short, no branch has to be deleted again (on 6.1 deleting one from
+	 * a rule of a few hundred branches trips a page allocator warning:
+	 * an order > 1 __GFP_NOFAIL allocation in __skex_fw_rule_commit()).
+	 */
+	fw_fill(&fwu, type, 0, bport, pat);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_FW_ADD_BRANCH, &fwu, sizeof(fwu)))
+		die("TCP_FW_ADD_BRANCH (matching)");
+	for (i = 1; i < n; i++) {
+		fw_fill(&fwu, type, i, bport, pat);
+		if (setsockopt(sk, IPPROTO_TCP, TCP_FW_ADD_BRANCH, &fwu, sizeof(fwu))) {
+			if (errno != ENOSPC)
+				die("TCP_FW_ADD_BRANCH");
+			limited = 1;
+			break;
+		}
+		made++;
+	}
+	made++;
+	close(sk);
+	printf("branches=%ld wanted=%ld limited=%d secs=%.3f\n", made, n, limited,
+	       (now_ns() - t0) / 1e9);
+	return 0;
+}
+
+static int cmd_fwdel(int argc, char **argv)
+{
+	struct tcp_fw_user fwu;
+	int sk, ok;
+
+	if (argc != 3)
+		usage();
+	memset(&fwu, 0, sizeof(fwu));
+	fwu.type = fw_type(argv[1]);
+	fwu.port = num(argv[2], 1, 65535);
+	sk = socket(AF_INET, SOCK_STREAM, 0);
+	if (sk < 0)
+		die("socket");
+	ok = !setsockopt(sk, IPPROTO_TCP, TCP_FW_DEL_RULE, &fwu, sizeof(fwu));
+	if (!ok && errno != ENOENT)
+		die("TCP_FW_DEL_RULE");
+	close(sk);
+	printf("deleted=%d\n", ok);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -681,6 +867,10 @@ int main(int argc, char **argv)
 		return cmd_rate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "accepts"))
 		return cmd_accepts(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "fwrule"))
+		return cmd_fwrule(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "fwdel"))
+		return cmd_fwdel(argc - 1, argv + 1);
 	usage();
 	return 2;
 }

@@ -17,7 +17,7 @@
 # unload), a scenario script or the report.
 #
 # Environment: SKEX_BENCH_KERNELS (space-separated, default: all supported),
-# SKEX_BENCH_TIMEOUT (seconds per VM; default 1200, smoke 300),
+# SKEX_BENCH_TIMEOUT (seconds per VM; default 1800, smoke 300),
 # SKEX_BENCH_MODDIR (use DIR/KVER/kernel/skex.ko, built elsewhere, e.g. from
 # another branch, instead of building this tree's).
 # Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv}.
@@ -50,7 +50,7 @@ if [ "$smoke" = 1 ]; then
 	timeout=${SKEX_BENCH_TIMEOUT:-300}
 	gargs=(--smoke)
 else
-	timeout=${SKEX_BENCH_TIMEOUT:-1200}
+	timeout=${SKEX_BENCH_TIMEOUT:-1800}
 	gargs=()
 fi
 
