@@ -1345,7 +1345,9 @@ int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes)
  * skex_fw_rules_of_type - every rule of a type in a namespace
  * @fw: the namespace's rules
  * @type: the type, 0 for all
- * @rules: set to a kmalloc()ed array of rules, each with a reference
+ * @rules: set to a kvmalloc()ed array of rules, each with a reference,
+ *	for kvfree() (up to 65535 of them: __GFP_NOFAIL needs the vmalloc
+ *	fallback)
  * @count: set to its length
  */
 int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
@@ -1359,7 +1361,7 @@ int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 	xa_for_each(&fw->rules, port, rule)
 		if (!type || rule->type == type)
 			n++;
-	arr = kcalloc(max(n, 1U), sizeof(*arr), GFP_KERNEL | __GFP_NOFAIL);
+	arr = kvcalloc(max(n, 1U), sizeof(*arr), GFP_KERNEL | __GFP_NOFAIL);
 	if (!arr)
 		return -ENOMEM;
 	n = 0;

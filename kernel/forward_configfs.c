@@ -709,7 +709,7 @@ void skex_forward_configfs_start(void)
 		skex_fw_rule_put(rules[i]);
 	}
 	skex_fw_cfs_unlock();
-	kfree(rules);
+	kvfree(rules);
 }
 
 /*

@@ -349,7 +349,7 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 	/* with the references skex_fw_rules_of_type() took */
 	for (i = 0; i < n; i++)
 		skex_fw_so_forget_rule(c, rules[i]);
-	kfree(rules);
+	kvfree(rules);
 	return err;
 }
 
