@@ -24,30 +24,23 @@
  *
  * Groups made or changed with setsockopt() in the initial namespace are
  * mirrored here: the sockopt front calls skex_group_configfs_sync(), which
- * makes and removes the directories with vfs_mkdir()/vfs_rmdir() as the
- * kernel, so that they are ordinary directories a user can rmdir. While it
- * does, the make/drop callbacks only adopt or forget directories and leave
- * the engine alone (skex_cfs_syncer). configfs pins the module for every
- * directory it makes; the mirrored ones must not keep the module from
- * unloading, so the mirror gives those references back at once and takes
- * them again just before configfs drops them (skex_cfs_unpin()), and
- * skex_group_configfs_exit() removes what is left before the subsystem
- * goes.
+ * makes and removes the directories as the kernel with the shared mirror
+ * helpers (configfs.c: skex_configfs_mkdir(), skex_configfs_rmdir()), so
+ * that they are ordinary directories a user can rmdir. While a helper
+ * works, the make/drop callbacks see skex_configfs_mirroring() and only
+ * adopt or forget directories, leaving the engine alone. Mirrored
+ * directories do not pin the module (the drop callbacks hand them to
+ * skex_configfs_repin()); mkdir-made ones do. skex_group_configfs_exit()
+ * removes the mirrored directories left before the subsystem goes.
  */
 #include "skex.h"
-#include "compat.h"
+#include "configfs.h"
 #include "group.h"
 
-#include <linux/cred.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
-#include <linux/namei.h>
-#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-
-/* module references configfs_mkdir() takes: subsystem and item type */
-#define SKEX_CFS_PINS	2
 
 /**
  * struct skex_cfs_group - groups/<gid>/
@@ -87,9 +80,8 @@ struct skex_cfs_port {
 static LIST_HEAD(skex_cfs_groups);
 static DEFINE_MUTEX(skex_cfs_lock);	/* skex_cfs_groups, port lists */
 
-/* One mirror at a time; protects skex_cfs_syncer and skex_cfs_closed. */
+/* One group mirror at a time; protects skex_cfs_closed. */
 static DEFINE_MUTEX(skex_cfs_sync_mutex);
-static struct task_struct *skex_cfs_syncer;
 static bool skex_cfs_closed;
 
 static const char *const skex_type_names[] = {
@@ -102,11 +94,6 @@ static const char *const skex_type_names[] = {
 static struct skex_net *skex_cfs_net(void)
 {
 	return skex_net(&init_net);
-}
-
-static bool skex_cfs_mirroring(void)
-{
-	return READ_ONCE(skex_cfs_syncer) == current;
 }
 
 static struct skex_cfs_group *to_cfs_group(struct config_item *item)
@@ -131,17 +118,6 @@ static int skex_cfs_parse_name(const char *name, u16 *val)
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%u", *val);
 	return strcmp(buf, name) ? -EINVAL : 0;
-}
-
-/* Let an item made by the mirror be dropped like any other. */
-static void skex_cfs_unpin(bool unpinned)
-{
-	int i;
-
-	if (!unpinned)
-		return;
-	for (i = 0; i < SKEX_CFS_PINS; i++)
-		__module_get(THIS_MODULE);
 }
 
 /* ---- engine access ---- */
@@ -398,7 +374,7 @@ static struct config_item *skex_cfs_make_port(struct config_group *group,
 	struct skex_cfs_group *cg = container_of(group, struct skex_cfs_group,
 						 ports);
 	struct skex_net *sn = skex_cfs_net();
-	bool mirror = skex_cfs_mirroring();
+	bool mirror = skex_configfs_mirroring();
 	struct skex_group_port_spec *ps;
 	struct skex_group_spec *spec;
 	struct skex_cfs_port *cp;
@@ -465,7 +441,7 @@ static void skex_cfs_drop_port(struct config_group *group,
 	list_del(&cp->node);
 	mutex_unlock(&skex_cfs_lock);
 
-	if (!skex_cfs_mirroring()) {
+	if (!skex_configfs_mirroring()) {
 		mutex_lock(&sn->config_mutex);
 		spec = skex_cfs_spec(sn, cp->grp->gid, &err);
 		for (i = 0; spec && i < spec->nports; i++) {
@@ -478,7 +454,7 @@ static void skex_cfs_drop_port(struct config_group *group,
 		kfree(spec);
 		mutex_unlock(&sn->config_mutex);
 	}
-	skex_cfs_unpin(cp->unpinned);
+	skex_configfs_repin(cp->unpinned);
 	config_item_put(item);
 }
 
@@ -578,7 +554,7 @@ static struct config_group *skex_cfs_make_group(struct config_group *group,
 						const char *name)
 {
 	struct skex_net *sn = skex_cfs_net();
-	bool mirror = skex_cfs_mirroring();
+	bool mirror = skex_configfs_mirroring();
 	struct skex_group_spec empty = {};
 	struct skex_cfs_group *cg;
 	u16 gid;
@@ -624,12 +600,12 @@ static void skex_cfs_drop_group(struct config_group *group,
 	list_del(&cg->node);
 	mutex_unlock(&skex_cfs_lock);
 
-	if (!skex_cfs_mirroring()) {
+	if (!skex_configfs_mirroring()) {
 		mutex_lock(&sn->config_mutex);
 		skex_group_del(sn, cg->gid);
 		mutex_unlock(&sn->config_mutex);
 	}
-	skex_cfs_unpin(cg->unpinned);
+	skex_configfs_repin(cg->unpinned);
 	config_item_put(item);
 }
 
@@ -640,55 +616,14 @@ struct configfs_group_operations skex_group_dir_ops = {
 
 /* ---- the mirror ---- */
 
-/* mkdir or rmdir @name in @parent as the kernel. */
-static int skex_cfs_dirop(struct dentry *parent, const char *name, bool make)
-{
-	struct inode *dir = d_inode(parent);
-	struct dentry *dentry;
-	int err;
-
-	inode_lock_nested(dir, I_MUTEX_PARENT);
-	dentry = lookup_one_len(name, parent, strlen(name));
-	if (IS_ERR(dentry)) {
-		err = PTR_ERR(dentry);
-		goto unlock;
-	}
-	if (make)
-		err = d_really_is_positive(dentry) ? -EEXIST :
-		      skex_vfs_mkdir(dir, dentry, 0755);
-	else
-		err = d_really_is_negative(dentry) ? -ENOENT :
-		      skex_vfs_rmdir(dir, dentry);
-	dput(dentry);
-unlock:
-	inode_unlock(dir);
-	return err;
-}
-
 /* The dentry of groups/<gid>/ports/, with a reference, or NULL. */
-static struct dentry *skex_cfs_ports_dentry(u16 gid)
+static struct dentry *skex_cfs_ports_dentry(const char *gid)
 {
-	struct dentry *groups = skex_groups_group.cg_item.ci_dentry;
 	struct dentry *gd, *pd = NULL;
-	char name[8];
 
-	snprintf(name, sizeof(name), "%u", gid);
-	inode_lock(d_inode(groups));
-	gd = lookup_one_len(name, groups, strlen(name));
-	inode_unlock(d_inode(groups));
-	if (IS_ERR(gd))
-		return NULL;
-	if (d_really_is_positive(gd)) {
-		inode_lock(d_inode(gd));
-		pd = lookup_one_len("ports", gd, strlen("ports"));
-		inode_unlock(d_inode(gd));
-		if (IS_ERR(pd)) {
-			pd = NULL;
-		} else if (d_really_is_negative(pd)) {
-			dput(pd);
-			pd = NULL;
-		}
-	}
+	gd = skex_configfs_child(skex_groups_group.cg_item.ci_dentry, gid);
+	if (gd)
+		pd = skex_configfs_child(gd, "ports");
 	dput(gd);
 	return pd;
 }
@@ -712,15 +647,6 @@ static int skex_cfs_shown(u16 gid, u16 *ports)
 	}
 	mutex_unlock(&skex_cfs_lock);
 	return n;
-}
-
-/* A directory made by the mirror must not pin the module. */
-static void skex_cfs_made(void)
-{
-	int i;
-
-	for (i = 0; i < SKEX_CFS_PINS; i++)
-		module_put(THIS_MODULE);
 }
 
 /*
@@ -749,21 +675,20 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 	if (n < 0 && !exists)
 		return;
 	if (n < 0) {
-		err = skex_cfs_dirop(groups, name, true);
+		err = skex_configfs_mkdir(groups, name);
 		if (err) {
 			pr_warn("groups/%s: cannot mirror: %d\n", name, err);
 			return;
 		}
-		skex_cfs_made();
 		n = 0;
 	}
 
-	pd = skex_cfs_ports_dentry(gid);
+	pd = skex_cfs_ports_dentry(name);
 	for (i = 0; pd && i < n; i++) {
 		if (skex_cfs_spec_port(spec, shown[i]))
 			continue;
 		snprintf(pname, sizeof(pname), "%u", shown[i]);
-		skex_cfs_dirop(pd, pname, false);
+		skex_configfs_rmdir(pd, pname);
 	}
 	for (i = 0; pd && i < spec->nports; i++) {
 		for (j = 0; j < n; j++)
@@ -772,18 +697,15 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 		if (j < n)
 			continue;
 		snprintf(pname, sizeof(pname), "%u", spec->ports[i].port);
-		err = skex_cfs_dirop(pd, pname, true);
-		if (err) {
+		err = skex_configfs_mkdir(pd, pname);
+		if (err)
 			pr_warn("groups/%s/ports/%s: cannot mirror: %d\n",
 				name, pname, err);
-			continue;
-		}
-		skex_cfs_made();
 	}
 	dput(pd);
 
 	if (!exists) {
-		err = skex_cfs_dirop(groups, name, false);
+		err = skex_configfs_rmdir(groups, name);
 		if (err && err != -ENOENT)
 			pr_warn("groups/%s: cannot remove: %d\n", name, err);
 	}
@@ -796,10 +718,8 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 static void skex_cfs_sync(struct skex_net *sn, u16 gid, bool all, bool close)
 {
 	struct skex_group_spec *spec;
-	const struct cred *old = NULL;
 	struct skex_cfs_group *cg;
 	u16 *gids = &gid, *shown;
-	struct cred *cred;
 	int i, n = 1;
 
 	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
@@ -807,9 +727,7 @@ static void skex_cfs_sync(struct skex_net *sn, u16 gid, bool all, bool close)
 	if (all)
 		gids = kvcalloc(2 * (SKEX_GID_MAX + 1), sizeof(*gids),
 				GFP_KERNEL);
-	/* At unload, rmmod's own credentials do if there is no memory. */
-	cred = prepare_kernel_cred(&init_task);
-	if (!spec || !shown || !gids || (!cred && !close))
+	if (!spec || !shown || !gids)
 		goto out;
 
 	mutex_lock(&skex_cfs_sync_mutex);
@@ -830,19 +748,11 @@ static void skex_cfs_sync(struct skex_net *sn, u16 gid, bool all, bool close)
 		}
 	}
 
-	if (cred)
-		old = override_creds(cred);
-	WRITE_ONCE(skex_cfs_syncer, current);
 	for (i = 0; i < n; i++)
 		skex_cfs_mirror(sn, gids[i], spec, shown);
-	WRITE_ONCE(skex_cfs_syncer, NULL);
-	if (cred)
-		revert_creds(old);
 unlock:
 	mutex_unlock(&skex_cfs_sync_mutex);
 out:
-	if (cred)
-		put_cred(cred);
 	if (all)
 		kvfree(gids);
 	kfree(shown);

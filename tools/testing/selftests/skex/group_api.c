@@ -11,7 +11,9 @@
  *   eexist          a port in one accept-type and one output-type group
  *   eperm           no CAP_NET_ADMIN over the namespace: EPERM
  *   mirror          a group made by either front is seen and managed by
- *                   the other; mirrored directories do not pin the module
+ *                   the other; mirrored directories (groups and ports) do
+ *                   not pin the module, mkdir-made ones do, whichever
+ *                   front removes them
  *   configfs_input  garbage writes fail with a precise errno, change nothing;
  *                   values read back normalised
  */
@@ -362,6 +364,19 @@ TEST_F(groups, mirror)
 	EXPECT_CFS("1", 1, 45003, "quota");
 	EXPECT_CFS("1", 1, 45003, "nonblock");
 
+	/* a port made with mkdir in a mirrored group pins the module... */
+	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/1/ports/45008"));
+	EXPECT_EQ(ref0 + 2, module_refcnt()) TH_LOG("mkdir of a port pins");
+	/* ...until a sockopt edit that leaves it out removes it */
+	ASSERT_EQ(0, group_edit(1, SKEX_ACCEPT_RATIO, s, 2));
+	EXPECT_FALSE(cfs_exists(CFS_GROUPS "/1/ports/45008"));
+	EXPECT_CFS("2.5", 1, 45002, "quota");
+	EXPECT_EQ(ref0, module_refcnt()) TH_LOG("mirror rmdir of a pinned port");
+	/* or a user removes it */
+	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/1/ports/45008"));
+	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/1/ports/45008"));
+	EXPECT_EQ(ref0, module_refcnt());
+
 	/* rmdir of a sockopt group */
 	EXPECT_EQ(-ENOTEMPTY, cfs_rmdir(CFS_GROUPS "/1"));
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/1/ports/45002"));
@@ -383,8 +398,18 @@ TEST_F(groups, mirror)
 	ASSERT_EQ(0, group_edit1(9, SKEX_ACCEPT_ABSOLUTE, 45004, 4.5, 1));
 	EXPECT_CFS("4.5", 9, 45004, "quota");
 	EXPECT_CFS("1", 9, 45004, "nonblock");
+	/* mirrored ports of a mkdir-made group pin nothing; users rmdir them */
+	ASSERT_EQ(0, group_edit1(9, SKEX_ACCEPT_ABSOLUTE, 45006, 2, 0));
+	EXPECT_FALSE(cfs_exists(CFS_GROUPS "/9/ports/45004"));
+	EXPECT_CFS("2", 9, 45006, "quota");
+	EXPECT_EQ(ref0 + 2, module_refcnt()) TH_LOG("a mirrored port pins");
+	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9/ports/45006"));
+	EXPECT_EQ(ref0 + 2, module_refcnt());
+	ASSERT_EQ(0, group_edit1(9, SKEX_ACCEPT_ABSOLUTE, 45006, 2, 0));
+	EXPECT_CFS("2", 9, 45006, "quota");
 	ASSERT_EQ(0, group_del(9));
 	EXPECT_FALSE(cfs_exists(CFS_GROUPS "/9"));
+	EXPECT_EQ(ref0, module_refcnt());
 	EXPECT_EQ(-ENOENT, cfs_write(CFS_GROUPS "/9/type", "accept_rate"));
 	ASSERT_EQ(0, group_flush());
 	EXPECT_EQ(0, cfs_count_groups());
