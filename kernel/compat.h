@@ -128,8 +128,8 @@ static inline int skex_accept_err(const struct skex_accept_args *a)
 #endif
 
 /*
- * Directory operations on the module's own configfs tree (group_configfs.c
- * mirrors groups made with setsockopt()): vfs_mkdir()/vfs_rmdir() took a
+ * Directory operations on the module's own configfs tree (configfs.c's
+ * mirror helpers show what setsockopt() made): vfs_mkdir()/vfs_rmdir() took a
  * user_namespace until 6.3, then an mnt_idmap. The caller holds the
  * parent's inode lock.
  */

@@ -102,6 +102,7 @@ extern struct configfs_group_operations skex_group_dir_ops;
 extern struct config_group skex_groups_group;
 void skex_group_configfs_sync(struct skex_net *sn, u16 gid);
 void skex_group_configfs_sync_all(struct skex_net *sn);
+void skex_group_configfs_start(void);
 void skex_group_configfs_exit(void);
 
 #endif /* _SKEX_GROUP_H */

@@ -82,7 +82,8 @@ static DEFINE_MUTEX(skex_cfs_lock);	/* skex_cfs_groups, port lists */
 
 /* One group mirror at a time; protects skex_cfs_closed. */
 static DEFINE_MUTEX(skex_cfs_sync_mutex);
-static bool skex_cfs_closed;
+/* no mirror before skex_group_configfs_start() nor after the exit */
+static bool skex_cfs_closed = true;
 
 static const char *const skex_type_names[] = {
 	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
@@ -780,6 +781,18 @@ void skex_group_configfs_sync_all(struct skex_net *sn)
 {
 	if (net_eq(sn->net, &init_net))
 		skex_cfs_sync(sn, 0, true, false);
+}
+
+/*
+ * The configfs subsystem came up (module load): from now on groups are
+ * mirrored; show those setsockopt() made before.
+ */
+void skex_group_configfs_start(void)
+{
+	mutex_lock(&skex_cfs_sync_mutex);
+	skex_cfs_closed = false;
+	mutex_unlock(&skex_cfs_sync_mutex);
+	skex_group_configfs_sync_all(skex_net(&init_net));
 }
 
 /*

@@ -87,6 +87,7 @@ static int __init skex_init(void)
 	if (err)
 		goto err_hooks;
 	skex_forward_configfs_start();
+	skex_group_configfs_start();
 	pr_info("loaded\n");
 	return 0;
 
