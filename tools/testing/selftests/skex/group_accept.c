@@ -447,10 +447,13 @@ TEST_F_TIMEOUT(accept, ratio, 60)
 	sx[0] = sx_frac(self->port, 2, 0);
 	sx[1] = sx_frac(port2, 1, 0);
 	ASSERT_EQ(0, group_add(SKEX_ACCEPT_RATIO, sx, 2, &self->gid));
-	ASSERT_EQ(0, client_start(&self->c, self->port, 64));
-	ASSERT_EQ(0, client_start(&c2, port2, 64));
-	ASSERT_TRUE(wait_backlog(self->port, 32));
-	ASSERT_TRUE(wait_backlog(port2, 32));
+	/* deep queues: a client slowed down by a loaded host must not let
+	 * its port run dry (the ratio holds only while both are backlogged)
+	 */
+	ASSERT_EQ(0, client_start(&self->c, self->port, 160));
+	ASSERT_EQ(0, client_start(&c2, port2, 160));
+	ASSERT_TRUE(wait_backlog(self->port, 96));
+	ASSERT_TRUE(wait_backlog(port2, 96));
 
 	t0 = skex_now_us();
 	ASSERT_EQ(0, server_start(&self->s, self->lfd, S_BLOCK, 11000000, 3000));
