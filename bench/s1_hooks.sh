@@ -27,6 +27,7 @@ bench_metric sendfile_mbps MB/s higher unloaded "ratio>=0.97" "the same with sen
 bench_metric conn_rate req/s higher unloaded "ratio>=0.97" "connection rate: wrk, 8 connections, Connection: close (one connection per request), 100-byte file from nginx, ${T_WRK} s"
 bench_metric send_ns ns/call lower unloaded - "cost of one 1-byte send() on an accepted socket (timed one by one in ${T_CALLS} s of ping-pong; median of batches of 64)"
 bench_metric recv_ns ns/call lower unloaded - "cost of one 1-byte recv() on an accepted socket, data already queued"
+bench_metric accept_ns ns/call lower unloaded - "cost of one accept() of a connection already queued (median of 32 batches of 16)"
 
 command -v wrk >/dev/null || bench_fail "wrk missing"
 command -v nginx >/dev/null || bench_fail "nginx missing"
@@ -134,6 +135,8 @@ measure()
 	bench_result send_ns "$state" "$rep" "$REPLY"
 	bench_kv "$out" recv_ns
 	bench_result recv_ns "$state" "$rep" "$REPLY"
+	bench_kv "$out" accept_ns
+	bench_result accept_ns "$state" "$rep" "$REPLY"
 	c0=$(proc_conns $P_NGINX)
 	r=$(bench_wrk "http://127.0.0.1:$P_NGINX/small.html" "$T_WRK" 8 close) || bench_fail "wrk"
 	c1=$(proc_conns $P_NGINX)

@@ -316,6 +316,9 @@ static int cmp_u64(const void *a, const void *b)
  * Batches of 64 iterations; the figure is the median batch over 64, so that
  * the times the (emulated) CPU was taken away do not weigh in.
  */
+#define ACC_BATCH	16
+#define ACC_BATCHES	32
+
 static int cmd_calls(int argc, char **argv)
 {
 	size_t nb = 0, cap = 4096;
@@ -374,8 +377,31 @@ static int cmd_calls(int argc, char **argv)
 	close(cfd);
 	qsort(bs, nb, sizeof(*bs), cmp_u64);
 	qsort(br, nb, sizeof(*br), cmp_u64);
-	printf("iters=%zu send_ns=%.1f recv_ns=%.1f\n", nb * 64,
+	printf("iters=%zu send_ns=%.1f recv_ns=%.1f", nb * 64,
 	       bs[nb / 2] / 64.0, br[nb / 2] / 64.0);
+
+	/* accept() of a connection already queued, batches of ACC_BATCH */
+	lfd = listen_on(port);
+	for (nb = 0; nb < ACC_BATCHES; nb++) {
+		int c[ACC_BATCH], i;
+		uint64_t t = 0;
+
+		for (i = 0; i < ACC_BATCH; i++)
+			c[i] = connect_to(port);
+		for (i = 0; i < ACC_BATCH; i++) {
+			a = now_ns();
+			sfd = accept_one(lfd);
+			b = now_ns();
+			t += b - a;
+			close(sfd);
+		}
+		for (i = 0; i < ACC_BATCH; i++)
+			close(c[i]);
+		bs[nb] = t;
+	}
+	close(lfd);
+	qsort(bs, nb, sizeof(*bs), cmp_u64);
+	printf(" accept_ns=%.1f\n", bs[nb / 2] / (double)ACC_BATCH);
 	free(bs);
 	free(br);
 	return 0;
