@@ -388,12 +388,22 @@ step_run()
 	(
 		t0=$EPOCHREALTIME
 		sleep "$STEP"
+		for m in "${methods[@]}"; do	# skex first, in this shell: no fork
+			[ "$m" = skex ] || continue
+			set_out "$m" "${SQ[1]}"; echo "$m up $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
+		done
 		for m in "${methods[@]}"; do
+			[ "$m" = skex ] && continue
 			{ set_out "$m" "${SQ[1]}"; echo "$m up $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
 		done
 		wait
 		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$STEP" 'BEGIN { d = a + 2 * t - b; printf "%.3f", d > 0 ? d : 0 }')"
+		for m in "${methods[@]}"; do	# skex first, in this shell: no fork
+			[ "$m" = skex ] || continue
+			set_out "$m" "${SQ[2]}"; echo "$m down $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
+		done
 		for m in "${methods[@]}"; do
+			[ "$m" = skex ] && continue
 			{ set_out "$m" "${SQ[2]}"; echo "$m down $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
 		done
 		wait
