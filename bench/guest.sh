@@ -92,7 +92,7 @@ for f in "${scripts[@]}"; do
 	id=${id%%_*}
 	echo "bench: ===== $id ($(basename "$f")) ====="
 	t0=$(date +%s)
-	timeout --kill-after=10 "$([ "$smoke" = 1 ] && echo 120 || echo 900)" bash "$f"
+	timeout --kill-after=10 "$([ "$smoke" = 1 ] && echo 240 || echo 900)" bash "$f"
 	src_rc=$?
 	secs=$(($(date +%s) - t0))
 	if [ "$src_rc" != 0 ]; then

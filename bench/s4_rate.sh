@@ -20,7 +20,7 @@ W=$(bench_secs 10 1.5)		# accuracy window
 SKIP=$(bench_secs 1 0.5)	# its settling part, left out
 W_NB=$(bench_secs 1.5 1)		# a window when the limit does not bind
 W_OFF=$(bench_secs 2 1)		# measuring what is offered
-STEP=$(bench_secs 2 0.5)
+STEP=$(bench_secs 3 0.5)
 OUT_Q=(100000 10000000 200000000)
 OUT_N=(100k 10m 200m)
 OUT_L=("100 KB/s" "10 MB/s" "200 MB/s")
@@ -34,7 +34,7 @@ A_SK=48111 A_NF=48112 A_NO=48113
 G_OUT=48101 G_ACC=48111
 
 bench_begin s4 "Rate accuracy (socket groups vs tc and nftables)"
-bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best). SPEC: output within 2% over 10 s; accepts at most rate·T + 1."
+bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best; the step's length when never). The changes are made at once for the three methods, but tc and nft are programs that take a second or more to start under TCG: apply_*_ms say how late each change took effect, and it is part of their settling. SPEC: output within 2% over 10 s; accepts at most rate·T + 1."
 
 bench_variant skex "socket group (configfs)"
 bench_variant tc "tc: htb class on lo, u32 filter on the port"
@@ -233,6 +233,8 @@ bench_metric offered_mbps MB/s none - - "no limit: loopback rate one writer reac
 bench_metric offered_cps conn/s none - - "no limit: accepts per second the client reaches (offering up to 4000/s)"
 bench_metric settle_up_ms ms lower - - "settling after the step up (1 → 4 MB/s)"
 bench_metric settle_down_ms ms lower - - "settling after the step down (4 → 2 MB/s)"
+bench_metric apply_up_ms ms lower - - "how late the step up took effect: the limit's command (configfs write, tc, nft) done, after the nominal step"
+bench_metric apply_down_ms ms lower - - "the same for the step down"
 bench_summary out_100k out_10m out_200m acc_10 acc_100 acc_1000 cpu_10m
 [ "$N_RATES" = 3 ] || bench_note "smoke run: the lowest limits only"
 for ((rep = 1; rep <= BENCH_REPS; rep++)); do
@@ -381,13 +383,29 @@ step_run()
 		setup_out "$m" "${SQ[0]}" || bench_fail "cannot set up $m"
 	done
 	# the methods' changes at once (tc and nft take a fork each)
+	# and when each took effect (tc and nft start slowly under TCG)
+	: >"$BENCH_OUT/s4-step-applied"
 	(
 		t0=$EPOCHREALTIME
 		sleep "$STEP"
-		for m in "${methods[@]}"; do set_out "$m" "${SQ[1]}" & done
+		for m in "${methods[@]}"; do	# skex first, in this shell: no fork
+			[ "$m" = skex ] || continue
+			set_out "$m" "${SQ[1]}"; echo "$m up $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
+		done
+		for m in "${methods[@]}"; do
+			[ "$m" = skex ] && continue
+			{ set_out "$m" "${SQ[1]}"; echo "$m up $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
+		done
 		wait
 		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$STEP" 'BEGIN { d = a + 2 * t - b; printf "%.3f", d > 0 ? d : 0 }')"
-		for m in "${methods[@]}"; do set_out "$m" "${SQ[2]}" & done
+		for m in "${methods[@]}"; do	# skex first, in this shell: no fork
+			[ "$m" = skex ] || continue
+			set_out "$m" "${SQ[2]}"; echo "$m down $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
+		done
+		for m in "${methods[@]}"; do
+			[ "$m" = skex ] && continue
+			{ set_out "$m" "${SQ[2]}"; echo "$m down $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
+		done
 		wait
 	) &
 	changer=$!
@@ -405,6 +423,11 @@ step_run()
 		read -r su sd <<<"$(analyse "$BENCH_OUT/s4-step-$m.raw")"
 		bench_result settle_up_ms "$m" "$rep" "$su"
 		bench_result settle_down_ms "$m" "$rep" "$sd"
+		read -r au ad <<<"$(awk -v m="$m" -v T="$STEP" '$1 == m {
+			d[$2] = ($4 - $3 - ($2 == "up" ? T : 2 * T)) * 1000 }
+			END { printf "%.0f %.0f\n", d["up"], d["down"] }' "$BENCH_OUT/s4-step-applied")"
+		bench_result apply_up_ms "$m" "$rep" "$au"
+		bench_result apply_down_ms "$m" "$rep" "$ad"
 		if [ "$rep" = 1 ]; then
 			awk 'NF == 2 && $1 ~ /^[0-9]+$/ { printf "%.1f %.3f\n", $1 / 1000, $2 * 10 / 1e6 }' \
 				"$BENCH_OUT/s4-step-$m.raw" >"$BENCH_OUT/s4-out-$m.dat"
@@ -441,5 +464,5 @@ awk -v T="$STEP" -v q1="${SQ[0]}" -v q2="${SQ[1]}" -v q3="${SQ[2]}" 'BEGIN {
 	printf "0 %g\n%g %g\n%g %g\n%g %g\n%g %g\n%g %g\n", q1 / 1e6, T, q1 / 1e6, T, q2 / 1e6,
 		2 * T, q2 / 1e6, 2 * T, q3 / 1e6, 3 * T, q3 / 1e6 }' >"$BENCH_OUT/s4-out-quota.dat"
 bench_rec series out "quota" "s4-out-quota.dat"
-rm -f "$BENCH_OUT"/s4-*.raw
+rm -f "$BENCH_OUT"/s4-*.raw "$BENCH_OUT"/s4-step-applied
 bench_end

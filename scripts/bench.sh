@@ -17,7 +17,7 @@
 # unload), a scenario script or the report.
 #
 # Environment: SKEX_BENCH_KERNELS (space-separated, default: all supported),
-# SKEX_BENCH_TIMEOUT (seconds per VM; default 1800, smoke 300),
+# SKEX_BENCH_TIMEOUT (seconds per VM; default 1800, smoke 600),
 # SKEX_BENCH_MODDIR (use DIR/KVER/kernel/skex.ko, built elsewhere, e.g. from
 # another branch, instead of building this tree's).
 # Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv}.
@@ -47,7 +47,7 @@ if [ ${#kernels[@]} -eq 0 ]; then
 	fi
 fi
 if [ "$smoke" = 1 ]; then
-	timeout=${SKEX_BENCH_TIMEOUT:-300}
+	timeout=${SKEX_BENCH_TIMEOUT:-600}
 	gargs=(--smoke)
 else
 	timeout=${SKEX_BENCH_TIMEOUT:-1800}
