@@ -385,28 +385,27 @@ step_run()
 	# the methods' changes at once (tc and nft take a fork each)
 	# and when each took effect (tc and nft start slowly under TCG)
 	: >"$BENCH_OUT/s4-step-applied"
+	# step WHICH QUOTA: every method to QUOTA, skex first, in this shell
+	# (no fork), the others side by side; log when each took effect
+	step()
+	{
+		local m
+		for m in "${methods[@]}"; do
+			[ "$m" = skex ] || continue
+			set_out "$m" "$2"; echo "$m $1 $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
+		done
+		for m in "${methods[@]}"; do
+			[ "$m" = skex ] && continue
+			{ set_out "$m" "$2"; echo "$m $1 $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
+		done
+		wait
+	}
 	(
 		t0=$EPOCHREALTIME
 		sleep "$STEP"
-		for m in "${methods[@]}"; do	# skex first, in this shell: no fork
-			[ "$m" = skex ] || continue
-			set_out "$m" "${SQ[1]}"; echo "$m up $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
-		done
-		for m in "${methods[@]}"; do
-			[ "$m" = skex ] && continue
-			{ set_out "$m" "${SQ[1]}"; echo "$m up $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
-		done
-		wait
+		step up "${SQ[1]}"
 		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$STEP" 'BEGIN { d = a + 2 * t - b; printf "%.3f", d > 0 ? d : 0 }')"
-		for m in "${methods[@]}"; do	# skex first, in this shell: no fork
-			[ "$m" = skex ] || continue
-			set_out "$m" "${SQ[2]}"; echo "$m down $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"
-		done
-		for m in "${methods[@]}"; do
-			[ "$m" = skex ] && continue
-			{ set_out "$m" "${SQ[2]}"; echo "$m down $t0 $EPOCHREALTIME" >>"$BENCH_OUT/s4-step-applied"; } &
-		done
-		wait
+		step down "${SQ[2]}"
 	) &
 	changer=$!
 	for m in "${methods[@]}"; do
