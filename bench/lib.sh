@@ -21,8 +21,12 @@
 #                                 TARGET: ratio>=X or -)
 #   note TEXT                     skip REASON (the whole scenario)
 #   summary METRIC...             the metrics of the summary line (default all)
-#   plot NAME TITLE YLABEL        series PLOT LABEL FILE (FILE: "t_s value"
-#                                 lines next to the .tsv)
+#   plot NAME TITLE YLABEL [XLABEL [lines|points]]
+#                                 series PLOT LABEL FILE (FILE: "x y" lines
+#                                 next to the .tsv; x: time in s unless
+#                                 XLABEL says otherwise; a LABEL beginning
+#                                 with quota, set or exact is a reference,
+#                                 drawn dashed)
 #
 # A scenario never fails on a number: it exits 0 when it measured or skipped,
 # non-zero only when its own machinery broke (a tool that does not run, a

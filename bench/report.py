@@ -109,9 +109,11 @@ def parse_scenario(path):
                 elif kind == "end":
                     sc.seconds = int(args[0])
                 elif kind == "plot":
-                    sc.plots[args[0]] = (args[1], args[2], [])
+                    sc.plots[args[0]] = (args[1], args[2], [],
+                                         args[3] if len(args) > 3 else "time (s)",
+                                         args[4] if len(args) > 4 else "lines")
                 elif kind == "series":
-                    sc.plots.setdefault(args[0], (args[0], "", []))[2].append(
+                    sc.plots.setdefault(args[0], (args[0], "", [], "time (s)", "lines"))[2].append(
                         (args[1], os.path.join(os.path.dirname(path), args[2])))
             except (IndexError, ValueError) as e:
                 sc.notes.append(f"unreadable record '{line.strip()}': {e}")
@@ -316,7 +318,7 @@ def summary_line(sc):
 
 
 def make_plot(sc, name, kver, png):
-    title, ylabel, series = sc.plots[name]
+    title, ylabel, series, xlabel, kind = sc.plots[name]
     data = []
     for label, path in series:
         xs, ys = [], []
@@ -338,14 +340,19 @@ def make_plot(sc, name, kver, png):
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
         for label, xs, ys, _ in data:
-            style = "k--" if label.startswith("quota") or label.startswith("set") else "-"
-            ax.plot(xs, ys, style, label=label, linewidth=1.2)
+            ref = label.startswith(("quota", "set", "exact"))
+            if ref:
+                ax.plot(xs, ys, "k--", label=label, linewidth=1.0)
+            elif kind == "points":
+                ax.plot(xs, ys, "o", label=label, markersize=3, alpha=0.6)
+            else:
+                ax.plot(xs, ys, "-", label=label, linewidth=1.2)
         quota = [y for label, _, ys, _ in data if label.startswith("quota") for y in ys]
         if quota:   # a retransmitted burst must not flatten the rest
             top = max(y for _, _, ys, _ in data for y in ys)
             ax.set_ylim(0, min(top * 1.05, 2.5 * max(quota)))
         ax.set_title(f"{title} ({kver})")
-        ax.set_xlabel("time (s)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
@@ -360,10 +367,10 @@ def make_plot(sc, name, kver, png):
             "set terminal png size 800,450",
             f"set output '{png}'",
             f"set title '{title} ({kver})'",
-            "set xlabel 'time (s)'",
+            f"set xlabel '{xlabel}'",
             f"set ylabel '{ylabel}'",
             "set grid",
-            "plot " + ", ".join(f"'{p}' using 1:2 with lines title '{lbl}'"
+            "plot " + ", ".join(f"'{p}' using 1:2 with {kind} title '{lbl}'"
                                 for lbl, _, _, p in data),
         ]
         r = subprocess.run(["gnuplot"], input="\n".join(cmds), text=True,
@@ -379,6 +386,8 @@ def main():
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--host-load", default=None)
     ap.add_argument("--runtime", default=None)
+    ap.add_argument("--machine", default="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB",
+                    help="how the VM was run")
     ap.add_argument("--module", default=None, help="which skex.ko was measured")
     ap.add_argument("runs", nargs="+", metavar="KVER=DIR")
     a = ap.parse_args()
@@ -421,9 +430,9 @@ def main():
         md.append(f"- module: {a.module}")
     if a.runtime:
         md.append(f"- `make bench` took {a.runtime}")
-    host = "QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB"
+    host = a.machine
     if a.host_load:
-        host += f"; host load average at the start: {a.host_load} (other VMs share the 2 host cores)"
+        host += f"; host load average at the start: {a.host_load}"
     md.append(f"- machine: {host}")
     md.append("- Each figure: median [min–max] of the repetitions. Absolute numbers under TCG "
               "mean little; the ratios between variants measured in the same boot do. "

@@ -27,6 +27,9 @@ bench_metric maxerr_ms ms lower - "max<=10" "largest error of one connection (ab
 bench_summary err_ms maxerr_ms
 bench_metric bad count lower - "max<=0" "connections for which conns did not grow by exactly one across the accept"
 
+bench_rec plot delay "Accept delay per connection: skex vs the application (repetition 1)" \
+	"skex's delay (ms)" "the application's delay (ms)" points
+
 [ -x "$BENCH_BIN" ] || bench_fail "$BENCH_BIN missing"
 [ -r /proc/net/skex ] || bench_skip "/proc/net/skex missing: skex not loaded"
 
@@ -45,6 +48,19 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 			bench_kv "$out" $m
 			bench_result $m "$name" "$rep" "$REPLY"
 		done
+		if [ "$rep" = 1 ]; then
+			# "conn I app_us A skex_us S ...": one point (app, skex) in ms
+			awk '$1 == "conn" && $6 >= 0 { printf "%.3f %.3f\n", $4 / 1000, $6 / 1000 }' \
+				<<<"$out" >"$BENCH_OUT/s5-delay-$name.dat"
+			bench_rec series delay "$name" "s5-delay-$name.dat"
+			awk '{ if ($1 > m) m = $1 } END { printf "0 0\n%.3f %.3f\n", m, m }' \
+				"$BENCH_OUT/s5-delay-$name.dat" >>"$BENCH_OUT/s5-delay-exact.dat"
+		fi
 	done
 done
+if [ -s "$BENCH_OUT/s5-delay-exact.dat" ]; then
+	sort -n "$BENCH_OUT/s5-delay-exact.dat" | sed -n '1p;$p' >"$BENCH_OUT/s5-delay-exact.tmp"
+	mv "$BENCH_OUT/s5-delay-exact.tmp" "$BENCH_OUT/s5-delay-exact.dat"
+	bench_rec series delay "exact (skex = application)" "s5-delay-exact.dat"
+fi
 bench_end

@@ -18,6 +18,10 @@
 #
 # Environment: SKEX_BENCH_KERNELS (space-separated, default: all supported),
 # SKEX_BENCH_TIMEOUT (seconds per VM; default 1800, smoke 600),
+# SKEX_BENCH_ICOUNT (the guest clock: 2^N ns per instruction, default 2, or
+# off for real time with 2 vCPUs), SKEX_BENCH_JOBS (VMs at once; default:
+# the host's cores with a counted clock, else 1), SKEX_BENCH_SLUB_DEBUG
+# (slub_debug= flags in the guest, default none),
 # SKEX_BENCH_MODDIR (use DIR/KVER/kernel/skex.ko, built elsewhere, e.g. from
 # another branch, instead of building this tree's).
 # Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv}.
@@ -33,7 +37,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) smoke=1; shift ;;
 	--kernel) kernels+=("${2:?}"); shift 2 ;;
-	-h | --help) sed -n '4,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '4,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	-*) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
 	*) scen+=("$1"); shift ;;
 	esac
@@ -46,6 +50,7 @@ if [ ${#kernels[@]} -eq 0 ]; then
 		mapfile -t kernels < <("$ROOT/scripts/kernels.sh")
 	fi
 fi
+icount=${SKEX_BENCH_ICOUNT:-2}
 if [ "$smoke" = 1 ]; then
 	timeout=${SKEX_BENCH_TIMEOUT:-600}
 	gargs=(--smoke)
@@ -65,34 +70,75 @@ ls -1dt "$ROOT"/build/bench/run-* 2>/dev/null | tail -n +6 | xargs -r rm -rf || 
 echo "bench: building the tool (make -C bench)"
 make -s -C "$ROOT/bench"
 
-fail=0
-pairs=()
-for k in "${kernels[@]}"; do
-	echo "bench: ===== $k ====="
+# run_kernel KVER: build (unless SKEX_BENCH_MODDIR), boot, run; status in
+# $run/KVER.rc, progress lines on stdout prefixed with the kernel.
+run_kernel()
+{
+	local k=$1 ko rc
 	ko=build/$k/kernel/skex.ko
 	if [ -n "${SKEX_BENCH_MODDIR:-}" ]; then
 		ko=$SKEX_BENCH_MODDIR/$k/kernel/skex.ko
-		[ -f "$ko" ] || { echo "bench: $k: no $ko"; fail=1; continue; }
+		[ -f "$ko" ] || { echo "bench: $k: no $ko"; return 1; }
 		echo "bench: $k: module $ko"
 	elif ! "$ROOT/scripts/build.sh" "$k" >"$run/build-$k.log" 2>&1; then
 		echo "bench: $k: module build FAILED (build/bench/last/build-$k.log)"
-		fail=1
-		continue
+		return 1
 	fi
 	set +e
 	# The console is in the run directory; show the guest's progress.
-	SKEX_VM_RUNDIR=$run/$k "$ROOT/scripts/vm.sh" --kernel "$k" \
-		--module "$ko" --timeout "$timeout" \
+	SKEX_VM_RUNDIR=$run/$k SKEX_VM_SLUB_DEBUG=$slub "$ROOT/scripts/vm.sh" --kernel "$k" \
+		--module "$ko" --timeout "$timeout" "${vmargs[@]}" \
 		-- bench/guest.sh "${gargs[@]}" "${scen[@]}" </dev/null 2>&1 |
-		grep -a --line-buffered -E '^(bench:|vm: FAIL|vm.sh:)'
+		grep -a --line-buffered -E '^(bench:|vm: FAIL|vm.sh:)' |
+		while IFS= read -r line; do
+			# the host's time: the guest's ([Ns]) need not be it
+			printf '%(%H:%M:%S)T %s\n' -1 "${line/#bench: /bench: [$k] }"
+		done
 	rc=${PIPESTATUS[0]}
 	set -e
 	if [ "$rc" != 0 ]; then
 		echo "bench: $k: VM run FAILED (rc $rc): $(sed -n 's/^vm_error=//p' "$run/$k/result" 2>/dev/null)"
 		echo "bench:   logs: build/bench/last/$k/console.log, out/cmd.log"
-		fail=1
+		return 1
 	fi
+}
+
+# Guest clock: instructions (vm.sh --icount), so that what the host does
+# meanwhile, other VMs included, changes no figure; the kernels then run
+# side by side, one VM per host core.
+vmargs=()
+machine="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB, real-time clock"
+if [ "$icount" != off ]; then
+	vmargs=(--smp 1 --icount "$icount")
+	machine="QEMU TCG (no KVM), 1 vCPU, 2 GB; guest clock counting instructions"
+	machine+=" (-icount shift=$icount: $((1 << icount)) ns each, idle time skipped):"
+	machine+=" figures count instructions, whatever else the host runs"
+fi
+# A production kernel, not make check's: slub_debug poisons and checks every
+# allocation, which made an accept() 20 times dearer here and distorted
+# every ratio of a path that allocates.
+slub=${SKEX_BENCH_SLUB_DEBUG:-}
+jobs=${SKEX_BENCH_JOBS:-$([ "$icount" != off ] && nproc || echo 1)}
+
+fail=0
+pairs=()
+pids=()
+for k in "${kernels[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n || true
+	done
+	echo "bench: ===== $k ====="
+	{
+		rc=0
+		run_kernel "$k" || rc=$?
+		echo $rc >"$run/$k.rc"
+	} &
+	pids+=($!)
 	pairs+=("$k=$run/$k/out/bench")
+done
+wait "${pids[@]}" || true
+for k in "${kernels[@]}"; do
+	[ "$(cat "$run/$k.rc" 2>/dev/null)" = 0 ] || fail=1
 done
 
 secs=$(($(date +%s) - t0))
@@ -112,7 +158,7 @@ if [ ${#pairs[@]} -gt 0 ]; then
 		modnote="built from this tree, commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
 	fi
 	"$py" "$ROOT/bench/report.py" "${out[@]}" --host-load "$host_load" --module "$modnote" \
-		--runtime "$runtime" "${pairs[@]}" || fail=1
+		--runtime "$runtime" --machine "$machine" "${pairs[@]}" || fail=1
 fi
 echo "bench: $([ "$smoke" = 1 ] && echo smoke run || echo run) took $runtime"
 if [ "$fail" != 0 ]; then

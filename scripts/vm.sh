@@ -7,7 +7,7 @@
 # unload the module and check the kernel log.
 #
 #   scripts/vm.sh [--kernel KVER] [--module PATH.ko] [--timeout SECS]
-#                 [--mem MB] [--smp N] [--] CMD...
+#                 [--mem MB] [--smp N] [--icount SHIFT] [--] CMD...
 #
 # CMD runs with bash in the guest, in the repository (same absolute path as on
 # the host), stdin /dev/null. One argument is taken as a shell command line;
@@ -26,10 +26,16 @@
 # Files: build/vm/<run>/console.log (all console output, also on stdout),
 # out/cmd.log (CMD's stdout+stderr), out/dmesg.txt, out/status, result
 # (rc=, cmd_rc=, vm_error=). SKEX_VM_RUNDIR chooses <run>'s directory.
+#
+# --icount SHIFT: the guest's clock counts instructions, 2^SHIFT ns each
+# (QEMU -icount, align=off, sleep=off: idle time takes no host time). Timings
+# in the guest are then the same on a busy or a quiet host, to the
+# instruction; QEMU supports it with one vCPU only (--smp 1).
 # Environment: SKEX_VM_EXTRA_CMDLINE (appended to the kernel command line),
 # SKEX_VM_QEMU_ARGS (extra QEMU arguments), SKEX_VM_TIMEOUT (default 600),
 # SKEX_VM_MODULE_PARAMS (insmod parameters), SKEX_VM_TRACE=1 (trace the guest
-# side with timestamps), SKEX_VM_TCG_THREAD (single, the default, or multi).
+# side with timestamps), SKEX_VM_TCG_THREAD (single, the default, or multi),
+# SKEX_VM_SLUB_DEBUG (slub_debug= flags, default FZPU; empty: none).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +46,8 @@ usage() {
 	exit 2
 }
 
-KVER='' MODULE='' TIMEOUT=${SKEX_VM_TIMEOUT:-600} MEM=2048 SMP=2
+KVER='' MODULE='' TIMEOUT=${SKEX_VM_TIMEOUT:-600} MEM=2048 SMP=2 ICOUNT=''
+SLUB_DEBUG=${SKEX_VM_SLUB_DEBUG-FZPU}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) KVER=${2:?}; shift 2 ;;
@@ -51,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--timeout=*) TIMEOUT=${1#*=}; shift ;;
 	--mem) MEM=${2:?}; shift 2 ;;
 	--smp) SMP=${2:?}; shift 2 ;;
+	--icount) ICOUNT=${2:?}; shift 2 ;;
 	-h|--help) usage ;;
 	--) shift; break ;;
 	-*) echo "vm.sh: unknown option $1" >&2; usage ;;
@@ -212,7 +220,8 @@ echo "vm: interactive shell; exit (or poweroff -f) to stop the VM"
 exec bash -l
 GUEST
 
-CMDLINE="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic slub_debug=FZPU quiet"
+CMDLINE="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic quiet"
+[ -z "$SLUB_DEBUG" ] || CMDLINE+=" slub_debug=$SLUB_DEBUG"
 CMDLINE+=" net.ifnames=0 mitigations=off nokaslr tsc=reliable i8042.noaux i8042.nokbd"
 if [ "$INTERACTIVE" = 1 ]; then
 	CMDLINE+=" skex.cmd=/mnt/out/shell.sh skex.tty=1"
@@ -252,6 +261,14 @@ QARGS=(
 	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
 	"${REPO_SHARE[@]}"
 )
+# shellcheck disable=SC2054
+if [ -n "$ICOUNT" ]; then
+	if [ "$SMP" != 1 ]; then
+		echo "vm.sh: --icount needs --smp 1 (secondary vCPUs do not come up)" >&2
+		exit 2
+	fi
+	QARGS+=(-icount "shift=$ICOUNT,align=off,sleep=off")
+fi
 # shellcheck disable=SC2054
 if [ "$INTERACTIVE" = 1 ]; then
 	QARGS+=(-chardev stdio,id=con0,signal=on -serial chardev:con0)
