@@ -404,7 +404,8 @@ step_run()
 		t0=$EPOCHREALTIME
 		sleep "$STEP"
 		step up "${SQ[1]}"
-		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$STEP" 'BEGIN { d = a + 2 * t - b; printf "%.3f", d > 0 ? d : 0 }')"
+		# a step's own time makes the next one late: that is in apply_down_ms
+		sleep "$STEP"
 		step down "${SQ[2]}"
 	) &
 	changer=$!
