@@ -79,6 +79,7 @@ struct skex_fw_ent {
 	u8 chance;
 	u8 family;
 	u8 bits;
+	bool indexed;		/* in tab->sorted yet: while building */
 	struct in6_addr addr;
 	struct in6_addr mask;
 };
@@ -96,7 +97,7 @@ struct skex_fw_level {
  * The immutable snapshot of a rule the classifier works from. Rebuilt
  * under config_mutex on every change, published with RCU. @ent holds the
  * complete branches by creation order; @sorted and @levels index the
- * address branches by (family, mask length desc, mask, address); @ports
+ * address branches by (family, mask length desc, mask, address, age); @ports
  * are the ports the rule lists in /proc/net/skex.
  */
 struct skex_fw_tab {
@@ -226,10 +227,82 @@ static int skex_fw_ent_cmp(const void *a, const void *b)
 	c = memcmp(&x->mask, &y->mask, sizeof(x->mask));
 	if (c)
 		return c;
-	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
+	c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int skex_fw_tab_index(struct skex_fw_tab *tab, gfp_t gfp)
+static int skex_fw_seq_cmp(const void *key, const void *elt)
+{
+	u64 seq = *(const u64 *)key;
+	const struct skex_fw_ent *e = elt;
+
+	return seq < e->seq ? -1 : seq > e->seq;
+}
+
+/*
+ * Put the address entries of @tab in @tab->sorted in the order of @old's,
+ * the snapshot it replaces, then those @old did not have. Return: how many
+ * were found in @old.
+ */
+static unsigned int skex_fw_tab_seed(struct skex_fw_tab *tab,
+				     const struct skex_fw_tab *old)
+{
+	struct skex_fw_ent *e;
+	unsigned int i, n = 0, seeded;
+
+	for (i = 0; old && old->sorted && i < old->n; i++) {
+		e = bsearch(&old->sorted[i]->seq, tab->ent, tab->n,
+			    sizeof(*tab->ent), skex_fw_seq_cmp);
+		if (e && !e->indexed) {
+			e->indexed = true;
+			tab->sorted[n++] = e;
+		}
+	}
+	seeded = n;
+	for (i = 0; i < tab->n; i++)
+		if (!tab->ent[i].indexed)
+			tab->sorted[n++] = &tab->ent[i];
+	return seeded;
+}
+
+/*
+ * Insertion sort with a binary search: one pass over entries in order,
+ * a search and a move for each one out of place.
+ */
+static void skex_fw_sort_nearly_sorted(struct skex_fw_ent **v, unsigned int n)
+{
+	unsigned int i, lo, hi, mid;
+	struct skex_fw_ent *e;
+
+	for (i = 1; i < n; i++) {
+		e = v[i];
+		if (skex_fw_ent_cmp(&v[i - 1], &e) <= 0)
+			continue;
+		lo = 0;
+		hi = i - 1;		/* v[hi] > e */
+		while (lo < hi) {
+			mid = lo + (hi - lo) / 2;
+			if (skex_fw_ent_cmp(&v[mid], &e) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		memmove(&v[lo + 1], &v[lo], (i - lo) * sizeof(*v));
+		v[lo] = e;
+	}
+}
+
+/*
+ * Index the address entries for the lookup. A rule changes a branch at a
+ * time, so the previous snapshot @old is sorted but for what changed:
+ * starting from its order leaves the sort little to do, where sorting
+ * from scratch on each of n additions made building a rule of n branches
+ * cost n^2 log n compares.
+ */
+static int skex_fw_tab_index(struct skex_fw_tab *tab,
+			     const struct skex_fw_tab *old, gfp_t gfp)
 {
 	struct skex_fw_level *lv = NULL;
 	unsigned int i;
@@ -238,9 +311,11 @@ static int skex_fw_tab_index(struct skex_fw_tab *tab, gfp_t gfp)
 	tab->levels = kvcalloc(tab->n, sizeof(*tab->levels), gfp);
 	if (!tab->sorted || !tab->levels)
 		return -ENOMEM;
-	for (i = 0; i < tab->n; i++)
-		tab->sorted[i] = &tab->ent[i];
-	sort(tab->sorted, tab->n, sizeof(*tab->sorted), skex_fw_ent_cmp, NULL);
+	if (skex_fw_tab_seed(tab, old))
+		skex_fw_sort_nearly_sorted(tab->sorted, tab->n);
+	else
+		sort(tab->sorted, tab->n, sizeof(*tab->sorted),
+		     skex_fw_ent_cmp, NULL);
 
 	for (i = 0; i < tab->n; i++) {
 		struct skex_fw_ent *e = tab->sorted[i];
@@ -277,6 +352,7 @@ static int skex_fw_tab_add_port(struct skex_fw_tab *tab, struct skex_net *sn,
 }
 
 static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
+					     const struct skex_fw_tab *old,
 					     gfp_t gfp)
 {
 	struct skex_net *sn = rule->fw->sn;
@@ -321,7 +397,8 @@ static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
 		e->mask = b->mask;
 	}
 	if (tab->type == SKEX_FW_ADDR && tab->n) {
-		err = skex_fw_tab_index(tab, gfp);
+		err = skex_fw_tab_index(tab, old && old->type == tab->type ?
+					old : NULL, gfp);
 		if (err)
 			goto err;
 	}
@@ -361,13 +438,14 @@ static int __skex_fw_rule_commit(struct skex_fw_rule *rule, gfp_t gfp)
 	unsigned int i;
 
 	skex_fw_assert_locked(rule->fw);
-	tab = skex_fw_tab_build(rule, gfp);
+	old = rcu_dereference_protected(rule->tab,
+					lockdep_is_held(&rule->fw->sn->config_mutex));
+	tab = skex_fw_tab_build(rule, old, gfp);
 	if (!tab)
 		return -ENOMEM;
 	for (i = 0; i < tab->nports; i++)
 		skex_port_use(tab->ports[i]);
-	old = rcu_replace_pointer(rule->tab, tab,
-				  lockdep_is_held(&rule->fw->sn->config_mutex));
+	rcu_assign_pointer(rule->tab, tab);
 	skex_fw_tab_retire(old);
 	return 0;
 }
@@ -424,6 +502,10 @@ skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
 			m.s6_addr32[j] = a.s6_addr32[j] & lv->mask.s6_addr32[j];
 		found = bsearch(&m, tab->sorted + lv->first, lv->count,
 				sizeof(*tab->sorted), skex_fw_addr_cmp);
+		/* equal entries are sorted oldest first */
+		while (found && found > tab->sorted + lv->first &&
+		       !skex_fw_addr_cmp(&m, found - 1))
+			found--;
 		if (found && (!best || (*found)->seq < best->seq))
 			best = *found;
 	}
@@ -467,14 +549,6 @@ skex_fw_match_content(const struct skex_fw_tab *tab, const u8 *buf, u32 len)
 		}
 	}
 	return best;
-}
-
-static int skex_fw_seq_cmp(const void *key, const void *elt)
-{
-	u64 seq = *(const u64 *)key;
-	const struct skex_fw_ent *e = elt;
-
-	return seq < e->seq ? -1 : seq > e->seq;
 }
 
 static void skex_fw_count_hit(const struct skex_fw_tab *tab, u64 seq)
