@@ -12,7 +12,10 @@
  * instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
  * wrapper calls the original at its real start; ftrace fires again there,
- * sees a caller inside this module and lets the original run.
+ * sees a caller inside this module and lets the original run. So a wrapper
+ * must not tail-call the original: the return address would then be its
+ * caller's, the original would be redirected again, and again. Every
+ * wrapper has work after the call (skex_call_exit()), which rules it out.
  *
  * Unloading must never leave a task executing module text: see
  * skex_calls_drain().
@@ -34,8 +37,14 @@ static void skex_ftrace_thunk(unsigned long ip, unsigned long parent_ip,
 			      struct ftrace_ops *ops,
 			      struct ftrace_regs *fregs);
 
-#define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION | \
-				 FTRACE_OPS_FL_IPMODIFY)
+/*
+ * No FTRACE_OPS_FL_RECURSION: ftrace's guard would put a call and a
+ * recursion check in front of every hooked call, and there is nothing to
+ * guard against. The thunk is notrace, and neither it nor an observer
+ * calls a hooked function (a wrapper does, from module text, which the
+ * thunk lets through).
+ */
+#define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY)
 
 static struct ftrace_ops skex_ftrace_ops = {
 	.func = skex_ftrace_thunk,
