@@ -79,14 +79,6 @@ static struct skex_fw_branch *to_branch(struct config_item *item)
 			    group);
 }
 
-/* Drops the one trailing newline echo(1) adds. */
-static size_t skex_fw_chomp(const char *page, size_t count)
-{
-	if (count && page[count - 1] == '\n')
-		count--;
-	return count;
-}
-
 /* ---- forward/<port>/ ---- */
 
 static ssize_t skex_fw_rule_type_show(struct config_item *item, char *page)
@@ -111,7 +103,7 @@ static ssize_t skex_fw_rule_type_store(struct config_item *item,
 			break;
 	if (type > SKEX_FW_ADDR) {
 		pr_err("forward/%u/type: unknown type '%.*s'\n", rule->port,
-		       (int)skex_fw_chomp(page, count), page);
+		       (int)skex_configfs_chomp(page, count), page);
 		return -EINVAL;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -325,7 +317,7 @@ static ssize_t skex_fw_branch_pattern_store(struct config_item *item,
 
 	mutex_lock(skex_fw_cfs_config_mutex());
 	err = skex_fw_branch_set_pattern(to_branch(item), page,
-					 skex_fw_chomp(page, count));
+					 skex_configfs_chomp(page, count));
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	return err ? err : count;
 }
@@ -338,7 +330,7 @@ static int skex_fw_parse_source(const char *page, size_t count, u8 *family,
 	const char *end;
 	char *slash;
 	unsigned int i, bits;
-	size_t len = skex_fw_chomp(page, count);
+	size_t len = skex_configfs_chomp(page, count);
 
 	if (!len || len >= sizeof(buf))
 		return -EINVAL;
@@ -388,7 +380,7 @@ static ssize_t skex_fw_branch_source_store(struct config_item *item,
 	err = skex_fw_parse_source(page, count, &family, &addr, &mask);
 	if (err) {
 		pr_err("branch %s: bad source '%.*s'\n",
-		       config_item_name(item), (int)skex_fw_chomp(page, count),
+		       config_item_name(item), (int)skex_configfs_chomp(page, count),
 		       page);
 		return err;
 	}
@@ -493,14 +485,9 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
 	bool mirror = skex_configfs_mirroring();
 	struct skex_fw_rule *rule;
-	char canon[8];
 	u16 port;
 
-	/* one directory per port: only the canonical spelling */
-	if (kstrtou16(name, 10, &port) || !port)
-		return ERR_PTR(-EINVAL);
-	snprintf(canon, sizeof(canon), "%u", port);
-	if (strcmp(canon, name))
+	if (skex_configfs_parse_name(name, &port))
 		return ERR_PTR(-EINVAL);
 
 	mutex_lock(skex_fw_mutex(fw));
@@ -591,16 +578,13 @@ void skex_fw_cfs_unlock(void)
 /* forward/<port>/ or (@branches) forward/<port>/branches/, or NULL. */
 static struct dentry *skex_fw_cfs_dir(u16 port, bool branches)
 {
-	struct dentry *rd, *bd;
+	struct dentry *forward = skex_forward_group.cg_item.ci_dentry;
 	char name[8];
 
 	snprintf(name, sizeof(name), "%u", port);
-	rd = skex_configfs_child(skex_forward_group.cg_item.ci_dentry, name);
-	if (!rd || !branches)
-		return rd;
-	bd = skex_configfs_child(rd, "branches");
-	dput(rd);
-	return bd;
+	if (!branches)
+		return skex_configfs_child(forward, name);
+	return skex_configfs_subdir(forward, name, "branches");
 }
 
 /**

@@ -108,19 +108,6 @@ static struct skex_cfs_port *to_cfs_port(struct config_item *item)
 	return container_of(item, struct skex_cfs_port, item);
 }
 
-/* A directory name: a number 1-65535 written the canonical way. */
-static int skex_cfs_parse_name(const char *name, u16 *val)
-{
-	char buf[8];
-	int err;
-
-	err = kstrtou16(name, 10, val);
-	if (err || !*val)
-		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%u", *val);
-	return strcmp(buf, name) ? -EINVAL : 0;
-}
-
 /* ---- engine access ---- */
 
 /* The group's description with port @port; spec is kmalloc()ed. */
@@ -210,8 +197,7 @@ static int skex_cfs_parse_frac(const char *page, size_t count, u32 *quota)
 	u16 whole;
 	int err;
 
-	if (count && page[count - 1] == '\n')
-		count--;
+	count = skex_configfs_chomp(page, count);
 	if (!count || count >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, page, count);
@@ -275,8 +261,7 @@ unlock:
 	if (err)
 		pr_info("groups/%u/ports/%u/quota: cannot set '%.*s': %d\n",
 			cp->grp->gid, cp->port,
-			(int)(count && page[count - 1] == '\n' ? count - 1 :
-				count), page, err);
+			(int)skex_configfs_chomp(page, count), page, err);
 	return err ?: count;
 }
 
@@ -382,7 +367,7 @@ static struct config_item *skex_cfs_make_port(struct config_group *group,
 	u16 port;
 	int err;
 
-	err = skex_cfs_parse_name(name, &port);
+	err = skex_configfs_parse_name(name, &port);
 	if (err)
 		return ERR_PTR(err);
 	cp = kzalloc(sizeof(*cp), GFP_KERNEL);
@@ -561,7 +546,7 @@ static struct config_group *skex_cfs_make_group(struct config_group *group,
 	u16 gid;
 	int err;
 
-	err = skex_cfs_parse_name(name, &gid);
+	err = skex_configfs_parse_name(name, &gid);
 	if (err)
 		return ERR_PTR(err);
 	cg = kzalloc(sizeof(*cg), GFP_KERNEL);
@@ -616,18 +601,6 @@ struct configfs_group_operations skex_group_dir_ops = {
 };
 
 /* ---- the mirror ---- */
-
-/* The dentry of groups/<gid>/ports/, with a reference, or NULL. */
-static struct dentry *skex_cfs_ports_dentry(const char *gid)
-{
-	struct dentry *gd, *pd = NULL;
-
-	gd = skex_configfs_child(skex_groups_group.cg_item.ci_dentry, gid);
-	if (gd)
-		pd = skex_configfs_child(gd, "ports");
-	dput(gd);
-	return pd;
-}
 
 /* The ports shown for @gid now; returns how many, -1 if no directory. */
 static int skex_cfs_shown(u16 gid, u16 *ports)
@@ -684,7 +657,7 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 		n = 0;
 	}
 
-	pd = skex_cfs_ports_dentry(name);
+	pd = skex_configfs_subdir(groups, name, "ports");
 	for (i = 0; pd && i < n; i++) {
 		if (skex_cfs_spec_port(spec, shown[i]))
 			continue;
