@@ -138,6 +138,28 @@ skex_cfs_spec_port(struct skex_group_spec *spec, u16 port)
 	return NULL;
 }
 
+/*
+ * The description of @cp's group, kmalloc()ed, and (*@ps) @cp's port in it;
+ * NULL and *@err (-ENOENT: the port is not in the group) if there is none.
+ * Under config_mutex.
+ */
+static struct skex_group_spec *
+skex_cfs_port_spec(struct skex_net *sn, struct skex_cfs_port *cp,
+		   struct skex_group_port_spec **ps, int *err)
+{
+	struct skex_group_spec *spec = skex_cfs_spec(sn, cp->grp->gid, err);
+
+	if (!spec)
+		return NULL;
+	*ps = skex_cfs_spec_port(spec, cp->port);
+	if (!*ps) {
+		kfree(spec);
+		*err = -ENOENT;
+		return NULL;
+	}
+	return spec;
+}
+
 /* Check and apply a changed description. Under config_mutex. */
 static int skex_cfs_apply(struct skex_net *sn, u16 gid,
 			  struct skex_group_spec *spec)
@@ -159,15 +181,12 @@ static ssize_t skex_port_quota_show(struct config_item *item, char *page)
 	int err;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
 
-	ps = skex_cfs_spec_port(spec, cp->port);
-	if (!ps) {
-		ret = -ENOENT;
-	} else if (!ps->set) {
+	if (!ps->set) {
 		ret = sprintf(page, "\n");
 	} else if (skex_group_accept_type(spec->type)) {
 		u32 frac = ps->quota % 1000;
@@ -235,13 +254,9 @@ static ssize_t skex_port_quota_store(struct config_item *item,
 	int err;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	if (!spec)
 		goto unlock;
-	ps = skex_cfs_spec_port(spec, cp->port);
-	err = -ENOENT;
-	if (!ps)
-		goto out;
 	if (skex_group_accept_type(spec->type)) {
 		err = skex_cfs_parse_frac(page, count, &quota);
 	} else {
@@ -275,12 +290,11 @@ static ssize_t skex_port_nonblock_show(struct config_item *item, char *page)
 	int err;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
-	ps = skex_cfs_spec_port(spec, cp->port);
-	ret = ps ? sprintf(page, "%d\n", ps->nonblock) : -ENOENT;
+	ret = sprintf(page, "%d\n", ps->nonblock);
 	kfree(spec);
 	return ret;
 }
@@ -300,14 +314,10 @@ static ssize_t skex_port_nonblock_store(struct config_item *item,
 		return -EINVAL;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	if (spec) {
-		ps = skex_cfs_spec_port(spec, cp->port);
-		err = -ENOENT;
-		if (ps) {
-			ps->nonblock = val;
-			err = skex_cfs_apply(sn, cp->grp->gid, spec);
-		}
+		ps->nonblock = val;
+		err = skex_cfs_apply(sn, cp->grp->gid, spec);
 		kfree(spec);
 	}
 	mutex_unlock(&sn->config_mutex);
