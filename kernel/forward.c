@@ -1451,12 +1451,15 @@ void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out)
 	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
 }
 
-static void skex_fw_pat_free_rcu(struct rcu_head *head)
+static void skex_fw_pat_free(struct skex_fw_pat *pat)
 {
-	struct skex_fw_pat *pat = container_of(head, struct skex_fw_pat, rcu);
-
 	textsearch_destroy(pat->ts);
 	kfree(pat);
+}
+
+static void skex_fw_pat_free_rcu(struct rcu_head *head)
+{
+	skex_fw_pat_free(container_of(head, struct skex_fw_pat, rcu));
 }
 
 static void skex_fw_pat_retire(struct skex_fw_pat *pat)
@@ -1470,10 +1473,8 @@ static void skex_fw_branch_free_rcu(struct rcu_head *head)
 	struct skex_fw_branch *b = container_of(head, struct skex_fw_branch,
 						rcu);
 
-	if (b->pat) {
-		textsearch_destroy(b->pat->ts);
-		kfree(b->pat);
-	}
+	if (b->pat)
+		skex_fw_pat_free(b->pat);
 	kfree(b);
 }
 
@@ -1623,8 +1624,7 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 	err = skex_fw_rule_commit(b->rule);
 	if (err) {
 		b->pat = old;
-		textsearch_destroy(pat->ts);
-		kfree(pat);
+		skex_fw_pat_free(pat);
 		return err;
 	}
 	skex_fw_pat_retire(old);
