@@ -23,6 +23,10 @@
  * unloading, and takes them again in drop_item (skex_configfs_repin())
  * just before configfs_rmdir() puts them. At unload an engine removes the
  * mirrored directories that are left before the subsystem goes.
+ *
+ * The engines' fronts (forward_configfs.c, group_configfs.c) share the
+ * mirror's helpers and the parsing of the numbered directory names
+ * (skex_configfs_parse_name()).
  */
 #include "skex.h"
 #include "compat.h"
@@ -32,9 +36,11 @@
 
 #include <linux/configfs.h>
 #include <linux/cred.h>
+#include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/sched/task.h>
+#include <linux/string.h>
 
 /* module references configfs_mkdir() takes: subsystem and item type */
 #define SKEX_CONFIGFS_PINS	2
@@ -95,6 +101,25 @@ void skex_configfs_exit(void)
 	configfs_unregister_subsystem(&skex_subsys);
 }
 
+/**
+ * skex_configfs_parse_name - the number a directory of the tree is named by
+ * @name: the directory's name (forward/<port>, groups/<gid>/ports/<port>...)
+ * @val: set to the number
+ *
+ * One directory per number: only 1-65535 written the canonical way.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int skex_configfs_parse_name(const char *name, u16 *val)
+{
+	char buf[8];
+
+	if (kstrtou16(name, 10, val) || !*val)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%u", *val);
+	return strcmp(buf, name) ? -EINVAL : 0;
+}
+
 /* ---- the mirror ---- */
 
 /**
@@ -128,6 +153,27 @@ struct dentry *skex_configfs_child(struct dentry *parent, const char *name)
 		return NULL;
 	}
 	return dentry;
+}
+
+/**
+ * skex_configfs_subdir - a directory of a directory's entry
+ * @parent: the directory
+ * @name: the entry
+ * @sub: the directory in it
+ *
+ * Return: @parent/@name/@sub with a reference (dput() it), or NULL if there
+ * is none.
+ */
+struct dentry *skex_configfs_subdir(struct dentry *parent, const char *name,
+				    const char *sub)
+{
+	struct dentry *dir, *subdir = NULL;
+
+	dir = skex_configfs_child(parent, name);
+	if (dir)
+		subdir = skex_configfs_child(dir, sub);
+	dput(dir);
+	return subdir;
 }
 
 /* mkdir or rmdir @name in @parent as the kernel. */

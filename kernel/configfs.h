@@ -4,7 +4,8 @@
  *
  * Directories the kernel makes and removes in the module's configfs tree,
  * so that objects made through the sockopt front are ordinary directories
- * (configfs.c, "mirror").
+ * (configfs.c, "mirror"), and what the engines' configfs fronts
+ * (forward_configfs.c, group_configfs.c) share.
  */
 #ifndef _SKEX_CONFIGFS_H
 #define _SKEX_CONFIGFS_H
@@ -13,8 +14,20 @@
 
 struct dentry;
 
+/* Drops the one trailing newline echo(1) adds to what a store gets. */
+static inline size_t skex_configfs_chomp(const char *page, size_t count)
+{
+	if (count && page[count - 1] == '\n')
+		count--;
+	return count;
+}
+
+int skex_configfs_parse_name(const char *name, u16 *val);
+
 bool skex_configfs_mirroring(void);
 struct dentry *skex_configfs_child(struct dentry *parent, const char *name);
+struct dentry *skex_configfs_subdir(struct dentry *parent, const char *name,
+				    const char *sub);
 int skex_configfs_mkdir(struct dentry *parent, const char *name);
 int skex_configfs_rmdir(struct dentry *parent, const char *name);
 void skex_configfs_repin(bool unpinned);

@@ -455,6 +455,23 @@ static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 	return __skex_fw_rule_commit(rule, GFP_KERNEL);
 }
 
+/*
+ * Set @field, a setting of @rule or of one of its branches, to @val and
+ * publish the rule; if that fails, @field gets its old value back.
+ * Evaluates to 0 or the error. Under config_mutex.
+ */
+#define skex_fw_set_commit(rule, field, val) ({				\
+	typeof(field) *__field = &(field);				\
+	typeof(field) __old = *__field;					\
+	int __err;							\
+									\
+	*__field = (val);						\
+	__err = skex_fw_rule_commit(rule);				\
+	if (__err)							\
+		*__field = __old;					\
+	__err;								\
+})
+
 /* ---- classification ---- */
 
 static int skex_fw_addr_cmp(const void *key, const void *elt)
@@ -1341,78 +1358,52 @@ void skex_fw_rule_delete(struct skex_fw_rule *rule)
 
 int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type)
 {
-	u8 old = rule->type;
-	int err;
-
 	skex_fw_assert_locked(rule->fw);
 	if (rule->deleted)
 		return -ENODEV;
 	if (type < SKEX_FW_DICE || type > SKEX_FW_ADDR)
 		return -EINVAL;
-	if (type == old)
+	if (type == rule->type)
 		return 0;
 	if (rule->enabled || !list_empty(&rule->branches))
 		return -EBUSY;
-	rule->type = type;
-	err = skex_fw_rule_commit(rule);
-	if (err)
-		rule->type = old;
-	return err;
+	return skex_fw_set_commit(rule, rule->type, type);
 }
 
 int skex_fw_rule_set_default(struct skex_fw_rule *rule, u16 port)
 {
-	u16 old = rule->def_port;
-	int err;
-
 	skex_fw_assert_locked(rule->fw);
 	if (rule->deleted)
 		return -ENODEV;
 	if (!port || port == rule->port)
 		return -EINVAL;
-	rule->def_port = port;
-	err = skex_fw_rule_commit(rule);
-	if (err)
-		rule->def_port = old;
-	return err;
+	return skex_fw_set_commit(rule, rule->def_port, port);
+}
+
+/* A content rule's timeout_ms or window (@field): 1 to @max. */
+static int skex_fw_rule_set_content(struct skex_fw_rule *rule, u32 *field,
+				    u32 val, u32 max)
+{
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (rule->type != SKEX_FW_CONTENT)
+		return -EINVAL;
+	if (!val || val > max)
+		return -ERANGE;
+	return skex_fw_set_commit(rule, *field, val);
 }
 
 int skex_fw_rule_set_timeout(struct skex_fw_rule *rule, u32 ms)
 {
-	u32 old = rule->timeout_ms;
-	int err;
-
-	skex_fw_assert_locked(rule->fw);
-	if (rule->deleted)
-		return -ENODEV;
-	if (rule->type != SKEX_FW_CONTENT)
-		return -EINVAL;
-	if (!ms || ms > SKEX_FW_TIMEOUT_MAX)
-		return -ERANGE;
-	rule->timeout_ms = ms;
-	err = skex_fw_rule_commit(rule);
-	if (err)
-		rule->timeout_ms = old;
-	return err;
+	return skex_fw_rule_set_content(rule, &rule->timeout_ms, ms,
+					SKEX_FW_TIMEOUT_MAX);
 }
 
 int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes)
 {
-	u32 old = rule->window;
-	int err;
-
-	skex_fw_assert_locked(rule->fw);
-	if (rule->deleted)
-		return -ENODEV;
-	if (rule->type != SKEX_FW_CONTENT)
-		return -EINVAL;
-	if (!bytes || bytes > SKEX_FW_WINDOW_MAX)
-		return -ERANGE;
-	rule->window = bytes;
-	err = skex_fw_rule_commit(rule);
-	if (err)
-		rule->window = old;
-	return err;
+	return skex_fw_rule_set_content(rule, &rule->window, bytes,
+					SKEX_FW_WINDOW_MAX);
 }
 
 /**
@@ -1534,12 +1525,15 @@ void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out)
 	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
 }
 
-static void skex_fw_pat_free_rcu(struct rcu_head *head)
+static void skex_fw_pat_free(struct skex_fw_pat *pat)
 {
-	struct skex_fw_pat *pat = container_of(head, struct skex_fw_pat, rcu);
-
 	textsearch_destroy(pat->ts);
 	kfree(pat);
+}
+
+static void skex_fw_pat_free_rcu(struct rcu_head *head)
+{
+	skex_fw_pat_free(container_of(head, struct skex_fw_pat, rcu));
 }
 
 static void skex_fw_pat_retire(struct skex_fw_pat *pat)
@@ -1553,10 +1547,8 @@ static void skex_fw_branch_free_rcu(struct rcu_head *head)
 	struct skex_fw_branch *b = container_of(head, struct skex_fw_branch,
 						rcu);
 
-	if (b->pat) {
-		textsearch_destroy(b->pat->ts);
-		kfree(b->pat);
-	}
+	if (b->pat)
+		skex_fw_pat_free(b->pat);
 	kfree(b);
 }
 
@@ -1583,7 +1575,6 @@ static int skex_fw_branch_check_rule(struct skex_fw_branch *b, u8 type)
 
 int skex_fw_branch_set_port(struct skex_fw_branch *b, u16 port)
 {
-	u16 old = b->port;
 	int err;
 
 	err = skex_fw_branch_check_rule(b, 0);
@@ -1591,18 +1582,13 @@ int skex_fw_branch_set_port(struct skex_fw_branch *b, u16 port)
 		return err;
 	if (!port || port == b->rule->port)
 		return -EINVAL;
-	b->port = port;
-	err = skex_fw_rule_commit(b->rule);
-	if (err)
-		b->port = old;
-	return err;
+	return skex_fw_set_commit(b->rule, b->port, port);
 }
 
 int skex_fw_branch_set_chance(struct skex_fw_branch *b, u32 chance)
 {
 	struct skex_fw_branch *o;
 	u32 sum = chance;
-	u8 old = b->chance;
 	int err;
 
 	err = skex_fw_branch_check_rule(b, SKEX_FW_DICE);
@@ -1613,11 +1599,7 @@ int skex_fw_branch_set_chance(struct skex_fw_branch *b, u32 chance)
 			sum += o->chance;
 	if (chance > 100 || sum > 100)
 		return -EINVAL;
-	b->chance = chance;
-	err = skex_fw_rule_commit(b->rule);
-	if (err)
-		b->chance = old;
-	return err;
+	return skex_fw_set_commit(b->rule, b->chance, chance);
 }
 
 static unsigned int skex_fw_mask_bits(const struct in6_addr *mask)
@@ -1716,8 +1698,7 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 	err = skex_fw_rule_commit(b->rule);
 	if (err) {
 		b->pat = old;
-		textsearch_destroy(pat->ts);
-		kfree(pat);
+		skex_fw_pat_free(pat);
 		return err;
 	}
 	skex_fw_pat_retire(old);

@@ -79,12 +79,25 @@ static struct skex_fw_branch *to_branch(struct config_item *item)
 			    group);
 }
 
-/* Drops the one trailing newline echo(1) adds. */
-static size_t skex_fw_chomp(const char *page, size_t count)
-{
-	if (count && page[count - 1] == '\n')
-		count--;
-	return count;
+/*
+ * Stores one unsigned field of a rule or branch (@obj) under config_mutex:
+ * parsed as a @type, set with @set.
+ */
+#define SKEX_FW_STORE(obj, name, type, set)				\
+static ssize_t skex_fw_##obj##_##name##_store(struct config_item *item,	\
+					      const char *page,		\
+					      size_t count)		\
+{									\
+	type val;							\
+	int err;							\
+									\
+	err = kstrto##type(page, 10, &val);				\
+	if (err)							\
+		return err;						\
+	mutex_lock(skex_fw_cfs_config_mutex());				\
+	err = set(to_##obj(item), val);					\
+	mutex_unlock(skex_fw_cfs_config_mutex());			\
+	return err ? err : count;					\
 }
 
 /* ---- forward/<port>/ ---- */
@@ -111,7 +124,7 @@ static ssize_t skex_fw_rule_type_store(struct config_item *item,
 			break;
 	if (type > SKEX_FW_ADDR) {
 		pr_err("forward/%u/type: unknown type '%.*s'\n", rule->port,
-		       (int)skex_fw_chomp(page, count), page);
+		       (int)skex_configfs_chomp(page, count), page);
 		return -EINVAL;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -141,21 +154,9 @@ SKEX_FW_RULE_SHOW(window, rule->window)
 SKEX_FW_RULE_SHOW(default_hits, atomic64_read(&rule->default_hits))
 SKEX_FW_RULE_SHOW(dropped, atomic64_read(&rule->dropped))
 
-static ssize_t skex_fw_rule_default_port_store(struct config_item *item,
-					       const char *page, size_t count)
-{
-	struct skex_fw_rule *rule = to_rule(item);
-	u16 port;
-	int err;
-
-	err = kstrtou16(page, 10, &port);
-	if (err)
-		return err;
-	mutex_lock(skex_fw_cfs_config_mutex());
-	err = skex_fw_rule_set_default(rule, port);
-	mutex_unlock(skex_fw_cfs_config_mutex());
-	return err ? err : count;
-}
+SKEX_FW_STORE(rule, default_port, u16, skex_fw_rule_set_default)
+SKEX_FW_STORE(rule, timeout_ms, u32, skex_fw_rule_set_timeout)
+SKEX_FW_STORE(rule, window, u32, skex_fw_rule_set_window)
 
 static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 					 const char *page, size_t count)
@@ -174,38 +175,6 @@ static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	if (err)
 		pr_err("forward/%u/enable: %d\n", rule->port, err);
-	return err ? err : count;
-}
-
-static ssize_t skex_fw_rule_timeout_ms_store(struct config_item *item,
-					     const char *page, size_t count)
-{
-	struct skex_fw_rule *rule = to_rule(item);
-	u32 ms;
-	int err;
-
-	err = kstrtou32(page, 10, &ms);
-	if (err)
-		return err;
-	mutex_lock(skex_fw_cfs_config_mutex());
-	err = skex_fw_rule_set_timeout(rule, ms);
-	mutex_unlock(skex_fw_cfs_config_mutex());
-	return err ? err : count;
-}
-
-static ssize_t skex_fw_rule_window_store(struct config_item *item,
-					 const char *page, size_t count)
-{
-	struct skex_fw_rule *rule = to_rule(item);
-	u32 bytes;
-	int err;
-
-	err = kstrtou32(page, 10, &bytes);
-	if (err)
-		return err;
-	mutex_lock(skex_fw_cfs_config_mutex());
-	err = skex_fw_rule_set_window(rule, bytes);
-	mutex_unlock(skex_fw_cfs_config_mutex());
 	return err ? err : count;
 }
 
@@ -288,35 +257,8 @@ SKEX_FW_BRANCH_SHOW(pattern)
 SKEX_FW_BRANCH_SHOW(chance)
 SKEX_FW_BRANCH_SHOW(hits)
 
-static ssize_t skex_fw_branch_port_store(struct config_item *item,
-					 const char *page, size_t count)
-{
-	u16 port;
-	int err;
-
-	err = kstrtou16(page, 10, &port);
-	if (err)
-		return err;
-	mutex_lock(skex_fw_cfs_config_mutex());
-	err = skex_fw_branch_set_port(to_branch(item), port);
-	mutex_unlock(skex_fw_cfs_config_mutex());
-	return err ? err : count;
-}
-
-static ssize_t skex_fw_branch_chance_store(struct config_item *item,
-					   const char *page, size_t count)
-{
-	u32 chance;
-	int err;
-
-	err = kstrtou32(page, 10, &chance);
-	if (err)
-		return err;
-	mutex_lock(skex_fw_cfs_config_mutex());
-	err = skex_fw_branch_set_chance(to_branch(item), chance);
-	mutex_unlock(skex_fw_cfs_config_mutex());
-	return err ? err : count;
-}
+SKEX_FW_STORE(branch, port, u16, skex_fw_branch_set_port)
+SKEX_FW_STORE(branch, chance, u32, skex_fw_branch_set_chance)
 
 static ssize_t skex_fw_branch_pattern_store(struct config_item *item,
 					    const char *page, size_t count)
@@ -325,7 +267,7 @@ static ssize_t skex_fw_branch_pattern_store(struct config_item *item,
 
 	mutex_lock(skex_fw_cfs_config_mutex());
 	err = skex_fw_branch_set_pattern(to_branch(item), page,
-					 skex_fw_chomp(page, count));
+					 skex_configfs_chomp(page, count));
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	return err ? err : count;
 }
@@ -338,7 +280,7 @@ static int skex_fw_parse_source(const char *page, size_t count, u8 *family,
 	const char *end;
 	char *slash;
 	unsigned int i, bits;
-	size_t len = skex_fw_chomp(page, count);
+	size_t len = skex_configfs_chomp(page, count);
 
 	if (!len || len >= sizeof(buf))
 		return -EINVAL;
@@ -388,7 +330,7 @@ static ssize_t skex_fw_branch_source_store(struct config_item *item,
 	err = skex_fw_parse_source(page, count, &family, &addr, &mask);
 	if (err) {
 		pr_err("branch %s: bad source '%.*s'\n",
-		       config_item_name(item), (int)skex_fw_chomp(page, count),
+		       config_item_name(item), (int)skex_configfs_chomp(page, count),
 		       page);
 		return err;
 	}
@@ -493,14 +435,9 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
 	bool mirror = skex_configfs_mirroring();
 	struct skex_fw_rule *rule;
-	char canon[8];
 	u16 port;
 
-	/* one directory per port: only the canonical spelling */
-	if (kstrtou16(name, 10, &port) || !port)
-		return ERR_PTR(-EINVAL);
-	snprintf(canon, sizeof(canon), "%u", port);
-	if (strcmp(canon, name))
+	if (skex_configfs_parse_name(name, &port))
 		return ERR_PTR(-EINVAL);
 
 	mutex_lock(skex_fw_mutex(fw));
@@ -588,19 +525,33 @@ void skex_fw_cfs_unlock(void)
 
 /* ---- the mirror ---- */
 
-/* forward/<port>/ or (@branches) forward/<port>/branches/, or NULL. */
-static struct dentry *skex_fw_cfs_dir(u16 port, bool branches)
+/*
+ * Make (@make) or remove the directory forward/<port>/ or, with @branch,
+ * forward/<port>/branches/<branch>/. Under skex_fw_cfs_lock(); nothing is
+ * done while the subsystem is not up. Return: 0, -ENOENT if there is no
+ * directory to do it in, or the error of mkdir or rmdir.
+ */
+static int skex_fw_cfs_dirop(u16 port, const char *branch, bool make)
 {
-	struct dentry *rd, *bd;
+	struct dentry *forward = skex_forward_group.cg_item.ci_dentry;
+	struct dentry *dir;
 	char name[8];
+	int err;
 
+	lockdep_assert_held(&skex_fw_cfs_mutex);
+	if (!skex_fw_cfs_on)
+		return 0;
 	snprintf(name, sizeof(name), "%u", port);
-	rd = skex_configfs_child(skex_forward_group.cg_item.ci_dentry, name);
-	if (!rd || !branches)
-		return rd;
-	bd = skex_configfs_child(rd, "branches");
-	dput(rd);
-	return bd;
+	dir = branch ? skex_configfs_subdir(forward, name, "branches") :
+		       dget(forward);
+	if (!dir)
+		return -ENOENT;
+	if (make)
+		err = skex_configfs_mkdir(dir, branch ?: name);
+	else
+		err = skex_configfs_rmdir(dir, branch ?: name);
+	dput(dir);
+	return err;
 }
 
 /**
@@ -615,24 +566,7 @@ static struct dentry *skex_fw_cfs_dir(u16 port, bool branches)
  */
 int skex_fw_cfs_show(u16 port, const char *branch)
 {
-	struct dentry *dir;
-	char name[8];
-	int err;
-
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!skex_fw_cfs_on)
-		return 0;
-	if (!branch) {
-		snprintf(name, sizeof(name), "%u", port);
-		return skex_configfs_mkdir(skex_forward_group.cg_item.ci_dentry,
-					   name);
-	}
-	dir = skex_fw_cfs_dir(port, true);
-	if (!dir)
-		return -ENOENT;
-	err = skex_configfs_mkdir(dir, branch);
-	dput(dir);
-	return err;
+	return skex_fw_cfs_dirop(port, branch, true);
 }
 
 /**
@@ -647,22 +581,10 @@ int skex_fw_cfs_show(u16 port, const char *branch)
  */
 int skex_fw_cfs_hide(u16 port, const char *branch)
 {
-	struct dentry *dir;
-	char name[8];
-	int err;
+	int err = skex_fw_cfs_dirop(port, branch, false);
 
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	if (!skex_fw_cfs_on)
-		return 0;
-	snprintf(name, sizeof(name), "%u", port);
-	dir = branch ? skex_fw_cfs_dir(port, true) :
-		       dget(skex_forward_group.cg_item.ci_dentry);
-	if (!dir)
-		return -ENOENT;
-	err = skex_configfs_rmdir(dir, branch ?: name);
-	dput(dir);
 	if (err && err != -ENOENT)
-		pr_warn("forward/%s%s%s: cannot remove: %d\n", name,
+		pr_warn("forward/%u%s%s: cannot remove: %d\n", port,
 			branch ? "/branches/" : "", branch ?: "", err);
 	return err;
 }

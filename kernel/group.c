@@ -850,8 +850,12 @@ struct skex_group_port *skex_group_output_port(struct sock *sk)
 	return gp;
 }
 
-/* An FTP process reads its control connection: it is serving it. */
-void skex_group_received(struct sock *sk)
+/*
+ * If @sk is a control connection of an FTP group: the current process,
+ * which reads it, serves it, or (@gone) it is destroyed and ends its
+ * session.
+ */
+static void skex_ftp_control(struct sock *sk, bool gone)
 {
 	struct skex_group_port *gp;
 
@@ -859,23 +863,25 @@ void skex_group_received(struct sock *sk)
 		return;
 	rcu_read_lock();
 	gp = skex_output_gport_rcu(sk);
-	if (gp && gp->type == SKEX_OUTPUT_ABSOLUTE_FTP)
-		skex_ftp_mark(gp, sk);
+	if (gp && gp->type == SKEX_OUTPUT_ABSOLUTE_FTP) {
+		if (gone)
+			skex_ftp_forget(gp, sk);
+		else
+			skex_ftp_mark(gp, sk);
+	}
 	rcu_read_unlock();
+}
+
+/* An FTP process reads its control connection: it is serving it. */
+void skex_group_received(struct sock *sk)
+{
+	skex_ftp_control(sk, false);
 }
 
 /* A TCP socket is destroyed: a control connection ends its session. */
 void skex_group_destroyed(struct sock *sk)
 {
-	struct skex_group_port *gp;
-
-	if (!atomic_read(&skex_group_nr_ftp))
-		return;
-	rcu_read_lock();
-	gp = skex_output_gport_rcu(sk);
-	if (gp && gp->type == SKEX_OUTPUT_ABSOLUTE_FTP)
-		skex_ftp_forget(gp, sk);
-	rcu_read_unlock();
+	skex_ftp_control(sk, true);
 }
 
 /*

@@ -108,19 +108,6 @@ static struct skex_cfs_port *to_cfs_port(struct config_item *item)
 	return container_of(item, struct skex_cfs_port, item);
 }
 
-/* A directory name: a number 1-65535 written the canonical way. */
-static int skex_cfs_parse_name(const char *name, u16 *val)
-{
-	char buf[8];
-	int err;
-
-	err = kstrtou16(name, 10, val);
-	if (err || !*val)
-		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%u", *val);
-	return strcmp(buf, name) ? -EINVAL : 0;
-}
-
 /* ---- engine access ---- */
 
 /* The group's description with port @port; spec is kmalloc()ed. */
@@ -151,6 +138,28 @@ skex_cfs_spec_port(struct skex_group_spec *spec, u16 port)
 	return NULL;
 }
 
+/*
+ * The description of @cp's group, kmalloc()ed, and (*@ps) @cp's port in it;
+ * NULL and *@err (-ENOENT: the port is not in the group) if there is none.
+ * Under config_mutex.
+ */
+static struct skex_group_spec *
+skex_cfs_port_spec(struct skex_net *sn, struct skex_cfs_port *cp,
+		   struct skex_group_port_spec **ps, int *err)
+{
+	struct skex_group_spec *spec = skex_cfs_spec(sn, cp->grp->gid, err);
+
+	if (!spec)
+		return NULL;
+	*ps = skex_cfs_spec_port(spec, cp->port);
+	if (!*ps) {
+		kfree(spec);
+		*err = -ENOENT;
+		return NULL;
+	}
+	return spec;
+}
+
 /* Check and apply a changed description. Under config_mutex. */
 static int skex_cfs_apply(struct skex_net *sn, u16 gid,
 			  struct skex_group_spec *spec)
@@ -172,15 +181,12 @@ static ssize_t skex_port_quota_show(struct config_item *item, char *page)
 	int err;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
 
-	ps = skex_cfs_spec_port(spec, cp->port);
-	if (!ps) {
-		ret = -ENOENT;
-	} else if (!ps->set) {
+	if (!ps->set) {
 		ret = sprintf(page, "\n");
 	} else if (skex_group_accept_type(spec->type)) {
 		u32 frac = ps->quota % 1000;
@@ -210,8 +216,7 @@ static int skex_cfs_parse_frac(const char *page, size_t count, u32 *quota)
 	u16 whole;
 	int err;
 
-	if (count && page[count - 1] == '\n')
-		count--;
+	count = skex_configfs_chomp(page, count);
 	if (!count || count >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, page, count);
@@ -249,13 +254,9 @@ static ssize_t skex_port_quota_store(struct config_item *item,
 	int err;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	if (!spec)
 		goto unlock;
-	ps = skex_cfs_spec_port(spec, cp->port);
-	err = -ENOENT;
-	if (!ps)
-		goto out;
 	if (skex_group_accept_type(spec->type)) {
 		err = skex_cfs_parse_frac(page, count, &quota);
 	} else {
@@ -275,8 +276,7 @@ unlock:
 	if (err)
 		pr_info("groups/%u/ports/%u/quota: cannot set '%.*s': %d\n",
 			cp->grp->gid, cp->port,
-			(int)(count && page[count - 1] == '\n' ? count - 1 :
-				count), page, err);
+			(int)skex_configfs_chomp(page, count), page, err);
 	return err ?: count;
 }
 
@@ -290,12 +290,11 @@ static ssize_t skex_port_nonblock_show(struct config_item *item, char *page)
 	int err;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
-	ps = skex_cfs_spec_port(spec, cp->port);
-	ret = ps ? sprintf(page, "%d\n", ps->nonblock) : -ENOENT;
+	ret = sprintf(page, "%d\n", ps->nonblock);
 	kfree(spec);
 	return ret;
 }
@@ -315,14 +314,10 @@ static ssize_t skex_port_nonblock_store(struct config_item *item,
 		return -EINVAL;
 
 	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_spec(sn, cp->grp->gid, &err);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	if (spec) {
-		ps = skex_cfs_spec_port(spec, cp->port);
-		err = -ENOENT;
-		if (ps) {
-			ps->nonblock = val;
-			err = skex_cfs_apply(sn, cp->grp->gid, spec);
-		}
+		ps->nonblock = val;
+		err = skex_cfs_apply(sn, cp->grp->gid, spec);
 		kfree(spec);
 	}
 	mutex_unlock(&sn->config_mutex);
@@ -382,7 +377,7 @@ static struct config_item *skex_cfs_make_port(struct config_group *group,
 	u16 port;
 	int err;
 
-	err = skex_cfs_parse_name(name, &port);
+	err = skex_configfs_parse_name(name, &port);
 	if (err)
 		return ERR_PTR(err);
 	cp = kzalloc(sizeof(*cp), GFP_KERNEL);
@@ -561,7 +556,7 @@ static struct config_group *skex_cfs_make_group(struct config_group *group,
 	u16 gid;
 	int err;
 
-	err = skex_cfs_parse_name(name, &gid);
+	err = skex_configfs_parse_name(name, &gid);
 	if (err)
 		return ERR_PTR(err);
 	cg = kzalloc(sizeof(*cg), GFP_KERNEL);
@@ -616,18 +611,6 @@ struct configfs_group_operations skex_group_dir_ops = {
 };
 
 /* ---- the mirror ---- */
-
-/* The dentry of groups/<gid>/ports/, with a reference, or NULL. */
-static struct dentry *skex_cfs_ports_dentry(const char *gid)
-{
-	struct dentry *gd, *pd = NULL;
-
-	gd = skex_configfs_child(skex_groups_group.cg_item.ci_dentry, gid);
-	if (gd)
-		pd = skex_configfs_child(gd, "ports");
-	dput(gd);
-	return pd;
-}
 
 /* The ports shown for @gid now; returns how many, -1 if no directory. */
 static int skex_cfs_shown(u16 gid, u16 *ports)
@@ -684,7 +667,7 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 		n = 0;
 	}
 
-	pd = skex_cfs_ports_dentry(name);
+	pd = skex_configfs_subdir(groups, name, "ports");
 	for (i = 0; pd && i < n; i++) {
 		if (skex_cfs_spec_port(spec, shown[i]))
 			continue;

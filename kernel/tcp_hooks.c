@@ -142,6 +142,22 @@ struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 }
 
 /*
+ * The original sent @ret (bytes or an error) of a piece of @n bytes the
+ * quota allowed: refund what it did not send, add what it did to *@done.
+ * Returns whether to send the next piece.
+ */
+static bool skex_output_sent(struct skex_group_port *gp, long n, int ret,
+			     size_t *done)
+{
+	if (ret < n)
+		skex_group_output_refund(gp, n - max(ret, 0));
+	if (ret <= 0)
+		return false;
+	*done += ret;
+	return ret >= n;
+}
+
+/*
  * A send covered by an output group: in pieces the quota allows, each
  * handed to the original with the message truncated to it. Returns the
  * bytes sent if any, else the error.
@@ -165,12 +181,7 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 		iov_iter_truncate(&msg->msg_iter, n);
 		ret = tcp_sendmsg_orig(sk, msg, n);
 		iov_iter_reexpand(&msg->msg_iter, before - max(ret, 0));
-		if (ret < n)
-			skex_group_output_refund(gp, n - max(ret, 0));
-		if (ret <= 0)
-			break;
-		done += ret;
-		if (ret < n)
+		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
 	skex_group_port_put(gp);
@@ -212,12 +223,7 @@ static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 			break;
 		}
 		ret = tcp_sendpage_orig(sk, page, offset + done, n, flags);
-		if (ret < n)
-			skex_group_output_refund(gp, n - max(ret, 0));
-		if (ret <= 0)
-			break;
-		done += ret;
-		if (ret < n)
+		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
 	skex_group_port_put(gp);
