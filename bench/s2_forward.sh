@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 P_BACK=48201 P_ADDR=48202 P_CONTENT=48203 P_HAP=48204 P_HAPHTTP=48205 P_HAPINSP=48206
-T_WRK=$(bench_secs 2 1)
+T_WRK=$(bench_secs 1 1)
 
 bench_begin s2 "Forwarding vs direct vs HAProxy"
 bench_desc "nginx (1 worker) on a backend port, reached directly, through a skex forwarding rule on another port that hands the connection, established, to nginx (address: one branch 127.0.0.0/8; content: one branch matching 'GET /' in the request), and through HAProxy (1 thread), which relays every byte: mode tcp without rules; mode http with a path ACL (acl img path_beg /images, use_backend, else the default backend: both nginx); mode tcp with tcp-request inspect-delay and a payload match (req.payload(0,5) -m str 'GET /' picks the backend, like the content rule). Connection rate and latency: wrk --latency, 8 connections, Connection: close (one connection per request), 100-byte file, ${T_WRK} s; p50/p99 are wrk's per-request latency percentiles. Bulk: wrk, 1 keep-alive connection fetching a 1 MB file, ${T_WRK} s (HAProxy: mode tcp only; smoke runs: the content rule only). Variants alternate within each repetition, in a rotating order. Targets (the issue's): content rule ≥ 0.9 × direct and ≥ 2 × HAProxy (http and inspecting tcp) in connections/s; forwarded connections ≥ 0.97 × direct in bulk."

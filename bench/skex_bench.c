@@ -57,6 +57,10 @@
  *          branches=N wanted=W limited=0|1 secs=S
  *   skex_bench fwdel address|content PORT
  *        TCP_FW_DEL_RULE (no error if there is none). Prints deleted=0|1
+ *   skex_bench poll PORT INTERVAL_MS
+ *        What a feedback controller does: getsockopt(TCP_SKEX_STAT) for
+ *        PORT every INTERVAL_MS until SIGTERM. Prints polls=N missing=M
+ *        (M: ENOENT, the port not known)
  * SECS may have a fraction (0.5). Exit 0 on success, 1 on a failure (a socket call that should not fail),
  * 2 on bad usage.
  */
@@ -78,6 +82,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../uapi/linux/socket_ex_user.h"
 #include "../uapi/linux/tcp_fw_user.h"
 
 #define SKEX_PROC "/proc/net/skex"
@@ -97,7 +102,8 @@ static void usage(void)
 		"       skex_bench rate PORT SECS SAMPLE_MS\n"
 		"       skex_bench accepts PORT SECS OFFER SKIP\n"
 		"       skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]\n"
-		"       skex_bench fwdel address|content PORT\n");
+		"       skex_bench fwdel address|content PORT\n"
+		"       skex_bench poll PORT INTERVAL_MS\n");
 	exit(2);
 }
 
@@ -877,6 +883,52 @@ static int cmd_fwdel(int argc, char **argv)
 	return 0;
 }
 
+/* ---- poll ---- */
+
+static volatile sig_atomic_t poll_stop;
+
+static void poll_term(int sig)
+{
+	(void)sig;
+	poll_stop = 1;
+}
+
+static int cmd_poll(int argc, char **argv)
+{
+	struct timespec iv;
+	struct netmeter nm;
+	long port, ms, n = 0, missing = 0;
+	socklen_t len;
+	int sk;
+
+	if (argc != 3)
+		usage();
+	port = num(argv[1], 1, 65535);
+	ms = num(argv[2], 1, 60000);
+	iv.tv_sec = ms / 1000;
+	iv.tv_nsec = (ms % 1000) * 1000000L;
+	signal(SIGTERM, poll_term);
+	signal(SIGINT, poll_term);
+	sk = socket(AF_INET, SOCK_STREAM, 0);
+	if (sk < 0)
+		die("socket");
+	while (!poll_stop) {
+		memset(&nm, 0, sizeof(nm));
+		nm.port = port;
+		len = sizeof(nm);
+		if (getsockopt(sk, IPPROTO_TCP, TCP_SKEX_STAT, &nm, &len)) {
+			if (errno != ENOENT)
+				die("TCP_SKEX_STAT");
+			missing++;
+		}
+		n++;
+		nanosleep(&iv, NULL);
+	}
+	close(sk);
+	printf("polls=%ld missing=%ld\n", n, missing);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -897,6 +949,8 @@ int main(int argc, char **argv)
 		return cmd_fwrule(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fwdel"))
 		return cmd_fwdel(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "poll"))
+		return cmd_poll(argc - 1, argv + 1);
 	usage();
 	return 2;
 }
