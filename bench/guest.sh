@@ -71,7 +71,10 @@ else
 fi
 
 # Many short connections: a wide port range; TIME_WAIT reuse on loopback.
+# The scenarios listen on 47000-48999: no client may take one of those as
+# its own port, or a listener (a rule's too) cannot bind there after it.
 sysctl -q -w net.ipv4.ip_local_port_range="10000 65000" 2>/dev/null
+sysctl -q -w net.ipv4.ip_local_reserved_ports=47000-48999 2>/dev/null
 sysctl -q -w net.ipv4.tcp_tw_reuse=1 2>/dev/null
 sysctl -q -w net.core.somaxconn=4096 2>/dev/null
 
