@@ -6,9 +6,9 @@
 # connection the loads accept), loaded with the loads' ports polled by a
 # controller (TCP_SKEX_STAT every 100 ms, which folds their counters), and
 # loaded with socket groups on the loads' ports whose quotas never bind (the
-# group path runs on every call: what a feature costs, no target). States alternate within each repetition,
-# in a rotating order, so that drift in the (shared, emulated) machine spreads
-# over all of them.
+# group path runs on every call: what a feature costs, no target). States
+# alternate within each repetition, in a rotating order, so that drift in the
+# (shared, emulated) machine spreads over all of them.
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 

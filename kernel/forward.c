@@ -97,7 +97,7 @@ struct skex_fw_level {
  * The immutable snapshot of a rule the classifier works from. Rebuilt
  * under config_mutex on every change, published with RCU. @ent holds the
  * complete branches by creation order; @sorted and @levels index the
- * address branches by (family, mask length desc, mask, address, age); @ports
+ * address branches by (family, mask length desc, mask, address); @ports
  * are the ports the rule lists in /proc/net/skex.
  */
 struct skex_fw_tab {
@@ -227,10 +227,7 @@ static int skex_fw_ent_cmp(const void *a, const void *b)
 	c = memcmp(&x->mask, &y->mask, sizeof(x->mask));
 	if (c)
 		return c;
-	c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
-	if (c)
-		return c;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
 }
 
 static int skex_fw_seq_cmp(const void *key, const void *elt)
@@ -243,8 +240,8 @@ static int skex_fw_seq_cmp(const void *key, const void *elt)
 
 /*
  * Put the address entries of @tab in @tab->sorted in the order of @old's,
- * the snapshot it replaces, then those @old did not have. Return: how many
- * were found in @old.
+ * the snapshot it replaces (only an address rule's has @sorted), then those
+ * @old did not have. Return: how many were found in @old.
  */
 static unsigned int skex_fw_tab_seed(struct skex_fw_tab *tab,
 				     const struct skex_fw_tab *old)
@@ -397,8 +394,7 @@ static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
 		e->mask = b->mask;
 	}
 	if (tab->type == SKEX_FW_ADDR && tab->n) {
-		err = skex_fw_tab_index(tab, old && old->type == tab->type ?
-					old : NULL, gfp);
+		err = skex_fw_tab_index(tab, old, gfp);
 		if (err)
 			goto err;
 	}
@@ -519,10 +515,6 @@ skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
 			m.s6_addr32[j] = a.s6_addr32[j] & lv->mask.s6_addr32[j];
 		found = bsearch(&m, tab->sorted + lv->first, lv->count,
 				sizeof(*tab->sorted), skex_fw_addr_cmp);
-		/* equal entries are sorted oldest first */
-		while (found && found > tab->sorted + lv->first &&
-		       !skex_fw_addr_cmp(&m, found - 1))
-			found--;
 		if (found && (!best || (*found)->seq < best->seq))
 			best = *found;
 	}

@@ -29,8 +29,8 @@
 #
 # --icount SHIFT: the guest's clock counts instructions, 2^SHIFT ns each
 # (QEMU -icount, align=off, sleep=off: idle time takes no host time). Timings
-# in the guest are then the same on a busy or a quiet host, to the
-# instruction; QEMU supports it with one vCPU only (--smp 1).
+# in the guest then no longer depend on how busy the host is (repeated loads
+# agree to about 1%); QEMU supports it with one vCPU only (--smp 1).
 # Environment: SKEX_VM_EXTRA_CMDLINE (appended to the kernel command line),
 # SKEX_VM_QEMU_ARGS (extra QEMU arguments), SKEX_VM_TIMEOUT (default 600),
 # SKEX_VM_MODULE_PARAMS (insmod parameters), SKEX_VM_TRACE=1 (trace the guest
