@@ -10,7 +10,7 @@
 # Without the group the same download is much faster.
 source "$(dirname "$0")/lib.sh"
 
-QUOTA=300000
+QUOTA=100000
 SECS=10
 TOOL=$SKEX_BIN_DIR/group_tool
 

@@ -28,7 +28,7 @@
 #include "group_common.h"
 
 #define CHUNK		65536
-#define QUOTA		300000		/* bytes per second */
+#define QUOTA		100000		/* bytes per second */
 #define SECS		10
 
 struct pair {
