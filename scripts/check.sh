@@ -2,26 +2,37 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make check: install what is missing, then for every supported kernel
-# (scripts/kernels.sh) build skex.ko, boot a VM with it loaded and run the
-# kselftest suite (tools/testing/selftests/skex/run_all.sh). Prints the KTAP
-# of every run, test names prefixed with the kernel, and as its last line
-# "N passed, N failed[, N skipped]". Exits non-zero on any failure.
+# (scripts/kernels.sh) build skex.ko and run the kselftest suite
+# (tools/testing/selftests/skex/run_all.sh) in two VMs with it loaded:
+#
+#   real     two vCPUs on the host's clock: the tests whose point is
+#            concurrency (run_all.sh --clock real); one kernel after the
+#            other, since each takes both host cores
+#   counted  one vCPU on a counted clock (vm.sh --icount 2): the tests that
+#            hold a rate, a ratio or a CPU share to a bound (run_all.sh
+#            --clock counted), so that a busy host cannot move them; the
+#            kernels side by side, after the real runs
+#
+# Prints the KTAP of every run, test names prefixed with the kernel, and as
+# its last line "N passed, N failed[, N skipped]". Exits non-zero on any
+# failure.
 #
 # A VM-level failure (no result: crash, panic, timeout; insmod failure; the
 # module will not unload; a kernel warning, oops or leak report) counts as one
-# more failed test, named vm-KVER; a failed build as build-KVER.
+# more failed test, named vm-KVER (vm-KVER-counted); a failed build as
+# build-KVER.
 #
 # Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
-# SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (the
-# command run in the VM, default tools/testing/selftests/skex/run_all.sh).
-# Logs: build/check/last/KVER/{console.log,out/cmd.log,out/dmesg.txt,result}
-# and build/check/last/summary.tap (build/check/last: the latest run).
+# SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (a
+# command run instead of the suite, in the real VM only).
+# Logs: build/check/last/KVER{,-counted}/{console.log,out/cmd.log,
+# out/dmesg.txt,result} and build/check/last/summary.tap (build/check/last:
+# the latest run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-SUITE=${SKEX_CHECK_SUITE:-tools/testing/selftests/skex/run_all.sh}
 TIMEOUT=${SKEX_CHECK_TIMEOUT:-2400}
 # One directory per run (people may run make check side by side).
 CHECKDIR=$ROOT/build/check/run-$(date +%Y%m%d-%H%M%S).$$
@@ -50,19 +61,23 @@ if [ -f tools/testing/selftests/skex/Makefile ]; then
 	fi
 fi
 
-for k in "${KERNELS[@]}"; do
-	echo "check: ===== $k =====" >&2
-	if ! "$ROOT/scripts/build.sh" "$k"; then
-		add "not ok" "build-$k" ""
-		continue
-	fi
-	run=$CHECKDIR/$k
-	set +e
-	SKEX_VM_RUNDIR=$run "$ROOT/scripts/vm.sh" --kernel "$k" \
-		--module "build/$k/kernel/skex.ko" --timeout "$TIMEOUT" -- "$SUITE" </dev/null
-	set -e
+RUN_ALL=tools/testing/selftests/skex/run_all.sh
+ICOUNT_SHIFT=2
 
-	plan=0 seen=0 notok=0
+# vm_start KVER TAG VM-ARGS... -- CMD...: boot KVER's VM into $CHECKDIR/TAG
+vm_start() {
+	local k=$1 tag=$2
+	shift 2
+	SKEX_VM_RUNDIR=$CHECKDIR/$tag "$ROOT/scripts/vm.sh" --kernel "$k" \
+		--module "build/$k/kernel/skex.ko" --timeout "$TIMEOUT" "$@" \
+		</dev/null
+}
+
+# collect KVER TAG: the verdicts of the VM run in $CHECKDIR/TAG
+collect() {
+	local k=$1 tag=$2 run=$CHECKDIR/$2 plan=0 seen=0 notok=0
+	local line st rest name dir vm_error='' cmd_rc=''
+
 	if [ -f "$run/out/cmd.log" ]; then
 		while IFS= read -r line; do
 			line=${line%$'\r'}
@@ -93,7 +108,6 @@ for k in "${KERNELS[@]}"; do
 		done <"$run/out/cmd.log"
 	fi
 
-	vm_error='' cmd_rc=''
 	if [ -f "$run/result" ]; then
 		vm_error=$(sed -n 's/^vm_error=//p' "$run/result")
 		cmd_rc=$(sed -n 's/^cmd_rc=//p' "$run/result")
@@ -101,15 +115,50 @@ for k in "${KERNELS[@]}"; do
 		vm_error="vm.sh gave no result"
 	fi
 	if [ -n "$vm_error" ]; then
-		add "not ok" "vm-$k" "$vm_error"
+		add "not ok" "vm-$tag" "$vm_error"
 	elif [ "$seen" -lt "${plan:-0}" ]; then
-		add "not ok" "$k/results-missing" "$((plan - seen)) of $plan tests did not report"
+		add "not ok" "$tag/results-missing" "$((plan - seen)) of $plan tests did not report"
 	elif [ "${cmd_rc:-1}" != 0 ] && [ "$notok" -eq 0 ]; then
-		add "not ok" "$k/suite" "exited $cmd_rc without a failing test"
+		add "not ok" "$tag/suite" "exited $cmd_rc without a failing test"
 	elif [ "$seen" -eq 0 ]; then
-		add "not ok" "$k/suite" "no test results"
+		add "not ok" "$tag/suite" "no test results"
 	fi
+}
+
+built=()
+for k in "${KERNELS[@]}"; do
+	echo "check: ===== $k =====" >&2
+	if ! "$ROOT/scripts/build.sh" "$k"; then
+		add "not ok" "build-$k" ""
+		continue
+	fi
+	built+=("$k")
+	set +e
+	if [ -n "${SKEX_CHECK_SUITE:-}" ]; then
+		vm_start "$k" "$k" -- "$SKEX_CHECK_SUITE"
+	else
+		vm_start "$k" "$k" -- "$RUN_ALL" --clock real
+	fi
+	set -e
+	collect "$k" "$k"
 done
+
+if [ -z "${SKEX_CHECK_SUITE:-}" ] && [ ${#built[@]} -gt 0 ]; then
+	echo "check: ===== counted clock: ${built[*]} =====" >&2
+	pids=()
+	for k in "${built[@]}"; do
+		vm_start "$k" "$k-counted" --smp 1 --icount "$ICOUNT_SHIFT" -- \
+			"$RUN_ALL" --clock counted >"$CHECKDIR/$k-counted.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!built[@]}"; do
+		k=${built[$i]}
+		wait "${pids[$i]}" || true
+		echo "check: ----- $k, counted clock -----" >&2
+		cat "$CHECKDIR/$k-counted.out"
+		collect "$k" "$k-counted"
+	done
+fi
 
 passed=0 failed=0 skipped=0 i=0
 {
@@ -139,6 +188,6 @@ passed=0 failed=0 skipped=0 i=0
 } >"$CHECKDIR/summary.tap"
 
 echo
-echo "check: summary (${CHECKDIR#"$ROOT"/}/summary.tap, logs in ${CHECKDIR#"$ROOT"/}/KVER/)"
+echo "check: summary (${CHECKDIR#"$ROOT"/}/summary.tap, logs in ${CHECKDIR#"$ROOT"/}/KVER{,-counted}/)"
 cat "$CHECKDIR/summary.tap"
 [ "$failed" -eq 0 ] && [ "$selftests_ok" = 1 ]
