@@ -74,8 +74,14 @@
  * waiting: a writer that pauses gets no burst.
  */
 #define SKEX_BUSY_NS		NSEC_PER_SEC
-/* slack of the sleeps and of the group timer */
+/*
+ * Slack of the sleeps and of the group timer: SKEX_SLACK_NS, and for a
+ * bucket at most 2^-SKEX_SLACK_SHIFT of the time its quantum takes to
+ * fill, since the time a waiter wakes up late is lost to the quota
+ * (accept_rate at 1000/s: a quantum per ms, 15 us of slack)
+ */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
+#define SKEX_SLACK_SHIFT	6
 
 atomic_t skex_group_nr_accept = ATOMIC_INIT(0);
 atomic_t skex_group_nr_output = ATOMIC_INIT(0);
@@ -136,6 +142,7 @@ struct skex_group {
  * @stamp: time of @level
  * @busy_until: the bucket may fill to @depth until then, else @quantum
  *	(see SKEX_BUSY_NS)
+ * @slack: of a wait for the bucket (SKEX_SLACK_NS); read without the lock
  * @stride, @pass: accept_ratio scheduling
  * @backlog: accept_ratio: connections seen waiting at the last attempt
  * @active_until: accept_ratio: someone accepted here recently
@@ -163,6 +170,7 @@ struct skex_group_port {
 	u64 quantum;
 	u64 stamp;
 	u64 busy_until;
+	u64 slack;
 	u64 stride;
 	u64 pass;
 	u32 backlog;
@@ -304,7 +312,7 @@ static void skex_group_port_configure(struct skex_group_port *gp,
 				      u64 now)
 {
 	bool was_set = gp->set;
-	u64 bytes;
+	u64 bytes, slack;
 
 	gp->nonblock = ps->nonblock;
 	if (!ps->set) {
@@ -334,6 +342,11 @@ static void skex_group_port_configure(struct skex_group_port *gp,
 		gp->depth = gp->rate ? 4 * gp->quantum : 0;
 		break;
 	}
+	slack = SKEX_SLACK_NS;
+	if (gp->rate)
+		slack = min(slack, div64_u64(gp->quantum, gp->rate) >>
+				   SKEX_SLACK_SHIFT);
+	WRITE_ONCE(gp->slack, slack);
 	/* A new output bucket starts with one quantum: no first burst. */
 	if (!was_set)
 		gp->level = min(gp->quantum, gp->depth);
@@ -427,8 +440,11 @@ static bool skex_poller_add(struct skex_group_port *gp, struct sock *sk)
 	return true;
 }
 
-/* Make the timer fire at @when at the latest. Under the group's lock. */
-static void skex_group_arm(struct skex_group *g, u64 when)
+/*
+ * Make the timer fire at @when at the latest, @slack later at most. Under
+ * the group's lock.
+ */
+static void skex_group_arm(struct skex_group *g, u64 when, u64 slack)
 {
 	ktime_t t;
 
@@ -438,8 +454,7 @@ static void skex_group_arm(struct skex_group *g, u64 when)
 	if (hrtimer_is_queued(&g->timer) &&
 	    !ktime_before(t, hrtimer_get_expires(&g->timer)))
 		return;
-	hrtimer_start_range_ns(&g->timer, t, SKEX_SLACK_NS,
-			       HRTIMER_MODE_ABS_SOFT);
+	hrtimer_start_range_ns(&g->timer, t, slack, HRTIMER_MODE_ABS_SOFT);
 }
 
 static enum hrtimer_restart skex_group_timer(struct hrtimer *timer)
@@ -532,13 +547,14 @@ static void skex_sleeper_unlist(struct skex_group_port *gp, struct skex_sleeper 
 }
 
 /*
- * Sleep on sk_sleep() until woken, @until (ns, U64_MAX: no limit) or the
- * caller's timeout. The first call only queues the sleeper (the caller
+ * Sleep on sk_sleep() until woken, @until (ns, U64_MAX: no limit; @slack
+ * later at most) or the caller's timeout. The first call only queues the sleeper (the caller
  * listed it on its port already) and returns, so that the caller checks
  * its condition again with the wait entry in place: no lost wake-up.
  * Returns 0 to check again, or the errno to fail with.
  */
-static int skex_sleep(struct skex_sleeper *s, struct skex_wait *w, u64 until)
+static int skex_sleep(struct skex_sleeper *s, struct skex_wait *w, u64 until,
+		      u64 slack)
 {
 	u64 now = ktime_get_ns();
 	ktime_t t;
@@ -560,8 +576,7 @@ static int skex_sleep(struct skex_sleeper *s, struct skex_wait *w, u64 until)
 			schedule();
 		} else {
 			t = ns_to_ktime(until);
-			schedule_hrtimeout_range(&t, SKEX_SLACK_NS,
-						 HRTIMER_MODE_ABS);
+			schedule_hrtimeout_range(&t, slack, HRTIMER_MODE_ABS);
 		}
 	}
 	__set_current_state(TASK_RUNNING);
@@ -700,7 +715,7 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 			wait = !w->nonblock && !gp->nonblock;
 			if (!wait) {
 				skex_poller_add(gp, sk);
-				skex_group_arm(g, until);
+				skex_group_arm(g, until, gp->slack);
 			}
 		}
 		if (wait && !s.listed)
@@ -710,7 +725,7 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 			skex_group_wake(g);
 		if (!wait)
 			break;
-		ret = skex_sleep(&s, w, until);
+		ret = skex_sleep(&s, w, until, READ_ONCE(gp->slack));
 		if (ret)
 			break;
 	}
@@ -973,7 +988,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 			spin_unlock_bh(&g->lock);
 			if (!s.queued)
 				skex_output_push(w->sk);
-			ret = skex_sleep(&s, w, U64_MAX);
+			ret = skex_sleep(&s, w, U64_MAX, 0);
 			if (ret)
 				break;
 			continue;
@@ -993,7 +1008,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		skex_bucket_busy(gp, now);
 		if (!blocking) {
 			skex_poller_add(gp, w->sk);
-			skex_group_arm(g, until);
+			skex_group_arm(g, until, gp->slack);
 			spin_unlock_bh(&g->lock);
 			skex_output_push(w->sk);
 			ret = -EAGAIN;
@@ -1004,7 +1019,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		spin_unlock_bh(&g->lock);
 		if (!s.queued)
 			skex_output_push(w->sk);
-		ret = skex_sleep(&s, w, until);
+		ret = skex_sleep(&s, w, until, READ_ONCE(gp->slack));
 		if (ret)
 			break;
 	}
@@ -1066,7 +1081,7 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 		/* a poller kept waiting counts once per wake-up */
 		if (skex_poller_add(gp, sk))
 			atomic64_inc(&gp->throttled);
-		skex_group_arm(g, until);
+		skex_group_arm(g, until, gp->slack);
 		if (listener)
 			mask &= ~(EPOLLIN | EPOLLRDNORM);
 		else
