@@ -77,11 +77,12 @@
 /*
  * Slack of the sleeps and of the group timer: SKEX_SLACK_NS, and for a
  * bucket at most 2^-SKEX_SLACK_SHIFT of the time its quantum takes to
- * fill, since the time a waiter wakes up late is lost to the quota
- * (accept_rate at 1000/s: a quantum per ms, 15 us of slack)
+ * fill, since the time a waiter wakes up late is lost to the quota: the
+ * slack costs a rate 0.4% at most (accept_rate at 1000/s: a quantum per
+ * ms, 3.9 us of slack)
  */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
-#define SKEX_SLACK_SHIFT	6
+#define SKEX_SLACK_SHIFT	8
 
 atomic_t skex_group_nr_accept = ATOMIC_INIT(0);
 atomic_t skex_group_nr_output = ATOMIC_INIT(0);
