@@ -100,8 +100,7 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-static int client_start_once(struct client *c, uint16_t port, int k,
-			     bool once)
+static int client_run(struct client *c, uint16_t port, int k, bool once)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = port;
@@ -110,9 +109,16 @@ static int client_start_once(struct client *c, uint16_t port, int k,
 	return pthread_create(&c->thread, NULL, client_main, c);
 }
 
+/* Keep @k connections to @port open, replacing those the server closes. */
 static int client_start(struct client *c, uint16_t port, int k)
 {
-	return client_start_once(c, port, k, false);
+	return client_run(c, port, k, false);
+}
+
+/* Open @k connections to @port once. */
+static int client_fill(struct client *c, uint16_t port, int k)
+{
+	return client_run(c, port, k, true);
 }
 
 static void client_stop(struct client *c)
@@ -480,8 +486,8 @@ TEST_F_TIMEOUT(accept, ratio, 60)
 	sx[0] = sx_frac(self->port, 2, 0);
 	sx[1] = sx_frac(port2, 1, 0);
 	ASSERT_EQ(0, group_add(SKEX_ACCEPT_RATIO, sx, 2, &self->gid));
-	ASSERT_EQ(0, client_start_once(&self->c, self->port, RATIO_FILL, true));
-	ASSERT_EQ(0, client_start_once(&c2, port2, RATIO_FILL, true));
+	ASSERT_EQ(0, client_fill(&self->c, self->port, RATIO_FILL));
+	ASSERT_EQ(0, client_fill(&c2, port2, RATIO_FILL));
 	ASSERT_TRUE(wait_backlog(self->port, RATIO_FILL));
 	ASSERT_TRUE(wait_backlog(port2, RATIO_FILL));
 
