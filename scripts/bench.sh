@@ -9,8 +9,9 @@
 #   scripts/bench.sh [--smoke] [--kernel KVER]... [SCENARIO...]
 #
 # Full run: 3 repetitions of every figure, bench/results.md and its plots
-# (bench/*.png) rewritten. --smoke: one short repetition of each scenario,
-# the report goes to build/bench/last/results.md only. SCENARIO: s1 ... s5.
+# (bench/*.png) rewritten. --smoke: one short repetition of each scenario.
+# A smoke run, or one of some scenarios (SCENARIO: s1 ... s5) or kernels
+# (--kernel) only, reports to build/bench/last/results.md only.
 #
 # Benchmarks never fail on a number. Exit non-zero only when the machinery
 # breaks: a build, a VM (crash, kernel warning, module that will not
@@ -31,12 +32,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 smoke=0
+partial=0
 kernels=()
 scen=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) smoke=1; shift ;;
-	--kernel) kernels+=("${2:?}"); shift 2 ;;
+	--kernel) kernels+=("${2:?}"); partial=1; shift 2 ;;
 	-h | --help) sed -n '4,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	-*) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
 	*) scen+=("$1"); shift ;;
@@ -45,6 +47,7 @@ done
 if [ ${#kernels[@]} -eq 0 ]; then
 	if [ -n "${SKEX_BENCH_KERNELS:-}" ]; then
 		read -r -a kernels <<<"$SKEX_BENCH_KERNELS"
+		partial=1
 	else
 		"$ROOT/scripts/deps.sh"
 		mapfile -t kernels < <("$ROOT/scripts/kernels.sh")
@@ -144,7 +147,7 @@ done
 secs=$(($(date +%s) - t0))
 runtime="$((secs / 60)) min $((secs % 60)) s"
 if [ ${#pairs[@]} -gt 0 ]; then
-	if [ "$smoke" = 1 ]; then
+	if [ "$smoke" = 1 ] || [ ${#scen[@]} -gt 0 ] || [ "$partial" = 1 ]; then
 		out=(--out "$run/results.md" --plots "$run")
 	else
 		out=(--out "$ROOT/bench/results.md" --plots "$ROOT/bench")
