@@ -549,9 +549,10 @@ static void skex_sleeper_unlist(struct skex_group_port *gp, struct skex_sleeper 
 
 /*
  * Sleep on sk_sleep() until woken, @until (ns, U64_MAX: no limit; @slack
- * later at most) or the caller's timeout. The first call only queues the sleeper (the caller
- * listed it on its port already) and returns, so that the caller checks
- * its condition again with the wait entry in place: no lost wake-up.
+ * later at most) or the caller's timeout. The first call only queues the
+ * sleeper (the caller listed it on its port already) and returns, so that
+ * the caller checks its condition again with the wait entry in place: no
+ * lost wake-up.
  * Returns 0 to check again, or the errno to fail with.
  */
 static int skex_sleep(struct skex_sleeper *s, struct skex_wait *w, u64 until,

@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernels+=("${2:?}"); partial=1; shift 2 ;;
 	-h | --help) sed -n '4,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	-*) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
-	*) scen+=("$1"); shift ;;
+	*) scen+=("$1"); partial=1; shift ;;
 	esac
 done
 if [ ${#kernels[@]} -eq 0 ]; then
@@ -147,7 +147,7 @@ done
 secs=$(($(date +%s) - t0))
 runtime="$((secs / 60)) min $((secs % 60)) s"
 if [ ${#pairs[@]} -gt 0 ]; then
-	if [ "$smoke" = 1 ] || [ ${#scen[@]} -gt 0 ] || [ "$partial" = 1 ]; then
+	if [ "$smoke" = 1 ] || [ "$partial" = 1 ]; then
 		out=(--out "$run/results.md" --plots "$run")
 	else
 		out=(--out "$ROOT/bench/results.md" --plots "$ROOT/bench")

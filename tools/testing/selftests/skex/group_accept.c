@@ -229,16 +229,6 @@ static int server_start(struct server *s, int lfd, enum srv_kind how,
 	return server_start_n(s, lfd, how, run_us, work_us, MAX_ACCEPTS);
 }
 
-/* Accepts up to @t. */
-static int server_count_upto(struct server *s, uint64_t t)
-{
-	int n = 0;
-
-	while (n < s->n && s->t[n] <= t)
-		n++;
-	return n;
-}
-
 static void server_join(struct server *s)
 {
 	pthread_join(s->thread, NULL);
@@ -509,8 +499,8 @@ TEST_F_TIMEOUT(accept, ratio, 60)
 
 	end = self->s.t[RATIO_N - 1] < s2.t[RATIO_N - 1] ?
 	      self->s.t[RATIO_N - 1] : s2.t[RATIO_N - 1];
-	a = server_count_upto(&self->s, end);
-	b = server_count_upto(&s2, end);
+	a = server_count(&self->s, 0, 0, end + 1);
+	b = server_count(&s2, 0, 0, end + 1);
 	r = b ? (double)a / b : 0;
 	TH_LOG("weights 2:1: %d and %d accepts while both were backlogged "
 	       "(%.2f s), ratio %.3f (%+.2f%%)", a, b,
