@@ -150,15 +150,36 @@ static uint64_t stream_hash(uint64_t seed, uint64_t len)
 	return skex_hash_final(&h);
 }
 
+/*
+ * The lowest port connect() may pick (ip_local_port_range). The caller
+ * binds its port later: one the kernel picked for bind(port 0) would be in
+ * that range, where a client's connect() may take it meanwhile.
+ */
+static unsigned int ephemeral_low(void)
+{
+	unsigned int low = 32768, high;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u %u", &low, &high) != 2)
+			low = 32768;
+		fclose(f);
+	}
+	return low;
+}
+
 static int cmd_freeport(int argc, char **argv)
 {
 	static const char *const dflt[] = { "127.0.0.1", "::1" };
 	const char *const *addrs = argc ? (const char *const *)argv : dflt;
+	unsigned int low = ephemeral_low();
 	int n = argc ? argc : 2;
 
+	srand(getpid() ^ time(NULL));
 	for (int tries = 0; tries < 100; tries++) {
 		int fds[16], nfd = 0, ok = 1;
-		uint16_t port = 0;
+		/* below the ephemeral range if there is room, else any */
+		uint16_t port = low > 11024 ? 10000 + rand() % (low - 11024) : 0;
 
 		for (int i = 0; i < n && i < 16; i++) {
 			struct skex_addr a;
