@@ -89,9 +89,9 @@ start_server R1
 start_server R2
 start_server R3
 start_server D
-P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
-P2=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
-P3=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
+# three distinct ports: separate calls could return one port twice
+ports=$("$SKEX_BIN_DIR"/skex_net freeport -n 3 127.0.0.1 ::1) || skex_die freeport
+read -r P P2 P3 <<<"${ports//$'\n'/ }"
 skex_log "incoming $P $P2 $P3, R1 $R1 R2 $R2 R3 $R3 D $D"
 
 # ---- 1. a rule's life and its validation ----

@@ -51,9 +51,9 @@ EOC
 	skex_wait_port "" "$port" 60 || skex_die "nginx $name not listening: $(cat "$dir/error.log")"
 }
 
-IMG=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
-WEB=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
-P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
+# three distinct ports: separate calls could return one port twice
+ports=$("$SKEX_BIN_DIR"/skex_net freeport -n 3 127.0.0.1 ::1) || skex_die freeport
+read -r IMG WEB P <<<"${ports//$'\n'/ }"
 backend images "$IMG"
 backend web "$WEB"
 head -c 300001 /dev/urandom >"$tmp/images/www/images/logo.png"

@@ -3,8 +3,11 @@
  * skex_net: small traffic tools for the shell tests, in C because a Python
  * start costs seconds in the TCG guest.
  *
- *   skex_net freeport [ADDR...]      a port free on every ADDR (default
- *                                    127.0.0.1 and ::1)
+ *   skex_net freeport [-n COUNT] [ADDR...]
+ *                                    COUNT (default 1) distinct ports, each
+ *                                    free on every ADDR (default 127.0.0.1
+ *                                    and ::1), below the ephemeral range
+ *                                    when there is room
  *   skex_net listen ADDR PORT        listen, never accept, until killed
  *   skex_net serve ADDR PORT OUT [WAIT_FILE]
  *                                    accept forever (once WAIT_FILE exists);
@@ -22,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "skex_common.h"
@@ -168,48 +172,93 @@ static unsigned int ephemeral_low(void)
 	return low;
 }
 
+/*
+ * Bind and listen on @port on each of the @n addresses; the sockets go to
+ * @fds. Port 0 takes the kernel's pick on the first address and then that
+ * port on the others. Returns the port, or 0 with every socket closed.
+ */
+static uint16_t hold_port(const char *const *addrs, int n, uint16_t port,
+			  int *fds)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct skex_addr a;
+
+		if (parse_addr(addrs[i], port, &a))
+			break;
+		fds[i] = socket(a.ss.ss_family, SOCK_STREAM, 0);
+		if (fds[i] < 0)
+			break;
+		if (bind(fds[i], (struct sockaddr *)&a.ss, a.len) ||
+		    listen(fds[i], 1)) {
+			close(fds[i]);
+			break;
+		}
+		if (!port) {
+			a.len = sizeof(a.ss);
+			getsockname(fds[i], (struct sockaddr *)&a.ss, &a.len);
+			port = skex_addr_port(&a);
+		}
+	}
+	if (i == n)
+		return port;
+	while (i)
+		close(fds[--i]);
+	return 0;
+}
+
+/*
+ * freeport [-n COUNT] [ADDR...]: COUNT distinct ports, one a line. Each is
+ * held (bound and listening) until all are found, so no two can be equal;
+ * the seed comes from getrandom(), as two runs in one second must not
+ * share a sequence either.
+ */
 static int cmd_freeport(int argc, char **argv)
 {
 	static const char *const dflt[] = { "127.0.0.1", "::1" };
-	const char *const *addrs = argc ? (const char *const *)argv : dflt;
-	unsigned int low = ephemeral_low();
-	int n = argc ? argc : 2;
+	const char *const *addrs;
+	unsigned int low = ephemeral_low(), seed, count = 1, found = 0;
+	int fds[64][8], n, ret = 1;
+	uint16_t ports[64];
 
-	srand(getpid() ^ time(NULL));
-	for (int tries = 0; tries < 100; tries++) {
-		int fds[16], nfd = 0, ok = 1;
-		/* below the ephemeral range if there is room, else any */
-		uint16_t port = low > 11024 ? 10000 + rand() % (low - 11024) : 0;
-
-		for (int i = 0; i < n && i < 16; i++) {
-			struct skex_addr a;
-			int fd;
-
-			if (parse_addr(addrs[i], port, &a))
-				return 2;
-			fd = socket(a.ss.ss_family, SOCK_STREAM, 0);
-			if (fd < 0)
-				return 1;
-			fds[nfd++] = fd;
-			if (bind(fd, (struct sockaddr *)&a.ss, a.len) || listen(fd, 1)) {
-				ok = 0;
-				break;
-			}
-			if (!port) {
-				a.len = sizeof(a.ss);
-				getsockname(fd, (struct sockaddr *)&a.ss, &a.len);
-				port = skex_addr_port(&a);
-			}
-		}
-		while (nfd)
-			close(fds[--nfd]);
-		if (ok) {
-			printf("%u\n", port);
-			return 0;
-		}
+	if (argc >= 2 && !strcmp(argv[0], "-n")) {
+		count = parse_num(argv[1], 64);
+		argc -= 2;
+		argv += 2;
 	}
-	fprintf(stderr, "skex_net: no free port\n");
-	return 1;
+	addrs = argc ? (const char *const *)argv : dflt;
+	n = argc ? argc : 2;
+	if (!count || n > 8)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		struct skex_addr a;
+
+		if (parse_addr(addrs[i], 0, &a))
+			return 2;
+	}
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = getpid() ^ time(NULL);
+	srand(seed);
+	for (unsigned int tries = 0; tries < 100 * count && found < count; tries++) {
+		/* below the ephemeral range if there is room, else any */
+		uint16_t want = low > 11024 ? 10000 + rand() % (low - 11024) : 0;
+
+		ports[found] = hold_port(addrs, n, want, fds[found]);
+		if (ports[found])
+			found++;
+	}
+	if (found == count) {
+		for (unsigned int i = 0; i < count; i++)
+			printf("%u\n", ports[i]);
+		ret = 0;
+	} else {
+		fprintf(stderr, "skex_net: %u free ports of %u\n", found, count);
+	}
+	while (found--)
+		for (int i = 0; i < n; i++)
+			close(fds[found][i]);
+	return ret;
 }
 
 static int cmd_listen(int argc, char **argv)
