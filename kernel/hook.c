@@ -7,8 +7,8 @@
  * One ftrace_ops, filtered on the entry of every hooked function, runs
  * skex_ftrace_thunk(); a second one, with the same callback, carries the
  * hooks only configured features need and is registered only while they
- * are wanted (skex_hooks_demand_get()). For an observed function the thunk calls the
- * observer with the entry registers. For a wrapped function it moves the
+ * are wanted (skex_hooks_demand_get()). For an observed function the thunk
+ * calls the observer with the entry registers. For a wrapped function it moves the
  * instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
  * wrapper calls the original at its real start; ftrace fires again there,

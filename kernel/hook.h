@@ -37,10 +37,8 @@ struct skex_hook {
 	void **orig;
 	bool optional;
 	bool demand;
-	/* private to hook.c */
+	/* private to hook.c: where it is traced (0: optional, missing) */
 	unsigned long addr;
-	bool installed;
-	struct ftrace_ops ops;
 };
 
 #define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .orig = (void **)&(fn ## _orig) }
