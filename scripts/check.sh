@@ -61,6 +61,12 @@ if [ -f tools/testing/selftests/skex/Makefile ]; then
 	fi
 fi
 
+# bench_smoke runs the benchmark tool: build it here, not under TCG.
+if [ -f bench/Makefile ] && ! make -s -C bench; then
+	selftests_ok=0
+	add "not ok" "bench-build" ""
+fi
+
 RUN_ALL=tools/testing/selftests/skex/run_all.sh
 ICOUNT_SHIFT=2
 

@@ -68,7 +68,7 @@ TESTS=(
 	"forward_configfs    sh   300  real"
 	"forward_nginx       sh   120  real"
 	"forward_unload      sh   600  real"
-	"bench_smoke         sh   300  counted"
+	"bench_smoke         sh   600  counted"
 )
 
 list=0
