@@ -92,6 +92,7 @@ static int __init skex_init(void)
 	return 0;
 
 err_hooks:
+	skex_netmeter_stop();
 	skex_tcp_hooks_exit();
 err_pernet:
 	unregister_pernet_subsys(&skex_net_ops);
@@ -107,6 +108,7 @@ static void __exit skex_exit(void)
 	skex_forward_configfs_stop();
 	skex_group_configfs_exit();
 	skex_configfs_exit();
+	skex_netmeter_stop();
 	skex_tcp_hooks_exit();
 	unregister_pernet_subsys(&skex_net_ops);
 	skex_forward_exit();

@@ -99,6 +99,12 @@ static struct rhashtable skex_conns;
 static void skex_fold_all(struct work_struct *work);
 static DECLARE_DELAYED_WORK(skex_fold_work, skex_fold_all);
 
+/*
+ * Set by skex_netmeter_stop() before the hooks go: from then on a socket
+ * can be freed without skex_nm_destroyed(), so folds no longer read them.
+ */
+static bool skex_nm_stopped;
+
 struct skex_port *skex_port_find(struct skex_net *sn, u16 port)
 {
 	struct skex_port_chunk *chunk;
@@ -232,6 +238,8 @@ static void skex_conn_fold(struct skex_conn *conn, struct skex_port *port)
 	u32 seq, delta;
 
 	lockdep_assert_held(&port->lock);
+	if (unlikely(READ_ONCE(skex_nm_stopped)))
+		return;
 	if (unlikely(!test_bit(SKEX_CONN_ACCEPTED, &conn->flags)) &&
 	    READ_ONCE(sk->sk_socket) &&
 	    !test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
@@ -526,19 +534,20 @@ static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
 	struct skex_conn *conn;
 	int cpu;
 
-	for_each_possible_cpu(cpu) {
-		const struct skex_port_pcpu *c = per_cpu_ptr(p->stats, cpu);
-
-		st->conns += READ_ONCE(c->conns);
-		st->delay_ns += READ_ONCE(c->delay_ns);
-	}
-
+	/* First: a fold counts a connection accepted before the load. */
 	spin_lock_bh(&p->lock);
 	list_for_each_entry(conn, &p->conns, live)
 		skex_conn_fold(conn, p);
 	st->bytes_in = p->bytes_in;
 	st->bytes_out = p->bytes_out;
 	spin_unlock_bh(&p->lock);
+
+	for_each_possible_cpu(cpu) {
+		const struct skex_port_pcpu *c = per_cpu_ptr(p->stats, cpu);
+
+		st->conns += READ_ONCE(c->conns);
+		st->delay_ns += READ_ONCE(c->delay_ns);
+	}
 }
 
 /*
@@ -765,6 +774,19 @@ int skex_netmeter_init(void)
 static void skex_conn_free(void *ptr, void *arg)
 {
 	kfree(ptr);
+}
+
+/*
+ * Before the hooks go: stop reading the sockets of the connections left in
+ * the table. Every fold runs under RCU (and @port->lock): after the grace
+ * period, none that missed skex_nm_stopped is still reading one. The
+ * counters freeze where they are.
+ */
+void skex_netmeter_stop(void)
+{
+	WRITE_ONCE(skex_nm_stopped, true);
+	synchronize_rcu();
+	cancel_delayed_work_sync(&skex_fold_work);
 }
 
 /* After the hooks are gone and every namespace has been torn down. */

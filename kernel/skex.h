@@ -106,6 +106,7 @@ int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 int skex_netmeter_net_init(struct skex_net *sn);
 void skex_netmeter_net_exit(struct skex_net *sn);
 int skex_netmeter_init(void);
+void skex_netmeter_stop(void);
 void skex_netmeter_exit(void);
 
 /* proc.c */
