@@ -68,6 +68,22 @@
 /* stride of a port of weight 1/1000 */
 #define SKEX_STRIDE		BIT_ULL(42)
 /*
+ * accept_ratio virtual time only grows, by up to SKEX_STRIDE a grant: past
+ * SKEX_VTIME_REBASE every pass is rebased to it (skex_ratio_rebase()), long
+ * before a u64 could wrap. A group starts just short of that, as jiffies
+ * start just short of wrapping, so that the rebase runs in every ratio
+ * group's first few dozen accepts, not once in a blue moon.
+ */
+#define SKEX_VTIME_REBASE	BIT_ULL(62)
+#define SKEX_VTIME_INITIAL	(SKEX_VTIME_REBASE - BIT_ULL(36))
+/*
+ * A poller waiting for a quota of 0 is woken this often all the same, so
+ * that one which stopped polling (or closed its socket) is let go.
+ */
+#define SKEX_RECHECK_NS		NSEC_PER_SEC
+/* SO_RCVTIMEO/SO_SNDTIMEO beyond this (146 years) never expire */
+#define SKEX_TIMEO_MAX		(U64_MAX / 4 / TICK_NSEC)
+/*
  * An output port throttled this recently may fill its bucket to its full
  * depth (200 ms of quota), so that a writer woken late gets its due. It is
  * idle again as soon as a send gets all it asked for with nobody else
@@ -418,44 +434,66 @@ static void skex_pollers_release(struct skex_poller *list)
 
 /*
  * List @sk for a wake-up when the quota allows. Under the group's lock.
- * Returns whether it was not listed yet.
+ * Returns 1 if it was not listed yet, 0 if it was (or the port is going),
+ * -ENOMEM if it could not be: then nothing will wake it.
  */
-static bool skex_poller_add(struct skex_group_port *gp, struct sock *sk)
+static int skex_poller_add(struct skex_group_port *gp, struct sock *sk)
 {
 	struct skex_group *g = gp->group;
 	struct skex_poller *p;
 
 	if (g->dead || gp->dead)
-		return false;
+		return 0;
 	hash_for_each_possible(g->pollers, p, node, (unsigned long)sk)
 		if (p->sk == sk)
-			return false;
+			return 0;
 	p = kmalloc(sizeof(*p), GFP_ATOMIC);
 	if (!p)
-		return false;
+		return -ENOMEM;
 	sock_hold(sk);
 	p->sk = sk;
 	p->gp = gp;
 	gp->npollers++;
 	hash_add(g->pollers, &p->node, (unsigned long)sk);
-	return true;
+	return 1;
 }
 
 /*
- * Make the timer fire at @when at the latest, @slack later at most. Under
- * the group's lock.
+ * Make the timer fire at @when at the latest, @slack later at most; when
+ * the quota will never allow (U64_MAX), in SKEX_RECHECK_NS. Under the
+ * group's lock.
  */
 static void skex_group_arm(struct skex_group *g, u64 when, u64 slack)
 {
 	ktime_t t;
 
-	if (g->dead || when == U64_MAX)
+	if (g->dead)
 		return;
+	if (when == U64_MAX) {
+		when = ktime_get_ns() + SKEX_RECHECK_NS;
+		slack = SKEX_RECHECK_NS / 10;
+	}
 	t = ns_to_ktime(when);
 	if (hrtimer_is_queued(&g->timer) &&
 	    !ktime_before(t, hrtimer_get_expires(&g->timer)))
 		return;
 	hrtimer_start_range_ns(&g->timer, t, slack, HRTIMER_MODE_ABS_SOFT);
+}
+
+/*
+ * A non-blocking call is refused: list @sk for a wake-up when the quota
+ * allows, at @until. Under the group's lock. Returns false if it could not
+ * be listed: the caller then wakes it itself (skex_sk_wake(), unlocked),
+ * so that an edge-triggered poller asks again instead of waiting for a
+ * wake-up that would never come.
+ */
+static bool skex_poller_wait(struct skex_group_port *gp, struct sock *sk,
+			     u64 until)
+{
+	if (skex_poller_add(gp, sk) < 0)
+		return false;
+	skex_group_arm(gp->group, until, gp->slack);
+	return true;
 }
 
 static enum hrtimer_restart skex_group_timer(struct hrtimer *timer)
@@ -500,8 +538,10 @@ void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo)
 	w->counted = false;
 	w->nonblock = !timeo;
 	w->forever = timeo == MAX_SCHEDULE_TIMEOUT;
-	w->deadline = w->forever ? U64_MAX :
-		      ktime_get_ns() + jiffies_to_nsecs(timeo);
+	/* jiffies_to_nsecs() would wrap past 71 minutes */
+	w->deadline = w->forever || (u64)timeo > SKEX_TIMEO_MAX ? U64_MAX :
+		      ktime_get_ns() + jiffies64_to_nsecs(timeo);
+	w->charge = 0;
 }
 
 static void skex_sleeper_init(struct skex_sleeper *s, struct sock *sk)
@@ -596,6 +636,21 @@ static bool skex_ratio_active(const struct skex_group_port *gp, u64 now)
 }
 
 /*
+ * Move the origin of @g's virtual time to its present: a pass behind it
+ * (a port idle since) becomes 0, and is raised to the virtual time when
+ * the port is active again anyway. Under the group's lock.
+ */
+static void skex_ratio_rebase(struct skex_group *g)
+{
+	struct skex_group_port *gp;
+	u64 base = g->vtime;
+
+	list_for_each_entry(gp, &g->ports, node)
+		gp->pass = gp->pass > base ? gp->pass - base : 0;
+	g->vtime = 0;
+}
+
+/*
  * Someone wants to accept on ratio port @gp, @backlog connections wait:
  * note the activity, and tell whether the port's turn has come.
  */
@@ -616,11 +671,12 @@ static bool skex_ratio_turn(struct skex_group_port *gp, u32 backlog, u64 now)
 }
 
 /*
- * Whether an accept may go now; takes the grant if @take. Otherwise sets
+ * Whether an accept may go now; takes the grant if @w (and notes in
+ * @w->charge what to give back if the accept finds nothing). Otherwise sets
  * *@until to when it is worth trying again. Under the group's lock.
  */
 static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
-			      u64 now, bool take, u64 *until)
+			      u64 now, struct skex_wait *w, u64 *until)
 {
 	struct skex_group *g = gp->group;
 
@@ -630,17 +686,22 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 			*until = now + SKEX_RATIO_IDLE_NS;
 			return false;
 		}
-		if (take) {
+		if (w) {
 			g->vtime = max(g->vtime, gp->pass);
 			gp->pass += gp->stride;
+			w->charge = gp->stride;
+			if (g->vtime >= SKEX_VTIME_REBASE)
+				skex_ratio_rebase(g);
 		}
 		return true;
 	}
 
 	skex_bucket_fill(gp, now);
 	if (gp->level >= gp->quantum) {
-		if (take)
+		if (w) {
 			gp->level -= gp->quantum;
+			w->charge = gp->quantum;
+		}
 		return true;
 	}
 	*until = skex_bucket_when(gp, gp->quantum);
@@ -688,7 +749,7 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 	struct skex_group *g = gp->group;
 	struct sock *sk = w->sk;
 	struct skex_sleeper s;
-	bool wait, idle;
+	bool wait, idle, kick;
 	u64 now, until;
 	int ret;
 
@@ -698,6 +759,7 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 		until = U64_MAX;
 		idle = false;
 		wait = false;
+		kick = false;
 		ret = -EAGAIN;
 
 		spin_lock_bh(&g->lock);
@@ -710,21 +772,20 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 				idle = true;
 			}
 			wait = !w->nonblock;
-		} else if (skex_accept_grant(gp, sk, now, true, &until)) {
+		} else if (skex_accept_grant(gp, sk, now, w, &until)) {
 			ret = 1;
 		} else {
 			skex_count(gp, w);
 			wait = !w->nonblock && !gp->nonblock;
-			if (!wait) {
-				skex_poller_add(gp, sk);
-				skex_group_arm(g, until, gp->slack);
-			}
+			kick = !wait && !skex_poller_wait(gp, sk, until);
 		}
 		if (wait && !s.listed)
 			skex_sleeper_list(gp, &s);
 		spin_unlock_bh(&g->lock);
 		if (idle)
 			skex_group_wake(g);
+		if (kick)
+			skex_sk_wake(sk);
 		if (!wait)
 			break;
 		ret = skex_sleep(&s, w, until, READ_ONCE(gp->slack));
@@ -738,11 +799,11 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 /**
  * skex_group_accept_done - the original accept ran after a grant
  * @gp: the listener's group port
- * @listener: the listener
- * @accepted: whether it returned a connection; if not, the grant is
- *	given back
+ * @w: the call; @w->sk is the listener
+ * @accepted: whether it returned a connection; if not, the grant
+ *	(@w->charge, whatever the quota is now) is given back
  */
-void skex_group_accept_done(struct skex_group_port *gp, struct sock *listener,
+void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 			    bool accepted)
 {
 	struct skex_group *g = gp->group;
@@ -750,11 +811,11 @@ void skex_group_accept_done(struct skex_group_port *gp, struct sock *listener,
 	spin_lock_bh(&g->lock);
 	if (gp->type == SKEX_ACCEPT_RATIO) {
 		if (accepted)
-			gp->backlog = READ_ONCE(listener->sk_ack_backlog);
-		else
-			gp->pass -= gp->stride;
+			gp->backlog = READ_ONCE(w->sk->sk_ack_backlog);
+		else	/* after a rebase, the pass may be below the charge */
+			gp->pass -= min(gp->pass, w->charge);
 	} else if (!accepted) {
-		gp->level = min(gp->level + gp->quantum, gp->depth);
+		gp->level = min(gp->level + w->charge, gp->depth);
 	}
 	spin_unlock_bh(&g->lock);
 	/* Another port's turn may have come. */
@@ -966,7 +1027,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 	struct skex_group *g = gp->group;
 	struct skex_sleeper s;
 	u64 now, until;
-	bool blocking;
+	bool blocking, kick;
 	long ret;
 
 	skex_sleeper_init(&s, w->sk);
@@ -1009,9 +1070,10 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		skex_count(gp, w);
 		skex_bucket_busy(gp, now);
 		if (!blocking) {
-			skex_poller_add(gp, w->sk);
-			skex_group_arm(g, until, gp->slack);
+			kick = !skex_poller_wait(gp, w->sk, until);
 			spin_unlock_bh(&g->lock);
+			if (kick)
+				skex_sk_wake(w->sk);
 			skex_output_push(w->sk);
 			ret = -EAGAIN;
 			break;
@@ -1063,6 +1125,7 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 	struct skex_group *g;
 	u64 now, until = U64_MAX;
 	bool ready;
+	int listed;
 
 	if (listener ? !(mask & EPOLLIN) : !(mask & EPOLLOUT))
 		return mask;
@@ -1076,12 +1139,17 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 	if (gp->dead || !gp->set)
 		ready = true;
 	else if (listener)
-		ready = skex_accept_grant(gp, sk, now, false, &until);
+		ready = skex_accept_grant(gp, sk, now, NULL, &until);
 	else
 		ready = skex_output_ready(gp, now, &until);
+	/* Only a socket listed for a wake-up may be told to wait for one. */
+	if (!ready) {
+		listed = skex_poller_add(gp, sk);
+		ready = listed < 0;
+	}
 	if (!ready) {
 		/* a poller kept waiting counts once per wake-up */
-		if (skex_poller_add(gp, sk))
+		if (listed)
 			atomic64_inc(&gp->throttled);
 		skex_group_arm(g, until, gp->slack);
 		if (listener)
@@ -1292,7 +1360,7 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	now = ktime_get_ns();
 	spin_lock_bh(&g->lock);
 	if (!same)
-		g->vtime = 0;
+		g->vtime = SKEX_VTIME_INITIAL;
 	g->type = spec->type;
 	for (i = 0; i < n; i++) {
 		gp = keep[i] ? keep[i] : fresh[i];

@@ -67,6 +67,7 @@ extern atomic_t skex_group_nr_ftp;
  * @forever: no timeout
  * @nonblock: never sleep
  * @counted: the call was counted in the port's throttled counter
+ * @charge: what the latest accept grant took from the quota
  */
 struct skex_wait {
 	struct sock *sk;
@@ -74,6 +75,7 @@ struct skex_wait {
 	bool forever;
 	bool nonblock;
 	bool counted;
+	u64 charge;
 };
 
 void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
@@ -81,7 +83,7 @@ void skex_group_port_put(struct skex_group_port *gp);
 
 struct skex_group_port *skex_group_accept_port(struct sock *listener);
 int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w);
-void skex_group_accept_done(struct skex_group_port *gp, struct sock *listener,
+void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 			    bool accepted);
 
 struct skex_group_port *skex_group_output_port(struct sock *sk);

@@ -112,7 +112,7 @@ static struct sock *skex_accept_throttled(struct skex_group_port *gp,
 		}
 		/* Granted: take what is queued, without waiting. */
 		child = skex_accept_call(inet_csk_accept_orig, sk, a, true);
-		skex_group_accept_done(gp, sk, !!child);
+		skex_group_accept_done(gp, &w, !!child);
 		if (child || skex_accept_err(a) != -EAGAIN)
 			break;
 	}

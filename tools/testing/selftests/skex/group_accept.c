@@ -10,6 +10,8 @@
  *                 triggered: no EAGAIN, one wake-up per accept), edge-
  *                 triggered epoll (about one wake-up per accept)
  *   rcvtimeo      SO_RCVTIMEO expires with EAGAIN
+ *   rcvtimeo_long an SO_RCVTIMEO of 2^32 µs and 0.1 s does not expire
+ *                 after 0.1 s
  *   signal        EINTR without SA_RESTART, a restart with it; a raised
  *                 quota wakes the sleeper; deleting the group releases it
  *   nonblock_flag nonblock = 1 on a blocking listener: EAGAIN over quota
@@ -20,10 +22,16 @@
  *                 over the first 300 accepts, not over a time
  *   ratio_idle    a port with nothing waiting, or with nobody accepting,
  *                 does not hold the other back
+ *   quota0_poller a listener refused by a quota of 0 (which no refill will
+ *                 ever wake) and then closed is freed, not kept until the
+ *                 group goes
  */
 #define _GNU_SOURCE
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 
 #include "kselftest_harness.h"
@@ -444,6 +452,30 @@ TEST_F_TIMEOUT(accept, signal, 60)
 	client_stop(&self->c);
 }
 
+TEST_F_TIMEOUT(accept, rcvtimeo_long, 30)
+{
+	/* 2^32 µs and 0.1 s: a 32-bit count of µs would make it 0.1 s */
+	struct timeval tv = { 4295, 67296 };
+	struct blocked b = { .fd = self->lfd };
+	pthread_t t;
+
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0, 0,
+				&self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
+	ASSERT_TRUE(wait_backlog(self->port, 2));
+	ASSERT_EQ(0, setsockopt(self->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				sizeof(tv)));
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
+	EXPECT_FALSE(wait_done(&b, 1000))
+		TH_LOG("SO_RCVTIMEO of 4295.07 s: accept returned %d (%s)",
+		       b.ret, strerror(b.err));
+	ASSERT_EQ(0, group_del(self->gid));
+	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("deleting did not release it");
+	pthread_join(t, NULL);
+	EXPECT_LE(0, b.ret);
+	client_stop(&self->c);
+}
+
 TEST_F_TIMEOUT(accept, nonblock_flag, 30)
 {
 	uint64_t t;
@@ -582,6 +614,80 @@ TEST_F_TIMEOUT(accept, ratio_idle, 60)
 	EXPECT_GE(idle, base / 4);
 	EXPECT_GE(busy, base / 4);
 	close(lfd2);
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return ret;
+}
+
+/* "sockets: used" of the namespace: struct socks not yet freed */
+static int sockets_used(void)
+{
+	FILE *f = fopen("/proc/net/sockstat", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "sockets: used %d", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A quota of 0 never refills, so nothing wakes the sockets it refused: the
+ * group's timer still lets them go every second, else a listener closed
+ * after an EAGAIN would be kept (with its namespace) until the group goes.
+ * In a namespace of its own, so that no other socket moves the count.
+ */
+TEST(quota0_poller)
+{
+	struct pollfd pfd;
+	int lfd, cfd, base, open, n, i;
+	uint16_t port, gid;
+
+	SKEX_NEED_MODULE();
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, lo_up());
+	base = sockets_used();
+	ASSERT_LE(0, base);
+	lfd = listen_any(&port, 16);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, port, 0, 1, &gid));
+	cfd = connect_port(port);
+	ASSERT_LE(0, cfd);
+	ASSERT_TRUE(wait_backlog(port, 1));
+	EXPECT_EQ(-1, accept(lfd, NULL, NULL));
+	EXPECT_EQ(EAGAIN, errno);
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	EXPECT_EQ(0, poll(&pfd, 1, 100)) TH_LOG("poll shows a refused listener");
+	open = sockets_used();
+	EXPECT_LT(base, open);
+
+	close(lfd);
+	close(cfd);
+	n = sockets_used();
+	for (i = 0; i < 300 && n != base; i++) {
+		skex_sleep_ms(10);
+		n = sockets_used();
+	}
+	TH_LOG("sockets in use: %d before, %d open, %d after closing (%d ms)",
+	       base, open, n, 10 * i);
+	EXPECT_EQ(base, n) TH_LOG("a closed listener is kept by the group");
+	EXPECT_EQ(0, group_del(gid));
 }
 
 TEST_HARNESS_MAIN
