@@ -59,6 +59,7 @@
 #define SKEX_FW_BATCH		64
 /* parked connections of one listener: at most this many buffer bytes */
 #define SKEX_FW_PARK_BYTES	(16 << 20)
+/* ... but at least this many (whatever the window), at most this many */
 #define SKEX_FW_PARK_MIN	64
 #define SKEX_FW_PARK_MAX	4096
 #define SKEX_FW_BRANCHES_MAX	4096
@@ -122,10 +123,10 @@ struct skex_fw_lsn {
 	void (*data_ready)(struct sock *sk);	/* stock callbacks */
 	void (*state_change)(struct sock *sk);
 	struct work_struct work;
-	unsigned int park_max;
 	spinlock_t lock;		/* protects the fields below */
 	struct list_head parked;
 	unsigned int nparked;
+	size_t parked_bytes;		/* their buffers */
 	bool closing;
 	bool throttled;
 	wait_queue_head_t idle;
@@ -560,14 +561,14 @@ skex_fw_match_content(const struct skex_fw_tab *tab, const u8 *buf, u32 len)
 	return best;
 }
 
-static void skex_fw_count_hit(const struct skex_fw_tab *tab, u64 seq)
+/* The hit counter of the branch with @seq, NULL if it is gone. */
+static atomic64_t *skex_fw_hits(const struct skex_fw_tab *tab, u64 seq)
 {
 	const struct skex_fw_ent *e;
 
 	e = bsearch(&seq, tab->ent, tab->n, sizeof(*tab->ent),
 		    skex_fw_seq_cmp);
-	if (e)
-		atomic64_inc(&e->br->hits);
+	return e ? &e->br->hits : NULL;
 }
 
 /* ---- hand-off ---- */
@@ -655,7 +656,8 @@ static void skex_fw_inherit(struct sock *child, const struct sock *target)
  * child's bh lock held, as tcp_v4_rcv() queues a child.
  */
 static enum skex_fw_queued skex_fw_queue(struct sock *child,
-					 struct request_sock *req, u16 port)
+					 struct request_sock *req, u16 port,
+					 atomic64_t *hits)
 {
 	struct sock *target;
 
@@ -673,6 +675,9 @@ static enum skex_fw_queued skex_fw_queue(struct sock *child,
 	skex_fw_inherit(child, target);
 	if (!inet_csk_reqsk_queue_add(target, req, child))
 		return SKEX_FW_GONE;	/* target stopped listening: reset */
+	/* counted before the application can see it */
+	if (hits)
+		atomic64_inc(hits);
 	target->sk_data_ready(target);
 	return SKEX_FW_QUEUED;
 }
@@ -706,20 +711,16 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 	local_bh_disable();
 	bh_lock_sock(child);
 	tab = rcu_dereference(rule->tab);
-	if (port) {
-		res = skex_fw_queue(child, req, port);
-		if (res == SKEX_FW_QUEUED)
-			skex_fw_count_hit(tab, seq);
-	}
-	if (res == SKEX_FW_SKIP) {
-		res = skex_fw_queue(child, req, tab->def_port);
-		if (res == SKEX_FW_QUEUED)
-			atomic64_inc(&rule->default_hits);
-	}
+	if (port)
+		res = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
 	if (res == SKEX_FW_SKIP)
-		skex_fw_reset(child);
+		res = skex_fw_queue(child, req, tab->def_port,
+				    &rule->default_hits);
+	/* counted before the client can see the reset */
 	if (res != SKEX_FW_QUEUED)
 		atomic64_inc(&rule->dropped);
+	if (res == SKEX_FW_SKIP)
+		skex_fw_reset(child);
 	bh_unlock_sock(child);
 	local_bh_enable();
 	rcu_read_unlock();
@@ -809,6 +810,7 @@ static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
 	spin_lock_bh(&lsn->lock);
 	list_del(&conn->node);
 	lsn->nparked--;
+	lsn->parked_bytes -= conn->cap;
 	if (lsn->throttled && !lsn->closing) {
 		lsn->throttled = false;
 		queue_work(skex_fw_wq, &lsn->work);
@@ -920,6 +922,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	}
 	list_add_tail(&conn->node, &lsn->parked);
 	lsn->nparked++;
+	lsn->parked_bytes += window;
 	spin_unlock_bh(&lsn->lock);
 
 	lock_sock(child);
@@ -989,6 +992,18 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	skex_fw_deliver(rule, child, req, port, seq);
 }
 
+/*
+ * Whether @lsn may park no more: the buffers of its parked connections
+ * take SKEX_FW_PARK_BYTES (a window edited since counts at the size each
+ * was parked with). Under @lsn->lock.
+ */
+static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
+{
+	return lsn->nparked >= SKEX_FW_PARK_MAX ||
+	       (lsn->nparked >= SKEX_FW_PARK_MIN &&
+		lsn->parked_bytes >= SKEX_FW_PARK_BYTES);
+}
+
 static void skex_fw_listen_work(struct work_struct *work)
 {
 	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
@@ -1002,7 +1017,7 @@ static void skex_fw_listen_work(struct work_struct *work)
 			spin_unlock_bh(&lsn->lock);
 			return;
 		}
-		if (lsn->nparked >= lsn->park_max) {
+		if (skex_fw_lsn_full(lsn)) {
 			/* leave them in the accept queue until some decide */
 			lsn->throttled = true;
 			spin_unlock_bh(&lsn->lock);
@@ -1144,8 +1159,6 @@ static struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	if (!lsn)
 		return ERR_PTR(-ENOMEM);
 	lsn->rule = rule;
-	lsn->park_max = clamp_t(u32, SKEX_FW_PARK_BYTES / rule->window,
-				SKEX_FW_PARK_MIN, SKEX_FW_PARK_MAX);
 	INIT_WORK(&lsn->work, skex_fw_listen_work);
 	spin_lock_init(&lsn->lock);
 	INIT_LIST_HEAD(&lsn->parked);

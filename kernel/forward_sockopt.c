@@ -34,6 +34,8 @@ static int skex_fw_so_rule(struct skex_fw_call *c, struct skex_fw_rule **res)
 {
 	struct skex_fw_rule *rule;
 
+	if (!c->u->port)	/* never a rule's: a bad value, not a missing rule */
+		return -EINVAL;
 	rule = skex_fw_rule_find(c->fw, c->u->port);
 	if (!rule)
 		return -ENOENT;
@@ -142,6 +144,7 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	struct skex_fw_branch *b;
 	struct skex_fw_rule *rule;
 	char name[SKEX_FW_NAME_MAX];
+	u64 seq;
 	int err;
 
 	if (!skex_fw_so_redir(c->u))
@@ -151,7 +154,11 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	err = skex_fw_so_rule(c, &rule);
 	if (err)
 		goto unlock;
-	snprintf(name, sizeof(name), "br%llu", rule->next_seq + 1);
+	/* br<N> after the rule's last branch, past names taken by mkdir */
+	seq = rule->next_seq;
+	do
+		snprintf(name, sizeof(name), "br%llu", ++seq);
+	while (skex_fw_branch_find(rule, name));
 	b = skex_fw_branch_create(rule, name, true);
 	if (IS_ERR(b)) {
 		err = PTR_ERR(b);

@@ -148,11 +148,15 @@ static int skex_group_sockopt_del(struct sock *sk, sockptr_t optval)
 	return err;
 }
 
-static int skex_group_sockopt_flush(struct sock *sk)
+static int skex_group_sockopt_flush(struct sock *sk, sockptr_t optval)
 {
 	struct skex_net *sn = skex_net(sock_net(sk));
+	int ignored;
 	u16 gid;
 
+	/* ignored, but an argument that faults fails like any other */
+	if (copy_from_sockptr(&ignored, optval, sizeof(ignored)))
+		return -EFAULT;
 	mutex_lock(&sn->config_mutex);
 	while (skex_group_list(sn, &gid, 1) > 0)
 		skex_group_del(sn, gid);
@@ -172,7 +176,7 @@ int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 	case TCP_SKEX_DEL_GROUP:
 		return skex_group_sockopt_del(sk, optval);
 	case TCP_SKEX_FLUSH_LIST:
-		return skex_group_sockopt_flush(sk);
+		return skex_group_sockopt_flush(sk, optval);
 	}
 	return -ENOPROTOOPT;
 }

@@ -650,6 +650,11 @@ TEST_F(fw, bad_input)
 	EXPECT_FALSE(fw_cfs_exists(self->port[0], NULL));
 	EXPECT_EQ(-ENOENT, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
 				   "127.0.0.1", "255.255.255.255"));
+	/* port 0 is never a rule's: a bad value, whatever the command */
+	EXPECT_EQ(-EINVAL, fw_addr(TCP_FW_ADD_BRANCH, 0, self->port[0],
+				   "127.0.0.1", "255.255.255.255"));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_EDIT_RULE, TCP_ADDR_FW, 0, d));
+	EXPECT_EQ(-EINVAL, fw_rule(TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, 0, 0));
 	EXPECT_EQ(EPERM, unprivileged_add(self->p, d));
 	EXPECT_FALSE(fw_cfs_exists(self->p, NULL));
 

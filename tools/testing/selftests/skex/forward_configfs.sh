@@ -224,6 +224,12 @@ skex_check_eq "sockopt DEL_BRANCH again" ENOENT \
 skex_check_eq "rmdir of a sockopt-made branch" ok "$(rd "$B/br5")"
 skex_check_eq "sockopt DEL_BRANCH of the rmdir'ed branch" ENOENT \
 	"$(fw branch del address "$P" "$R2" 127.0.0.9 255.255.255.255)"
+# the next sockopt name would be br7: taken by mkdir, it is skipped
+ok_if "mkdir br7" mkdir "$B/br7"
+skex_check_eq "sockopt ADD_BRANCH past br7 made by mkdir" ok \
+	"$(fw branch add address "$P" "$R2" 127.0.0.9 255.255.255.255)"
+check_rd "$B/br8/source" 127.0.0.9/32
+skex_check_eq "rmdir of br7 and br8" ok "$(rd "$B/br7" "$B/br8")"
 client 127.0.0.9 127.0.0.1 R1
 skex_check_eq "sockopt FLUSH_BRANCH of mkdir-made branches" ok \
 	"$(fw branch flush address "$P")"

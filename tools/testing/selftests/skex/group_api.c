@@ -238,6 +238,7 @@ TEST_F(groups, bad_input)
 	EXPECT_EQ(-EFAULT, group_call(TCP_SKEX_ADD_GROUP, ro, sizeof(sg)));
 	gid = 1;
 	EXPECT_EQ(-EFAULT, group_call(TCP_SKEX_DEL_GROUP, ro, sizeof(gid)));
+	EXPECT_EQ(-EFAULT, group_call(TCP_SKEX_FLUSH_LIST, ro, sizeof(gid)));
 	EXPECT_EQ(0, munmap(ro, 4096));
 	rosg = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
