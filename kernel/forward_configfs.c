@@ -292,16 +292,18 @@ static int skex_fw_parse_source(const char *page, size_t count, u8 *family,
 
 	memset(addr, 0, sizeof(*addr));
 	memset(mask, 0, sizeof(*mask));
-	if (in4_pton(buf, -1, (u8 *)&addr->s6_addr32[0], '\0', &end)) {
+	/* *end: in4_pton() also stops at a ':' ("10.0.0.1:80") */
+	if (in4_pton(buf, -1, (u8 *)&addr->s6_addr32[0], '\0', &end) &&
+	    !*end) {
 		*family = AF_INET;
 		bits = 32;
 		if (slash && strchr(slash, '.')) {
 			if (!in4_pton(slash, -1, (u8 *)&mask->s6_addr32[0],
-				      '\0', &end))
+				      '\0', &end) || *end)
 				return -EINVAL;
 			return skex_fw_mask_valid(AF_INET, mask) ? 0 : -EINVAL;
 		}
-	} else if (in6_pton(buf, -1, addr->s6_addr, '\0', &end)) {
+	} else if (in6_pton(buf, -1, addr->s6_addr, '\0', &end) && !*end) {
 		*family = AF_INET6;
 		bits = 128;
 	} else {

@@ -906,8 +906,10 @@ static struct skex_group_port *skex_output_gport_rcu(const struct sock *sk)
  * skex_group_output_port - the output group port that covers a send
  * @sk: the socket written to
  *
- * That of the port @sk was accepted from; else, for any TCP socket, that
- * of an FTP group whose control connection the current process serves.
+ * That of the port @sk was accepted from; else, for any TCP socket of
+ * user space, that of an FTP group whose control connection the current
+ * process serves. A kernel socket (no file: NFS, nbd, CIFS) written from
+ * the process is not charged: its callers do not expect to wait.
  *
  * Return: the group port, with a reference, or NULL when nothing applies.
  */
@@ -921,7 +923,8 @@ struct skex_group_port *skex_group_output_port(struct sock *sk)
 	gp = skex_output_gport_rcu(sk);
 	if (gp && gp->type == SKEX_OUTPUT_ABSOLUTE_FTP)
 		skex_ftp_mark(gp, sk);
-	if (!gp && atomic_read(&skex_group_nr_ftp))
+	if (!gp && atomic_read(&skex_group_nr_ftp) && sk->sk_socket &&
+	    sk->sk_socket->file)
 		gp = skex_ftp_find();
 	gp = skex_group_port_tryget(gp);
 	rcu_read_unlock();

@@ -43,8 +43,14 @@ static void skex_ftrace_thunk(unsigned long ip, unsigned long parent_ip,
  * guard against. The thunk is notrace, and neither it nor an observer
  * calls a hooked function (a wrapper does, from module text, which the
  * thunk lets through).
+ * FTRACE_OPS_FL_PERMANENT: sysctl kernel.ftrace_enabled=0 would silence
+ * the observers, tcp_v4_destroy_sock()'s among them, and the netmeter
+ * would go on reading sockets freed behind its back: ftrace refuses that
+ * sysctl (EBUSY) while the module is loaded, as for livepatches.
  */
-#define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY)
+#define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_SAVE_REGS | \
+				 FTRACE_OPS_FL_IPMODIFY | \
+				 FTRACE_OPS_FL_PERMANENT)
 
 static struct ftrace_ops skex_ftrace_ops = {
 	.func = skex_ftrace_thunk,
@@ -270,17 +276,39 @@ bool skex_unloading(void)
 	return READ_ONCE(skex_stopping);
 }
 
-void skex_call_enter(struct skex_call *call, struct sock *sk)
+static void __skex_call_enter(struct skex_call *call, struct sock *sk,
+			      bool kick)
 {
 	struct skex_call_list *list;
 
 	call->task = current;
 	call->sk = sk;
+	call->kick = kick;
 	call->cpu = raw_smp_processor_id();
 	list = per_cpu_ptr(&skex_call_lists, call->cpu);
 	spin_lock(&list->lock);
 	list_add(&call->node, &list->calls);
 	spin_unlock(&list->lock);
+}
+
+/**
+ * skex_call_enter - a task enters a wrapper
+ * @call: on the wrapper's stack
+ * @sk: the socket it may sleep on (woken at unload), or NULL
+ */
+void skex_call_enter(struct skex_call *call, struct sock *sk)
+{
+	__skex_call_enter(call, sk, true);
+}
+
+/*
+ * The same for a wrapper that never sleeps (poll): unloading waits for it
+ * to leave but does not interrupt it, which would make epoll_wait() fail
+ * with EINTR, an error no restart hides.
+ */
+void skex_call_enter_nosleep(struct skex_call *call)
+{
+	__skex_call_enter(call, NULL, false);
 }
 
 void skex_call_exit(struct skex_call *call)
@@ -298,14 +326,16 @@ void skex_call_exit(struct skex_call *call)
  * A call that skex_calls_drain() interrupted fails with -EINTR or
  * -ERESTARTSYS though no signal is pending. Make the system call restart:
  * TIF_NOTIFY_SIGNAL is set, so the exit to user space restarts it, and it
- * then runs without the module.
+ * then runs without the module. -ERESTARTSYS rather than -ERESTARTNOINTR:
+ * with no handler to run both restart, and kernel code that calls into a
+ * socket from a user task (nbd, sunrpc) knows -ERESTARTSYS only.
  */
 long skex_call_ret(long ret)
 {
 	if (unlikely(skex_unloading()) &&
 	    (ret == -EINTR || ret == -ERESTARTSYS) &&
 	    !task_sigpending(current) && !(current->flags & PF_IO_WORKER))
-		return -ERESTARTNOINTR;
+		return -ERESTARTSYS;
 	return ret;
 }
 
@@ -335,6 +365,8 @@ static void skex_calls_kick(void)
 
 		spin_lock(&list->lock);
 		list_for_each_entry(call, &list->calls, node) {
+			if (!call->kick)
+				continue;
 			set_tsk_thread_flag(call->task, TIF_NOTIFY_SIGNAL);
 			rcu_read_lock();
 			wq = call->sk ? rcu_dereference(call->sk->sk_wq) : NULL;

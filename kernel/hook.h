@@ -65,9 +65,11 @@ struct skex_call {
 	struct task_struct *task;
 	struct sock *sk;
 	int cpu;
+	bool kick;
 };
 
 void skex_call_enter(struct skex_call *call, struct sock *sk);
+void skex_call_enter_nosleep(struct skex_call *call);
 void skex_call_exit(struct skex_call *call);
 long skex_call_ret(long ret);
 bool skex_unloading(void);

@@ -267,7 +267,7 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 	struct skex_call call;
 	__poll_t mask;
 
-	skex_call_enter(&call, sock->sk);
+	skex_call_enter_nosleep(&call);
 	mask = tcp_poll_orig(file, sock, wait);
 	if (mask & (EPOLLIN | EPOLLOUT))
 		mask = skex_group_poll(sock->sk, mask);
@@ -278,14 +278,15 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 /* tcp_[gs]etsockopt(sk, level, optname, ...): only skex's own names. */
 static bool skex_want_setsockopt(struct pt_regs *regs)
 {
-	return regs_get_kernel_argument(regs, 1) == SOL_TCP &&
-	       skex_sockopt_owns(regs_get_kernel_argument(regs, 2), true);
+	/* int arguments: the upper halves of their registers are undefined */
+	return (int)regs_get_kernel_argument(regs, 1) == SOL_TCP &&
+	       skex_sockopt_owns((int)regs_get_kernel_argument(regs, 2), true);
 }
 
 static bool skex_want_getsockopt(struct pt_regs *regs)
 {
-	return regs_get_kernel_argument(regs, 1) == SOL_TCP &&
-	       skex_sockopt_owns(regs_get_kernel_argument(regs, 2), false);
+	return (int)regs_get_kernel_argument(regs, 1) == SOL_TCP &&
+	       skex_sockopt_owns((int)regs_get_kernel_argument(regs, 2), false);
 }
 
 static int skex_tcp_setsockopt(struct sock *sk, int level, int optname,

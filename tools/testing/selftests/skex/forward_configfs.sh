@@ -133,6 +133,8 @@ check_wr "$B/net8/source" 300.1.1.1/8 EINVAL
 check_wr "$B/net8/source" 10.0.0.0/33 EINVAL
 check_wr "$B/net8/source" 10.0.0.0/255.0.255.0 EINVAL
 check_wr "$B/net8/source" fd00::/129 EINVAL
+check_wr "$B/net8/source" 10.0.0.1:80 EINVAL
+check_wr "$B/net8/source" 10.0.0.0/255.0.0.0:9 EINVAL
 check_rd "$B/net8/source" ""
 check_wr "$B/net8/source" 127.1.2.3/255.0.0.0 ok
 check_rd "$B/net8/source" 127.0.0.0/8

@@ -11,6 +11,8 @@
 #    none, tcp_sendmsg, tcp_recvmsg and tcp_poll carry no ftrace hook
 #    (tracefs enabled_functions); a group port installs them, and they go
 #    within a few seconds of its deletion. inet_csk_accept is always hooked.
+#  - sysctl kernel.ftrace_enabled=0, which would silence the hooks, is
+#    refused while the module is loaded.
 #
 #   init netns                        netns skex-if-PID
 #   listener 127.0.0.1:P4             (empty: header only)
@@ -174,6 +176,20 @@ else
 		skex_fail "cannot make group $gdir with port $p4"
 		rmdir "$gdir/ports/$p4" "$gdir" 2>/dev/null
 	fi
+fi
+
+# ---- the hooks cannot be switched off under the module ----
+# (the netmeter would go on reading sockets freed without its hook)
+if [ -w /proc/sys/kernel/ftrace_enabled ]; then
+	if echo 0 2>/dev/null >/proc/sys/kernel/ftrace_enabled; then
+		echo 1 >/proc/sys/kernel/ftrace_enabled
+		skex_fail "kernel.ftrace_enabled=0 accepted while skex is loaded"
+	else
+		skex_pass "kernel.ftrace_enabled=0 refused while skex is loaded"
+	fi
+	skex_check_eq "kernel.ftrace_enabled" 1 "$(cat /proc/sys/kernel/ftrace_enabled)"
+else
+	skex_fail "no /proc/sys/kernel/ftrace_enabled"
 fi
 
 skex_exit
