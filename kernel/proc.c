@@ -17,24 +17,44 @@
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
 
+#define SKEX_PROC_HEADER "port conns waiting delay_us bytes_in bytes_out\n"
+/* the longest row: a port and five u64, each with its separator */
+#define SKEX_PROC_ROW_MAX (sizeof("65535") + 5 * sizeof("18446744073709551615"))
+
+/*
+ * seq_file calls show again, with a buffer twice as large, until the output
+ * fits. The ports are walked (and their connections folded) only for a
+ * buffer that can take as much as this namespace's last output, or, after
+ * an overflow, as many rows of the longest kind: at most twice per read.
+ * A buffer too small is declared full, which seq_file takes for an
+ * overflow.
+ */
 static int skex_proc_show(struct seq_file *seq, void *v)
 {
 	struct net *net = seq_file_single_net(seq);
+	struct skex_net *sn = skex_net(net);
 	struct skex_port_stat *stats;
 	size_t count, i;
 	int err;
 
+	if (seq->size < READ_ONCE(sn->proc_size)) {
+		seq->count = seq->size;
+		return 0;
+	}
 	err = skex_port_stats(net, &stats, &count);
 	if (err)
 		return err;
 
-	seq_puts(seq, "port conns waiting delay_us bytes_in bytes_out\n");
+	seq_puts(seq, SKEX_PROC_HEADER);
 	for (i = 0; i < count; i++)
 		seq_printf(seq, "%u %llu %llu %llu %llu %llu\n",
 			   stats[i].port, stats[i].conns, stats[i].waiting,
 			   div_u64(stats[i].delay_ns, NSEC_PER_USEC),
 			   stats[i].bytes_in, stats[i].bytes_out);
 	kvfree(stats);
+	WRITE_ONCE(sn->proc_size, seq_has_overflowed(seq) ?
+		   sizeof(SKEX_PROC_HEADER) + count * SKEX_PROC_ROW_MAX :
+		   seq->count + 1);
 	return 0;
 }
 

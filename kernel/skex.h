@@ -80,6 +80,7 @@ struct skex_net {
 	struct mutex config_mutex;	/* all configuration changes */
 	struct skex_fw_net *fw;
 	struct skex_group_net *groups;
+	size_t proc_size;		/* proc.c: a hint, no lock */
 };
 
 struct skex_net *skex_net(const struct net *net);

@@ -6,7 +6,9 @@
 #  - /proc/net/skex: exact header, then one well-formed line per port
 #  - a new netns has its own /proc/net/skex: only the header at first; a
 #    listener opened there is listed there and not in the initial netns,
-#    and the initial netns' listeners are not listed there.
+#    and the initial netns' listeners are not listed there; with 900
+#    listeners, every one is listed and a read walks the ports once
+#    (a kprobe on skex_port_stats counts the walks).
 #  - the data-path hooks are there only while socket groups exist: with
 #    none, tcp_sendmsg, tcp_recvmsg and tcp_poll carry no ftrace hook
 #    (tracefs enabled_functions); a group port installs them, and they go
@@ -117,6 +119,56 @@ for ((i = 0; i < 100; i++)); do
 done
 out=$(ip netns exec "$ns" cat "$SKEX_PROC")
 skex_check_eq "$SKEX_PROC in $ns after its listener closed" "$SKEX_HEADER" "$out"
+
+# ---- many ports: all listed, walked once per read ----
+# 900 listeners make about 16 KB, four times seq_file's first buffer: a
+# read walks the ports once (twice the first time, to learn the size).
+ip netns exec "$ns" "$PYTHON" -c '
+import socket, sys, time
+ls = []
+for i in range(900):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    ls.append(s)
+for s in ls:
+    print(s.getsockname()[1])
+print("port 0", flush=True)
+time.sleep(300)' >"$tmp/many" 2>&1 &
+many_pid=$!
+skex_track_pid "$many_pid"
+skex_wait_line "$tmp/many" '^port 0$' 60 >/dev/null || skex_die "900 listeners: $(tail -n 3 "$tmp/many")"
+tr=/sys/kernel/tracing
+[ -d "$tr/events" ] || tr=/sys/kernel/debug/tracing
+kp=skex_if_stats_$$
+if echo "p:$kp skex:skex_port_stats" >>"$tr/kprobe_events" &&
+   echo 1 >"$tr/events/kprobes/$kp/enable"; then
+	hits() { awk -v k="$kp" '$1 == k || $1 == "kprobes/" k { print $2 }' "$tr/kprobe_profile"; }
+	h0=$(hits)
+	ip netns exec "$ns" cat "$SKEX_PROC" >"$tmp/many.1"
+	h1=$(hits)
+	ip netns exec "$ns" cat "$SKEX_PROC" >"$tmp/many.2"
+	h2=$(hits)
+	echo 0 >"$tr/events/kprobes/$kp/enable"
+	echo "-:$kp" >>"$tr/kprobe_events"
+	skex_log "ports walked: $((h1 - h0)) time(s) for the first read, $((h2 - h1)) for the next"
+	if [ $((h1 - h0)) -le 2 ] && [ $((h2 - h1)) -eq 1 ]; then
+		skex_pass "900 ports: at most 2 walks for the first read, 1 for the next"
+	else
+		skex_fail "900 ports: $((h1 - h0)) and $((h2 - h1)) walks for two reads"
+	fi
+else
+	skex_fail "cannot set a kprobe on skex_port_stats"
+fi
+grep -E '^[0-9]+$' "$tmp/many" | sort -n >"$tmp/many.want"
+awk 'NR > 1 { print $1 }' "$tmp/many.2" >"$tmp/many.got"
+if cmp -s "$tmp/many.want" "$tmp/many.got"; then
+	skex_pass "900 ports: the listeners' ports, once each, in order"
+else
+	skex_fail "900 ports: rows differ: $(diff "$tmp/many.want" "$tmp/many.got" | head -n 5 | tr '\n' ' ')"
+fi
+skex_check_eq "900 ports: rows" 900 "$(($(wc -l <"$tmp/many.2") - 1))"
+kill "$many_pid" 2>/dev/null
 
 
 # ---- demand hooks ----
