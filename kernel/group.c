@@ -481,19 +481,20 @@ static void skex_group_arm(struct skex_group *g, u64 when, u64 slack)
 }
 
 /*
- * A non-blocking call is refused: list @sk for a wake-up when the quota
- * allows, at @until. Under the group's lock. Returns false if it could not
- * be listed: the caller then wakes it itself (skex_sk_wake(), unlocked),
- * so that an edge-triggered poller asks again instead of waiting for a
- * wake-up that would never come.
+ * A call or a poll is refused: list @sk for a wake-up when the quota
+ * allows, at @until. Under the group's lock. Returns skex_poller_add()'s
+ * answer; on -ENOMEM nothing will wake @sk, so it must not be told to
+ * wait: a refused call wakes it itself (skex_sk_wake(), unlocked), so that
+ * an edge-triggered poller asks again, and poll reports it ready.
  */
-static bool skex_poller_wait(struct skex_group_port *gp, struct sock *sk,
-			     u64 until)
+static int skex_poller_wait(struct skex_group_port *gp, struct sock *sk,
+			    u64 until)
 {
-	if (skex_poller_add(gp, sk) < 0)
-		return false;
-	skex_group_arm(gp->group, until, gp->slack);
-	return true;
+	int listed = skex_poller_add(gp, sk);
+
+	if (listed >= 0)
+		skex_group_arm(gp->group, until, gp->slack);
+	return listed;
 }
 
 static enum hrtimer_restart skex_group_timer(struct hrtimer *timer)
@@ -777,7 +778,7 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 		} else {
 			skex_count(gp, w);
 			wait = !w->nonblock && !gp->nonblock;
-			kick = !wait && !skex_poller_wait(gp, sk, until);
+			kick = !wait && skex_poller_wait(gp, sk, until) < 0;
 		}
 		if (wait && !s.listed)
 			skex_sleeper_list(gp, &s);
@@ -1073,7 +1074,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		skex_count(gp, w);
 		skex_bucket_busy(gp, now);
 		if (!blocking) {
-			kick = !skex_poller_wait(gp, w->sk, until);
+			kick = skex_poller_wait(gp, w->sk, until) < 0;
 			spin_unlock_bh(&g->lock);
 			if (kick)
 				skex_sk_wake(w->sk);
@@ -1147,14 +1148,13 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 		ready = skex_output_ready(gp, now, &until);
 	/* Only a socket listed for a wake-up may be told to wait for one. */
 	if (!ready) {
-		listed = skex_poller_add(gp, sk);
+		listed = skex_poller_wait(gp, sk, until);
 		ready = listed < 0;
 	}
 	if (!ready) {
 		/* a poller kept waiting counts once per wake-up */
 		if (listed)
 			atomic64_inc(&gp->throttled);
-		skex_group_arm(g, until, gp->slack);
 		if (listener)
 			mask &= ~(EPOLLIN | EPOLLRDNORM);
 		else
