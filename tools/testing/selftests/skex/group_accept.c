@@ -407,16 +407,22 @@ static bool wait_done(struct blocked *b, unsigned int ms)
 	return b->done;
 }
 
+/* A quota of 0 on the fixture's port (no accept at all), clients waiting. */
+static void refuse_all(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(accept) * self)
+{
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0, 0,
+				&self->gid));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
+	ASSERT_TRUE(wait_backlog(self->port, 2));
+}
+
 TEST_F_TIMEOUT(accept, signal, 60)
 {
 	struct blocked b = { .fd = self->lfd };
 	pthread_t t;
 
-	/* a quota of 0: no accept at all */
-	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0, 0,
-				&self->gid));
-	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
-	ASSERT_TRUE(wait_backlog(self->port, 2));
+	refuse_all(_metadata, self);
 
 	catch_signal(SIGUSR1, false);
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
@@ -459,10 +465,7 @@ TEST_F_TIMEOUT(accept, rcvtimeo_long, 30)
 	struct blocked b = { .fd = self->lfd };
 	pthread_t t;
 
-	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, 0, 0,
-				&self->gid));
-	ASSERT_EQ(0, client_start(&self->c, self->port, 4));
-	ASSERT_TRUE(wait_backlog(self->port, 2));
+	refuse_all(_metadata, self);
 	ASSERT_EQ(0, setsockopt(self->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 				sizeof(tv)));
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));

@@ -138,19 +138,22 @@ time.sleep(300)' >"$tmp/many" 2>&1 &
 many_pid=$!
 skex_track_pid "$many_pid"
 skex_wait_line "$tmp/many" '^port 0$' 60 >/dev/null || skex_die "900 listeners: $(tail -n 3 "$tmp/many")"
-tr=/sys/kernel/tracing
-[ -d "$tr/events" ] || tr=/sys/kernel/debug/tracing
+# tracefs, for the kprobe here and enabled_functions below
+tracefs=""
+for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+	[ -r "$d/enabled_functions" ] && tracefs=$d && break
+done
 kp=skex_if_stats_$$
-if echo "p:$kp skex:skex_port_stats" >>"$tr/kprobe_events" &&
-   echo 1 >"$tr/events/kprobes/$kp/enable"; then
-	hits() { awk -v k="$kp" '$1 == k || $1 == "kprobes/" k { print $2 }' "$tr/kprobe_profile"; }
+if [ -n "$tracefs" ] && echo "p:$kp skex:skex_port_stats" >>"$tracefs/kprobe_events" &&
+   echo 1 >"$tracefs/events/kprobes/$kp/enable"; then
+	hits() { awk -v k="$kp" '$1 == k || $1 == "kprobes/" k { print $2 }' "$tracefs/kprobe_profile"; }
 	h0=$(hits)
 	ip netns exec "$ns" cat "$SKEX_PROC" >"$tmp/many.1"
 	h1=$(hits)
 	ip netns exec "$ns" cat "$SKEX_PROC" >"$tmp/many.2"
 	h2=$(hits)
-	echo 0 >"$tr/events/kprobes/$kp/enable"
-	echo "-:$kp" >>"$tr/kprobe_events"
+	echo 0 >"$tracefs/events/kprobes/$kp/enable"
+	echo "-:$kp" >>"$tracefs/kprobe_events"
 	skex_log "ports walked: $((h1 - h0)) time(s) for the first read, $((h2 - h1)) for the next"
 	if [ $((h1 - h0)) -le 2 ] && [ $((h2 - h1)) -eq 1 ]; then
 		skex_pass "900 ports: at most 2 walks for the first read, 1 for the next"
@@ -172,10 +175,7 @@ kill "$many_pid" 2>/dev/null
 
 
 # ---- demand hooks ----
-ef=""
-for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
-	[ -r "$d/enabled_functions" ] && ef=$d/enabled_functions && break
-done
+ef=${tracefs:+$tracefs/enabled_functions}
 # hooked NAME: NAME has an ftrace hook
 hooked() { awk -v f="$1" '$1 == f { x = 1 } END { exit !x }' "$ef"; }
 # hooks_are WANT: tcp_sendmsg, tcp_recvmsg and tcp_poll hooked (1) or not (0)
