@@ -221,6 +221,8 @@ skex_start_server()
 }
 
 skex_tool() { "$PYTHON" "$SKEX_TOOL" "$@"; }
+SKEXCTL=$SKEX_REPO/tools/skexctl/skexctl
+skexctl() { "$PYTHON" "$SKEXCTL" "$@"; }
 skex_net() { "$SKEX_NET" "$@"; }
 
 # ---- /proc/net/skex ----

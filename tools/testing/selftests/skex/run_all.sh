@@ -71,6 +71,9 @@ TESTS=(
 	"forward_nginx       sh   120  real"
 	"forward_unload      sh   600  real"
 	"bench_smoke         sh   600  counted"
+	"skexctl_roundtrip   sh   600  real"
+	"skexctl_check       sh   600  real"
+	"skexctl_prom        sh   300  real"
 )
 
 list=0

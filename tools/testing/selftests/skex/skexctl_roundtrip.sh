@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# skexctl round trip, and skexctl beside the seed's programs:
+#  1. a configuration of every kind made with skexctl's verbs (content
+#     rule with a text and a binary pattern, address rule with IPv4 and
+#     IPv6 sources, disabled dice rule, the four group types) reads back
+#     as made (show -j);
+#  2. save, clear (configfs empty, ports free), restore: show -j is equal
+#     byte for byte;
+#  3. restore of the same file leaves every object alone (same configfs
+#     inodes); a file changing one rule replaces that rule only;
+#  4. objects made by forward_tool/group_tool (the sockopt front) are seen,
+#     saved and restored by skexctl; objects made by skexctl are edited and
+#     deleted by the seed's programs;
+#  5. in a non-initial namespace, restore goes through the sockopt front
+#     (rules there, not in configfs), stats lists the rules' ports, show
+#     says why it cannot read back, clear empties it.
+source "$(dirname "$0")/lib.sh"
+
+skex_need_module
+skex_need_bin
+FWT=$SKEX_BIN_DIR/forward_tool
+GRT=$SKEX_BIN_DIR/group_tool
+if [ ! -x "$FWT" ] || [ ! -x "$GRT" ]; then skex_die "forward_tool/group_tool missing: build with make -C tools/testing/selftests/skex"; fi
+CFS=/sys/kernel/config/skex
+[ -d "$CFS/forward" ] || skex_die "$CFS missing (configfs not mounted?)"
+tmp=
+skex_tmpdir tmp skexctl
+
+mapfile -t P < <(skex_net freeport -n 10) || skex_die "freeport"
+[ "${#P[@]}" = 10 ] || skex_die "freeport gave ${#P[*]} ports"
+skex_log "ports ${P[*]}"
+
+# run CMD... and report it; fails the test when it fails
+must() { local out; out=$("$@" 2>&1) || { skex_fail "$*: $out"; return 1; }; skex_pass "$*"; }
+empty_tree()
+{
+	local d
+	for d in "$CFS"/forward/* "$CFS"/groups/*; do
+		[ -e "$d" ] && return 1
+	done
+	return 0
+}
+ino() { stat -c %i "$CFS/$1"; }
+
+skexctl clear || skex_die "skexctl clear at start"
+empty_tree || skex_die "configfs not empty after clear at start"
+
+# ---- 1. every kind, with the verbs ----
+must skexctl rule add content "${P[0]}" --default "${P[1]}" --timeout-ms 500 --window 4096
+must skexctl branch add "${P[0]}" img --port "${P[2]}" --pattern 'GET /images/'
+must skexctl branch add "${P[0]}" bin --port "${P[3]}" --pattern-hex ff00fe0d0a
+must skexctl rule add address "${P[4]}" --default "${P[1]}"
+must skexctl branch add "${P[4]}" lan --port "${P[2]}" --source 10.1.2.3/255.0.0.0
+must skexctl branch add "${P[4]}" v6 --port "${P[3]}" --source fd00::/64
+must skexctl rule add dice "${P[5]}" --default "${P[1]}" --disabled
+must skexctl branch add "${P[5]}" a --port "${P[2]}" --chance 30
+must skexctl branch add "${P[5]}" b --port "${P[3]}" --chance 70
+must skexctl group add 101 output_rate "${P[1]}=250000,nonblock"
+must skexctl group add 102 accept_ratio "${P[2]}=2.5" "${P[3]}=1"
+must skexctl group add 103 accept_rate "${P[1]}=12.125"
+must skexctl group add 104 output_rate_ftp "${P[6]}=100000"
+must skexctl rule set "${P[5]}" default_port="${P[6]}"
+must skexctl branch set "${P[5]}" a chance=25
+
+skexctl show -j >"$tmp/a.json" || skex_fail "show -j"
+"$PYTHON" - "$tmp/a.json" "${P[@]}" <<'PY' || skex_fail "show -j does not read back what was made"
+import json, sys
+c = json.load(open(sys.argv[1]))
+P = [int(x) for x in sys.argv[2:]]
+want = {
+ "forward": [
+  {"port": P[0], "type": "content", "default_port": P[1], "enable": 1,
+   "timeout_ms": 500, "window": 4096, "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "img", "port": P[2], "pattern": "GET /images/", "hits": 0},
+                {"name": "bin", "port": P[3], "pattern_hex": "ff00fe0d0a", "hits": 0}]},
+  {"port": P[4], "type": "address", "default_port": P[1], "enable": 1,
+   "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "lan", "port": P[2], "source": "10.0.0.0/8", "hits": 0},
+                {"name": "v6", "port": P[3], "source": "fd00::/64", "hits": 0}]},
+  {"port": P[5], "type": "dice", "default_port": P[6], "enable": 0,
+   "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "a", "port": P[2], "chance": 25, "hits": 0},
+                {"name": "b", "port": P[3], "chance": 70, "hits": 0}]}],
+ "groups": [
+  {"gid": 101, "type": "output_rate", "ports": [{"port": P[1], "quota": 250000, "nonblock": 1, "throttled": 0}]},
+  {"gid": 102, "type": "accept_ratio", "ports": [
+     {"port": min(P[2], P[3]), "quota": 2.5 if P[2] < P[3] else 1, "nonblock": 0, "throttled": 0},
+     {"port": max(P[2], P[3]), "quota": 1 if P[2] < P[3] else 2.5, "nonblock": 0, "throttled": 0}]},
+  {"gid": 103, "type": "accept_rate", "ports": [{"port": P[1], "quota": 12.125, "nonblock": 0, "throttled": 0}]},
+  {"gid": 104, "type": "output_rate_ftp", "ports": [{"port": P[6], "quota": 100000, "nonblock": 0, "throttled": 0}]}]}
+want["forward"].sort(key=lambda r: r["port"])
+if c != want:
+    print("got ", json.dumps(c, sort_keys=True))
+    print("want", json.dumps(want, sort_keys=True))
+    sys.exit(1)
+PY
+skex_port_listening "" "${P[0]}" || skex_fail "content rule on ${P[0]} not listening"
+skex_port_listening "" "${P[5]}" && skex_fail "disabled dice rule on ${P[5]} listening"
+
+# ---- 2. save, clear, restore ----
+must skexctl save "$tmp/conf.json"
+must skexctl clear
+if empty_tree; then skex_pass "configfs empty after clear"; else skex_fail "configfs not empty after clear: $(ls -R $CFS)"; fi
+skex_port_listening "" "${P[0]}" && skex_fail "port ${P[0]} still listening after clear"
+must skexctl restore "$tmp/conf.json"
+skexctl show -j >"$tmp/b.json"
+if cmp -s "$tmp/a.json" "$tmp/b.json"; then
+	skex_pass "show -j equal after save, clear, restore"
+else
+	skex_fail "show -j differs after restore: $(diff "$tmp/a.json" "$tmp/b.json" | head -20)"
+fi
+
+# ---- 3. unchanged objects are left alone ----
+i0=$(ino "forward/${P[0]}"); i4=$(ino "forward/${P[4]}"); i5=$(ino "forward/${P[5]}"); g1=$(ino groups/101)
+must skexctl restore "$tmp/conf.json"
+skex_check_eq "inodes after restoring the same file" "$i0 $i4 $i5 $g1" \
+	"$(ino "forward/${P[0]}") $(ino "forward/${P[4]}") $(ino "forward/${P[5]}") $(ino groups/101)"
+sed "s/\"chance\": 70/\"chance\": 60/" "$tmp/conf.json" >"$tmp/conf2.json"
+must skexctl restore "$tmp/conf2.json"
+skex_check_eq "unchanged rules, group kept" "$i0 $i4 $g1" \
+	"$(ino "forward/${P[0]}") $(ino "forward/${P[4]}") $(ino groups/101)"
+skex_check_eq "changed rule's chance" 60 "$(cat "$CFS/forward/${P[5]}/branches/b/chance")"
+if [ "$(ino "forward/${P[5]}")" != "$i5" ]; then
+	skex_pass "changed rule replaced"
+else
+	skex_fail "changed rule ${P[5]} not replaced"
+fi
+
+# ---- 4. the seed's programs ----
+skex_check_eq "forward_tool rule add address ${P[7]}" ok "$("$FWT" rule add address "${P[7]}" "${P[1]}")"
+skex_check_eq "forward_tool branch add" ok \
+	"$("$FWT" branch add address "${P[7]}" "${P[2]}" 192.168.0.0 255.255.0.0)"
+gid=$("$GRT" add output_rate "${P[8]}:5000") || skex_fail "group_tool add"
+skexctl show -j >"$tmp/c.json"
+"$PYTHON" - "$tmp/c.json" "${P[7]}" "${P[2]}" "$gid" "${P[8]}" <<'PY' || skex_fail "skexctl does not see the seed's objects"
+import json, sys
+c = json.load(open(sys.argv[1]))
+port, redir, gid, gport = (int(x) for x in sys.argv[2:])
+r = [r for r in c["forward"] if r["port"] == port]
+g = [g for g in c["groups"] if g["gid"] == gid]
+ok = r and r[0]["enable"] == 1 and r[0]["branches"] == [
+    {"name": "br1", "port": redir, "source": "192.168.0.0/16", "hits": 0}] and \
+    g and g[0]["ports"] == [{"port": gport, "quota": 5000, "nonblock": 0, "throttled": 0}]
+if not ok:
+    print(json.dumps(r), json.dumps(g))
+sys.exit(0 if ok else 1)
+PY
+must skexctl save "$tmp/seed.json"
+must skexctl clear
+must skexctl restore "$tmp/seed.json"
+skex_check_eq "seed's branch restored" "192.168.0.0/16" "$(cat "$CFS/forward/${P[7]}/branches/br1/source" 2>&1)"
+skex_check_eq "forward_tool branch add to skexctl's rule" ok \
+	"$("$FWT" branch add dice "${P[5]}" "${P[9]}" 5)"
+skex_check_eq "forward_tool rule del of skexctl's rule" ok "$("$FWT" rule del content "${P[0]}")"
+[ -e "$CFS/forward/${P[0]}" ] && skex_fail "forward/${P[0]} still there"
+skex_check_eq "group_tool del of skexctl's group" "" "$("$GRT" del 103 2>&1)"
+[ -e "$CFS/groups/103" ] && skex_fail "groups/103 still there"
+must skexctl clear
+if empty_tree; then skex_pass "configfs empty at the end"; else skex_fail "configfs not empty at the end"; fi
+
+# ---- 5. a non-initial namespace ----
+skex_ns_add ns skexctl
+cat >"$tmp/ns.json" <<JSON
+{"forward": [{"port": ${P[0]}, "type": "address", "default_port": ${P[1]}, "enable": 1,
+              "branches": [{"name": "x", "port": ${P[2]}, "source": "10.0.0.0/8"}]},
+             {"port": ${P[4]}, "type": "content", "default_port": ${P[1]}, "enable": 1,
+              "branches": [{"name": "y", "port": ${P[2]}, "pattern": "abc"}]}],
+ "groups": [{"gid": 1, "type": "output_rate", "ports": [{"port": ${P[3]}, "quota": 1000}]}]}
+JSON
+must skexctl -n "$ns" restore "$tmp/ns.json"
+skex_port_listening "$ns" "${P[0]}" || skex_fail "rule ${P[0]} not listening in $ns"
+skex_port_listening "" "${P[0]}" && skex_fail "rule ${P[0]} listening in the initial netns"
+empty_tree || skex_fail "the namespace's objects appear in configfs"
+skex_check_eq "the namespace's rule through setsockopt" EEXIST \
+	"$(skex_in_ns "$ns" "$FWT" rule add address "${P[0]}" "${P[1]}")"
+skexctl -n "$ns" stats >"$tmp/ns.stats" || skex_fail "-n stats"
+for p in "${P[0]}" "${P[4]}" "${P[3]}"; do
+	grep -q "^ *$p " "$tmp/ns.stats" || skex_fail "port $p not in -n stats: $(cat "$tmp/ns.stats")"
+done
+out=$(skexctl -n "$ns" show 2>&1) && skex_fail "-n show succeeded: $out"
+case $out in *"initial namespace"*) skex_pass "-n show: $out" ;; *) skex_fail "-n show: $out" ;; esac
+must skexctl -n "$ns" clear
+skex_port_listening "$ns" "${P[0]}" && skex_fail "rule ${P[0]} still listening in $ns after clear"
+skex_check_eq "the namespace's group after clear" "del: No such file or directory" \
+	"$(skex_in_ns "$ns" "$GRT" del 1 2>&1)"
+
+skex_exit
