@@ -222,7 +222,8 @@ skex_start_server()
 
 skex_tool() { "$PYTHON" "$SKEX_TOOL" "$@"; }
 SKEXCTL=$SKEX_REPO/tools/skexctl/skexctl
-skexctl() { "$PYTHON" "$SKEXCTL" "$@"; }
+# -S: no site (a .pth can cost a second in TCG); skexctl needs the stdlib only
+skexctl() { "$PYTHON" -SE "$SKEXCTL" "$@"; }
 skex_net() { "$SKEX_NET" "$@"; }
 
 # ---- /proc/net/skex ----
