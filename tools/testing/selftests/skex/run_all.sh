@@ -72,7 +72,7 @@ TESTS=(
 	"forward_unload      sh   600  real"
 	"bench_smoke         sh   600  counted"
 	"skexctl_roundtrip   sh   600  real"
-	"skexctl_check       sh   600  real"
+	"skexctl_check       sh   900  real"
 	"skexctl_prom        sh   300  real"
 )
 

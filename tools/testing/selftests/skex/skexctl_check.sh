@@ -75,7 +75,7 @@ b("enable2", "forward/%d/enable" % P[0], setk(fw(0), enable=2))
 b("timeout", "forward/%d/timeout_ms" % P[0], setk(fw(0), timeout_ms=0))
 b("window", "forward/%d/window" % P[0], setk(fw(0), window=65537))
 b("window_dice", "forward/%d/window" % P[4], setk(fw(2), window=100))
-b("source_content", "forward/%d/source" % P[0], setk(br(0, 0), source="10.0.0.0/8"))
+b("source_content", "forward/%d/branches/img/source" % P[0], setk(br(0, 0), source="10.0.0.0/8"))
 b("no_source", "forward/%d/branches/lan" % P[3], lambda c: br(1, 0)(c).pop("source"))
 b("cidr", "forward/%d/branches/lan/source" % P[3], setk(br(1, 0), source="10.0.0.0/33"))
 b("mask", "forward/%d/branches/lan/source" % P[3], setk(br(1, 0), source="10.0.0.0/255.0.255.0"))
@@ -189,10 +189,11 @@ skex_check_eq "inodes of the untouched objects" \
 # ---- 4. --check with nothing configured touches nothing ----
 skexctl clear || skex_fail "clear"
 skexctl restore --check "$tmp/good.json" >/dev/null 2>&1 || skex_fail "--check good.json on an empty configuration"
-if [ -z "$(ls "$CFS/forward" "$CFS/groups")" ]; then
+made=$(find "$CFS/forward" "$CFS/groups" -mindepth 1 -maxdepth 1)
+if [ -z "$made" ]; then
 	skex_pass "--check on an empty configuration touched nothing"
 else
-	skex_fail "--check made objects: $(ls "$CFS/forward" "$CFS/groups")"
+	skex_fail "--check made objects: $made"
 fi
 
 skex_exit
