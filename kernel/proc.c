@@ -60,13 +60,19 @@ static int skex_proc_show(struct seq_file *seq, void *v)
 
 int skex_proc_net_init(struct skex_net *sn)
 {
+	int err;
+
 	if (!proc_create_net_single("skex", 0444, sn->net->proc_net,
 				    skex_proc_show, NULL))
 		return -ENOMEM;
-	return 0;
+	err = skex_proc_config_net_init(sn);
+	if (err)
+		remove_proc_entry("skex", sn->net->proc_net);
+	return err;
 }
 
 void skex_proc_net_exit(struct skex_net *sn)
 {
+	skex_proc_config_net_exit(sn);
 	remove_proc_entry("skex", sn->net->proc_net);
 }

@@ -114,6 +114,10 @@ void skex_netmeter_exit(void);
 int skex_proc_net_init(struct skex_net *sn);
 void skex_proc_net_exit(struct skex_net *sn);
 
+/* proc_config.c: /proc/net/skex_forward, /proc/net/skex_groups */
+int skex_proc_config_net_init(struct skex_net *sn);
+void skex_proc_config_net_exit(struct skex_net *sn);
+
 /* sockopt.c */
 int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		     unsigned int optlen);

@@ -13,9 +13,11 @@
 #  4. objects made by forward_tool/group_tool (the sockopt front) are seen,
 #     saved and restored by skexctl; objects made by skexctl are edited and
 #     deleted by the seed's programs;
-#  5. in a non-initial namespace, restore goes through the sockopt front
-#     (rules there, not in configfs), stats lists the rules' ports, show
-#     says why it cannot read back, clear empties it.
+#  5. in a non-initial namespace: restore goes through the sockopt front
+#     (rules there, not in configfs); /proc/net/skex_forward and
+#     skex_groups list them back (header rows, a branch row); show -j reads
+#     back what was made; save, clear, restore gives the same show -j;
+#     stats lists the rules' ports; the per-object verbs say why not.
 source "$(dirname "$0")/lib.sh"
 
 skex_need_module
@@ -161,13 +163,19 @@ must skexctl clear
 if empty_tree; then skex_pass "configfs empty at the end"; else skex_fail "configfs not empty at the end"; fi
 
 # ---- 5. a non-initial namespace ----
+ns=
 skex_ns_add ns skexctl
 cat >"$tmp/ns.json" <<JSON
 {"forward": [{"port": ${P[0]}, "type": "address", "default_port": ${P[1]}, "enable": 1,
               "branches": [{"name": "x", "port": ${P[2]}, "source": "10.0.0.0/8"}]},
              {"port": ${P[4]}, "type": "content", "default_port": ${P[1]}, "enable": 1,
-              "branches": [{"name": "y", "port": ${P[2]}, "pattern": "abc"}]}],
- "groups": [{"gid": 1, "type": "output_rate", "ports": [{"port": ${P[3]}, "quota": 1000}]}]}
+              "branches": [{"name": "y", "port": ${P[2]}, "pattern": "abc"},
+                           {"name": "z", "port": ${P[3]}, "pattern_hex": "ff0a"}]},
+             {"port": ${P[5]}, "type": "dice", "default_port": ${P[1]}, "enable": 1,
+              "branches": [{"name": "w", "port": ${P[3]}, "chance": 40}]}],
+ "groups": [{"gid": 1, "type": "output_rate", "ports": [{"port": ${P[3]}, "quota": 1000}]},
+            {"gid": 2, "type": "accept_ratio", "ports": [{"port": ${P[2]}, "quota": 1.5},
+                                                         {"port": ${P[6]}, "quota": 2, "nonblock": 1}]}]}
 JSON
 must skexctl -n "$ns" restore "$tmp/ns.json"
 skex_port_listening "$ns" "${P[0]}" || skex_fail "rule ${P[0]} not listening in $ns"
@@ -175,15 +183,63 @@ skex_port_listening "" "${P[0]}" && skex_fail "rule ${P[0]} listening in the ini
 empty_tree || skex_fail "the namespace's objects appear in configfs"
 skex_check_eq "the namespace's rule through setsockopt" EEXIST \
 	"$(skex_in_ns "$ns" "$FWT" rule add address "${P[0]}" "${P[1]}")"
-skexctl -n "$ns" stats >"$tmp/ns.stats" || skex_fail "-n stats"
-for p in "${P[0]}" "${P[4]}" "${P[3]}"; do
-	grep -q "^ *$p " "$tmp/ns.stats" || skex_fail "port $p not in -n stats: $(cat "$tmp/ns.stats")"
-done
-out=$(skexctl -n "$ns" show 2>&1) && skex_fail "-n show succeeded: $out"
-case $out in *"initial namespace"*) skex_pass "-n show: $out" ;; *) skex_fail "-n show: $out" ;; esac
+skex_check_eq "/proc/net/skex_forward header" \
+	"port branch type target enable timeout_ms window source pattern chance hits dropped" \
+	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_forward)"
+skex_check_eq "/proc/net/skex_groups header" "gid type port quota nonblock throttled" \
+	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_groups)"
+skex_check_eq "the content rule's branch row" \
+	"${P[4]} br2 content ${P[3]} - - - - ff0a - 0 -" \
+	"$(skex_in_ns "$ns" grep "^${P[4]} br2 " /proc/net/skex_forward)"
+skexctl -n "$ns" show -j >"$tmp/ns-a.json" || skex_fail "-n show -j"
+"$PYTHON" - "$tmp/ns-a.json" "${P[@]}" <<'PY' || skex_fail "-n show -j does not read back what was made"
+import json, sys
+c = json.load(open(sys.argv[1]))
+P = [int(x) for x in sys.argv[2:]]
+want = {
+ "forward": sorted([
+  {"port": P[0], "type": "address", "default_port": P[1], "enable": 1,
+   "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "br1", "port": P[2], "source": "10.0.0.0/8", "hits": 0}]},
+  {"port": P[4], "type": "content", "default_port": P[1], "enable": 1,
+   "timeout_ms": 1000, "window": 2048, "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "br1", "port": P[2], "pattern": "abc", "hits": 0},
+                {"name": "br2", "port": P[3], "pattern_hex": "ff0a", "hits": 0}]},
+  {"port": P[5], "type": "dice", "default_port": P[1], "enable": 1,
+   "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "br1", "port": P[3], "chance": 40, "hits": 0}]}],
+  key=lambda r: r["port"]),
+ "groups": [
+  {"gid": 1, "type": "output_rate", "ports": [{"port": P[3], "quota": 1000, "nonblock": 0, "throttled": 0}]},
+  {"gid": 2, "type": "accept_ratio", "ports": sorted([
+     {"port": P[2], "quota": 1.5, "nonblock": 0, "throttled": 0},
+     {"port": P[6], "quota": 2, "nonblock": 1, "throttled": 0}], key=lambda p: p["port"])}]}
+if c != want:
+    print("got ", json.dumps(c, sort_keys=True))
+    print("want", json.dumps(want, sort_keys=True))
+    sys.exit(1)
+PY
+must skexctl -n "$ns" save "$tmp/ns-saved.json"
 must skexctl -n "$ns" clear
 skex_port_listening "$ns" "${P[0]}" && skex_fail "rule ${P[0]} still listening in $ns after clear"
 skex_check_eq "the namespace's group after clear" "del: No such file or directory" \
 	"$(skex_in_ns "$ns" "$GRT" del 1 2>&1)"
+skex_check_eq "rows of /proc/net/skex_forward after clear" 1 \
+	"$(skex_in_ns "$ns" wc -l </proc/net/skex_forward)"
+must skexctl -n "$ns" restore "$tmp/ns-saved.json"
+skexctl -n "$ns" show -j >"$tmp/ns-b.json"
+if cmp -s "$tmp/ns-a.json" "$tmp/ns-b.json"; then
+	skex_pass "-n: show -j equal after save, clear, restore"
+else
+	skex_fail "-n: show -j differs after restore: $(diff "$tmp/ns-a.json" "$tmp/ns-b.json" | head -20)"
+fi
+skexctl -n "$ns" stats >"$tmp/ns.stats" || skex_fail "-n stats"
+for p in "${P[0]}" "${P[4]}" "${P[3]}"; do
+	grep -q "^ *$p " "$tmp/ns.stats" || skex_fail "port $p not in -n stats: $(cat "$tmp/ns.stats")"
+done
+out=$(skexctl -n "$ns" rule del "${P[0]}" 2>&1) && skex_fail "-n rule del succeeded: $out"
+case $out in *"initial network namespace only"*) skex_pass "-n rule del: $out" ;; *) skex_fail "-n rule del: $out" ;; esac
+empty_tree || skex_fail "configfs not empty after the namespace's restore"
+must skexctl -n "$ns" clear
 
 skex_exit

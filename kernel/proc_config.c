@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * The configuration of a namespace, read back: /proc/net/skex_forward and
+ * /proc/net/skex_groups, one of each per network namespace (configfs shows
+ * the initial namespace only; the sockopt front can set but not list).
+ *
+ *   $ cat /proc/net/skex_forward
+ *   port branch type target enable timeout_ms window source pattern chance hits dropped
+ *   80 - content 8080 1 1000 2048 - - - 12 0
+ *   80 img content 8081 - - - - 474554202f696d672f - 5 -
+ *
+ * A header row, then per rule (sorted by port) one row with branch "-",
+ * target its default port and hits its default hits, followed by one row
+ * per branch in creation order (target its port, hits its hits). "-" is a
+ * value that is not set or does not apply. pattern is in hexadecimal,
+ * source in CIDR; branch names escape space, tab, newline and backslash
+ * as \ooo.
+ *
+ *   $ cat /proc/net/skex_groups
+ *   gid type port quota nonblock throttled
+ *   1 output_rate 8080 250000 0 17
+ *   2 accept_ratio 8081 2.5 0 0
+ *
+ * One row per port of each group, a row with port "-" for a group without
+ * ports. quota reads as in configfs ("-": not set yet).
+ *
+ * Columns are only ever appended. Everything is read under the namespace's
+ * config_mutex through the engines' own functions.
+ */
+#include "skex.h"
+#include "forward.h"
+#include "group.h"
+
+#include <linux/mm.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <net/net_namespace.h>
+
+#define SKEX_PROC_FW_HEADER \
+	"port branch type target enable timeout_ms window source pattern chance hits dropped\n"
+#define SKEX_PROC_GROUPS_HEADER "gid type port quota nonblock throttled\n"
+
+static const char * const skex_proc_fw_types[] = {
+	[SKEX_FW_NONE] = "-",
+	[SKEX_FW_DICE] = "dice",
+	[SKEX_FW_CONTENT] = "content",
+	[SKEX_FW_ADDR] = "address",
+};
+
+static const char * const skex_proc_group_types[] = {
+	[0] = "-",
+	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
+	[SKEX_ACCEPT_RATIO] = "accept_ratio",
+	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
+	[SKEX_OUTPUT_ABSOLUTE_FTP] = "output_rate_ftp",
+};
+
+static void skex_proc_fw_branch(struct seq_file *seq,
+				const struct skex_fw_rule *rule,
+				struct skex_fw_branch *b)
+{
+	unsigned int i;
+
+	seq_printf(seq, "%u ", rule->port);
+	seq_escape(seq, config_item_name(&b->group.cg_item), " \t\n\\");
+	seq_printf(seq, " %s ", skex_proc_fw_types[rule->type]);
+	if (b->port)
+		seq_printf(seq, "%u", b->port);
+	else
+		seq_putc(seq, '-');
+	seq_puts(seq, " - - - ");
+	if (b->family == AF_INET6)
+		seq_printf(seq, "%pI6c/%u", &b->addr, b->bits);
+	else if (b->family == AF_INET)
+		seq_printf(seq, "%pI4/%u", &b->addr.s6_addr32[0], b->bits);
+	else
+		seq_putc(seq, '-');
+	seq_putc(seq, ' ');
+	if (b->pat)
+		for (i = 0; i < b->pat->len; i++)
+			seq_printf(seq, "%02x", b->pat->data[i]);
+	else
+		seq_putc(seq, '-');
+	if (rule->type == SKEX_FW_DICE)
+		seq_printf(seq, " %u", b->chance);
+	else
+		seq_puts(seq, " -");
+	seq_printf(seq, " %llu -\n", (unsigned long long)atomic64_read(&b->hits));
+}
+
+static int skex_proc_fw_show(struct seq_file *seq, void *v)
+{
+	struct skex_fw_net *fw = skex_fw_net_of(seq_file_single_net(seq));
+	struct skex_fw_rule **rules;
+	struct skex_fw_branch *b;
+	unsigned int i, count;
+	int err;
+
+	seq_puts(seq, SKEX_PROC_FW_HEADER);
+	mutex_lock(skex_fw_mutex(fw));
+	err = skex_fw_rules_of_type(fw, 0, &rules, &count);
+	if (err) {
+		mutex_unlock(skex_fw_mutex(fw));
+		return err;
+	}
+	for (i = 0; i < count; i++) {
+		struct skex_fw_rule *rule = rules[i];
+
+		if (rule->deleted)
+			continue;
+		seq_printf(seq, "%u - %s ", rule->port,
+			   skex_proc_fw_types[rule->type]);
+		if (rule->def_port)
+			seq_printf(seq, "%u", rule->def_port);
+		else
+			seq_putc(seq, '-');
+		seq_printf(seq, " %u %u %u - - - %llu %llu\n", rule->enabled,
+			   rule->timeout_ms, rule->window,
+			   (unsigned long long)atomic64_read(&rule->default_hits),
+			   (unsigned long long)atomic64_read(&rule->dropped));
+		list_for_each_entry(b, &rule->branches, node)
+			skex_proc_fw_branch(seq, rule, b);
+	}
+	mutex_unlock(skex_fw_mutex(fw));
+	for (i = 0; i < count; i++)
+		skex_fw_rule_put(rules[i]);
+	kvfree(rules);
+	return 0;
+}
+
+/* A quota as configfs reads it: 12.5 (thousandths) or bytes per second. */
+static void skex_proc_quota(struct seq_file *seq, u16 type,
+			    const struct skex_group_port_spec *ps)
+{
+	u32 frac = ps->quota % 1000;
+	unsigned int digits = 3;
+
+	if (!ps->set) {
+		seq_putc(seq, '-');
+		return;
+	}
+	if (!skex_group_accept_type(type)) {
+		seq_printf(seq, "%u", ps->quota);
+		return;
+	}
+	while (frac && !(frac % 10)) {
+		frac /= 10;
+		digits--;
+	}
+	if (frac)
+		seq_printf(seq, "%u.%0*u", ps->quota / 1000, digits, frac);
+	else
+		seq_printf(seq, "%u", ps->quota / 1000);
+}
+
+static int skex_proc_groups_show(struct seq_file *seq, void *v)
+{
+	struct skex_net *sn = skex_net(seq_file_single_net(seq));
+	struct skex_group_spec *spec;
+	unsigned int i, j, n;
+	u16 *gids;
+	int err = 0;
+
+	seq_puts(seq, SKEX_PROC_GROUPS_HEADER);
+	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
+	gids = kvmalloc_array(SKEX_GID_MAX, sizeof(*gids), GFP_KERNEL);
+	if (!spec || !gids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	mutex_lock(&sn->config_mutex);
+	n = min_t(unsigned int, skex_group_list(sn, gids, SKEX_GID_MAX),
+		  SKEX_GID_MAX);
+	for (i = 0; i < n; i++) {
+		const char *type;
+
+		if (skex_group_get(sn, gids[i], spec))
+			continue;
+		type = spec->type < ARRAY_SIZE(skex_proc_group_types) ?
+		       skex_proc_group_types[spec->type] : "-";
+		if (!spec->nports)
+			seq_printf(seq, "%u %s - - - -\n", gids[i], type);
+		for (j = 0; j < spec->nports; j++) {
+			const struct skex_group_port_spec *ps = &spec->ports[j];
+			u64 throttled = 0;
+
+			seq_printf(seq, "%u %s %u ", gids[i], type, ps->port);
+			skex_proc_quota(seq, spec->type, ps);
+			skex_group_throttled(sn, gids[i], ps->port, &throttled);
+			seq_printf(seq, " %u %llu\n", ps->nonblock,
+				   (unsigned long long)throttled);
+		}
+	}
+	mutex_unlock(&sn->config_mutex);
+out:
+	kvfree(gids);
+	kfree(spec);
+	return err;
+}
+
+int skex_proc_config_net_init(struct skex_net *sn)
+{
+	if (!proc_create_net_single("skex_forward", 0444, sn->net->proc_net,
+				    skex_proc_fw_show, NULL))
+		return -ENOMEM;
+	if (!proc_create_net_single("skex_groups", 0444, sn->net->proc_net,
+				    skex_proc_groups_show, NULL)) {
+		remove_proc_entry("skex_forward", sn->net->proc_net);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void skex_proc_config_net_exit(struct skex_net *sn)
+{
+	remove_proc_entry("skex_groups", sn->net->proc_net);
+	remove_proc_entry("skex_forward", sn->net->proc_net);
+}
