@@ -166,14 +166,16 @@ static int skex_proc_groups_show(struct seq_file *seq, void *v)
 
 	seq_puts(seq, SKEX_PROC_GROUPS_HEADER);
 	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
-	gids = kvmalloc_array(SKEX_GID_MAX, sizeof(*gids), GFP_KERNEL);
-	if (!spec || !gids) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!spec)
+		return -ENOMEM;
 	mutex_lock(&sn->config_mutex);
-	n = min_t(unsigned int, skex_group_list(sn, gids, SKEX_GID_MAX),
-		  SKEX_GID_MAX);
+	n = skex_group_list(sn, NULL, 0);
+	gids = kvmalloc_array(max(n, 1U), sizeof(*gids), GFP_KERNEL);
+	if (!gids) {
+		err = -ENOMEM;
+		goto unlock;
+	}
+	n = skex_group_list(sn, gids, n);
 	for (i = 0; i < n; i++) {
 		const char *type;
 
@@ -194,9 +196,9 @@ static int skex_proc_groups_show(struct seq_file *seq, void *v)
 				   (unsigned long long)throttled);
 		}
 	}
-	mutex_unlock(&sn->config_mutex);
-out:
 	kvfree(gids);
+unlock:
+	mutex_unlock(&sn->config_mutex);
 	kfree(spec);
 	return err;
 }
