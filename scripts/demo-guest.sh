@@ -407,6 +407,7 @@ demo_accept_rate() {
 		"wrk, connections:" "$(cat "$DEMO_TMP/wrk.rate")" \
 		"netmeter, accepted on 8080 (4 s):" "$r"
 	run_sh "grep -H . $g/ports/8080/throttled"
+	say "The quota is a ceiling: over any T seconds at most 20*T+1 accepts. An acceptor that wakes late (a busy VM) loses that time: it shows as a rate below the quota, never above."
 	grep -E 'Socket errors|Non-2xx' "$DEMO_TMP/wrk.out" | sed 's/^/  wrk: /' || true
 }
 
@@ -417,7 +418,7 @@ demo_netmeter() {
 	say "A controller reads /proc/net/skex once a second and works with the differences. Load for 5 s: wrk through the content rule on port 80 (/images/: handed to backend A, counted on 8081) and a download from 8090, still limited by group 1:"
 	bg_run "wrk -t1 -c4 -d5s -H 'Connection: close' http://127.0.0.1/images/x > /dev/null"
 	wrk_pid=$BG_PID
-	bg_run "curl -sS -o /dev/null --max-time 5 http://127.0.0.1:8090/4MB.bin"
+	bg_run "curl -s -o /dev/null --max-time 5 http://127.0.0.1:8090/4MB.bin"
 	curl_pid=$BG_PID
 	netmeter_watch 5
 	wait "$wrk_pid" || failed "wrk failed"
