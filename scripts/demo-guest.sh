@@ -44,18 +44,41 @@ bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
 [ "${NO_COLOR:-}" = "" ] || bold='' dim='' off=''
 
 title() { printf '\n%s==== %s ====%s\n' "$bold" "$*" "$off"; }
-say() { printf '%s\n' "$*" | fold -s -w 78; }
+# say TEXT...: narrate, wrapped at 78 columns (no fork: see below)
+say() {
+	local w line='' words
+	read -r -a words <<<"$*"
+	for w in "${words[@]}"; do
+		if [ -n "$line" ] && [ $((${#line} + 1 + ${#w})) -gt 78 ]; then
+			printf '%s\n' "$line"
+			line=$w
+		else
+			line=${line:+$line }$w
+		fi
+	done
+	printf '%s\n' "$line"
+}
 failed() {
 	echo "  ($*)"
 	FAILED=$((FAILED + 1))
 }
-show() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; }
+# show_line 'SHELL LINE': print it as typed at a prompt
+show_line() { printf '%s$ %s%s\n' "$dim" "$1" "$off"; }
+# show CMD...: the same for a command's words, quoted where a shell needs it
+show() {
+	local a out=()
+	for a in "$@"; do
+		[[ ! $a =~ [^A-Za-z0-9_./:=@%+,-] ]] || a="'$a'"
+		out+=("$a")
+	done
+	show_line "${out[*]}"
+}
 run() {
 	show "$@"
 	"$@" || failed "that failed with exit $?"
 }
 run_sh() {
-	show "$1"
+	show_line "$1"
 	bash -c "$1" || failed "that failed with exit $?"
 }
 # put VALUE FILE: show "echo VALUE > FILE" and do it (bash's own echo: no
@@ -63,24 +86,24 @@ run_sh() {
 put() {
 	local v=$1
 	[[ ! $v =~ [^A-Za-z0-9_./:-] ]] || v="'$v'"
-	show "echo $v > $2"
+	show_line "echo $v > $2"
 	echo "$1" >"$2" || failed "that failed"
 }
 # bg_run 'SHELL LINE': show it with "&" and start it in the background; its
 # PID (the program's own: exec) in BG_PID
 bg_run() {
-	show "$1 &"
+	show_line "$1 &"
 	bash -c "exec $1" &
 	BG_PID=$!
 	PIDS+=("$BG_PID")
 }
 wait_port() {
-	local _
-	for _ in $(seq 100); do
-		if grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
+	local i pat lines
+	printf -v pat ':%04X 00000000:0000 0A ' "$1"
+	for ((i = 0; i < 100; i++)); do
+		mapfile -t lines </proc/net/tcp
+		[[ "${lines[*]}" != *"$pat"* ]] || return 0
+		nap 0.1
 	done
 	failed "nothing listens on port $1"
 	return 1
@@ -161,7 +184,7 @@ backends() {
 		printf '  %-7s 127.0.0.1:%s\n' "$name" "$port"
 	done
 	mkdir -p "$DEMO_TMP/www"
-	head -c 4000000 /dev/urandom >"$DEMO_TMP/www/4MB.bin"
+	truncate -s 4000000 "$DEMO_TMP/www/4MB.bin"
 	nginx_server files 8090 "root $DEMO_TMP/www;"
 	printf '  %-7s 127.0.0.1:8090 (static files: 4MB.bin)\n' files
 }
@@ -170,7 +193,7 @@ backends() {
 curl_line() {
 	local url=$1
 	shift
-	run_sh "curl -sS${*:+ $*} -w '    (%{time_total} s)\n' $url"
+	run curl -sS "$@" -w '    (%{time_total} s)\n' "$url"
 }
 
 # netmeter_watch SECS [PORT...]: what a controller does: read /proc/net/skex
