@@ -29,6 +29,7 @@
 # Everything runs as root in the VM; /tmp is private to it. Files for the
 # host (the download's rate samples) go to $SKEX_OUT.
 # Usage: demo-guest.sh [SECTION...]   (default: all)
+# Environment: SKEXCTL, the skexctl to show (default tools/skexctl/skexctl).
 set -euo pipefail
 
 SECTIONS=(module content address dice output_rate accept_rate netmeter skexctl teardown)
@@ -451,12 +452,13 @@ demo_netmeter() {
 }
 
 demo_skexctl() {
-	local ctl=$REPO/tools/skexctl/skexctl
+	local ctl=${SKEXCTL:-$REPO/tools/skexctl/skexctl}
 	title "The same state with skexctl"
 	if [ ! -x "$ctl" ]; then
 		say "(skipped: tools/skexctl/skexctl is not in this tree)"
 		return 0
 	fi
+	say "skexctl, the command-line tool, reads the same configfs tree and /proc/net/skex: the rules and groups made above with mkdir and echo, with their counters:"
 	run "$ctl" show
 	run "$ctl" stats
 }
