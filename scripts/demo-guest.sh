@@ -446,6 +446,7 @@ demo_netmeter() {
 	curl_pid=$BG_PID
 	netmeter_watch 5
 	wait "$wrk_pid" || failed "wrk failed"
+	say "(A connection whose request did not come within timeout_ms, e.g. one wrk opened and closed unused when it stopped, goes to the rule's default port: any 8080 line above.)"
 	wait "$curl_pid" || true # --max-time ends it on purpose
 	say "The whole table now (counters since the module was loaded):"
 	run cat /proc/net/skex

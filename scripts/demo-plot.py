@@ -46,8 +46,12 @@ def main():
     sent = [int(r["sent_bytes"]) for r in rows]
     got = [int(r["received_bytes"]) for r in rows]
     quota = [int(r["quota_Bps"] or 0) / 1000 for r in rows]
-    # up to the sample where the download was complete
-    end = next((i for i in range(len(t)) if got[i] == got[-1]), len(t) - 1) + 1
+    # Rates are drawn up to the last sample before nginx had sent it all:
+    # the next one's window holds the end of the transfer and idle time. A
+    # line marks the sample where curl had it all.
+    done = next(i for i in range(len(t)) if got[i] == got[-1])
+    end = next(i for i in range(len(t)) if sent[i] == sent[-1])
+    t_end, total = t[done], got[done]
     t, sent, got, quota = t[:end], sent[:end], got[:end], quota[:end]
     kernel = sys.argv[3] if len(sys.argv) > 3 else ""
 
@@ -58,15 +62,33 @@ def main():
             label="nginx sent (bytes_out, /proc/net/skex)")
     ax.plot(*rates(t, got), color="tab:orange", linewidth=1.5,
             linestyle=":", marker=".", label="curl wrote to its file (wchar)")
-    for i in range(1, len(quota)):
-        if quota[i] != quota[i - 1]:
-            ax.annotate(f"quota raised to {quota[i]:g} KB/s",
-                        xy=(t[i], quota[i]), xytext=(t[i] + 0.3, quota[i] * 1.08),
+    # phases of one quota each: the mean rate nginx sent at, from the
+    # first sample with that quota (+0.5 s to settle after a change) to
+    # the last one with it
+    cuts = [0] + [i for i in range(1, len(quota)) if quota[i] != quota[i - 1]]
+    notes = []
+    for k, a in enumerate(cuts):
+        b = (cuts[k + 1] if k + 1 < len(cuts) else len(t)) - 1
+        if k:
+            ax.annotate(f"quota raised to {quota[a]:g} KB/s",
+                        xy=(t[a], quota[a]), xytext=(t[a] + 0.2, quota[a] * 1.08),
                         fontsize=9)
+            a = next((i for i in range(a, b + 1) if t[i] - t[a] >= 0.5), b)
+        if t[b] > t[a]:
+            mean = (sent[b] - sent[a]) / (t[b] - t[a]) / 1000
+            notes.append(f"quota {quota[b]:g} KB/s: nginx sent {mean:.1f} KB/s "
+                         f"({t[a]:.1f}-{t[b]:.1f} s)")
+    ax.axvline(t_end, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"{total:,} bytes received", xy=(t_end, 0),
+                xytext=(t_end - 0.1, 40), ha="right", fontsize=9, color="dimgrey")
+    if notes:
+        ax.text(0.99, 0.97, "\n".join(notes), transform=ax.transAxes,
+                ha="right", va="top", fontsize=9,
+                bbox=dict(facecolor="white", edgecolor="lightgrey"))
     ax.set_xlabel("time since nginx sent the first byte (s)")
     ax.set_ylabel("rate (KB/s, over the last 0.5 s)")
     ax.set_ylim(0, max(quota + [0]) * 1.3 or None)
-    ax.set_xlim(0, t[-1])
+    ax.set_xlim(0, t_end + 0.2)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
     ax.set_title("skex output_rate group on port 8090: curl downloading 4 MB"
