@@ -176,7 +176,7 @@ EOF
 backends() {
 	local name port
 	[ ! -e "$DEMO_TMP/started" ] || return 0
-	touch "$DEMO_TMP/started"
+	: >"$DEMO_TMP/started"
 	say "Backends: one nginx per port on 127.0.0.1, each answering with its name, the request and the client address it sees:"
 	for name in default:8080 A:8081 B:8082; do
 		port=${name#*:} name=${name%:*}
@@ -243,7 +243,7 @@ demo_module() {
 }
 
 demo_content() {
-	local r=$CFS/forward/80
+	local t
 	title "Forwarding by content: HTTP paths to different servers"
 	backends
 	say "A content rule on port 80: requests starting 'GET /images/' go to backend A, 'GET /api/' to backend B, anything else to the default, 8080. The connection is handed over already established: no proxy copies bytes."
@@ -261,20 +261,19 @@ demo_content() {
 		say "A request is complete at its blank line: with until set to that delimiter, a request that matches no pattern goes to the default as soon as its headers are in."
 		put '\r\n\r\n' 80/until
 	else
-		say "(This kernel has no 'until' attribute yet: a request that matches no pattern reaches the default when timeout_ms = $(cat 80/timeout_ms) ms have passed, as the third curl shows.)"
+		read -r t <80/timeout_ms
+		say "(This kernel has no 'until' attribute yet: a request that matches no pattern reaches the default when timeout_ms = $t ms have passed, as the third curl shows.)"
 	fi
 	put 1 80/enable
-	cd - >/dev/null
 	say "Three requests to port 80:"
 	curl_line http://127.0.0.1/images/cat.png
 	curl_line http://127.0.0.1/api/v1/users
 	curl_line http://127.0.0.1/index.html
 	say "The rule's counters, one per branch and one for the default:"
-	run_sh "grep -H . $r/branches/*/hits $r/default_hits $r/dropped"
+	run grep -H . 80/branches/*/hits 80/default_hits 80/dropped
 }
 
 demo_address() {
-	local r=$CFS/forward/81
 	title "Forwarding by client address"
 	backends
 	say "An address rule on port 81: the client 127.0.0.2 goes to backend A, 127.0.0.3 to backend B, every other client to the default. (Any 127.x address is local: curl --interface picks the source.)"
@@ -288,16 +287,15 @@ demo_address() {
 	put 127.0.0.3/32 81/branches/three/source
 	put 8082 81/branches/three/port
 	put 1 81/enable
-	cd - >/dev/null
 	say "The same URL from three source addresses; each backend sees the real client:"
 	curl_line http://127.0.0.1:81/ --interface 127.0.0.2
 	curl_line http://127.0.0.1:81/ --interface 127.0.0.3
 	curl_line http://127.0.0.1:81/
-	run_sh "grep -H . $r/branches/*/source $r/branches/*/hits $r/default_hits"
+	run grep -H . 81/branches/*/source 81/branches/*/hits 81/default_hits
 }
 
 demo_dice() {
-	local r=$CFS/forward/82 a b d
+	local a b d
 	title "Forwarding by chance (dice)"
 	backends
 	say "A dice rule on port 82: 30% of the connections to backend A, 20% to B, the rest to the default. One curl, 100 URLs: nginx closes each connection, so each request is a new connection and a new draw."
@@ -311,10 +309,11 @@ demo_dice() {
 	put 20 82/branches/b/chance
 	put 8082 82/branches/b/port
 	put 1 82/enable
-	cd - >/dev/null
 	run_sh "curl -sS http://127.0.0.1:82/roll{1..100} | sed 's/roll[0-9]*/roll/' | sort | uniq -c"
-	a=$(cat $r/branches/a/hits) b=$(cat $r/branches/b/hits) d=$(cat $r/default_hits)
-	run_sh "grep -H . $r/branches/*/hits $r/default_hits $r/dropped"
+	read -r a <82/branches/a/hits
+	read -r b <82/branches/b/hits
+	read -r d <82/default_hits
+	run grep -H . 82/branches/*/hits 82/default_hits 82/dropped
 	say "Counted: A $a + B $b + default $d = $((a + b + d)) connections."
 	[ $((a + b + d)) -eq 100 ] || failed "the hit counters do not add up to 100"
 }
@@ -330,7 +329,6 @@ demo_output_rate() {
 	put output_rate 1/type
 	run mkdir 1/ports/8090
 	put 200000 1/ports/8090/quota
-	cd - >/dev/null
 	say "curl downloads 4MB.bin in the background. From nginx's first byte, once a second: what nginx sent (bytes_out in /proc/net/skex) and what curl wrote to its file (wchar in /proc/PID/io). After 4 s the quota is raised to 800000 while the download runs."
 	bg_run "curl -sS -o $dl -w '%{size_download} bytes in %{time_total} s, mean %{speed_download} B/s\n' http://127.0.0.1:8090/4MB.bin > $DEMO_TMP/curl.out"
 	curl_pid=$BG_PID
@@ -382,7 +380,7 @@ demo_output_rate() {
 	echo "$ts,$((ROW[5] - sent0)),$(stat -c %s "$dl"),$q" >>"$csv"
 	printf 'curl: %s' "$(cat "$DEMO_TMP/curl.out")"
 	echo
-	run_sh "grep -H . $g/ports/8090/quota $g/ports/8090/throttled"
+	run grep -H . 1/ports/8090/quota 1/ports/8090/throttled
 	say "The rate samples (every 0.25 s) are in $csv; make demo plots them on the host."
 }
 # wrk_rate SECS URL: wrk's requests per second (one connection each here)
@@ -405,7 +403,6 @@ demo_accept_rate() {
 	put accept_rate 2/type
 	run mkdir 2/ports/8080
 	put 20 2/ports/8080/quota
-	cd - >/dev/null
 	read -r q <"$g/ports/8080/quota"
 	say "wrk again for 6 s; once it has started, /proc/net/skex once a second for port 8080:"
 	show "wrk -t1 -c8 -d6s -H 'Connection: close' http://127.0.0.1:8080/ &"
@@ -430,7 +427,7 @@ demo_accept_rate() {
 	printf '  %-32s %s/s\n' "quota (configfs):" "$q" \
 		"wrk, connections:" "$(cat "$DEMO_TMP/wrk.rate")" \
 		"netmeter, accepted on 8080 (4 s):" "$r"
-	run_sh "grep -H . $g/ports/8080/throttled"
+	run grep -H . 2/ports/8080/throttled
 	say "The quota is a ceiling: over any T seconds at most 20*T+1 accepts. An acceptor that wakes late (a busy VM) loses that time: it shows as a rate below the quota, never above."
 	grep -E 'Socket errors|Non-2xx' "$DEMO_TMP/wrk.out" | sed 's/^/  wrk: /' || true
 }

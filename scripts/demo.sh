@@ -24,6 +24,9 @@ color=()
 [ -t 1 ] || color=(env NO_COLOR=1)
 t0=$(date +%s)
 rc=0
+# A tour, not a test: no slub_debug (it makes every allocation, so every
+# fork and connection, several times dearer under TCG). make check keeps it.
+export SKEX_VM_SLUB_DEBUG=${SKEX_VM_SLUB_DEBUG-}
 SKEX_VM_RUNDIR=$DEMO/vm scripts/vm.sh --kernel "$KVER" --module "build/$KVER/kernel/skex.ko" \
 	--timeout "${SKEX_DEMO_TIMEOUT:-900}" -- "${color[@]}" scripts/demo-guest.sh "$@" </dev/null || rc=$?
 secs=$(($(date +%s) - t0))
