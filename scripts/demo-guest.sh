@@ -136,6 +136,17 @@ skex_row() {
 		fi
 	done
 }
+# wait_moving PORT FIELD: wait (10 s at most) until field FIELD (1 conns,
+# ..., 5 bytes_out) of PORT's row in /proc/net/skex changes
+wait_moving() {
+	local i v
+	skex_row "$1"
+	v=${ROW[$2]}
+	for ((i = 0; i < 100 && ROW[$2] == v; i++)); do
+		nap 0.1
+		skex_row "$1"
+	done
+}
 # fixed VAR N DIGITS: VAR = N / 10^DIGITS as a decimal ("1234" 1 -> "123.4")
 fixed() {
 	local p=$((10 ** $3))
@@ -186,8 +197,9 @@ backends() {
 	done
 	mkdir -p "$DEMO_TMP/www"
 	truncate -s 4000000 "$DEMO_TMP/www/4MB.bin"
+	truncate -s 40000000 "$DEMO_TMP/www/40MB.bin"
 	nginx_server files 8090 "root $DEMO_TMP/www;"
-	printf '  %-7s 127.0.0.1:8090 (static files: 4MB.bin)\n' files
+	printf '  %-7s 127.0.0.1:8090 (static files: 4MB.bin, 40MB.bin)\n' files
 }
 
 # curl_line URL [CURL-OPTION...]: the body and how long it took
@@ -390,11 +402,11 @@ wrk_rate() {
 }
 
 demo_accept_rate() {
-	local g=$CFS/groups/2 q c0 c1 t0 r i wrk_pid
+	local g=$CFS/groups/2 q c0 c1 t0 r wrk_pid
 	title "Socket groups: accept_rate holds wrk to a connection rate"
 	backends
 	say "wrk hammers the default backend (8080) with 8 connections, each request on a new connection. First without a limit, 3 s:"
-	show "wrk -t1 -c8 -d3s -H 'Connection: close' http://127.0.0.1:8080/"
+	show_line "wrk -t1 -c8 -d3s -H 'Connection: close' http://127.0.0.1:8080/"
 	r=$(wrk_rate 3 http://127.0.0.1:8080/)
 	say "wrk: $r connections/s."
 	say "Group 2 lets the processes behind port 8080 accept 20 connections per second: nginx's accept() gets a connection only when the quota allows (its epoll does not report the listener readable before), the clients wait in the accept queue."
@@ -405,16 +417,11 @@ demo_accept_rate() {
 	put 20 2/ports/8080/quota
 	read -r q <"$g/ports/8080/quota"
 	say "wrk again for 6 s; once it has started, /proc/net/skex once a second for port 8080:"
-	show "wrk -t1 -c8 -d6s -H 'Connection: close' http://127.0.0.1:8080/ &"
+	show_line "wrk -t1 -c8 -d6s -H 'Connection: close' http://127.0.0.1:8080/ &"
 	wrk_rate 6 http://127.0.0.1:8080/ >"$DEMO_TMP/wrk.rate" &
 	wrk_pid=$!
 	PIDS+=("$wrk_pid")
-	skex_row 8080
-	c0=${ROW[1]}
-	for ((i = 0; i < 50 && ROW[1] == c0; i++)); do
-		nap 0.1
-		skex_row 8080
-	done
+	wait_moving 8080 1
 	c0=${ROW[1]}
 	now_us
 	t0=$NOW
@@ -436,15 +443,18 @@ demo_netmeter() {
 	local wrk_pid curl_pid
 	title "The netmeter, read the way a controller would"
 	backends
-	say "A controller reads /proc/net/skex once a second and works with the differences. Load for 5 s: wrk through the content rule on port 80 (/images/: handed to backend A, counted on 8081) and a download from 8090, still limited by group 1:"
-	bg_run "wrk -t1 -c4 -d5s -H 'Connection: close' http://127.0.0.1/images/x > /dev/null"
+	say "A controller reads /proc/net/skex once a second and works with the differences. The load: wrk through the content rule on port 80 (/images/: handed to backend A, counted on 8081) and a download from 8090, still limited by group 1:"
+	bg_run "wrk -t1 -c4 -d60s -H 'Connection: close' http://127.0.0.1/images/x > /dev/null"
 	wrk_pid=$BG_PID
-	bg_run "curl -s -o /dev/null --max-time 5 http://127.0.0.1:8090/4MB.bin"
+	bg_run "curl -s -o /dev/null http://127.0.0.1:8090/40MB.bin"
 	curl_pid=$BG_PID
+	wait_moving 8081 1
+	wait_moving 8090 5
+	say "Both are running; 5 s of the controller's view:"
 	netmeter_watch 5
-	wait "$wrk_pid" || failed "wrk failed"
-	say "(A connection whose request did not come within timeout_ms, e.g. one wrk opened and closed unused when it stopped, goes to the rule's default port: any 8080 line above.)"
-	wait "$curl_pid" || true # --max-time ends it on purpose
+	run kill "$wrk_pid" "$curl_pid"
+	wait "$wrk_pid" "$curl_pid" 2>/dev/null || true # killed on purpose
+	say "(A connection whose request did not come within timeout_ms, such as one wrk opened but had not used yet when it was stopped, goes to the rule's default port: any 8080 line above.)"
 	say "The whole table now (counters since the module was loaded):"
 	run cat /proc/net/skex
 }
