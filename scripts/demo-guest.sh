@@ -440,10 +440,12 @@ demo_accept_rate() {
 }
 
 demo_netmeter() {
-	local wrk_pid curl_pid
+	local wrk_pid curl_pid p
 	title "The netmeter, read the way a controller would"
 	backends
-	say "A controller reads /proc/net/skex once a second and works with the differences. The load: wrk through the content rule on port 80 (/images/: handed to backend A, counted on 8081) and a download from 8090, still limited by group 1:"
+	local limit=''
+	[ ! -d "$CFS/groups/1" ] || limit=", still limited by group 1"
+	say "A controller reads /proc/net/skex once a second and works with the differences. The load: wrk through the content rule on port 80 (/images/: handed to backend A, counted on 8081) and a download from 8090$limit:"
 	bg_run "wrk -t1 -c4 -d60s -H 'Connection: close' http://127.0.0.1/images/x > /dev/null"
 	wrk_pid=$BG_PID
 	bg_run "curl -s -o /dev/null http://127.0.0.1:8090/40MB.bin"
@@ -452,8 +454,11 @@ demo_netmeter() {
 	wait_moving 8090 5
 	say "Both are running; 5 s of the controller's view:"
 	netmeter_watch 5
-	run kill "$wrk_pid" "$curl_pid"
-	wait "$wrk_pid" "$curl_pid" 2>/dev/null || true # killed on purpose
+	say "Stop the load:"
+	for p in "$wrk_pid" "$curl_pid"; do
+		! kill -0 "$p" 2>/dev/null || run kill "$p"
+		wait "$p" 2>/dev/null || true # killed on purpose
+	done
 	say "(A connection whose request did not come within timeout_ms, such as one wrk opened but had not used yet when it was stopped, goes to the rule's default port: any 8080 line above.)"
 	say "The whole table now (counters since the module was loaded):"
 	run cat /proc/net/skex
