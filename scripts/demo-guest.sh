@@ -439,6 +439,7 @@ demo_accept_rate() {
 	grep -E 'Socket errors|Non-2xx' "$DEMO_TMP/wrk.out" | sed 's/^/  wrk: /' || true
 }
 
+# (its load goes through the content rule of demo_content, on port 80)
 demo_netmeter() {
 	local wrk_pid curl_pid p
 	title "The netmeter, read the way a controller would"
