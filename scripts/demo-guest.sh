@@ -202,11 +202,12 @@ backends() {
 	printf '  %-7s 127.0.0.1:8090 (static files: 4MB.bin, 40MB.bin)\n' files
 }
 
-# curl_line URL [CURL-OPTION...]: the body and how long it took
+# curl_line URL [CURL-OPTION...]: the body, when the connection was
+# established and when the answer's first byte came (curl's own clock)
 curl_line() {
 	local url=$1
 	shift
-	run curl -sS "$@" -w '    (%{time_total} s)\n' "$url"
+	run curl -sS "$@" -w '    (connected %{time_connect} s, answer %{time_starttransfer} s)\n' "$url"
 }
 
 # netmeter_watch SECS [PORT...]: what a controller does: read /proc/net/skex
@@ -274,7 +275,7 @@ demo_content() {
 		put '\r\n\r\n' 80/until
 	else
 		read -r t <80/timeout_ms
-		say "(This kernel has no 'until' attribute yet: a request that matches no pattern reaches the default when timeout_ms = $t ms have passed, as the third curl shows.)"
+		say "(This kernel has no 'until' attribute yet: a request that matches no pattern reaches the default when timeout_ms = $t ms have passed since the connection was established, as the third curl shows.)"
 	fi
 	put 1 80/enable
 	say "Three requests to port 80:"
