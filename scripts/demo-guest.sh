@@ -417,9 +417,9 @@ demo_accept_rate() {
 	run mkdir 2/ports/8080
 	put 20 2/ports/8080/quota
 	read -r q <"$g/ports/8080/quota"
-	say "wrk again for 6 s; once it has started, /proc/net/skex once a second for port 8080:"
-	show_line "wrk -t1 -c8 -d6s -H 'Connection: close' http://127.0.0.1:8080/ &"
-	wrk_rate 6 http://127.0.0.1:8080/ >"$DEMO_TMP/wrk.rate" &
+	say "wrk again for 8 s; once it has started, /proc/net/skex once a second for port 8080:"
+	show_line "wrk -t1 -c8 -d8s -H 'Connection: close' http://127.0.0.1:8080/ &"
+	wrk_rate 8 http://127.0.0.1:8080/ >"$DEMO_TMP/wrk.rate" &
 	wrk_pid=$!
 	PIDS+=("$wrk_pid")
 	wait_moving 8080 1
