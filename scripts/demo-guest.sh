@@ -98,6 +98,7 @@ bg_run() {
 	BG_PID=$!
 	PIDS+=("$BG_PID")
 }
+# wait_port PORT: wait (10 s at most) until something listens on PORT
 wait_port() {
 	local i pat lines
 	printf -v pat ':%04X 00000000:0000 0A ' "$1"
