@@ -11,14 +11,8 @@
 #include "tcp_hooks.h"
 
 #include <linux/module.h>
-#include <net/netns/generic.h>
 
-static unsigned int skex_net_id __read_mostly;
-
-struct skex_net *skex_net(const struct net *net)
-{
-	return net_generic(net, skex_net_id);
-}
+unsigned int skex_net_id __read_mostly;
 
 static int __net_init skex_net_init(struct net *net)
 {

@@ -15,6 +15,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
+#include <net/netns/generic.h>
 
 #define SKEX_PORT_CHUNK		256
 #define SKEX_PORT_CHUNKS	(65536 / SKEX_PORT_CHUNK)
@@ -83,7 +84,12 @@ struct skex_net {
 	size_t proc_size;		/* proc.c: a hint, no lock */
 };
 
-struct skex_net *skex_net(const struct net *net);
+extern unsigned int skex_net_id;	/* main.c */
+
+static inline struct skex_net *skex_net(const struct net *net)
+{
+	return net_generic(net, skex_net_id);
+}
 
 /* A port's counters and listen queue, summed at one moment. */
 struct skex_port_stat {
