@@ -139,7 +139,14 @@ struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp)
 	struct skex_port *p, *new_port;
 	unsigned long flags;
 
+	/*
+	 * Ports live as long as the namespace, which the caller keeps: the
+	 * read-side section only makes the lookup one that lockdep can check
+	 * (callers under config_mutex are not in one).
+	 */
+	rcu_read_lock();
 	p = skex_port_find(sn, port);
+	rcu_read_unlock();
 	if (p)
 		return p;
 
