@@ -10,6 +10,7 @@
 #ifndef _SKEX_CONFIGFS_H
 #define _SKEX_CONFIGFS_H
 
+#include <linux/string.h>
 #include <linux/types.h>
 
 struct dentry;
@@ -20,6 +21,16 @@ static inline size_t skex_configfs_chomp(const char *page, size_t count)
 	if (count && page[count - 1] == '\n')
 		count--;
 	return count;
+}
+
+/*
+ * A text value holds no NUL: configfs ends the page with one after @count
+ * bytes, so one inside them would silently cut the value short ("10\0junk"
+ * read as 10). Every store but a binary-safe pattern refuses it (EINVAL).
+ */
+static inline bool skex_configfs_has_nul(const char *page, size_t count)
+{
+	return memchr(page, '\0', count);
 }
 
 int skex_configfs_parse_name(const char *name, u16 *val);

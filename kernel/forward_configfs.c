@@ -91,6 +91,8 @@ static ssize_t skex_fw_##obj##_##name##_store(struct config_item *item,	\
 	type val;							\
 	int err;							\
 									\
+	if (skex_configfs_has_nul(page, count))				\
+		return -EINVAL;						\
 	err = kstrto##type(page, 10, &val);				\
 	if (err)							\
 		return err;						\
@@ -119,6 +121,8 @@ static ssize_t skex_fw_rule_type_store(struct config_item *item,
 	struct skex_fw_rule *rule = to_rule(item);
 	int type, err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	for (type = SKEX_FW_DICE; type <= SKEX_FW_ADDR; type++)
 		if (sysfs_streq(page, skex_fw_type_names[type]))
 			break;
@@ -165,6 +169,8 @@ static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 	u8 on;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	err = kstrtou8(page, 10, &on);
 	if (err)
 		return err;
@@ -329,6 +335,8 @@ static ssize_t skex_fw_branch_source_store(struct config_item *item,
 	u8 family;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	err = skex_fw_parse_source(page, count, &family, &addr, &mask);
 	if (err) {
 		pr_err("branch %s: bad source '%.*s'\n",

@@ -253,6 +253,8 @@ static ssize_t skex_port_quota_store(struct config_item *item,
 	u32 quota;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	mutex_lock(&sn->config_mutex);
 	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	if (!spec)
@@ -309,6 +311,8 @@ static ssize_t skex_port_nonblock_store(struct config_item *item,
 	unsigned int val;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	err = kstrtouint(page, 10, &val);
 	if (err || val > 1 || !isdigit(page[0]))
 		return -EINVAL;
@@ -494,6 +498,8 @@ static ssize_t skex_group_type_store(struct config_item *item,
 	u16 type;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	for (type = SKEX_ACCEPT_ABSOLUTE; type <= SKEX_OUTPUT_ABSOLUTE_FTP;
 	     type++)
 		if (sysfs_streq(page, skex_type_names[type]))
