@@ -462,6 +462,7 @@ static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 	typeof(field) __old = *__field;					\
 	int __err;							\
 									\
+	skex_fw_assert_locked((rule)->fw);				\
 	*__field = (val);						\
 	__err = skex_fw_rule_commit(rule);				\
 	if (__err)							\
@@ -503,6 +504,8 @@ skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
 	struct in6_addr a, m;
 	unsigned int i, j;
 	u8 family;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "skex_fw_match_addr() needs RCU");
 
 	skex_fw_client_addr(sk, &family, &a);
 	for (i = 0; i < tab->nlevels; i++) {
@@ -661,6 +664,9 @@ static enum skex_fw_queued skex_fw_queue(struct sock *child,
 {
 	struct sock *target;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "skex_fw_queue() needs RCU");
+	lockdep_assert_in_softirq();
+	lockdep_assert_held(&child->sk_lock.slock);
 	if (!port)
 		return SKEX_FW_SKIP;
 	target = skex_fw_lookup(child, port);
@@ -733,6 +739,7 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 /* Give a child the stock callbacks back. Under lock_sock(child). */
 static void skex_fw_child_detach(struct skex_fw_lsn *lsn, struct sock *sk)
 {
+	sock_owned_by_me(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_sk_user_data(sk, NULL);
 	sk->sk_data_ready = lsn->data_ready;
@@ -999,6 +1006,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
  */
 static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
 {
+	lockdep_assert_held(&lsn->lock);
 	return lsn->nparked >= SKEX_FW_PARK_MAX ||
 	       (lsn->nparked >= SKEX_FW_PARK_MIN &&
 		lsn->parked_bytes >= SKEX_FW_PARK_BYTES);

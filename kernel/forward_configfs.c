@@ -549,6 +549,7 @@ static int skex_fw_cfs_dirop(u16 port, const char *branch, bool make)
 	int err;
 
 	lockdep_assert_held(&skex_fw_cfs_mutex);
+	lockdep_assert_not_held(skex_fw_cfs_config_mutex());
 	if (!skex_fw_cfs_on)
 		return 0;
 	snprintf(name, sizeof(name), "%u", port);

@@ -132,6 +132,8 @@ static void skex_fw_so_undo_branch(struct skex_fw_branch *b)
 {
 	struct skex_fw_rule *rule = b->rule;
 
+	lockdep_assert_held(skex_fw_mutex(rule->fw));
+
 	skex_fw_branch_delete(b);
 	/* a failed command leaves no trace, not even a used name */
 	if (rule->next_seq == b->seq)
@@ -232,9 +234,12 @@ static void skex_fw_so_forget_branches(struct skex_fw_call *c, u16 port,
 }
 
 /* A reference of ours to each branch on @list. Under config_mutex. */
-static void skex_fw_so_hold_branches(struct list_head *list)
+static void skex_fw_so_hold_branches(struct skex_fw_net *fw,
+				     struct list_head *list)
 {
 	struct skex_fw_branch *b;
+
+	lockdep_assert_held(skex_fw_mutex(fw));
 
 	list_for_each_entry(b, list, node)
 		config_item_get(&b->group.cg_item);
@@ -260,7 +265,7 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 	if (found) {
 		skex_fw_branch_delete(found);
 		list_add(&found->node, &gone);
-		skex_fw_so_hold_branches(&gone);
+		skex_fw_so_hold_branches(c->fw, &gone);
 	} else {
 		err = -ENOENT;
 	}
@@ -281,7 +286,7 @@ static int skex_fw_so_flush(struct skex_fw_call *c)
 	err = skex_fw_so_rule(c, &rule);
 	if (!err) {
 		skex_fw_rule_flush(rule, &gone);
-		skex_fw_so_hold_branches(&gone);
+		skex_fw_so_hold_branches(c->fw, &gone);
 	}
 	mutex_unlock(skex_fw_mutex(c->fw));
 
@@ -309,7 +314,7 @@ static int skex_fw_so_edit(struct skex_fw_call *c)
 static void skex_fw_so_detach_rule(struct skex_fw_rule *rule)
 {
 	skex_fw_rule_delete(rule);
-	skex_fw_so_hold_branches(&rule->branches);
+	skex_fw_so_hold_branches(rule->fw, &rule->branches);
 }
 
 /*

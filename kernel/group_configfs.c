@@ -147,8 +147,10 @@ static struct skex_group_spec *
 skex_cfs_port_spec(struct skex_net *sn, struct skex_cfs_port *cp,
 		   struct skex_group_port_spec **ps, int *err)
 {
-	struct skex_group_spec *spec = skex_cfs_spec(sn, cp->grp->gid, err);
+	struct skex_group_spec *spec;
 
+	lockdep_assert_held(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cp->grp->gid, err);
 	if (!spec)
 		return NULL;
 	*ps = skex_cfs_spec_port(spec, cp->port);
@@ -164,8 +166,10 @@ skex_cfs_port_spec(struct skex_net *sn, struct skex_cfs_port *cp,
 static int skex_cfs_apply(struct skex_net *sn, u16 gid,
 			  struct skex_group_spec *spec)
 {
-	int err = skex_group_check(spec, false);
+	int err;
 
+	lockdep_assert_held(&sn->config_mutex);
+	err = skex_group_check(spec, false);
 	return err ?: skex_group_edit(sn, gid, spec);
 }
 
@@ -652,6 +656,7 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 	char name[8], pname[8];
 	int i, j, n, err;
 
+	lockdep_assert_held(&skex_cfs_sync_mutex);
 	if (sn) {
 		mutex_lock(&sn->config_mutex);
 		exists = !skex_group_get(sn, gid, spec);
@@ -758,6 +763,7 @@ out:
  */
 void skex_group_configfs_sync(struct skex_net *sn, u16 gid)
 {
+	lockdep_assert_not_held(&sn->config_mutex);
 	if (net_eq(sn->net, &init_net))
 		skex_cfs_sync(sn, gid, false, false);
 }

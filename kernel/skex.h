@@ -4,6 +4,10 @@
  *
  * Per network namespace state shared by the front ends (configfs, sockopt,
  * proc) and the engines (netmeter, forwarding, groups).
+ *
+ * Lock order: docs/design.md, "Lock order" (outer to inner: the mirror's
+ * mutexes, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
+ * mutex, lock_sock(), then spinlocks that are leaves).
  */
 #ifndef _SKEX_H
 #define _SKEX_H
