@@ -10,6 +10,7 @@
 #ifndef _SKEX_CONFIGFS_H
 #define _SKEX_CONFIGFS_H
 
+#include <linux/minmax.h>
 #include <linux/string.h>
 #include <linux/types.h>
 
@@ -31,6 +32,12 @@ static inline size_t skex_configfs_chomp(const char *page, size_t count)
 static inline bool skex_configfs_has_nul(const char *page, size_t count)
 {
 	return memchr(page, '\0', count);
+}
+
+/* How much of a refused value a log message quotes ("%.*s"). */
+static inline int skex_configfs_quote(const char *page, size_t count)
+{
+	return min_t(size_t, skex_configfs_chomp(page, count), 32);
 }
 
 int skex_configfs_parse_name(const char *name, u16 *val);

@@ -2,7 +2,7 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Connection classification and forwarding (SPEC section 1).
+ * Connection classification and forwarding (docs/forwarding.md).
  *
  * An enabled rule owns a kernel listening socket on its incoming port P
  * (one dual-stack IPv6 socket, IPv4 clients arrive v4-mapped; a plain IPv4
@@ -455,14 +455,14 @@ static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 /*
  * Set @field, a setting of @rule or of one of its branches, to @val and
  * publish the rule; if that fails, @field gets its old value back.
- * Evaluates to 0 or the error. Under config_mutex.
+ * Evaluates to 0 or the error. Under config_mutex (skex_fw_rule_commit()
+ * asserts it).
  */
 #define skex_fw_set_commit(rule, field, val) ({				\
 	typeof(field) *__field = &(field);				\
 	typeof(field) __old = *__field;					\
 	int __err;							\
 									\
-	skex_fw_assert_locked((rule)->fw);				\
 	*__field = (val);						\
 	__err = skex_fw_rule_commit(rule);				\
 	if (__err)							\
@@ -505,7 +505,7 @@ skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
 	unsigned int i, j;
 	u8 family;
 
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "skex_fw_match_addr() needs RCU");
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 
 	skex_fw_client_addr(sk, &family, &a);
 	for (i = 0; i < tab->nlevels; i++) {
@@ -664,7 +664,7 @@ static enum skex_fw_queued skex_fw_queue(struct sock *child,
 {
 	struct sock *target;
 
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "skex_fw_queue() needs RCU");
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 	lockdep_assert_in_softirq();
 	lockdep_assert_held(&child->sk_lock.slock);
 	if (!port)

@@ -171,7 +171,7 @@ void skex_fw_cfs_unlock(void);
 void skex_forward_configfs_start(void);
 void skex_forward_configfs_stop(void);
 
-/* forward_sockopt.c: the seed's setsockopt() commands */
+/* forward_sockopt.c: the setsockopt() commands */
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		       unsigned int optlen);
 

@@ -123,12 +123,11 @@ static ssize_t skex_fw_rule_type_store(struct config_item *item,
 
 	if (skex_configfs_has_nul(page, count))
 		return -EINVAL;
-	for (type = SKEX_FW_DICE; type <= SKEX_FW_ADDR; type++)
-		if (sysfs_streq(page, skex_fw_type_names[type]))
-			break;
-	if (type > SKEX_FW_ADDR) {
-		pr_err("forward/%u/type: unknown type '%.*s'\n", rule->port,
-		       (int)skex_configfs_chomp(page, count), page);
+	/* "none" is what a new rule shows; it cannot be written */
+	type = sysfs_match_string(skex_fw_type_names, page);
+	if (type <= SKEX_FW_NONE) {
+		pr_info("forward/%u/type: unknown type '%.*s'\n", rule->port,
+			skex_configfs_quote(page, count), page);
 		return -EINVAL;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -180,7 +179,7 @@ static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 	err = skex_fw_rule_enable(rule, on);
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	if (err)
-		pr_err("forward/%u/enable: %d\n", rule->port, err);
+		pr_info("forward/%u/enable: cannot set: %d\n", rule->port, err);
 	return err ? err : count;
 }
 
@@ -220,24 +219,37 @@ static const struct config_item_type skex_fw_rule_type = {
 
 /* ---- forward/<port>/branches/<name>/ ---- */
 
-static ssize_t skex_fw_branch_show_locked(struct skex_fw_branch *b,
-					  const char *what, char *page)
+static ssize_t skex_fw_branch_emit_port(struct skex_fw_branch *b, char *page)
 {
-	if (!strcmp(what, "port"))
-		return sysfs_emit(page, "%u\n", b->port);
-	if (!strcmp(what, "chance"))
-		return sysfs_emit(page, "%u\n", b->chance);
-	if (!strcmp(what, "hits"))
-		return sysfs_emit(page, "%llu\n",
-				  (unsigned long long)atomic64_read(&b->hits));
-	if (!strcmp(what, "pattern")) {
-		if (!b->pat)
-			return sysfs_emit(page, "\n");
-		memcpy(page, b->pat->data, b->pat->len);
-		page[b->pat->len] = '\n';
-		return b->pat->len + 1;
-	}
-	/* source */
+	return sysfs_emit(page, "%u\n", b->port);
+}
+
+static ssize_t skex_fw_branch_emit_chance(struct skex_fw_branch *b,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n", b->chance);
+}
+
+static ssize_t skex_fw_branch_emit_hits(struct skex_fw_branch *b, char *page)
+{
+	return sysfs_emit(page, "%llu\n",
+			  (unsigned long long)atomic64_read(&b->hits));
+}
+
+/* The bytes as written, binary-safe, and a newline. */
+static ssize_t skex_fw_branch_emit_pattern(struct skex_fw_branch *b,
+					   char *page)
+{
+	if (!b->pat)
+		return sysfs_emit(page, "\n");
+	memcpy(page, b->pat->data, b->pat->len);
+	page[b->pat->len] = '\n';
+	return b->pat->len + 1;
+}
+
+static ssize_t skex_fw_branch_emit_source(struct skex_fw_branch *b,
+					  char *page)
+{
 	if (b->family == AF_INET6)
 		return sysfs_emit(page, "%pI6c/%u\n", &b->addr, b->bits);
 	if (b->family != AF_INET)
@@ -252,7 +264,7 @@ static ssize_t skex_fw_branch_##name##_show(struct config_item *item,	\
 	ssize_t ret;							\
 									\
 	mutex_lock(skex_fw_cfs_config_mutex());				\
-	ret = skex_fw_branch_show_locked(to_branch(item), #name, page);	\
+	ret = skex_fw_branch_emit_##name(to_branch(item), page);		\
 	mutex_unlock(skex_fw_cfs_config_mutex());			\
 	return ret;							\
 }
@@ -339,9 +351,9 @@ static ssize_t skex_fw_branch_source_store(struct config_item *item,
 		return -EINVAL;
 	err = skex_fw_parse_source(page, count, &family, &addr, &mask);
 	if (err) {
-		pr_err("branch %s: bad source '%.*s'\n",
-		       config_item_name(item), (int)skex_configfs_chomp(page, count),
-		       page);
+		pr_info("branch %s: bad source '%.*s'\n",
+			config_item_name(item), skex_configfs_quote(page, count),
+			page);
 		return err;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());

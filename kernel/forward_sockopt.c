@@ -2,8 +2,8 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * The seed's setsockopt() commands of the forward engine, on struct
- * tcp_fw_user (uapi/linux/tcp_fw_user.h). sockopt.c has checked
+ * The setsockopt() commands of the forward engine, on struct tcp_fw_user
+ * (uapi/linux/tcp_fw_user.h, docs/sockopt.md, docs/forwarding.md). sockopt.c has checked
  * CAP_NET_ADMIN and that optlen covers the structure. They act on the
  * caller's namespace; in the initial one, what they make is also shown in
  * configfs, as ordinary directories, and what they delete (whichever
@@ -11,8 +11,8 @@
  * changes the engine under config_mutex, all or nothing, and then the
  * directories, under skex_fw_cfs_lock() only.
  *
- * Fields a command does not use are ignored: the seed's programs leave
- * them uninitialised.
+ * Fields a command does not use are ignored: existing programs leave them
+ * uninitialised.
  */
 #include "skex.h"
 #include "forward.h"

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Socket groups (SPEC section 2): the engine (group.c), its configfs
- * directories (group_configfs.c) and the seed's setsockopt() commands
+ * Socket groups (docs/groups.md): the engine (group.c), its configfs
+ * directories (group_configfs.c) and its setsockopt() commands
  * (group_sockopt.c).
  */
 #ifndef _SKEX_GROUP_H
@@ -95,7 +95,7 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask);
 void skex_group_received(struct sock *sk);
 void skex_group_destroyed(struct sock *sk);
 
-/* group_sockopt.c: the seed's setsockopt() commands */
+/* group_sockopt.c: the setsockopt() commands */
 int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 			  unsigned int optlen);
 

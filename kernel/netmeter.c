@@ -223,7 +223,7 @@ static struct skex_port *skex_conn_lock(struct skex_conn *conn)
 {
 	struct skex_port *port;
 
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "skex_conn_lock() needs RCU");
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 	for (;;) {
 		port = rcu_dereference(conn->port);
 		spin_lock_bh(&port->lock);
