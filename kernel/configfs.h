@@ -14,6 +14,7 @@
 #include <linux/string.h>
 #include <linux/types.h>
 
+struct config_group;
 struct dentry;
 
 /* Drops the one trailing newline echo(1) adds to what a store gets. */
@@ -39,6 +40,10 @@ static inline int skex_configfs_quote(const char *page, size_t count)
 {
 	return min_t(size_t, skex_configfs_chomp(page, count), 32);
 }
+
+/* configfs.c: forward/ and groups/, which the fronts fill */
+extern struct config_group skex_forward_group;
+extern struct config_group skex_groups_group;
 
 int skex_configfs_parse_name(const char *name, u16 *val);
 

@@ -157,9 +157,6 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *branch,
 bool skex_fw_branch_complete(const struct skex_fw_branch *branch);
 bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask);
 
-/* configfs.c: /sys/kernel/config/skex/forward/ */
-extern struct config_group skex_forward_group;
-
 /* forward_configfs.c */
 extern struct configfs_group_operations skex_forward_dir_ops;
 void skex_fw_cfs_init_rule(struct skex_fw_rule *rule);

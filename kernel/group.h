@@ -101,7 +101,6 @@ int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 
 /* group_configfs.c: mkdir/rmdir under /sys/kernel/config/skex/ */
 extern struct configfs_group_operations skex_group_dir_ops;
-extern struct config_group skex_groups_group;
 void skex_group_configfs_sync(struct skex_net *sn, u16 gid);
 void skex_group_configfs_sync_all(struct skex_net *sn);
 void skex_group_configfs_start(void);

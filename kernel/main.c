@@ -12,8 +12,6 @@
 
 #include <linux/module.h>
 
-unsigned int skex_net_id __read_mostly;
-
 static int __net_init skex_net_init(struct net *net)
 {
 	struct skex_net *sn = skex_net(net);
@@ -77,7 +75,7 @@ static int __init skex_init(void)
 	err = skex_tcp_hooks_init();
 	if (err)
 		goto err_pernet;
-	err = skex_configfs_init();
+	err = skex_configfs_init(&skex_forward_dir_ops, &skex_group_dir_ops);
 	if (err)
 		goto err_hooks;
 	skex_forward_configfs_start();

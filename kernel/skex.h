@@ -88,7 +88,7 @@ struct skex_net {
 	size_t proc_size;		/* proc.c: a hint, no lock */
 };
 
-extern unsigned int skex_net_id;	/* main.c */
+extern unsigned int skex_net_id;	/* port.c */
 
 static inline struct skex_net *skex_net(const struct net *net)
 {
@@ -106,11 +106,15 @@ struct skex_port_stat {
 	u32 listeners;		/* listening sockets on the port */
 };
 
-/* netmeter.c */
+/* port.c: the port table */
 struct skex_port *skex_port_find(struct skex_net *sn, u16 port);
 struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp);
 void skex_port_use(struct skex_port *p);
 void skex_port_unuse(struct skex_port *p);
+void skex_ports_init(struct skex_net *sn);
+void skex_ports_free(struct skex_net *sn);
+
+/* netmeter.c */
 int skex_port_stat(struct net *net, u16 port, struct skex_port_stat *st);
 int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 		    size_t *count);
@@ -140,7 +144,9 @@ int skex_group_net_init(struct skex_net *sn);
 void skex_group_net_exit(struct skex_net *sn);
 
 /* configfs.c */
-int skex_configfs_init(void);
+struct configfs_group_operations;
+int skex_configfs_init(struct configfs_group_operations *forward_ops,
+		       struct configfs_group_operations *groups_ops);
 void skex_configfs_exit(void);
 
 #endif /* _SKEX_H */
