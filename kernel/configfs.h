@@ -10,11 +10,11 @@
 #ifndef _SKEX_CONFIGFS_H
 #define _SKEX_CONFIGFS_H
 
+#include <linux/configfs.h>
 #include <linux/minmax.h>
 #include <linux/string.h>
 #include <linux/types.h>
 
-struct config_group;
 struct dentry;
 
 /* Drops the one trailing newline echo(1) adds to what a store gets. */
@@ -40,6 +40,10 @@ static inline int skex_configfs_quote(const char *page, size_t count)
 {
 	return min_t(size_t, skex_configfs_chomp(page, count), 32);
 }
+
+/* mkdir and rmdir in forward/ and groups/, for skex_configfs_init() */
+extern struct configfs_group_operations skex_forward_dir_ops;
+extern struct configfs_group_operations skex_group_dir_ops;
 
 /* configfs.c: forward/ and groups/, which the fronts fill */
 extern struct config_group skex_forward_group;

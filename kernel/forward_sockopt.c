@@ -75,7 +75,7 @@ static int skex_fw_so_add_rule(struct skex_fw_call *c)
 	if (err)
 		skex_fw_rule_delete(rule);
 	else
-		config_item_get(&rule->group.cg_item);	/* ours */
+		skex_fw_rule_get(rule);	/* ours */
 	mutex_unlock(skex_fw_mutex(c->fw));
 	if (err)
 		goto put;
@@ -173,7 +173,7 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	if (err)
 		skex_fw_so_undo_branch(b);
 	else
-		config_item_get(&b->group.cg_item);	/* ours */
+		skex_fw_branch_get(b);	/* ours */
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
 	if (err)
@@ -224,8 +224,7 @@ static void skex_fw_so_forget_branches(struct skex_fw_call *c, u16 port,
 
 	list_for_each_entry_safe(b, tmp, list, node) {
 		if (c->cfs)
-			skex_fw_cfs_hide(port,
-					 config_item_name(&b->group.cg_item));
+			skex_fw_cfs_hide(port, b->name);
 		list_del_init(&b->node);
 		if (b->kernel_made)
 			skex_fw_branch_put(b);	/* the engine's */
@@ -242,7 +241,7 @@ static void skex_fw_so_hold_branches(struct skex_fw_net *fw,
 	lockdep_assert_held(skex_fw_mutex(fw));
 
 	list_for_each_entry(b, list, node)
-		config_item_get(&b->group.cg_item);
+		skex_fw_branch_get(b);
 }
 
 static int skex_fw_so_del_branch(struct skex_fw_call *c)
@@ -344,7 +343,7 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 		err = skex_fw_so_rule(c, &rule);
 		if (!err) {
 			skex_fw_so_detach_rule(rule);
-			config_item_get(&rule->group.cg_item);	/* ours */
+			skex_fw_rule_get(rule);	/* ours */
 		}
 		mutex_unlock(skex_fw_mutex(c->fw));
 		if (!err)

@@ -10,7 +10,6 @@
 #define _SKEX_GROUP_H
 
 #include <linux/atomic.h>
-#include <linux/configfs.h>
 #include <linux/poll.h>
 #include <linux/sockptr.h>
 #include <linux/socket_ex_user.h>
@@ -99,8 +98,7 @@ void skex_group_destroyed(struct sock *sk);
 int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 			  unsigned int optlen);
 
-/* group_configfs.c: mkdir/rmdir under /sys/kernel/config/skex/ */
-extern struct configfs_group_operations skex_group_dir_ops;
+/* group_configfs.c (skex_group_dir_ops: configfs.h) */
 void skex_group_configfs_sync(struct skex_net *sn, u16 gid);
 void skex_group_configfs_sync_all(struct skex_net *sn);
 void skex_group_configfs_start(void);

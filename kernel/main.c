@@ -6,6 +6,7 @@
  * meters for stock kernels.
  */
 #include "skex.h"
+#include "configfs.h"
 #include "forward.h"
 #include "group.h"
 #include "tcp_hooks.h"
