@@ -65,7 +65,7 @@ static void skex_proc_fw_branch(struct seq_file *seq,
 	unsigned int i;
 
 	seq_printf(seq, "%u ", rule->port);
-	seq_escape(seq, config_item_name(&b->group.cg_item), " \t\n\\");
+	seq_escape(seq, b->name, " \t\n\\");
 	seq_printf(seq, " %s ", skex_proc_fw_types[rule->type]);
 	if (b->port)
 		seq_printf(seq, "%u", b->port);
