@@ -66,6 +66,7 @@ TESTS=(
 	"group_ftp           sh   300  counted"
 	"group_unload        sh   180  real"
 	"load_unload         sh   300  real"
+	"content_unit        bin  60   real"
 	"forward             bin  420  real"
 	"forward_configfs    sh   300  real"
 	"forward_nginx       sh   120  real"
