@@ -68,6 +68,7 @@ TESTS=(
 	"load_unload         sh   300  real"
 	"content_unit        bin  60   real"
 	"forward             bin  420  real"
+	"forward_match       bin  420  real"
 	"forward_configfs    sh   300  real"
 	"forward_nginx       sh   120  real"
 	"forward_unload      sh   600  real"
