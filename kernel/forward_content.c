@@ -42,7 +42,6 @@
 
 #define SKEX_FC_NONE		U16_MAX		/* no pattern ends here */
 #define SKEX_FC_NOPARENT	U32_MAX		/* the root of a trie */
-#define SKEX_FC_SLOTS_MAX	SKEX_FC_PATTERN_MAX
 /* above this many edges a node's children are binary-searched */
 #define SKEX_FC_LINEAR		8
 
@@ -258,13 +257,13 @@ static void skex_fc_fail(struct skex_fc *fc, u32 *queue)
 /*
  * Build the automaton of @n patterns (index = priority, creation order)
  * and @params. Anchored patterns that end beyond the window can never
- * match and are left out. May sleep; memory is charged to the caller.
+ * match and are left out. May sleep (@gfp: GFP_KERNEL, maybe with
+ * __GFP_NOFAIL); memory is charged to the caller's memory cgroup.
  */
 struct skex_fc *skex_fc_build(const struct skex_fc_pattern *pats,
 			      unsigned int n,
-			      const struct skex_fc_params *params)
+			      const struct skex_fc_params *params, gfp_t gfp)
 {
-	const gfp_t gfp = GFP_KERNEL_ACCOUNT;
 	struct skex_fc_item *items = NULL;
 	unsigned int i, nitems = 0;
 	size_t bytes = 0;
@@ -274,6 +273,7 @@ struct skex_fc *skex_fc_build(const struct skex_fc_pattern *pats,
 	int err = -ENOMEM;
 	u32 v;
 
+	gfp |= __GFP_ACCOUNT;
 	if (n > SKEX_FC_PATTERNS_MAX || !params->window)
 		return ERR_PTR(-EINVAL);
 	if (params->until == SKEX_FC_UNTIL_DELIM &&

@@ -29,6 +29,7 @@
 
 #define SKEX_FC_PATTERN_MAX	256		/* bytes, patterns and delimiter */
 #define SKEX_FC_PATTERNS_MAX	4096
+#define SKEX_FC_SLOTS_MAX	256		/* anchored groups at once */
 #define SKEX_FC_ANY		U32_MAX		/* offset of an unanchored pattern */
 
 #define SKEX_FC_MORE		(-1)
@@ -73,9 +74,13 @@ struct skex_fc_state {
 	u32 slot[];		/* 0: diverged */
 };
 
+/* What skex_fc_state_size() is at most, for any automaton. */
+#define SKEX_FC_STATE_MAX	(sizeof(struct skex_fc_state) +		\
+				 SKEX_FC_SLOTS_MAX * sizeof(u32))
+
 struct skex_fc *skex_fc_build(const struct skex_fc_pattern *pats,
 			      unsigned int n,
-			      const struct skex_fc_params *params);
+			      const struct skex_fc_params *params, gfp_t gfp);
 void skex_fc_free(struct skex_fc *fc);
 size_t skex_fc_mem(const struct skex_fc *fc);
 size_t skex_fc_state_size(const struct skex_fc *fc);

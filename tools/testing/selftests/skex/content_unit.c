@@ -148,7 +148,7 @@ static struct skex_fc *build(struct __test_metadata *_metadata,
 			     const struct skex_fc_pattern *p, unsigned int n,
 			     const struct skex_fc_params *prm)
 {
-	struct skex_fc *fc = skex_fc_build(p, n, prm);
+	struct skex_fc *fc = skex_fc_build(p, n, prm, GFP_KERNEL);
 
 	ASSERT_FALSE(IS_ERR(fc)) {
 		TH_LOG("build: %ld", PTR_ERR(fc));
@@ -675,17 +675,17 @@ TEST(limits)
 	struct skex_fc_params prm = WINDOW(100);
 
 	p.len = 0;
-	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm)));
+	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm, GFP_KERNEL)));
 	p.len = SKEX_FC_PATTERN_MAX + 1;
-	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm)));
+	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm, GFP_KERNEL)));
 	p.len = 1;
 	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, SKEX_FC_PATTERNS_MAX + 1,
-						 &prm)));
+						 &prm, GFP_KERNEL)));
 	prm.until = SKEX_FC_UNTIL_DELIM;
-	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm)));
+	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm, GFP_KERNEL)));
 	prm.window = 0;
 	prm.until = SKEX_FC_UNTIL_WINDOW;
-	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm)));
+	EXPECT_EQ(-EINVAL, PTR_ERR(skex_fc_build(&p, 1, &prm, GFP_KERNEL)));
 	EXPECT_EQ(0, kshim_live);
 }
 

@@ -20,7 +20,8 @@ typedef uint64_t u64;
 typedef int32_t s32;
 typedef unsigned int gfp_t;
 
-#define GFP_KERNEL_ACCOUNT	0u
+#define GFP_KERNEL		0u
+#define __GFP_ACCOUNT		0u
 #define U16_MAX			((u16)~0U)
 #define U32_MAX			((u32)~0U)
 
