@@ -65,6 +65,8 @@
 #define SKEX_FW_PARK_MIN	64
 #define SKEX_FW_PARK_MAX	4096
 #define SKEX_FW_BRANCHES_MAX	4096
+/* setsockopt() adds to rules of more branches build their snapshot lazily */
+#define SKEX_FW_LAZY_MIN	32
 
 /* Per namespace: the rules by incoming port. Written under config_mutex. */
 struct skex_fw_net {
@@ -488,13 +490,50 @@ static int __skex_fw_rule_commit(struct skex_fw_rule *rule, gfp_t gfp)
 	for (i = 0; i < tab->nports; i++)
 		skex_port_use(tab->ports[i]);
 	rcu_assign_pointer(rule->tab, tab);
+	WRITE_ONCE(rule->stale, false);
 	skex_fw_tab_retire(old);
 	return 0;
 }
 
+/*
+ * Publish the rule, or, while setsockopt() adds a branch to a big rule
+ * (@rule->lazy), only mark it stale: the classifier publishes it before
+ * it next uses the rule (skex_fw_rule_fresh()), so that a program adding
+ * thousands of branches one by one builds the snapshot once, not for
+ * each. What is deferred cannot fail (__GFP_NOFAIL), and only branches
+ * are added meanwhile: the stale snapshot names nothing that is gone.
+ */
 static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 {
+	if (rule->lazy && rule->nbranches > SKEX_FW_LAZY_MIN) {
+		WRITE_ONCE(rule->stale, true);
+		return 0;
+	}
 	return __skex_fw_rule_commit(rule, GFP_KERNEL);
+}
+
+void skex_fw_rule_lazy(struct skex_fw_rule *rule, bool on)
+{
+	skex_fw_assert_locked(rule->fw);
+	rule->lazy = on;
+}
+
+/*
+ * Before the classifier reads @rule's snapshot: publish the changes
+ * skex_fw_rule_commit() deferred. Never waits for config_mutex (a
+ * configuration waiting for the classifier may hold it): if it is taken,
+ * the classification uses the snapshot as it is, as it would had it run
+ * a moment before the change.
+ */
+static void skex_fw_rule_fresh(struct skex_fw_rule *rule)
+{
+	struct mutex *lock = &rule->fw->sn->config_mutex;
+
+	if (!READ_ONCE(rule->stale) || !mutex_trylock(lock))
+		return;
+	if (rule->stale && !rule->deleted)
+		__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+	mutex_unlock(lock);
 }
 
 /*
@@ -876,6 +915,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	 */
 	if (!smp_load_acquire(&conn->armed))
 		return;
+	skex_fw_rule_fresh(rule);
 	lock_sock(sk);
 	eof = (sk->sk_shutdown & RCV_SHUTDOWN) ||
 	      sk->sk_state != TCP_ESTABLISHED;
@@ -995,6 +1035,8 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	u16 port = 0;
 	u64 seq = 0;
 
+	if (!closing)
+		skex_fw_rule_fresh(rule);
 	rcu_read_lock();
 	tab = rcu_dereference(rule->tab);
 	if (!closing) {

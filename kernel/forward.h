@@ -111,6 +111,8 @@ struct skex_fw_rule {
 	bool kernel_made;		/* made by sockopt: the engine's ref */
 	bool unpinned;			/* directory made by the mirror */
 	bool deleted;
+	bool lazy;			/* setsockopt() adding: see commit */
+	bool stale;			/* @tab is older than the settings */
 	u16 def_port;
 	u32 timeout_ms;
 	u32 window;
@@ -143,6 +145,7 @@ int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes);
 int skex_fw_rule_set_until(struct skex_fw_rule *rule, enum skex_fc_until until,
 			   const u8 *delim, size_t len);
 int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on);
+void skex_fw_rule_lazy(struct skex_fw_rule *rule, bool on);
 void skex_fw_rule_put(struct skex_fw_rule *rule);
 void skex_fw_rule_release(struct skex_fw_rule *rule);
 int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
