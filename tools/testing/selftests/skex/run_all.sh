@@ -71,6 +71,7 @@ TESTS=(
 	"forward_match       bin  420  real"
 	"forward_configfs    sh   300  real"
 	"forward_nginx       sh   120  real"
+	"forward_http        sh   120  real"
 	"forward_unload      sh   600  real"
 	"bench_smoke         sh   600  counted"
 )
