@@ -4,10 +4,13 @@
 # A content rule made in configfs with its defaults (until \r\n\r\n,
 # offset any) in front of two nginx that answer differently: B for the
 # branch `GET /images`, A as the default port. Every request, matching or
-# not, is answered within 50 ms (the median of three, real clock): curl
+# not, is answered within 50 ms (real clock): curl
 # with HTTP/1.1 and 1.0, a POST with a body, and a raw client that splits
-# its request over two writes 100 ms apart (timed from the second). Before
-# issue 13, a request matching no branch waited timeout_ms (1 s).
+# its request over two writes 100 ms apart (timed from the second). Each
+# case runs three times and the fastest counts: a host busy with other
+# VMs only adds to the others, while a decision waiting for a timer would
+# make all three slow. Before issue 13, a request matching no branch
+# waited timeout_ms (1 s).
 source "$(dirname "$0")/lib.sh"
 
 skex_need_module
@@ -63,27 +66,28 @@ echo 1 >"$CFS/$P/enable" || skex_die "enable"
 skex_check_eq "until (default)" '\r\n\r\n' "$(cat "$CFS/$P/until")"
 skex_check_eq "offset (default)" any "$(cat "$CFS/$P/branches/images/offset")"
 
-# median NUMBERS...: the middle one
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+# fastest NUMBERS...: the smallest
+fastest() { printf '%s\n' "$@" | sort -n | head -n 1; }
 
 # check_curl NAME WANT_BODY CURL_ARGS...: three times, right body each
-# time, median time_total under the limit
+# time, the fastest time_total under the limit
 check_curl()
 {
 	local name=$1 want=$2 i out ms=() body t
 	shift 2
 	for i in 1 2 3; do
-		out=$(curl -sS --max-time 10 -w ' %{time_total}' "$@") || out="curl failed"
-		body=${out% *}
-		t=${out##* }
+		out=$(curl -sS --max-time 10 -w '|%{time_total}' "$@") || out="curl failed"
+		body=${out%|*}
+		body=${body%$'\n'}
+		t=${out##*|}
 		[ "$body" = "$want" ] || { skex_fail "$name: '$body', want '$want'"; return; }
 		ms+=("$(awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }')")
 	done
-	t=$(median "${ms[@]}")
+	t=$(fastest "${ms[@]}")
 	if [ "$t" -lt "$LIMIT_MS" ]; then
 		skex_pass "$name: $want in ${ms[*]} ms"
 	else
-		skex_fail "$name: ${ms[*]} ms, median over $LIMIT_MS"
+		skex_fail "$name: ${ms[*]} ms, none under $LIMIT_MS"
 	fi
 }
 
@@ -129,11 +133,11 @@ check_split()
 		[ "${out% *}" = "$want" ] || { skex_fail "$name: '${out% *}', want '$want'"; return; }
 		ms+=("${out##* }")
 	done
-	i=$(median "${ms[@]}")
+	i=$(fastest "${ms[@]}")
 	if [ "$i" -lt "$LIMIT_MS" ]; then
 		skex_pass "$name: $want in ${ms[*]} ms after the last write"
 	else
-		skex_fail "$name: ${ms[*]} ms, median over $LIMIT_MS"
+		skex_fail "$name: ${ms[*]} ms, none under $LIMIT_MS"
 	fi
 }
 check_split "split /images/ request" "B GET /images/s.png" \
