@@ -7,9 +7,9 @@
 # not, is answered within 50 ms (real clock): curl
 # with HTTP/1.1 and 1.0, a POST with a body, and a raw client that splits
 # its request over two writes 100 ms apart (timed from the second). Each
-# case runs three times and the fastest counts: a host busy with other
-# VMs only adds to the others, while a decision waiting for a timer would
-# make all three slow. Before issue 13, a request matching no branch
+# case runs up to seven times until one is fast enough: a host busy with
+# other VMs only makes some slower, while a decision waiting for a timer
+# makes all of them slow; every answer must come from the right backend. Before issue 13, a request matching no branch
 # waited timeout_ms (1 s).
 source "$(dirname "$0")/lib.sh"
 
@@ -66,22 +66,28 @@ echo 1 >"$CFS/$P/enable" || skex_die "enable"
 skex_check_eq "until (default)" '\r\n\r\n' "$(cat "$CFS/$P/until")"
 skex_check_eq "offset (default)" any "$(cat "$CFS/$P/branches/images/offset")"
 
+nA=0 nB=0	# requests answered by A and B
+# count WANT: one more answer of the backend WANT names
+count() { if [ "${1%% *}" = B ]; then nB=$((nB + 1)); else nA=$((nA + 1)); fi; }
+
 # fastest NUMBERS...: the smallest
 fastest() { printf '%s\n' "$@" | sort -n | head -n 1; }
 
-# check_curl NAME WANT_BODY CURL_ARGS...: three times, right body each
-# time, the fastest time_total under the limit
+# check_curl NAME WANT_BODY CURL_ARGS...: the right body each time, one
+# time_total under the limit in seven tries
 check_curl()
 {
 	local name=$1 want=$2 i out ms=() body t
 	shift 2
-	for i in 1 2 3; do
+	for i in 1 2 3 4 5 6 7; do
 		out=$(curl -sS --max-time 10 -w '|%{time_total}' "$@") || out="curl failed"
 		body=${out%|*}
 		body=${body%$'\n'}
 		t=${out##*|}
 		[ "$body" = "$want" ] || { skex_fail "$name: '$body', want '$want'"; return; }
+		count "$want"
 		ms+=("$(awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }')")
+		[ "${ms[-1]}" -lt "$LIMIT_MS" ] && break
 	done
 	t=$(fastest "${ms[@]}")
 	if [ "$t" -lt "$LIMIT_MS" ]; then
@@ -128,10 +134,12 @@ EOP
 check_split()
 {
 	local name=$1 want=$2 i out ms=()
-	for i in 1 2 3; do
+	for i in 1 2 3 4 5 6 7; do
 		out=$(split "$3" "$4") || out="client failed"
 		[ "${out% *}" = "$want" ] || { skex_fail "$name: '${out% *}', want '$want'"; return; }
+		count "$want"
 		ms+=("${out##* }")
+		[ "${ms[-1]}" -lt "$LIMIT_MS" ] && break
 	done
 	i=$(fastest "${ms[@]}")
 	if [ "$i" -lt "$LIMIT_MS" ]; then
@@ -147,8 +155,8 @@ check_split "split / request" "A GET /s.png" \
 check_split "split in the headers' end" "A GET /" \
 	"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" '\r\n'
 
-skex_check_eq "hits of /images" 9 "$(cat "$CFS/$P/branches/images/hits")"
-skex_check_eq "default_hits" 18 "$(cat "$CFS/$P/default_hits")"
+skex_check_eq "hits of /images" "$nB" "$(cat "$CFS/$P/branches/images/hits")"
+skex_check_eq "default_hits" "$nA" "$(cat "$CFS/$P/default_hits")"
 skex_check_eq "dropped" 0 "$(cat "$CFS/$P/dropped")"
 echo 0 >"$CFS/$P/enable"
 rmdir "$CFS/$P/branches/images" "$CFS/$P"
