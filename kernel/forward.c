@@ -1513,15 +1513,13 @@ int skex_fw_rule_set_until(struct skex_fw_rule *rule, enum skex_fc_until until,
 		return -ENODEV;
 	if (rule->type != SKEX_FW_CONTENT)
 		return -EINVAL;
-	if (until == SKEX_FC_UNTIL_DELIM) {
-		if (!len || len > SKEX_FW_PATTERN_MAX)
-			return -EINVAL;
-	} else if (until != SKEX_FC_UNTIL_PUSH &&
-		   until != SKEX_FC_UNTIL_WINDOW) {
-		return -EINVAL;
-	} else {
+	if (until != SKEX_FC_UNTIL_DELIM)
 		len = 0;
-	}
+	else if (!len || len > SKEX_FW_PATTERN_MAX)
+		return -EINVAL;
+	if (until != SKEX_FC_UNTIL_DELIM && until != SKEX_FC_UNTIL_PUSH &&
+	    until != SKEX_FC_UNTIL_WINDOW)
+		return -EINVAL;
 	memcpy(old, rule->delim, old_len);
 	rule->until = until;
 	rule->delim_len = len;
