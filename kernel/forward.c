@@ -41,6 +41,7 @@
 #include "forward.h"
 
 #include <linux/bsearch.h>
+#include <linux/ctype.h>
 #include <linux/in.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -1570,6 +1571,17 @@ int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 
 /* ---- branches ---- */
 
+/* N of a name br<N>, the names setsockopt() gives; 0 for other names. */
+static u64 skex_fw_branch_number(const char *name)
+{
+	u64 n;
+
+	if (strncmp(name, "br", 2) || !isdigit(name[2]) ||
+	    kstrtou64(name + 2, 10, &n))
+		return 0;
+	return n;
+}
+
 /**
  * skex_fw_branch_create - a new, incomplete branch of a rule
  * @rule: the rule
@@ -1602,6 +1614,7 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 		return ERR_PTR(-ENOMEM);
 	b->rule = rule;
 	b->seq = ++rule->next_seq;
+	rule->name_max = max(rule->name_max, skex_fw_branch_number(name));
 	b->offset = SKEX_FC_ANY;
 	b->kernel_made = kernel_made;
 	atomic64_set(&b->hits, 0);
@@ -1611,12 +1624,19 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 	return b;
 }
 
+/*
+ * The branch named @name. Names br<N> above every N the rule ever had are
+ * free without a look (setsockopt() adding thousands of branches asks for
+ * such names); the newest branches are looked at first.
+ */
 struct skex_fw_branch *skex_fw_branch_find(struct skex_fw_rule *rule,
 					   const char *name)
 {
 	struct skex_fw_branch *b;
 
-	list_for_each_entry(b, &rule->branches, node)
+	if (skex_fw_branch_number(name) > rule->name_max)
+		return NULL;
+	list_for_each_entry_reverse(b, &rule->branches, node)
 		if (!strcmp(config_item_name(&b->group.cg_item), name))
 			return b;
 	return NULL;

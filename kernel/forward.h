@@ -123,6 +123,7 @@ struct skex_fw_rule {
 	struct list_head branches;
 	unsigned int nbranches;
 	u64 next_seq;
+	u64 name_max;			/* the highest N of a branch br<N> */
 	struct skex_fw_tab __rcu *tab;
 	struct skex_fw_lsn *lsn;
 	atomic64_t default_hits;
