@@ -253,13 +253,14 @@ bench_wrk()
 	echo "${r% * *}"
 }
 
-# bench_wrk_lat URL SECS CONNS [close]: as bench_wrk, and the latency
-# percentiles 50 and 99 in ms (wrk --latency): "R M N P50 P99"
+# bench_wrk_lat URL SECS CONNS [close] [LUA_SCRIPT]: as bench_wrk, and the
+# latency percentiles 50 and 99 in ms (wrk --latency): "R M N P50 P99"
 bench_wrk_lat()
 {
 	local url=$1 secs=$2 conns=$3 out
 	local -a hdr=()
 	[ "${4:-}" = close ] && hdr=(-H 'Connection: close')
+	[ -n "${5:-}" ] && hdr+=(-s "$5")
 	out=$(wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency "${hdr[@]}" "$url" 2>&1) ||
 		{ bench_log "wrk failed: $out"; return 1; }
 	awk '

@@ -16,10 +16,13 @@
  *
  * Dice and address rules decide at once. A content rule parks the child
  * (struct skex_fw_conn): the child's sk_data_ready/sk_state_change kick a
- * work item that copies the first `window` bytes of its receive queue
- * (without consuming them) and searches the branches' patterns; a timer
- * fires at `timeout_ms`. The decision falls at the first match, when
- * `window` bytes arrived, at the client's FIN or at the timeout.
+ * work item that feeds the bytes that arrived since its last look, read in
+ * the receive queue without consuming them, to the snapshot's automaton
+ * (forward_content.c), telling it of each segment with PSH; a timer fires
+ * at `timeout_ms`. The decision falls when the automaton has one (a match,
+ * or the default when no branch can match any more, the first message is
+ * complete or `window` bytes arrived), at the client's FIN or at the
+ * timeout.
  *
  * Before a child leaves the module, its callbacks are those of a stock
  * socket, its sk_user_data is cleared and it holds a namespace reference
@@ -38,11 +41,11 @@
 #include "forward.h"
 
 #include <linux/bsearch.h>
+#include <linux/ctype.h>
 #include <linux/in.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
-#include <linux/textsearch.h>
 #include <linux/timer.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -63,6 +66,8 @@
 #define SKEX_FW_PARK_MIN	64
 #define SKEX_FW_PARK_MAX	4096
 #define SKEX_FW_BRANCHES_MAX	4096
+/* setsockopt() adds to rules of more branches build their snapshot lazily */
+#define SKEX_FW_LAZY_MIN	32
 
 /* Per namespace: the rules by incoming port. Written under config_mutex. */
 struct skex_fw_net {
@@ -81,6 +86,7 @@ struct skex_fw_ent {
 	u8 family;
 	u8 bits;
 	bool indexed;		/* in tab->sorted yet: while building */
+	u32 offset;
 	struct in6_addr addr;
 	struct in6_addr mask;
 };
@@ -103,6 +109,7 @@ struct skex_fw_level {
  */
 struct skex_fw_tab {
 	struct rcu_head rcu;
+	u64 gen;		/* the rule's tab_gen when built */
 	u8 type;
 	u16 def_port;
 	unsigned long timeout;	/* jiffies */
@@ -114,6 +121,7 @@ struct skex_fw_tab {
 	struct skex_fw_ent **sorted;
 	struct skex_fw_level *levels;
 	struct skex_port **ports;
+	struct skex_fc *fc;	/* content: the automaton of @ent's patterns */
 };
 
 /* The module's listener of an enabled rule. */
@@ -145,10 +153,10 @@ struct skex_fw_conn {
 	bool armed;			/* parked: the work may decide */
 	bool force;			/* decide now: default port */
 	bool done;			/* only the work item touches it */
-	u32 len;
-	u32 cap;
-	u8 *buf;
+	u32 window;			/* when parked: its share of the limit */
 	struct rcu_head rcu;
+	u64 gen;			/* the snapshot @st follows */
+	struct skex_fc_state st;	/* last: SKEX_FC_STATE_MAX bytes */
 };
 
 enum skex_fw_queued { SKEX_FW_SKIP, SKEX_FW_QUEUED, SKEX_FW_GONE };
@@ -190,6 +198,7 @@ static void skex_fw_tab_free(struct skex_fw_tab *tab)
 	kvfree(tab->sorted);
 	kvfree(tab->levels);
 	kvfree(tab->ports);
+	skex_fc_free(tab->fc);
 	kfree(tab);
 }
 
@@ -349,6 +358,38 @@ static int skex_fw_tab_add_port(struct skex_fw_tab *tab, struct skex_net *sn,
 	return 0;
 }
 
+/* The automaton of a content rule's patterns, @tab->ent's order. */
+static int skex_fw_tab_compile(struct skex_fw_tab *tab,
+			       const struct skex_fw_rule *rule, gfp_t gfp)
+{
+	struct skex_fc_params params = {
+		.window = rule->window,
+		.until = rule->until,
+		.delim = rule->delim,
+		.delim_len = rule->delim_len,
+	};
+	struct skex_fc_pattern *pats;
+	unsigned int i;
+
+	pats = kvmalloc_array(tab->n, sizeof(*pats), gfp);
+	if (!pats)
+		return -ENOMEM;
+	for (i = 0; i < tab->n; i++) {
+		pats[i].data = tab->ent[i].pat->data;
+		pats[i].len = tab->ent[i].pat->len;
+		pats[i].offset = tab->ent[i].offset;
+	}
+	tab->fc = skex_fc_build(pats, tab->n, &params, gfp);
+	kvfree(pats);
+	if (IS_ERR(tab->fc)) {
+		int err = PTR_ERR(tab->fc);
+
+		tab->fc = NULL;
+		return err;
+	}
+	return 0;
+}
+
 static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
 					     const struct skex_fw_tab *old,
 					     gfp_t gfp)
@@ -393,12 +434,19 @@ static struct skex_fw_tab *skex_fw_tab_build(struct skex_fw_rule *rule,
 		e->bits = b->bits;
 		e->addr = b->addr;
 		e->mask = b->mask;
+		e->offset = b->offset;
 	}
 	if (tab->type == SKEX_FW_ADDR && tab->n) {
 		err = skex_fw_tab_index(tab, old, gfp);
 		if (err)
 			goto err;
 	}
+	if (tab->type == SKEX_FW_CONTENT) {
+		err = skex_fw_tab_compile(tab, rule, gfp);
+		if (err)
+			goto err;
+	}
+	tab->gen = ++rule->tab_gen;
 
 	err = skex_fw_tab_add_port(tab, sn, rule->port, gfp);
 	if (!err)
@@ -443,13 +491,50 @@ static int __skex_fw_rule_commit(struct skex_fw_rule *rule, gfp_t gfp)
 	for (i = 0; i < tab->nports; i++)
 		skex_port_use(tab->ports[i]);
 	rcu_assign_pointer(rule->tab, tab);
+	WRITE_ONCE(rule->stale, false);
 	skex_fw_tab_retire(old);
 	return 0;
 }
 
+/*
+ * Publish the rule, or, while setsockopt() adds a branch to a big rule
+ * (@rule->lazy), only mark it stale: the classifier publishes it before
+ * it next uses the rule (skex_fw_rule_fresh()), so that a program adding
+ * thousands of branches one by one builds the snapshot once, not for
+ * each. What is deferred cannot fail (__GFP_NOFAIL), and only branches
+ * are added meanwhile: the stale snapshot names nothing that is gone.
+ */
 static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 {
+	if (rule->lazy && rule->nbranches > SKEX_FW_LAZY_MIN) {
+		WRITE_ONCE(rule->stale, true);
+		return 0;
+	}
 	return __skex_fw_rule_commit(rule, GFP_KERNEL);
+}
+
+void skex_fw_rule_lazy(struct skex_fw_rule *rule, bool on)
+{
+	skex_fw_assert_locked(rule->fw);
+	rule->lazy = on;
+}
+
+/*
+ * Before the classifier reads @rule's snapshot: publish the changes
+ * skex_fw_rule_commit() deferred. Never waits for config_mutex (a
+ * configuration waiting for the classifier may hold it): if it is taken,
+ * the classification uses the snapshot as it is, as it would had it run
+ * a moment before the change.
+ */
+static void skex_fw_rule_fresh(struct skex_fw_rule *rule)
+{
+	struct mutex *lock = &rule->fw->sn->config_mutex;
+
+	if (!READ_ONCE(rule->stale) || !mutex_trylock(lock))
+		return;
+	if (rule->stale && !rule->deleted)
+		__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+	mutex_unlock(lock);
 }
 
 /*
@@ -537,31 +622,6 @@ skex_fw_match_dice(const struct skex_fw_tab *tab)
 			return &tab->ent[i];
 	}
 	return NULL;
-}
-
-/* The branch whose pattern completes a match first, then the oldest. */
-static const struct skex_fw_ent *
-skex_fw_match_content(const struct skex_fw_tab *tab, const u8 *buf, u32 len)
-{
-	const struct skex_fw_ent *best = NULL;
-	unsigned int i, pos, end, best_end = UINT_MAX;
-	struct ts_state state;
-
-	for (i = 0; i < tab->n; i++) {
-		const struct skex_fw_ent *e = &tab->ent[i];
-
-		if (e->pat->len > len)
-			continue;
-		pos = textsearch_find_continuous(e->pat->ts, &state, buf, len);
-		if (pos == UINT_MAX)
-			continue;
-		end = pos + e->pat->len;
-		if (end < best_end) {
-			best = e;
-			best_end = end;
-		}
-	}
-	return best;
 }
 
 /* The hit counter of the branch with @seq, NULL if it is gone. */
@@ -786,28 +846,45 @@ static void skex_fw_conn_timeout(struct timer_list *t)
 	skex_fw_conn_kick(conn);
 }
 
-/* Copy what arrived beyond conn->len, without consuming it. */
-static void skex_fw_conn_peek(struct skex_fw_conn *conn, struct sock *sk)
+/*
+ * Feed what arrived beyond the bytes @fc has seen to it, without
+ * consuming anything; the end of a segment with PSH ends a write of the
+ * client's. Returns the verdict (forward_content.h). Under lock_sock().
+ */
+static int skex_fw_conn_feed(struct skex_fw_conn *conn, struct sock *sk,
+			     const struct skex_fc *fc)
 {
-	u32 seq = tcp_sk(sk)->copied_seq + conn->len;
+	struct skex_fc_state *st = &conn->st;
+	u32 seq = tcp_sk(sk)->copied_seq + st->pos;
+	int v = st->verdict;
 	struct sk_buff *skb;
 
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
-		u32 off, n;
+		u32 off;
 
-		if (conn->len >= conn->cap)
+		if (v != SKEX_FC_MORE)
 			break;
 		if (before(seq, TCP_SKB_CB(skb)->seq))
 			break;		/* a hole: cannot happen in order */
 		off = seq - TCP_SKB_CB(skb)->seq;
 		if (off >= skb->len)
 			continue;
-		n = min(skb->len - off, conn->cap - conn->len);
-		if (skb_copy_bits(skb, off, conn->buf + conn->len, n))
-			break;
-		conn->len += n;
-		seq += n;
+		while (off < skb->len && v == SKEX_FC_MORE) {
+			u8 buf[256];
+			u32 n = min_t(u32, skb->len - off, sizeof(buf));
+			const u8 *p = skb_header_pointer(skb, off, n, buf);
+
+			if (!p)
+				return v;
+			v = skex_fc_feed(fc, st, p, n);
+			off += n;
+			seq += n;
+		}
+		if (v == SKEX_FC_MORE &&
+		    (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_PSH))
+			v = skex_fc_push(fc, st);
 	}
+	return v;
 }
 
 static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
@@ -817,7 +894,7 @@ static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
 	spin_lock_bh(&lsn->lock);
 	list_del(&conn->node);
 	lsn->nparked--;
-	lsn->parked_bytes -= conn->cap;
+	lsn->parked_bytes -= conn->window;
 	if (lsn->throttled && !lsn->closing) {
 		lsn->throttled = false;
 		queue_work(skex_fw_wq, &lsn->work);
@@ -835,10 +912,10 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	const struct skex_fw_ent *e = NULL;
 	struct sock *sk = conn->child;
 	struct skex_fw_tab *tab;
+	int v = SKEX_FC_DEFAULT;
 	bool decided, eof;
 	u16 port = 0;
 	u64 seq = 0;
-	u32 len;
 
 	/*
 	 * skex_fw_conn_park() kicks again once it is done; pairs with its
@@ -846,23 +923,28 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	 */
 	if (!smp_load_acquire(&conn->armed))
 		return;
+	skex_fw_rule_fresh(rule);
 	lock_sock(sk);
-	skex_fw_conn_peek(conn, sk);
 	eof = (sk->sk_shutdown & RCV_SHUTDOWN) ||
 	      sk->sk_state != TCP_ESTABLISHED;
 
 	rcu_read_lock();
 	tab = rcu_dereference(rule->tab);
-	len = min(conn->len, tab->window);
-	if (!READ_ONCE(conn->force) && tab->type == SKEX_FW_CONTENT)
-		e = skex_fw_match_content(tab, conn->buf, len);
+	if (!READ_ONCE(conn->force) && tab->type == SKEX_FW_CONTENT) {
+		/* a new snapshot: start over, every byte is still queued */
+		if (conn->gen != tab->gen) {
+			conn->gen = tab->gen;
+			skex_fc_start(tab->fc, &conn->st);
+		}
+		v = skex_fw_conn_feed(conn, sk, tab->fc);
+		if (v >= 0)
+			e = &tab->ent[v];
+	}
 	if (e) {
 		port = e->port;
 		seq = e->seq;
 	}
-	decided = e || READ_ONCE(conn->force) || eof ||
-		  tab->type != SKEX_FW_CONTENT || len >= tab->window ||
-		  conn->len >= conn->cap ||
+	decided = v != SKEX_FC_MORE || eof ||
 		  time_after_eq(jiffies, conn->deadline);
 	rcu_read_unlock();
 
@@ -874,8 +956,6 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	skex_fw_child_detach(lsn, sk);
 	release_sock(sk);
 	timer_delete_sync(&conn->timer);
-	kvfree(conn->buf);
-	conn->buf = NULL;
 
 	skex_fw_deliver(rule, sk, conn->req, port, seq);
 	skex_fw_conn_unlink(conn);
@@ -902,20 +982,16 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 {
 	struct skex_fw_conn *conn;
 
-	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
+		       GFP_KERNEL);
 	if (!conn)
 		return false;
-	conn->buf = kvmalloc(window, GFP_KERNEL);
-	if (!conn->buf) {
-		kfree(conn);
-		return false;
-	}
 	/* one reference for the parking, one for us until we are done */
 	refcount_set(&conn->ref, 2);
 	conn->lsn = lsn;
 	conn->child = child;
 	conn->req = req;
-	conn->cap = window;
+	conn->window = window;
 	conn->deadline = jiffies + timeout;
 	INIT_WORK(&conn->work, skex_fw_conn_work);
 	timer_setup(&conn->timer, skex_fw_conn_timeout, 0);
@@ -923,7 +999,6 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	spin_lock_bh(&lsn->lock);
 	if (lsn->closing) {
 		spin_unlock_bh(&lsn->lock);
-		kvfree(conn->buf);
 		kfree(conn);
 		return false;
 	}
@@ -968,6 +1043,8 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	u16 port = 0;
 	u64 seq = 0;
 
+	if (!closing)
+		skex_fw_rule_fresh(rule);
 	rcu_read_lock();
 	tab = rcu_dereference(rule->tab);
 	if (!closing) {
@@ -1000,9 +1077,9 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 }
 
 /*
- * Whether @lsn may park no more: the buffers of its parked connections
- * take SKEX_FW_PARK_BYTES (a window edited since counts at the size each
- * was parked with). Under @lsn->lock.
+ * Whether @lsn may park no more: its parked connections may hold
+ * SKEX_FW_PARK_BYTES in their receive queues, a window each (a window
+ * edited since counts at the size each was parked with). Under @lsn->lock.
  */
 static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
 {
@@ -1286,6 +1363,18 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 	rule->kernel_made = kernel_made;
 	rule->timeout_ms = SKEX_FW_TIMEOUT_DEF;
 	rule->window = SKEX_FW_WINDOW_DEF;
+	/*
+	 * The seed's "string found in the packet": its rules decide on the
+	 * client's first write; the others at the end of HTTP headers
+	 * (docs/forwarding.md, "until").
+	 */
+	if (kernel_made) {
+		rule->until = SKEX_FC_UNTIL_PUSH;
+	} else {
+		rule->until = SKEX_FC_UNTIL_DELIM;
+		rule->delim_len = sizeof(SKEX_FW_UNTIL_DEF) - 1;
+		memcpy(rule->delim, SKEX_FW_UNTIL_DEF, rule->delim_len);
+	}
 	INIT_LIST_HEAD(&rule->branches);
 	atomic64_set(&rule->default_hits, 0);
 	atomic64_set(&rule->dropped, 0);
@@ -1421,6 +1510,40 @@ int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes)
 					SKEX_FW_WINDOW_MAX);
 }
 
+/* A content rule's end of the first message: @delim for UNTIL_DELIM. */
+int skex_fw_rule_set_until(struct skex_fw_rule *rule, enum skex_fc_until until,
+			   const u8 *delim, size_t len)
+{
+	u8 old[SKEX_FW_PATTERN_MAX];
+	enum skex_fc_until old_until = rule->until;
+	u16 old_len = rule->delim_len;
+	int err;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	if (rule->type != SKEX_FW_CONTENT)
+		return -EINVAL;
+	if (until != SKEX_FC_UNTIL_DELIM)
+		len = 0;
+	else if (!len || len > SKEX_FW_PATTERN_MAX)
+		return -EINVAL;
+	if (until != SKEX_FC_UNTIL_DELIM && until != SKEX_FC_UNTIL_PUSH &&
+	    until != SKEX_FC_UNTIL_WINDOW)
+		return -EINVAL;
+	memcpy(old, rule->delim, old_len);
+	rule->until = until;
+	rule->delim_len = len;
+	memcpy(rule->delim, delim, len);
+	err = skex_fw_rule_commit(rule);
+	if (err) {
+		rule->until = old_until;
+		rule->delim_len = old_len;
+		memcpy(rule->delim, old, old_len);
+	}
+	return err;
+}
+
 /**
  * skex_fw_rules_of_type - every rule of a type in a namespace
  * @fw: the namespace's rules
@@ -1458,6 +1581,17 @@ int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 
 /* ---- branches ---- */
 
+/* N of a name br<N>, the names setsockopt() gives; 0 for other names. */
+static u64 skex_fw_branch_number(const char *name)
+{
+	u64 n;
+
+	if (strncmp(name, "br", 2) || !isdigit(name[2]) ||
+	    kstrtou64(name + 2, 10, &n))
+		return 0;
+	return n;
+}
+
 /**
  * skex_fw_branch_create - a new, incomplete branch of a rule
  * @rule: the rule
@@ -1490,6 +1624,8 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 		return ERR_PTR(-ENOMEM);
 	b->rule = rule;
 	b->seq = ++rule->next_seq;
+	rule->name_max = max(rule->name_max, skex_fw_branch_number(name));
+	b->offset = SKEX_FC_ANY;
 	b->kernel_made = kernel_made;
 	atomic64_set(&b->hits, 0);
 	refcount_set(&b->ref, 1);
@@ -1499,12 +1635,19 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 	return b;
 }
 
+/*
+ * The branch named @name. Names br<N> above every N the rule ever had are
+ * free without a look (setsockopt() adding thousands of branches asks for
+ * such names); the newest branches are looked at first.
+ */
 struct skex_fw_branch *skex_fw_branch_find(struct skex_fw_rule *rule,
 					   const char *name)
 {
 	struct skex_fw_branch *b;
 
-	list_for_each_entry(b, &rule->branches, node)
+	if (skex_fw_branch_number(name) > rule->name_max)
+		return NULL;
+	list_for_each_entry_reverse(b, &rule->branches, node)
 		if (!strcmp(b->name, name))
 			return b;
 	return NULL;
@@ -1541,21 +1684,10 @@ void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out)
 	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
 }
 
-static void skex_fw_pat_free(struct skex_fw_pat *pat)
-{
-	textsearch_destroy(pat->ts);
-	kfree(pat);
-}
-
-static void skex_fw_pat_free_rcu(struct rcu_head *head)
-{
-	skex_fw_pat_free(container_of(head, struct skex_fw_pat, rcu));
-}
-
 static void skex_fw_pat_retire(struct skex_fw_pat *pat)
 {
 	if (pat)
-		call_rcu(&pat->rcu, skex_fw_pat_free_rcu);
+		kfree_rcu(pat, rcu);
 }
 
 static void skex_fw_branch_free_rcu(struct rcu_head *head)
@@ -1563,8 +1695,7 @@ static void skex_fw_branch_free_rcu(struct rcu_head *head)
 	struct skex_fw_branch *b = container_of(head, struct skex_fw_branch,
 						rcu);
 
-	if (b->pat)
-		skex_fw_pat_free(b->pat);
+	kfree(b->pat);
 	kfree(b);
 }
 
@@ -1682,11 +1813,39 @@ int skex_fw_branch_set_source(struct skex_fw_branch *b, u8 family,
 	return err;
 }
 
+/* Whether another branch of @b's rule has this pattern at this offset. */
+static bool skex_fw_branch_content_dup(const struct skex_fw_branch *b,
+				       const u8 *data, size_t len, u32 offset)
+{
+	const struct skex_fw_branch *o;
+
+	list_for_each_entry(o, &b->rule->branches, node)
+		if (o != b && o->pat && o->offset == offset &&
+		    o->pat->len == len && !memcmp(o->pat->data, data, len))
+			return true;
+	return false;
+}
+
+/* SKEX_FC_ANY, or the offset where the pattern must start. */
+int skex_fw_branch_set_offset(struct skex_fw_branch *b, u32 offset)
+{
+	int err;
+
+	err = skex_fw_branch_check_rule(b, SKEX_FW_CONTENT);
+	if (err)
+		return err;
+	if (offset != SKEX_FC_ANY && offset >= SKEX_FW_WINDOW_MAX)
+		return -ERANGE;
+	if (b->pat && skex_fw_branch_content_dup(b, b->pat->data, b->pat->len,
+						 offset))
+		return -EEXIST;
+	return skex_fw_set_commit(b->rule, b->offset, offset);
+}
+
 int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 			       size_t len)
 {
 	struct skex_fw_pat *pat, *old = b->pat;
-	struct skex_fw_branch *o;
 	int err;
 
 	err = skex_fw_branch_check_rule(b, SKEX_FW_CONTENT);
@@ -1694,28 +1853,19 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 		return err;
 	if (!len || len > SKEX_FW_PATTERN_MAX)
 		return -EINVAL;
-	list_for_each_entry(o, &b->rule->branches, node)
-		if (o != b && o->pat && o->pat->len == len &&
-		    !memcmp(o->pat->data, data, len))
-			return -EEXIST;
+	if (skex_fw_branch_content_dup(b, data, len, b->offset))
+		return -EEXIST;
 
-	pat = kmalloc(struct_size(pat, data, len), GFP_KERNEL);
+	pat = kmalloc(struct_size(pat, data, len), GFP_KERNEL_ACCOUNT);
 	if (!pat)
 		return -ENOMEM;
 	pat->len = len;
 	memcpy(pat->data, data, len);
-	pat->ts = textsearch_prepare("kmp", pat->data, len, GFP_KERNEL,
-				     TS_AUTOLOAD);
-	if (IS_ERR(pat->ts)) {
-		err = PTR_ERR(pat->ts);
-		kfree(pat);
-		return err;
-	}
 	b->pat = pat;
 	err = skex_fw_rule_commit(b->rule);
 	if (err) {
 		b->pat = old;
-		skex_fw_pat_free(pat);
+		kfree(pat);
 		return err;
 	}
 	skex_fw_pat_retire(old);

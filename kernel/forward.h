@@ -33,6 +33,8 @@
 #include <linux/sockptr.h>
 #include <linux/types.h>
 
+#include "forward_content.h"
+
 struct sock;
 struct skex_net;
 struct skex_fw_net;
@@ -50,16 +52,17 @@ struct skex_port;
 #define SKEX_FW_TIMEOUT_MAX	3600000		/* ms */
 #define SKEX_FW_WINDOW_DEF	2048		/* bytes */
 #define SKEX_FW_WINDOW_MAX	65536		/* bytes */
-#define SKEX_FW_PATTERN_MAX	256		/* bytes */
+#define SKEX_FW_PATTERN_MAX	SKEX_FC_PATTERN_MAX	/* bytes */
+#define SKEX_FW_UNTIL_DEF	"\r\n\r\n"	/* the end of HTTP headers */
 #define SKEX_FW_NAME_MAX	32
 
 /*
- * A content pattern and its compiled search. Immutable; a branch whose
- * pattern changes gets a new one and the old one goes after a grace period.
+ * A content pattern. Immutable; a branch whose pattern changes gets a new
+ * one and the old one goes after a grace period. The rule's snapshot
+ * compiles all of them into one automaton (forward_content.c).
  */
 struct skex_fw_pat {
 	struct rcu_head rcu;
-	struct ts_config *ts;
 	u16 len;
 	u8 data[];
 };
@@ -86,6 +89,7 @@ struct skex_fw_branch {
 	struct in6_addr addr;		/* AF_INET: first 4 bytes */
 	struct in6_addr mask;
 	struct skex_fw_pat *pat;
+	u32 offset;			/* content: SKEX_FC_ANY or anchored */
 	atomic64_t hits;
 	struct rcu_head rcu;
 };
@@ -104,12 +108,19 @@ struct skex_fw_rule {
 	bool enabled;
 	bool kernel_made;		/* made by sockopt: the engine's ref */
 	bool deleted;
+	bool lazy;			/* setsockopt() adding: see commit */
+	bool stale;			/* @tab is older than the settings */
 	u16 def_port;
 	u32 timeout_ms;
 	u32 window;
+	enum skex_fc_until until;	/* content: end of the first message */
+	u16 delim_len;			/* SKEX_FC_UNTIL_DELIM */
+	u8 delim[SKEX_FW_PATTERN_MAX];
+	u64 tab_gen;			/* snapshots built */
 	struct list_head branches;
 	unsigned int nbranches;
 	u64 next_seq;
+	u64 name_max;			/* the highest N of a branch br<N> */
 	struct skex_fw_tab __rcu *tab;
 	struct skex_fw_lsn *lsn;
 	atomic64_t default_hits;
@@ -129,7 +140,10 @@ int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type);
 int skex_fw_rule_set_default(struct skex_fw_rule *rule, u16 port);
 int skex_fw_rule_set_timeout(struct skex_fw_rule *rule, u32 ms);
 int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes);
+int skex_fw_rule_set_until(struct skex_fw_rule *rule, enum skex_fc_until until,
+			   const u8 *delim, size_t len);
 int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on);
+void skex_fw_rule_lazy(struct skex_fw_rule *rule, bool on);
 void skex_fw_rule_get(struct skex_fw_rule *rule);
 void skex_fw_rule_put(struct skex_fw_rule *rule);
 int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
@@ -151,6 +165,7 @@ int skex_fw_branch_set_source(struct skex_fw_branch *branch, u8 family,
 			      const struct in6_addr *mask);
 int skex_fw_branch_set_pattern(struct skex_fw_branch *branch,
 			       const u8 *data, size_t len);
+int skex_fw_branch_set_offset(struct skex_fw_branch *branch, u32 offset);
 bool skex_fw_branch_complete(const struct skex_fw_branch *branch);
 bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask);
 

@@ -12,6 +12,8 @@
  *       |-- enable              0 | 1; 1 opens the listener (EADDRINUSE)
  *       |-- timeout_ms          content only, 1-3600000 (default 1000)
  *       |-- window              content only, 1-65536 (default 2048)
+ *       |-- until               content only: push | window | a delimiter
+ *       |                       as escaped text (default \r\n\r\n)
  *       |-- default_hits        ro: connections handed to default_port
  *       |-- dropped             ro: connections reset
  *       `-- branches/
@@ -21,6 +23,7 @@
  *               |-- source      address only: 10.0.0.0/8, 10.0.0.0/255.0.0.0,
  *               |               fd00::/64; a bare address is a host
  *               |-- pattern     content only: 1-256 bytes
+ *               |-- offset      content only: any | 0-65535 (default any)
  *               |-- chance      dice only: 0-100, all branches sum <= 100
  *               `-- hits        ro: connections handed to port
  *
@@ -191,6 +194,58 @@ SKEX_FW_STORE(rule, default_port, u16, skex_fw_rule_set_default)
 SKEX_FW_STORE(rule, timeout_ms, u32, skex_fw_rule_set_timeout)
 SKEX_FW_STORE(rule, window, u32, skex_fw_rule_set_window)
 
+static ssize_t skex_fw_rule_until_show(struct config_item *item, char *page)
+{
+	struct skex_fw_rule *rule = to_rule(item);
+	ssize_t ret;
+
+	mutex_lock(skex_fw_cfs_config_mutex());
+	switch (rule->until) {
+	case SKEX_FC_UNTIL_PUSH:
+		ret = sysfs_emit(page, "push\n");
+		break;
+	case SKEX_FC_UNTIL_WINDOW:
+		ret = sysfs_emit(page, "window\n");
+		break;
+	default:
+		/* at most 4 characters a byte: fits in the page */
+		ret = skex_fc_escape(rule->delim, rule->delim_len, page,
+				     PAGE_SIZE - 1);
+		page[ret++] = '\n';
+		break;
+	}
+	mutex_unlock(skex_fw_cfs_config_mutex());
+	return ret;
+}
+
+/* push, window, or a delimiter: escaped text (\r \n \t \0 \\ \xHH) */
+static ssize_t skex_fw_rule_until_store(struct config_item *item,
+					const char *page, size_t count)
+{
+	struct skex_fw_rule *rule = to_rule(item);
+	size_t len = skex_configfs_chomp(page, count);
+	enum skex_fc_until until = SKEX_FC_UNTIL_DELIM;
+	u8 delim[SKEX_FW_PATTERN_MAX];
+	int n = 0, err;
+
+	if (sysfs_streq(page, "push")) {
+		until = SKEX_FC_UNTIL_PUSH;
+	} else if (sysfs_streq(page, "window")) {
+		until = SKEX_FC_UNTIL_WINDOW;
+	} else {
+		n = skex_fc_unescape(page, len, delim, sizeof(delim));
+		if (n < 0) {
+			pr_err("forward/%u/until: bad delimiter '%.*s'\n",
+			       rule->port, (int)len, page);
+			return n;
+		}
+	}
+	mutex_lock(skex_fw_cfs_config_mutex());
+	err = skex_fw_rule_set_until(rule, until, delim, n);
+	mutex_unlock(skex_fw_cfs_config_mutex());
+	return err ? err : count;
+}
+
 static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 					 const char *page, size_t count)
 {
@@ -218,6 +273,7 @@ CONFIGFS_ATTR(skex_fw_rule_, default_port);
 CONFIGFS_ATTR(skex_fw_rule_, enable);
 CONFIGFS_ATTR(skex_fw_rule_, timeout_ms);
 CONFIGFS_ATTR(skex_fw_rule_, window);
+CONFIGFS_ATTR(skex_fw_rule_, until);
 CONFIGFS_ATTR_RO(skex_fw_rule_, default_hits);
 CONFIGFS_ATTR_RO(skex_fw_rule_, dropped);
 
@@ -227,6 +283,7 @@ static struct configfs_attribute *skex_fw_rule_attrs[] = {
 	&skex_fw_rule_attr_enable,
 	&skex_fw_rule_attr_timeout_ms,
 	&skex_fw_rule_attr_window,
+	&skex_fw_rule_attr_until,
 	&skex_fw_rule_attr_default_hits,
 	&skex_fw_rule_attr_dropped,
 	NULL,
@@ -280,6 +337,15 @@ static ssize_t skex_fw_branch_emit_pattern(struct skex_fw_branch *b,
 	return b->pat->len + 1;
 }
 
+/* any, or the offset where the pattern must start */
+static ssize_t skex_fw_branch_emit_offset(struct skex_fw_branch *b,
+					  char *page)
+{
+	if (b->offset == SKEX_FC_ANY)
+		return sysfs_emit(page, "any\n");
+	return sysfs_emit(page, "%u\n", b->offset);
+}
+
 static ssize_t skex_fw_branch_emit_source(struct skex_fw_branch *b,
 					  char *page)
 {
@@ -306,10 +372,30 @@ SKEX_FW_BRANCH_SHOW(port)
 SKEX_FW_BRANCH_SHOW(source)
 SKEX_FW_BRANCH_SHOW(pattern)
 SKEX_FW_BRANCH_SHOW(chance)
+SKEX_FW_BRANCH_SHOW(offset)
 SKEX_FW_BRANCH_SHOW(hits)
 
 SKEX_FW_STORE(branch, port, u16, skex_fw_branch_set_port)
 SKEX_FW_STORE(branch, chance, u32, skex_fw_branch_set_chance)
+
+static ssize_t skex_fw_branch_offset_store(struct config_item *item,
+					   const char *page, size_t count)
+{
+	u32 offset = SKEX_FC_ANY;
+	int err;
+
+	if (!sysfs_streq(page, "any")) {
+		err = kstrtou32(page, 10, &offset);
+		if (err)
+			return err;
+		if (offset == SKEX_FC_ANY)
+			return -ERANGE;
+	}
+	mutex_lock(skex_fw_cfs_config_mutex());
+	err = skex_fw_branch_set_offset(to_branch(item), offset);
+	mutex_unlock(skex_fw_cfs_config_mutex());
+	return err ? err : count;
+}
 
 static ssize_t skex_fw_branch_pattern_store(struct config_item *item,
 					    const char *page, size_t count)
@@ -399,6 +485,7 @@ CONFIGFS_ATTR(skex_fw_branch_, port);
 CONFIGFS_ATTR(skex_fw_branch_, source);
 CONFIGFS_ATTR(skex_fw_branch_, pattern);
 CONFIGFS_ATTR(skex_fw_branch_, chance);
+CONFIGFS_ATTR(skex_fw_branch_, offset);
 CONFIGFS_ATTR_RO(skex_fw_branch_, hits);
 
 static struct configfs_attribute *skex_fw_branch_attrs[] = {
@@ -406,6 +493,7 @@ static struct configfs_attribute *skex_fw_branch_attrs[] = {
 	&skex_fw_branch_attr_source,
 	&skex_fw_branch_attr_pattern,
 	&skex_fw_branch_attr_chance,
+	&skex_fw_branch_attr_offset,
 	&skex_fw_branch_attr_hits,
 	NULL,
 };

@@ -167,9 +167,11 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 		goto unlock;
 	}
 	/* the port last: the branch is used from then on */
+	skex_fw_rule_lazy(rule, true);
 	err = skex_fw_so_condition(c, b);
 	if (!err)
 		err = skex_fw_branch_set_port(b, skex_fw_so_redir(c->u));
+	skex_fw_rule_lazy(rule, false);
 	if (err)
 		skex_fw_so_undo_branch(b);
 	else

@@ -12,7 +12,7 @@
  *   dice_chi2          1000 connections over 20/30/25 % + rest: chi-square
  *                      p > 0.001; chances over 100 refused
  *   content_split      the pattern split over two segments 300 ms apart
- *                      still matches; bytes sent before and after the
+ *                      still matches (until window); bytes sent before and after the
  *                      hand-off arrive in order
  *   content_earliest   the branch whose match ends first wins, ties by
  *                      creation order
@@ -220,6 +220,9 @@ TEST_F(fw, content_split)
 	ASSERT_EQ(1, skex_proc_read(self->p, &p0));
 	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
 				    "/images/"));
+	/* a rule made by setsockopt() decides on the first write: not here */
+	EXPECT_STREQ("push", fw_cfs_get(self->p, NULL, "until"));
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "until", "window"));
 	c = fw_connect(NULL, "127.0.0.1", self->p);
 	ASSERT_LE(0, c);
 	ASSERT_EQ(0, fw_write_all(c, a, strlen(a)));
@@ -763,6 +766,8 @@ TEST_F(fw, disable_pending)
 	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
 				    "/images/"));
 	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "timeout_ms", "60000"));
+	/* undecided until window or timeout, not at the first write */
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "until", "window"));
 
 	park(_metadata, self, c, 16, "GET /im");
 	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "enable", "0"));

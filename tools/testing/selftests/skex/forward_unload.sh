@@ -105,6 +105,8 @@ P=$("$SKEX_BIN_DIR"/skex_net freeport 127.0.0.1 ::1) || skex_die freeport
 skex_check_eq "content rule" ok "$("$FWT" rule add content "$P" "$D")"
 skex_check_eq "branch" ok "$("$FWT" branch add content "$P" "$R" /never)"
 echo 60000 >"/sys/kernel/config/skex/forward/$P/timeout_ms" || skex_fail "timeout_ms"
+# undecided until the timeout, not at the first write
+echo window >"/sys/kernel/config/skex/forward/$P/until" || skex_fail "until"
 
 mkfifo "$tmp/go"
 "$FWT" hold 127.0.0.1 "$P" "GET /wait" 20 <"$tmp/go" >"$tmp/hold.out" 2>&1 &
