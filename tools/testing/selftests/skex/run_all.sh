@@ -27,13 +27,15 @@
 #   SKEX_TIMEOUT_SCALE multiply every timeout (integer, default 1)
 #
 # Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
+#   TEST     a name of tests.list (the list of tests, with each one's kind,
+#            timeout and clock); none: all of them
 #   -l       list the tests (those --clock selects)
-#   --clock  only the tests meant for that VM (the last column below):
-#            real: a VM with two CPUs on the host's clock, for the tests
-#            whose point is concurrency; counted: one CPU on a counted
-#            clock (scripts/vm.sh --icount), for the tests that hold a
-#            rate, a ratio or a CPU share to a bound, which a host busy
-#            with something else must not move (make check runs both)
+#   --clock  only the tests meant for that VM (tests.list's last column):
+#            real: a VM with two CPUs on the host's clock; counted: one CPU
+#            on a counted clock (make check runs both)
+#
+# One test in a VM of one kernel, from the host: make check T=NAME K=6.1
+# (scripts/check.sh --kernel 6.1 NAME).
 
 SKEX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SKEX_REPO=$(cd "$SKEX_DIR/../../../.." && pwd)
@@ -48,30 +50,14 @@ if [ -n "${SKEX_KO:-}" ] && [ -z "${SKEX_REQUIRE:-}" ]; then
 fi
 scale=${SKEX_TIMEOUT_SCALE:-1}
 
-# name, kind (bin: C harness in $SKEX_BIN_DIR; sh: script here), timeout (s),
-# clock (see --clock). On the counted clock an idle guest's time jumps to its
-# next timer, so waiting for the host (a program's first reads over 9p) can
-# take a minute of guest time: tests there that start programs get room.
-TESTS=(
-	"interfaces          sh   60   real"
-	"transparency        bin  300  real"
-	"netmeter            bin  300  real"
-	"netmeter_netns      sh   120  real"
-	"netmeter_nginx      sh   120  real"
-	"netmeter_preload    sh   120  real"
-	"group_api           bin  120  real"
-	"group_output        bin  300  counted"
-	"group_accept        bin  300  counted"
-	"group_nginx         sh   300  counted"
-	"group_ftp           sh   300  counted"
-	"group_unload        sh   180  real"
-	"load_unload         sh   300  real"
-	"forward             bin  420  real"
-	"forward_configfs    sh   300  real"
-	"forward_nginx       sh   120  real"
-	"forward_unload      sh   600  real"
-	"bench_smoke         sh   600  counted"
-)
+# The tests: tests.list (name, kind, timeout, clock[, kernels]), one per line.
+TESTS=()
+while IFS= read -r line; do
+	case $line in
+	'#'* | '') continue ;;
+	esac
+	TESTS+=("$line")
+done <"$SKEX_DIR/tests.list"
 
 list=0
 clock=
@@ -93,8 +79,25 @@ done
 if [ -n "$clock" ]; then
 	kept=()
 	for t in "${TESTS[@]}"; do
-		read -r _ _ _ c <<<"$t"
+		read -r _ _ _ c _ <<<"$t"
 		[ "$c" = "$clock" ] && kept+=("$t")
+	done
+	TESTS=("${kept[@]}")
+fi
+# A test with a kernels column runs in a whole-suite run only on those
+# kernel series (named, it runs on any; -l lists it).
+if [ $# -eq 0 ] && [ "$list" = 0 ]; then
+	kept=()
+	for t in "${TESTS[@]}"; do
+		read -r _ _ _ _ only <<<"$t"
+		if [ -n "$only" ]; then
+			match=0
+			for s in ${only//,/ }; do
+				case $(uname -r) in "$s".*) match=1 ;; esac
+			done
+			[ $match = 1 ] || continue
+		fi
+		kept+=("$t")
 	done
 	TESTS=("${kept[@]}")
 fi
@@ -123,13 +126,14 @@ if [ $# -gt 0 ] && [ ${#selected[@]} -eq 0 ]; then
 	exit 2
 fi
 
-# new kernel log lines that mean the kernel is unhappy
-KERNEL_BAD='WARNING:|BUG:|Oops|general protection|kernel BUG|Call Trace:|UBSAN:|KASAN:|kmemleak:.*new suspected|RCU stall|rcu_sched detected stall|INFO: task .* blocked|refcount_t:|list_(add|del) corruption|unreferenced object|slab error|Poison overwritten'
-
 klog_lines() { dmesg 2>/dev/null | wc -l; }
 
 tmp=$(mktemp -d /tmp/skex-run_all.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+
+# new kernel log lines that mean the kernel is unhappy (shared with
+# scripts/vm.sh): kernel_bad.ere without its comments
+grep -v -e '^#' -e '^[[:space:]]*$' "$SKEX_DIR/kernel_bad.ere" >"$tmp/kernel_bad" || exit 1
 
 echo "TAP version 13"
 echo "1..${#selected[@]}"
@@ -191,7 +195,7 @@ for t in "${selected[@]}"; do
 
 	k1=$(klog_lines)
 	if [ "$k1" -gt "$k0" ] && dmesg 2>/dev/null | tail -n +$((k0 + 1)) |
-			grep -E "$KERNEL_BAD" >"$tmp/klog"; then
+			grep -E -f "$tmp/kernel_bad" >"$tmp/klog"; then
 		echo "# $name: kernel log while it ran:"
 		dmesg | tail -n +$((k0 + 1)) | head -n 80 | sed 's/^/# dmesg: /'
 		verdict=fail
