@@ -26,7 +26,8 @@
 #   --kernel K  only kernel K: a KVER of scripts/kernels.sh, or its series
 #               (6.1, 6.12); repeatable
 #   TEST        only these tests of tools/testing/selftests/skex/tests.list,
-#               each in the VM its clock column names (make check T=a,b K=6.1)
+#               each in the VM its clock column names (make check T=a,b K=6.1);
+#               NAME:CASE one TEST_F case of a harness binary
 #
 # Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
 # SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (a
@@ -88,14 +89,15 @@ for c in real counted; do
 	fi
 	for t in "${WANT_T[@]}"; do
 		for a in "${all[@]}"; do
-			[ "$t" = "$a" ] || [ "$t" = "$a.sh" ] || continue
-			CLOCK_TESTS[$c]+=" $a"
+			[ "${t%%:*}" = "$a" ] || [ "${t%%:*}" = "$a.sh" ] || continue
+			CLOCK_TESTS[$c]+=" $t"
 		done
 	done
 done
 for t in "${WANT_T[@]}"; do
-	"$RUN_ALL" -l | grep -qx -e "$t" -e "${t%.sh}" ||
-		{ echo "check.sh: no test $t in tests.list (run_all.sh -l)" >&2; exit 2; }
+	n=${t%%:*}
+	"$RUN_ALL" -l | grep -qx -e "$n" -e "${n%.sh}" ||
+		{ echo "check.sh: no test $n in tests.list (run_all.sh -l)" >&2; exit 2; }
 done
 
 # suite_args CLOCK: run_all.sh's arguments for that VM (none: skip the VM)

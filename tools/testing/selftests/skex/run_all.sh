@@ -28,14 +28,15 @@
 #
 # Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
 #   TEST     a name of tests.list (the list of tests, with each one's kind,
-#            timeout and clock); none: all of them
+#            timeout and clock); none: all of them. NAME:CASE runs one
+#            TEST/TEST_F case (or FIXTURE.CASE) of a harness binary.
 #   -l       list the tests (those --clock selects)
 #   --clock  only the tests meant for that VM (tests.list's last column):
 #            real: a VM with two CPUs on the host's clock; counted: one CPU
 #            on a counted clock (make check runs both)
 #
 # One test in a VM of one kernel, from the host: make check T=NAME K=6.1
-# (scripts/check.sh --kernel 6.1 NAME).
+# (scripts/check.sh --kernel 6.1 NAME); one case: T=forward:address_lpm.
 
 SKEX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SKEX_REPO=$(cd "$SKEX_DIR/../../../.." && pwd)
@@ -111,14 +112,25 @@ if [ "$list" = 1 ]; then
 fi
 
 selected=()
+cases=()	# NAME:CASE: that case only (SKEX_TEST_CASE, skex_common.h)
 for t in "${TESTS[@]}"; do
-	read -r name _ <<<"$t"
+	read -r name kind _ <<<"$t"
 	if [ $# -eq 0 ]; then
 		selected+=("$t")
+		cases+=("")
 		continue
 	fi
 	for want in "$@"; do
-		[ "$want" = "$name" ] || [ "$want" = "$name.sh" ] && selected+=("$t")
+		wname=${want%%:*}
+		wcase=${want#"$wname"}
+		wcase=${wcase#:}
+		[ "$wname" = "$name" ] || [ "$wname" = "$name.sh" ] || continue
+		if [ -n "$wcase" ] && [ "$kind" != bin ]; then
+			echo "run_all.sh: $name is a script: no cases to pick" >&2
+			exit 2
+		fi
+		selected+=("$t")
+		cases+=("$wcase")
 	done
 done
 if [ $# -gt 0 ] && [ ${#selected[@]} -eq 0 ]; then
@@ -143,20 +155,24 @@ n=0
 passed=0
 failed=0
 skipped=0
-for t in "${selected[@]}"; do
-	read -r name kind limit _ <<<"$t"
+for i in "${!selected[@]}"; do
+	read -r name kind limit _ <<<"${selected[$i]}"
 	n=$((n + 1))
 	limit=$((limit * scale))
 	if [ "$kind" = bin ]; then
 		cmd=("$SKEX_BIN_DIR/$name")
+		if [ -n "${cases[$i]}" ]; then
+			cmd=(env SKEX_TEST_CASE="${cases[$i]}" "${cmd[@]}")
+			name+=":${cases[$i]}"
+		fi
 	else
 		cmd=(bash "$SKEX_DIR/$name.sh")
 	fi
 
 	k0=$(klog_lines)
 	start=$(date +%s)
-	if [ "$kind" = bin ] && [ ! -x "${cmd[0]}" ]; then
-		echo "${cmd[0]} missing: build with make -C tools/testing/selftests/skex" >"$tmp/out"
+	if [ "$kind" = bin ] && [ ! -x "$SKEX_BIN_DIR/${name%%:*}" ]; then
+		echo "$SKEX_BIN_DIR/${name%%:*} missing: build with make -C tools/testing/selftests/skex" >"$tmp/out"
 		sed 's/^/# /' "$tmp/out"
 		rc=1
 	else
