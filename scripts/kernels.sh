@@ -33,6 +33,8 @@ SERIES=(6.1 6.12)
 # series -> Debian meta-package of its newest image
 declare -A META=([6.1]=linux-image-amd64 [6.12]=linux-image-6.12-amd64)
 
+UPDATED=0
+
 log() { echo "kernels.sh: $*" >&2; }
 
 # usable KVER: unpacked completely (at this path) with a kernel and headers
@@ -113,6 +115,13 @@ fetch_series() {
 	local series=$1 meta=${META[$1]} image k d tmp p
 	local -a pkgs
 	image=$(deps_of "$meta" '^linux-image-[0-9]' | head -n1)
+	if [ -z "$image" ] && [ -z "$(pick "$series")" ] && [ "$UPDATED" = 0 ]; then
+		# a fresh machine (or a container) may have no package lists yet
+		log "apt does not know $meta: apt-get update"
+		UPDATED=1
+		apt-get update -q >&2 || true
+		image=$(deps_of "$meta" '^linux-image-[0-9]' | head -n1)
+	fi
 	if [ -z "$image" ]; then
 		k=$(pick "$series")
 		if [ -n "$k" ]; then
