@@ -30,6 +30,9 @@ endif
 KDIR ?= /lib/modules/$(KVER)/build
 # modules_install and depmod under a staging root (packaging): INSTALL_MOD_PATH
 INSTALL_MOD_PATH ?=
+# where kbuild builds the module (a tree laid out as this one: kernel/ beside
+# uapi/ and VERSION; e.g. build/KVER/kernel, made by scripts/build.sh)
+MODDIR ?= $(CURDIR)/kernel
 DEPMOD ?= depmod
 CHECKPATCH := build/linux-src/scripts/checkpatch.pl
 CHECKPATCH_FLAGS := --strict --no-tree --terse -f
@@ -39,7 +42,7 @@ STYLE_FILES = $(filter-out %.mod.c kernel/compat.h,$(wildcard kernel/*.[ch] uapi
 COMPAT_IGNORE := --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON
 
 all: kdir-check
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules
+	$(MAKE) -C $(KDIR) M=$(MODDIR) modules
 
 # Refuse a kernel skex does not support, or headers that are not there, and
 # say which supported kernels have headers on this machine.
@@ -62,9 +65,12 @@ kdir-check:
 	exit 1
 
 # modules_install puts skex.ko under /lib/modules/KVER/updates/ (ahead of
-# kernel/ for modprobe), then depmod (kbuild skips it without System.map).
+# kernel/ for modprobe), stripped and unsigned (Debian's headers carry no
+# signing key; docs/deploy.md: Secure Boot), then depmod (kbuild skips it
+# without System.map).
 install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel INSTALL_MOD_DIR=updates \
+	$(MAKE) -C $(KDIR) M=$(MODDIR) INSTALL_MOD_DIR=updates INSTALL_MOD_STRIP=1 \
+		CONFIG_MODULE_SIG_ALL= \
 		$(if $(INSTALL_MOD_PATH),INSTALL_MOD_PATH=$(INSTALL_MOD_PATH)) modules_install
 	$(DEPMOD) $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KVER)
 	@if [ -f tools/skexctl/Makefile ]; then \
