@@ -12,8 +12,9 @@
 # "hostroot", read-only) under a tmpfs overlay at /newroot, the "out" share
 # read-write at /newroot/mnt/out, the pseudo filesystems, fresh tmpfs /tmp /run
 # /var/tmp, bind-mounts `skex.kmods=DIR` (the kernel's unpacked
-# build/kernels/KVER/lib/modules/KVER) over /lib/modules/KVER so that modprobe
-# and modinfo find the kernel's own modules and headers (build), brings up lo,
+# build/kernels/KVER/lib/modules/KVER) at /lib/modules/KVER on a fresh
+# /lib/modules (the host's other kernels unseen) so that modprobe, modinfo and
+# DKMS find the kernel's own modules and headers (build), brings up lo,
 # and chroots to run `skex.cmd=PATH` (kernel cmdline)
 # with bash (skex.tty=1: on the console as its controlling terminal); then
 # prints "SKEX-VM-RESULT rc=N" and powers off. Without skex.cmd it starts an
@@ -239,10 +240,12 @@ if [ -n "$repo" ]; then
 fi
 stamp "out share mounted"
 # The kernel's own modules (and its build tree) come from the repository's
-# build/kernels/, not from whatever the host has installed in /lib/modules.
+# build/kernels/, not from whatever the host has installed in /lib/modules:
+# the guest's /lib/modules holds that kernel only.
 if [ -n "$kmods" ]; then
 	kv=$(uname -r)
-	if [ -d "$R$kmods" ] && mkdir -p "$R/lib/modules/$kv" &&
+	if [ -d "$R$kmods" ] && mount -t tmpfs -o mode=755 modules "$R/lib/modules" &&
+		mkdir -p "$R/lib/modules/$kv" &&
 		mount --bind "$R$kmods" "$R/lib/modules/$kv"; then
 		stamp "modules from $kmods"
 	else
