@@ -30,7 +30,7 @@
 #               NAME:CASE one TEST_F case of a harness binary
 #
 # Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
-# SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (a
+# SKEX_CHECK_TIMEOUT (seconds per VM, default 4200), SKEX_CHECK_SUITE (a
 # command run instead of the suite, in the real VM only).
 # Logs: build/check/last/KVER{,-counted}/{console.log,out/cmd.log,
 # out/dmesg.txt,result} and build/check/last/summary.tap (build/check/last:
@@ -40,7 +40,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-TIMEOUT=${SKEX_CHECK_TIMEOUT:-2400}
+TIMEOUT=${SKEX_CHECK_TIMEOUT:-4200}
 # One directory per run (people may run make check side by side).
 CHECKDIR=$ROOT/build/check/run-$(date +%Y%m%d-%H%M%S).$$
 
