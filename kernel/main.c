@@ -122,5 +122,3 @@ MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The skex authors");
 MODULE_DESCRIPTION("Connection forwarding, socket traffic control and net meters");
 MODULE_VERSION(SKEX_VERSION);
-/* configfs is a module on Debian's kernels: modprobe loads it first. */
-MODULE_SOFTDEP("pre: configfs");
