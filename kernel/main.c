@@ -114,3 +114,4 @@ module_exit(skex_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The skex authors");
 MODULE_DESCRIPTION("Connection forwarding, socket traffic control and net meters");
+MODULE_VERSION(SKEX_VERSION);

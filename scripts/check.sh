@@ -22,8 +22,15 @@
 # more failed test, named vm-KVER (vm-KVER-counted); a failed build as
 # build-KVER.
 #
+# Usage: scripts/check.sh [--kernel K]... [TEST...]
+#   --kernel K  only kernel K: a KVER of scripts/kernels.sh, or its series
+#               (6.1, 6.12); repeatable
+#   TEST        only these tests of tools/testing/selftests/skex/tests.list,
+#               each in the VM its clock column names (make check T=a,b K=6.1);
+#               NAME:CASE one TEST_F case of a harness binary
+#
 # Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
-# SKEX_CHECK_TIMEOUT (seconds per VM, default 2400), SKEX_CHECK_SUITE (a
+# SKEX_CHECK_TIMEOUT (seconds per VM, default 4200), SKEX_CHECK_SUITE (a
 # command run instead of the suite, in the real VM only).
 # Logs: build/check/last/KVER{,-counted}/{console.log,out/cmd.log,
 # out/dmesg.txt,result} and build/check/last/summary.tap (build/check/last:
@@ -33,9 +40,22 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-TIMEOUT=${SKEX_CHECK_TIMEOUT:-2400}
+TIMEOUT=${SKEX_CHECK_TIMEOUT:-4200}
 # One directory per run (people may run make check side by side).
 CHECKDIR=$ROOT/build/check/run-$(date +%Y%m%d-%H%M%S).$$
+
+WANT_K=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) WANT_K+=("${2:?--kernel K}"); shift 2 ;;
+	--kernel=*) WANT_K+=("${1#*=}"); shift ;;
+	-h | --help) sed -n '3,40s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	--) shift; break ;;
+	-*) echo "check.sh: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+WANT_T=("$@")
 
 "$ROOT/scripts/deps.sh"
 
@@ -44,6 +64,52 @@ if [ -n "${SKEX_CHECK_KERNELS:-}" ]; then
 else
 	mapfile -t KERNELS < <("$ROOT/scripts/kernels.sh")
 fi
+if [ ${#WANT_K[@]} -gt 0 ]; then
+	sel=()
+	for w in "${WANT_K[@]}"; do
+		n=0
+		for k in "${KERNELS[@]}"; do
+			case "$k" in
+			"$w" | "$w".*) sel+=("$k"); n=$((n + 1)) ;;
+			esac
+		done
+		[ $n -gt 0 ] || { echo "check.sh: no kernel $w (have: ${KERNELS[*]})" >&2; exit 2; }
+	done
+	KERNELS=("${sel[@]}")
+fi
+
+RUN_ALL=tools/testing/selftests/skex/run_all.sh
+# The tests of each clock (tests.list) to run: all, or those named.
+declare -A CLOCK_TESTS=([real]='' [counted]='')
+for c in real counted; do
+	mapfile -t all < <("$RUN_ALL" -l --clock "$c")
+	if [ ${#WANT_T[@]} -eq 0 ]; then
+		CLOCK_TESTS[$c]=all
+		continue
+	fi
+	for t in "${WANT_T[@]}"; do
+		for a in "${all[@]}"; do
+			[ "${t%%:*}" = "$a" ] || [ "${t%%:*}" = "$a.sh" ] || continue
+			CLOCK_TESTS[$c]+=" $t"
+		done
+	done
+done
+for t in "${WANT_T[@]}"; do
+	n=${t%%:*}
+	"$RUN_ALL" -l | grep -qx -e "$n" -e "${n%.sh}" ||
+		{ echo "check.sh: no test $n in tests.list (run_all.sh -l)" >&2; exit 2; }
+done
+
+# suite_args CLOCK: run_all.sh's arguments for that VM (none: skip the VM)
+suite_args() {
+	local c=$1
+	[ -n "${CLOCK_TESTS[$c]}" ] || return 1
+	if [ "${CLOCK_TESTS[$c]}" = all ]; then
+		echo "--clock $c"
+	else
+		echo "--clock $c${CLOCK_TESTS[$c]}"
+	fi
+}
 
 mkdir -p "$CHECKDIR"
 ln -sfn "$CHECKDIR" "$ROOT/build/check/last"
@@ -61,13 +127,18 @@ if [ -f tools/testing/selftests/skex/Makefile ]; then
 	fi
 fi
 
+# deb_install installs the DKMS package in the VMs: make it here.
+if ! "$ROOT/scripts/mkdeb.sh" >/dev/null; then
+	selftests_ok=0
+	add "not ok" "deb-build" ""
+fi
+
 # bench_smoke runs the benchmark tool: build it here, not under TCG.
 if [ -f bench/Makefile ] && ! make -s -C bench; then
 	selftests_ok=0
 	add "not ok" "bench-build" ""
 fi
 
-RUN_ALL=tools/testing/selftests/skex/run_all.sh
 ICOUNT_SHIFT=2
 
 # vm_start KVER TAG VM-ARGS... -- CMD...: boot KVER's VM into $CHECKDIR/TAG
@@ -142,19 +213,25 @@ for k in "${KERNELS[@]}"; do
 	set +e
 	if [ -n "${SKEX_CHECK_SUITE:-}" ]; then
 		vm_start "$k" "$k" -- "$SKEX_CHECK_SUITE"
+	elif args=$(suite_args real); then
+		# shellcheck disable=SC2086  # words
+		vm_start "$k" "$k" -- "$RUN_ALL" $args
 	else
-		vm_start "$k" "$k" -- "$RUN_ALL" --clock real
+		set -e
+		continue
 	fi
 	set -e
 	collect "$k" "$k"
 done
 
-if [ -z "${SKEX_CHECK_SUITE:-}" ] && [ ${#built[@]} -gt 0 ]; then
+if [ -z "${SKEX_CHECK_SUITE:-}" ] && [ ${#built[@]} -gt 0 ] &&
+	counted_args=$(suite_args counted); then
 	echo "check: ===== counted clock: ${built[*]} =====" >&2
 	pids=()
 	for k in "${built[@]}"; do
+		# shellcheck disable=SC2086  # words
 		vm_start "$k" "$k-counted" --smp 1 --icount "$ICOUNT_SHIFT" -- \
-			"$RUN_ALL" --clock counted >"$CHECKDIR/$k-counted.out" 2>&1 &
+			"$RUN_ALL" $counted_args >"$CHECKDIR/$k-counted.out" 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!built[@]}"; do

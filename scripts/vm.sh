@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot a throwaway QEMU (TCG) VM of an installed Debian kernel, with the host
+# Boot a throwaway QEMU (TCG) VM of a Debian kernel (unpacked under
+# build/kernels/ by scripts/kernels.sh, never the host's own), with the host
 # root shared read-only (under a tmpfs overlay, so it is writable in the VM
 # and every change is discarded), optionally load a module, run a command,
 # unload the module and check the kernel log.
@@ -67,8 +68,14 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$KVER" ] || KVER=$("$ROOT/scripts/kernels.sh" newest)
-VMLINUZ=/boot/vmlinuz-$KVER
+# Debian's kernel as unpacked under build/kernels/KVER (scripts/kernels.sh),
+# never the host's /boot: the guest's /lib/modules/KVER is bind-mounted from there.
+KTREE=$("$ROOT/scripts/kernels.sh" root "$KVER") || exit 1
+VMLINUZ=$KTREE/boot/vmlinuz-$KVER
 [ -r "$VMLINUZ" ] || { echo "vm.sh: no $VMLINUZ" >&2; exit 1; }
+case "$KTREE" in
+*[[:space:]]*) echo "vm.sh: $KTREE has blanks: move the repository" >&2; exit 1 ;;
+esac
 command -v "$QEMU" >/dev/null || { echo "vm.sh: $QEMU not found (run scripts/deps.sh)" >&2; exit 1; }
 
 INTERACTIVE=0
@@ -112,6 +119,11 @@ if [ -n "$MODULE" ]; then
 	GMOD=/mnt/out/$MODNAME.ko
 fi
 
+# The kernel log patterns that fail a run, shared with run_all.sh.
+BAD_RE=$ROOT/tools/testing/selftests/skex/kernel_bad.ere
+grep -v -e '^#' -e '^[[:space:]]*$' "$BAD_RE" >"$OUT/kernel_bad" ||
+	{ echo "vm.sh: no patterns in $BAD_RE" >&2; exit 1; }
+
 if [ $# -eq 1 ]; then
 	printf '%s\n' "$1" >"$OUT/cmd.sh"
 elif [ $# -gt 1 ]; then
@@ -131,8 +143,8 @@ export SKEX_KVER=\$(uname -r) PYTHONUNBUFFERED=1 LANG=C.UTF-8
 if [ "${SKEX_VM_TRACE:-0}" = 1 ]; then PS4='+ \${EPOCHREALTIME} '; set -x; fi
 GUEST
 cat >>"$OUT/run.sh" <<'GUEST'
-# Reports that fail a run (dmesg); keep in sync with the README.
-BAD='WARNING:|BUG:|BUG [^ ]+ \((Not t|T)ainted|Oops|refcount_t:|list_add corruption|list_del corruption|slab.*corrupt|Poison overwritten|Redzone overwritten|Freepointer corrupt|Kernel panic|general protection|UBSAN|KASAN|kmemleak|INFO: task .* blocked|kernel BUG|Call Trace:|rcu.*detected stalls|soft lockup|hard LOCKUP'
+# Reports that fail a run (dmesg): /mnt/out/kernel_bad, the patterns of
+# tools/testing/selftests/skex/kernel_bad.ere (run_all.sh uses them too).
 # Taint flags that mean trouble: B(ad page) D(ied) W(arning) L(ockup).
 BAD_TAINT=$((32 | 128 | 512 | 16384))
 
@@ -188,9 +200,9 @@ if [ -n "$SKEX_MODULE" ] && [ -d "/sys/module/$SKEX_MODULE_NAME" ]; then
 	fi
 fi
 dmesg >/mnt/out/dmesg.txt 2>&1
-if grep -E -n "$BAD" /mnt/out/dmesg.txt >/mnt/out/dmesg.bad; then
+if grep -E -n -f /mnt/out/kernel_bad /mnt/out/dmesg.txt >/mnt/out/dmesg.bad; then
 	echo "vm: kernel log reports:"
-	grep -E -A 30 "$BAD" /mnt/out/dmesg.txt | head -n 200
+	grep -E -A 30 -f /mnt/out/kernel_bad /mnt/out/dmesg.txt | head -n 200
 	err "kernel log: $(head -n 1 /mnt/out/dmesg.bad | cut -d: -f2- | cut -c1-160)"
 fi
 taint=$(</proc/sys/kernel/tainted)
@@ -222,6 +234,7 @@ GUEST
 
 CMDLINE="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic quiet"
 [ -z "$SLUB_DEBUG" ] || CMDLINE+=" slub_debug=$SLUB_DEBUG"
+CMDLINE+=" skex.kmods=$KTREE/lib/modules/$KVER"
 CMDLINE+=" net.ifnames=0 mitigations=off nokaslr tsc=reliable i8042.noaux i8042.nokbd"
 if [ "$INTERACTIVE" = 1 ]; then
 	CMDLINE+=" skex.cmd=/mnt/out/shell.sh skex.tty=1"

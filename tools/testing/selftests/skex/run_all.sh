@@ -27,13 +27,16 @@
 #   SKEX_TIMEOUT_SCALE multiply every timeout (integer, default 1)
 #
 # Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
+#   TEST     a name of tests.list (the list of tests, with each one's kind,
+#            timeout and clock); none: all of them. NAME:CASE runs one
+#            TEST/TEST_F case (or FIXTURE.CASE) of a harness binary.
 #   -l       list the tests (those --clock selects)
-#   --clock  only the tests meant for that VM (the last column below):
-#            real: a VM with two CPUs on the host's clock, for the tests
-#            whose point is concurrency; counted: one CPU on a counted
-#            clock (scripts/vm.sh --icount), for the tests that hold a
-#            rate, a ratio or a CPU share to a bound, which a host busy
-#            with something else must not move (make check runs both)
+#   --clock  only the tests meant for that VM (tests.list's last column):
+#            real: a VM with two CPUs on the host's clock; counted: one CPU
+#            on a counted clock (make check runs both)
+#
+# One test in a VM of one kernel, from the host: make check T=NAME K=6.1
+# (scripts/check.sh --kernel 6.1 NAME); one case: T=forward:address_lpm.
 
 SKEX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SKEX_REPO=$(cd "$SKEX_DIR/../../../.." && pwd)
@@ -48,36 +51,14 @@ if [ -n "${SKEX_KO:-}" ] && [ -z "${SKEX_REQUIRE:-}" ]; then
 fi
 scale=${SKEX_TIMEOUT_SCALE:-1}
 
-# name, kind (bin: C harness in $SKEX_BIN_DIR; sh: script here), timeout (s),
-# clock (see --clock). On the counted clock an idle guest's time jumps to its
-# next timer, so waiting for the host (a program's first reads over 9p) can
-# take a minute of guest time: tests there that start programs get room.
-TESTS=(
-	"interfaces          sh   60   real"
-	"transparency        bin  300  real"
-	"netmeter            bin  300  real"
-	"netmeter_netns      sh   120  real"
-	"netmeter_nginx      sh   120  real"
-	"netmeter_preload    sh   120  real"
-	"group_api           bin  120  real"
-	"group_output        bin  300  counted"
-	"group_accept        bin  300  counted"
-	"group_nginx         sh   300  counted"
-	"group_ftp           sh   300  counted"
-	"group_unload        sh   180  real"
-	"load_unload         sh   300  real"
-	"content_unit        bin  60   real"
-	"forward             bin  420  real"
-	"forward_match       bin  420  real"
-	"forward_configfs    sh   300  real"
-	"forward_nginx       sh   120  real"
-	"forward_http        sh   120  real"
-	"forward_unload      sh   600  real"
-	"bench_smoke         sh   600  counted"
-	"skexctl_roundtrip   sh   600  real"
-	"skexctl_check       sh   900  real"
-	"skexctl_prom        sh   300  real"
-)
+# The tests: tests.list (name, kind, timeout, clock[, kernels]), one per line.
+TESTS=()
+while IFS= read -r line; do
+	case $line in
+	'#'* | '') continue ;;
+	esac
+	TESTS+=("$line")
+done <"$SKEX_DIR/tests.list"
 
 list=0
 clock=
@@ -99,8 +80,25 @@ done
 if [ -n "$clock" ]; then
 	kept=()
 	for t in "${TESTS[@]}"; do
-		read -r _ _ _ c <<<"$t"
+		read -r _ _ _ c _ <<<"$t"
 		[ "$c" = "$clock" ] && kept+=("$t")
+	done
+	TESTS=("${kept[@]}")
+fi
+# A test with a kernels column runs in a whole-suite run only on those
+# kernel series (named, it runs on any; -l lists it).
+if [ $# -eq 0 ] && [ "$list" = 0 ]; then
+	kept=()
+	for t in "${TESTS[@]}"; do
+		read -r _ _ _ _ only <<<"$t"
+		if [ -n "$only" ]; then
+			match=0
+			for s in ${only//,/ }; do
+				case $(uname -r) in "$s".*) match=1 ;; esac
+			done
+			[ $match = 1 ] || continue
+		fi
+		kept+=("$t")
 	done
 	TESTS=("${kept[@]}")
 fi
@@ -114,14 +112,25 @@ if [ "$list" = 1 ]; then
 fi
 
 selected=()
+cases=()	# NAME:CASE: that case only (SKEX_TEST_CASE, skex_common.h)
 for t in "${TESTS[@]}"; do
-	read -r name _ <<<"$t"
+	read -r name kind _ <<<"$t"
 	if [ $# -eq 0 ]; then
 		selected+=("$t")
+		cases+=("")
 		continue
 	fi
 	for want in "$@"; do
-		[ "$want" = "$name" ] || [ "$want" = "$name.sh" ] && selected+=("$t")
+		wname=${want%%:*}
+		wcase=${want#"$wname"}
+		wcase=${wcase#:}
+		[ "$wname" = "$name" ] || [ "$wname" = "$name.sh" ] || continue
+		if [ -n "$wcase" ] && [ "$kind" != bin ]; then
+			echo "run_all.sh: $name is a script: no cases to pick" >&2
+			exit 2
+		fi
+		selected+=("$t")
+		cases+=("$wcase")
 	done
 done
 if [ $# -gt 0 ] && [ ${#selected[@]} -eq 0 ]; then
@@ -129,13 +138,14 @@ if [ $# -gt 0 ] && [ ${#selected[@]} -eq 0 ]; then
 	exit 2
 fi
 
-# new kernel log lines that mean the kernel is unhappy
-KERNEL_BAD='WARNING:|BUG:|Oops|general protection|kernel BUG|Call Trace:|UBSAN:|KASAN:|kmemleak:.*new suspected|RCU stall|rcu_sched detected stall|INFO: task .* blocked|refcount_t:|list_(add|del) corruption|unreferenced object|slab error|Poison overwritten'
-
 klog_lines() { dmesg 2>/dev/null | wc -l; }
 
 tmp=$(mktemp -d /tmp/skex-run_all.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+
+# new kernel log lines that mean the kernel is unhappy (shared with
+# scripts/vm.sh): kernel_bad.ere without its comments
+grep -v -e '^#' -e '^[[:space:]]*$' "$SKEX_DIR/kernel_bad.ere" >"$tmp/kernel_bad" || exit 1
 
 echo "TAP version 13"
 echo "1..${#selected[@]}"
@@ -145,20 +155,24 @@ n=0
 passed=0
 failed=0
 skipped=0
-for t in "${selected[@]}"; do
-	read -r name kind limit _ <<<"$t"
+for i in "${!selected[@]}"; do
+	read -r name kind limit _ <<<"${selected[$i]}"
 	n=$((n + 1))
 	limit=$((limit * scale))
 	if [ "$kind" = bin ]; then
 		cmd=("$SKEX_BIN_DIR/$name")
+		if [ -n "${cases[$i]}" ]; then
+			cmd=(env SKEX_TEST_CASE="${cases[$i]}" "${cmd[@]}")
+			name+=":${cases[$i]}"
+		fi
 	else
 		cmd=(bash "$SKEX_DIR/$name.sh")
 	fi
 
 	k0=$(klog_lines)
 	start=$(date +%s)
-	if [ "$kind" = bin ] && [ ! -x "${cmd[0]}" ]; then
-		echo "${cmd[0]} missing: build with make -C tools/testing/selftests/skex" >"$tmp/out"
+	if [ "$kind" = bin ] && [ ! -x "$SKEX_BIN_DIR/${name%%:*}" ]; then
+		echo "$SKEX_BIN_DIR/${name%%:*} missing: build with make -C tools/testing/selftests/skex" >"$tmp/out"
 		sed 's/^/# /' "$tmp/out"
 		rc=1
 	else
@@ -197,7 +211,7 @@ for t in "${selected[@]}"; do
 
 	k1=$(klog_lines)
 	if [ "$k1" -gt "$k0" ] && dmesg 2>/dev/null | tail -n +$((k0 + 1)) |
-			grep -E "$KERNEL_BAD" >"$tmp/klog"; then
+			grep -E -f "$tmp/kernel_bad" >"$tmp/klog"; then
 		echo "# $name: kernel log while it ran:"
 		dmesg | tail -n +$((k0 + 1)) | head -n 80 | sed 's/^/# dmesg: /'
 		verdict=fail
