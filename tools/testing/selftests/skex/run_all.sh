@@ -70,6 +70,7 @@ TESTS=(
 	"forward_configfs    sh   300  real"
 	"forward_nginx       sh   120  real"
 	"forward_unload      sh   600  real"
+	"fuzz                bin  240  real"
 	"bench_smoke         sh   600  counted"
 )
 
