@@ -51,6 +51,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -248,6 +249,30 @@ static struct ptr place(struct worker *w, size_t len, int kind)
 	return r;
 }
 
+/* Bytes readable from @p: the arena's RO and RW pages, nothing else. */
+static size_t readable(struct worker *w, const void *p)
+{
+	const unsigned char *c = p;
+
+	return c >= RO_PAGE(w) && c < HOLE(w) ? (size_t)(HOLE(w) - c) : 0;
+}
+
+/* Store @len bytes of @src at @dst as far as it is writable. */
+static void store(struct ptr *dst, const void *src, size_t len)
+{
+	if (dst->wr)
+		memcpy(dst->p, src, dst->wr < len ? dst->wr : len);
+}
+
+/* What the kernel will read at @src: @len bytes, if they are readable. */
+static bool fetch(const struct ptr *src, void *dst, size_t len)
+{
+	if (src->rd < len)
+		return false;
+	memcpy(dst, src->p, len);
+	return true;
+}
+
 static int pick_ptr_kind(struct worker *w)
 {
 	static const int kinds[] = {
@@ -391,14 +416,18 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 
 	c->optlen = pick_optlen(w, need);
 	c->arg = place(w, need, pick_ptr_kind(w));
-	if (c->arg.wr >= (size_t)need)
-		memcpy(c->arg.p, &u, need);
-	else if (c->arg.wr)
-		memcpy(c->arg.p, &u, c->arg.wr);
+	store(&c->arg, &u, need);
+	if (fetch(&c->arg, &u, need) && u.type == TCP_CONTENT_FW) {
+		c->nested.p = u.u.cfb_u.pattern;
+		c->nested.rd = readable(w, c->nested.p);
+	}
+	content_br = u.type == TCP_CONTENT_FW &&
+		     (c->name == TCP_FW_ADD_BRANCH || c->name == TCP_FW_DEL_BRANCH);
 	snprintf(c->desc, sizeof(c->desc),
-		 "optlen %d type %u port %u def %u redir %u extra %u/%u",
-		 c->optlen, u.type, u.port, u.def_port, u.u.dfb_u.redir_port,
-		 u.u.cfb_u.target, u.u.cfb_u.ptn_len);
+		 "optlen %d arg %zu/%zu type %u port %u def %u redir %u extra %u/%u ptn %zu",
+		 c->optlen, c->arg.rd, c->arg.wr, u.type, u.port, u.def_port,
+		 u.u.dfb_u.redir_port, u.u.cfb_u.target, u.u.cfb_u.ptn_len,
+		 c->nested.rd);
 
 	/* the front, in its order (sockopt.c, forward_sockopt.c) */
 	e->set = fw_errs;
@@ -496,18 +525,24 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 	c->nested_len = (size_t)g.sock_cnt * sizeof(socks[0]);
 	c->nested = place(w, n ? n * sizeof(socks[0]) : sizeof(socks[0]),
 			  pick_ptr_kind(w));
-	if (c->nested.wr)
-		memcpy(c->nested.p, socks, c->nested.wr < n * sizeof(socks[0]) ?
-		       c->nested.wr : n * sizeof(socks[0]));
+	store(&c->nested, socks, n * sizeof(socks[0]));
 	g.socks = c->nested.p;
 
 	c->optlen = pick_optlen(w, need);
 	c->arg = place(w, need, pick_ptr_kind(w));
-	if (c->arg.wr)
-		memcpy(c->arg.p, &g, c->arg.wr < (size_t)need ? c->arg.wr : (size_t)need);
+	store(&c->arg, &g, need);
+	if (fetch(&c->arg, &g, need)) {
+		c->nested.p = g.socks;
+		c->nested.rd = readable(w, g.socks);
+		c->nested_len = (size_t)g.sock_cnt * sizeof(socks[0]);
+		n = g.sock_cnt <= SKEX_GROUP_PORTS_MAX ? g.sock_cnt : 0;
+		memset(socks, 0, sizeof(socks));
+		fetch(&c->nested, socks, n * sizeof(socks[0]));
+	}
 	snprintf(c->desc, sizeof(c->desc),
-		 "optlen %d gid %u type %u cnt %u port0 %u quota0 %#x nb %d",
-		 c->optlen, g.gid, g.type, g.sock_cnt, socks[0].port,
+		 "optlen %d arg %zu/%zu socks %zu gid %u type %u cnt %u port0 %u quota0 %#x nb %d",
+		 c->optlen, c->arg.rd, c->arg.wr, c->nested.rd, g.gid, g.type,
+		 g.sock_cnt, socks[0].port,
 		 socks[0].quota.integer, socks[0].nonblock);
 
 	e->set = group_errs;
@@ -565,8 +600,8 @@ static void gen_int(struct worker *w, struct call *c, struct expect *e)
 
 	c->optlen = pick_optlen(w, sizeof(int));
 	c->arg = place(w, sizeof(int), pick_ptr_kind(w));
-	if (c->arg.wr)
-		memcpy(c->arg.p, &v, c->arg.wr < sizeof(v) ? c->arg.wr : sizeof(v));
+	store(&c->arg, &v, sizeof(v));
+	fetch(&c->arg, &v, sizeof(v));
 	snprintf(c->desc, sizeof(c->desc), "optlen %d int %d", c->optlen, v);
 
 	e->set = c->name == TCP_SKEX_FLUSH_LIST ? ok_only : del_errs;
@@ -654,11 +689,11 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 	       chance(w, 50) ? optnames[below(w, 11)] : outside[below(w, 8)];
 	len = pick_optlen(w, need);
 	arg = place(w, need, pick_ptr_kind(w));
-	if (arg.wr >= sizeof(port))
-		memcpy(arg.p, &port, sizeof(port));
+	store(&arg, &port, sizeof(port));
+	fetch(&arg, &port, sizeof(port));
 	lenp = place(w, sizeof(int), pick_ptr_kind(w));
-	if (lenp.wr >= sizeof(int))
-		memcpy(lenp.p, &len, sizeof(int));
+	store(&lenp, &len, sizeof(len));
+	fetch(&lenp, &len, sizeof(len));
 
 	kind = name == TCP_SKEX_STAT && !udp ? K_GET_SKEX : K_GET_OTHER;
 	if (kind == K_GET_SKEX) {
@@ -674,8 +709,8 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 			e.no_success = true;	/* EFAULT or ENOENT */
 	} else {
 		e.set = other_errs;
-		if (lenp.rd < sizeof(int))
-			e.only = EFAULT;
+		if (lenp.rd < sizeof(int) && !udp)
+			e.only = EFAULT;	/* UDP refuses the level first */
 	}
 
 	err = getsockopt(fd, IPPROTO_TCP, name, arg.p, lenp.p) ? errno : 0;
@@ -684,7 +719,7 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 	    (arg.wr < (size_t)need || lenp.wr < sizeof(int)))
 		return;		/* the answer could not be written */
 	if (err == EFAULT && e.only < 0 && kind == K_GET_OTHER &&
-	    (arg.wr < sizeof(int) || lenp.wr < sizeof(int)))
+	    (arg.wr < sizeof(int) || lenp.wr < sizeof(int) || udp))
 		return;
 	if (!allowed(&e, err)) {
 		violation(w, "getsockopt(%s%#x) port %u len %d arg %zu/%zu lenp %zu/%zu: %s, expected %s",
@@ -767,6 +802,23 @@ static const char *base_name(const char *p)
 	const char *s = strrchr(p, '/');
 
 	return s ? s + 1 : p;
+}
+
+/* The first bytes of @buf, printable. Not reentrant. */
+static const char *escape(const char *buf, size_t len)
+{
+	static char shown[200];
+	size_t i, o = 0;
+
+	for (i = 0; i < len && i < 40 && o < sizeof(shown) - 5; i++) {
+		unsigned char ch = buf[i];
+
+		o += snprintf(shown + o, sizeof(shown) - o,
+			      ch >= 32 && ch < 127 && ch != '\\' ? "%c" : "\\x%02x",
+			      ch);
+	}
+	shown[o] = 0;
+	return shown;
 }
 
 /* What a write to attribute @attr may do with @buf. */
@@ -873,8 +925,12 @@ static size_t gen_value(struct worker *w, const char *attr, char *buf, size_t si
 		for (size_t i = 0; i < len; i++)
 			buf[i] = "GET /\0\r\n\xff"[below(w, 9)];
 	} else if (!strcmp(attr, "quota")) {
-		len = snprintf(buf, size, chance(w, 50) ? "%u.%u" : "%u",
-			       below(w, 70000), below(w, 20000));
+		if (chance(w, 70))
+			len = snprintf(buf, size, chance(w, 50) ? "%u.%u" : "%u",
+				       below(w, 1000), below(w, 1000));
+		else
+			len = snprintf(buf, size, chance(w, 50) ? "%u.%u" : "%u",
+				       below(w, 70000), below(w, 20000));
 	} else {
 		if (!strcmp(attr, "enable") || !strcmp(attr, "nonblock"))
 			v = below(w, chance(w, 90) ? 2 : 5);
@@ -896,9 +952,10 @@ static size_t gen_value(struct worker *w, const char *attr, char *buf, size_t si
 
 static void cfs_write(struct worker *w, struct cfs *t, bool userns)
 {
+	/* ENODEV: configfs, the directory went while the file was open */
 	static const int errs[] = { 0, EINVAL, ERANGE, EEXIST, EBUSY,
 				    EADDRINUSE, ENOENT, EACCES, ENOSPC, ENOMEM,
-				    E2BIG, EPERM, -1 };
+				    E2BIG, EPERM, ENODEV, -1 };
 	static char buf[2 * PAGE + 64];
 	const char *path, *attr;
 	int i, fd, err = 0, tries;
@@ -937,12 +994,13 @@ static void cfs_write(struct worker *w, struct cfs *t, bool userns)
 	}
 	for (i = 0; errs[i] >= 0 && errs[i] != err; i++)
 		;
+	if (!len && err == EFAULT)
+		return;		/* configfs itself: nothing was copied */
 	if (errs[i] < 0)
 		violation(w, "configfs write %s (%zu bytes): %s", path, len, ename(err));
 	else if (!err && len && cfs_must_fail(attr, buf, len))
-		violation(w, "configfs write %s of \"%.*s\"%s (%zu bytes) succeeded",
-			  path, (int)(len < 40 ? len : 40), buf,
-			  memchr(buf, 0, len) ? " (has a NUL)" : "", len);
+		violation(w, "configfs write %s of \"%s\" (%zu bytes) succeeded",
+			  path, escape(buf, len), len);
 }
 
 static void cfs_read(struct worker *w, struct cfs *t)
@@ -1172,34 +1230,77 @@ static void run_root(struct worker *w, bool cfs_ok)
 	}
 }
 
-/* Become root of a new user and network namespace, as an unprivileged user. */
+/*
+ * The test VM runs its command chrooted into the host's root, and the kernel
+ * refuses CLONE_NEWUSER to a chrooted task (EPERM). Step out to PID 1's root
+ * for the unshare(), and back in after it: returns the fd of our root, or -1
+ * if there was nothing to step out of.
+ */
+static int leave_chroot(void)
+{
+	int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int outer = open("/proc/1/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat a, b;
+
+	if (root < 0 || outer < 0 || fstat(root, &a) || fstat(outer, &b) ||
+	    (a.st_dev == b.st_dev && a.st_ino == b.st_ino) ||
+	    fchdir(outer) || chroot(".")) {
+		if (root >= 0)
+			close(root);
+		root = -1;
+	}
+	if (outer >= 0)
+		close(outer);
+	return root;
+}
+
+static void back_to_chroot(int root)
+{
+	if (root < 0)
+		return;
+	if (fchdir(root) || chroot(".") || chdir("/"))
+		perror("fuzz: back into the chroot");
+	close(root);
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Become root of a new user and network namespace: as an unprivileged user
+ * (uid 65534) if the kernel lets one (returns 1), else as root (2); -1 if
+ * neither works.
+ */
 static int enter_userns(void)
 {
-	char map[64];
-	int fd, mode = 1;
+	int root = leave_chroot(), mode = 1;
 
 	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
 	    setresuid(65534, 65534, 65534))
-		return -1;
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
-		return -1;
-	fd = open("/proc/self/setgroups", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "deny", 4) < 0)
-			mode = -1;
-		close(fd);
+		mode = -1;
+	/* a changed uid makes /proc/self root's: take it back */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (mode < 0 || unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
+		if (mode > 0 || geteuid() || unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
+			back_to_chroot(root);
+			return -1;
+		}
+		mode = 2;
 	}
-	snprintf(map, sizeof(map), "0 65534 1");
-	fd = open("/proc/self/uid_map", O_WRONLY);
-	if (fd < 0 || write(fd, map, strlen(map)) < 0)
-		mode = -1;
-	if (fd >= 0)
-		close(fd);
-	fd = open("/proc/self/gid_map", O_WRONLY);
-	if (fd < 0 || write(fd, map, strlen(map)) < 0)
-		mode = -1;
-	if (fd >= 0)
-		close(fd);
+	back_to_chroot(root);
+	if (mode == 1 && (write_file("/proc/self/setgroups", "deny") ||
+			  write_file("/proc/self/uid_map", "0 65534 1") ||
+			  write_file("/proc/self/gid_map", "0 65534 1")))
+		return -1;
 	lo_up();
 	return mode;
 }
@@ -1235,17 +1336,11 @@ static void run_userns(struct worker *w, bool cfs_ok)
 	if (cfs_ok)
 		cfs_walk(&t);	/* as root, before giving it up */
 	mode = enter_userns();
-	if (mode < 0) {
-		/* unprivileged user namespaces off: root's own namespace */
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
-			fprintf(stderr, "userns: unshare: %s\n", strerror(errno));
-			sh->userns_mode = -1;
-			return;
-		}
-		lo_up();
-		mode = 2;
-	}
 	sh->userns_mode = mode;
+	if (mode < 0) {
+		violation(w, "no user namespace: %s", strerror(errno));
+		return;
+	}
 	while (!stopping()) {
 		unsigned int op = below(w, 100);
 
@@ -1271,8 +1366,7 @@ static void netns_child(struct worker *w, bool user)
 	int fds[3] = { -1, -1, -1 };
 	int i, lfd;
 
-	if (user ? enter_userns() < 0 && unshare(CLONE_NEWUSER | CLONE_NEWNET) :
-		   unshare(CLONE_NEWNET))
+	if (user ? enter_userns() < 0 : unshare(CLONE_NEWNET))
 		_exit(3);
 	lo_up();
 	skex_loopback(&a, AF_INET, POOL_BASE + POOL_N - 1);
