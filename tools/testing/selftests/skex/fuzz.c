@@ -9,7 +9,9 @@
  *   fuzz [-s SEED] [-n CALLS] [-t SECONDS] [-v]
  *
  * It stops after CALLS calls (all workers together) or SECONDS seconds,
- * whichever comes first (default: 40 s, no call limit). The seed is printed;
+ * whichever comes first (default: 40 s, no call limit; -n alone, or
+ * SKEX_FUZZ_CALLS=N in the environment as run_all.sh passes it on: no time
+ * limit). The seed is printed;
  * -s SEED replays each worker's stream of calls (the interleaving of the
  * workers, and so some results, depends on the scheduler).
  *
@@ -59,6 +61,7 @@
 #include "skex_common.h"
 #include <linux/tcp_fw_user.h>
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define CFS_ROOT	"/sys/kernel/config/skex"
 #define HANG_SECS	120
 #define SLAB_TOL_KB	4096
@@ -68,7 +71,8 @@
 #define POOL_N		16
 #define TARGETS		4	/* traffic listens on the last TARGETS of the pool */
 #define ERRNO_MAX	160
-#define MAX_VIOL	24
+#define MAX_VIOL	32	/* kinds of violation */
+#define VIOL_SHOWN	3	/* examples of each */
 
 enum { W_ROOT0, W_ROOT1, W_USERNS, W_NETNS, W_TRAFFIC, NWORKERS };
 
@@ -91,13 +95,17 @@ static const char *const kind_name[NKINDS] = {
 
 /* Shared by every process of the run (MAP_SHARED). */
 struct shared {
-	volatile int stop;
+	int stop;				/* __atomic */
 	uint64_t calls;				/* fuzzed calls, all workers */
 	uint64_t beat[NWORKERS];		/* progress of each worker */
 	uint64_t count[NKINDS][ERRNO_MAX + 1];	/* [kind][errno], 0: success */
 	uint64_t userns_ok;			/* successes in the userns's own netns */
 	int nviol;
-	char viol[MAX_VIOL][320];
+	struct {			/* violations, by format string */
+		const char *fmt;
+		uint64_t n;
+		char first[VIOL_SHOWN][320];
+	} cls[MAX_VIOL];
 	int userns_mode;			/* 1: unprivileged user, 2: root */
 };
 
@@ -132,18 +140,33 @@ static bool chance(struct worker *w, unsigned int pct)
 
 static void violation(struct worker *w, const char *fmt, ...)
 {
-	int i = __atomic_fetch_add(&sh->nviol, 1, __ATOMIC_RELAXED);
+	const char *none = NULL;
 	char msg[256];
+	uint64_t n;
 	va_list ap;
+	int i;
 
+	__atomic_fetch_add(&sh->nviol, 1, __ATOMIC_RELAXED);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (i < MAX_VIOL)
-		snprintf(sh->viol[i], sizeof(sh->viol[i]),
+	for (i = 0; i < MAX_VIOL; i++) {
+		if (__atomic_load_n(&sh->cls[i].fmt, __ATOMIC_ACQUIRE) == fmt ||
+		    __atomic_compare_exchange_n(&sh->cls[i].fmt, &none, fmt, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			break;
+		if (none == fmt)
+			break;
+		none = NULL;
+	}
+	if (i == MAX_VIOL)
+		i = MAX_VIOL - 1;
+	n = __atomic_fetch_add(&sh->cls[i].n, 1, __ATOMIC_RELAXED);
+	if (n < VIOL_SHOWN)
+		snprintf(sh->cls[i].first[n], sizeof(sh->cls[i].first[n]),
 			 "%s call %" PRIu64 " (seed %" PRIu64 "): %s",
 			 w ? worker_name[w->id] : "main", w ? w->n : 0, seed, msg);
-	if (verbose || i < 4)
+	if (verbose || n < 1)
 		fprintf(stderr, "VIOLATION %s: %s\n",
 			w ? worker_name[w->id] : "main", msg);
 }
@@ -158,8 +181,8 @@ static void account(struct worker *w, int kind, int err)
 		w->n++;
 	}
 	sh->beat[w->id]++;
-	if (max_calls && sh->calls >= max_calls)
-		sh->stop = 1;
+	if (max_calls && __atomic_load_n(&sh->calls, __ATOMIC_RELAXED) >= max_calls)
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 }
 
 static const char *ename(int err)
@@ -169,6 +192,16 @@ static const char *ename(int err)
 	return s ? s : "E?";
 }
 
+/* One of the @n values at @v. */
+static long long one_of(struct worker *w, const long long *v, unsigned int n)
+{
+	return v[below(w, n)];
+}
+
+#define ONE_OF(w, ...) one_of(w, (const long long []){ __VA_ARGS__ },	\
+			      sizeof((long long []){ __VA_ARGS__ }) /	\
+			      sizeof(long long))
+
 static uint16_t pool_port(struct worker *w)
 {
 	return POOL_BASE + below(w, POOL_N);
@@ -176,12 +209,9 @@ static uint16_t pool_port(struct worker *w)
 
 static uint16_t pick_port(struct worker *w)
 {
-	switch (below(w, 10)) {
-	case 0: return 0;
-	case 1: return 65535;
-	case 2: return (uint16_t)rnd(w);
-	default: return pool_port(w);
-	}
+	return ONE_OF(w, 0, 65535, (uint16_t)rnd(w), pool_port(w), pool_port(w),
+		      pool_port(w), pool_port(w), pool_port(w), pool_port(w),
+		      pool_port(w));
 }
 
 static void lo_up(void)
@@ -245,7 +275,8 @@ static struct ptr place(struct worker *w, size_t len, int kind)
 		r.p = HOLE(w) - k;
 		break;
 	}
-	r.rd = r.wr = HOLE(w) - (unsigned char *)r.p;
+	r.rd = HOLE(w) - (unsigned char *)r.p;
+	r.wr = r.rd;
 	return r;
 }
 
@@ -281,21 +312,30 @@ static int pick_ptr_kind(struct worker *w)
 		P_STRADDLE,
 	};
 
-	return kinds[below(w, sizeof(kinds) / sizeof(kinds[0]))];
+	return kinds[below(w, ARRAY_SIZE(kinds))];
 }
 
 static int pick_optlen(struct worker *w, int exact)
 {
 	switch (below(w, 12)) {
-	case 0: return 0;
-	case 1: return exact > 1 ? 1 + below(w, exact - 1) : 0;	/* short */
-	case 2: return exact + 1 + below(w, 64);
-	case 3: return 1 << 20;
-	case 4: return INT_MAX;
-	case 5: return -1;
-	case 6: return INT_MIN + below(w, 100);
-	case 7: return 8;	/* the seed's sizeof(pointer) mistake */
-	default: return exact;
+	case 0:
+		return 0;
+	case 1:		/* short */
+		return exact > 1 ? 1 + below(w, exact - 1) : 0;
+	case 2:
+		return exact + 1 + below(w, 64);
+	case 3:
+		return 1 << 20;
+	case 4:
+		return INT_MAX;
+	case 5:
+		return -1;
+	case 6:
+		return INT_MIN + below(w, 100);
+	case 7:		/* the seed's sizeof(pointer) mistake */
+		return 8;
+	default:
+		return exact;
 	}
 }
 
@@ -376,7 +416,7 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 	if (chance(w, 10))
 		skex_gen_fill(&(struct skex_gen){ rnd(w), 0, 0 }, &u, sizeof(u));
 	u.type = chance(w, 85) ? 1 + below(w, 3) :
-		 (uint16_t[]){ 0, 4, 0xffff, (uint16_t)rnd(w) }[below(w, 4)];
+		 ONE_OF(w, 0, 4, 0xffff, (uint16_t)rnd(w));
 	u.port = pick_port(w);
 	u.def_port = chance(w, 10) ? u.port : pick_port(w);
 
@@ -384,7 +424,7 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 	case TCP_DICE_FW:
 		u.u.dfb_u.redir_port = pick_port(w);
 		u.u.dfb_u.redir_chance = chance(w, 80) ? below(w, 101) :
-			(uint16_t[]){ 101, 0xffff, (uint16_t)rnd(w) }[below(w, 3)];
+			ONE_OF(w, 101, 0xffff, (uint16_t)rnd(w));
 		break;
 	case TCP_ADDR_FW:
 		u.u.afb_u.redir_port = pick_port(w);
@@ -404,7 +444,7 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 		     (c->name == TCP_FW_ADD_BRANCH || c->name == TCP_FW_DEL_BRANCH);
 	if (u.type == TCP_CONTENT_FW) {
 		ptn_len = chance(w, 80) ? (int)(1 + below(w, 4)) :
-			  (int)(uint32_t[]){ 0, 256, 257, 65535, 4096 }[below(w, 5)];
+			  ONE_OF(w, 0, 256, 257, 65535, 4096);
 		u.u.cfb_u.ptn_len = ptn_len;
 		c->nested_len = ptn_len;
 		c->nested = place(w, ptn_len, content_br ? pick_ptr_kind(w) : P_NULL);
@@ -497,17 +537,11 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 
 	memset(&g, 0, sizeof(g));
 	g.gid = chance(w, 85) ? 1 + below(w, 8) :
-		(uint16_t[]){ 0, 65535, (uint16_t)rnd(w) }[below(w, 3)];
+		ONE_OF(w, 0, 65535, (uint16_t)rnd(w));
 	g.type = chance(w, 85) ? 1 + below(w, 4) :
-		 (uint16_t[]){ 0, 5, 0xffff }[below(w, 3)];
-	switch (below(w, 10)) {
-	case 0: g.sock_cnt = 0; break;
-	case 1: g.sock_cnt = SKEX_GROUP_PORTS_MAX; break;
-	case 2: g.sock_cnt = SKEX_GROUP_PORTS_MAX + 1; break;
-	case 3: g.sock_cnt = (uint16_t)rnd(w); break;
-	case 4: case 5: case 6: g.sock_cnt = 2 + below(w, 3); break;
-	default: g.sock_cnt = 1; break;
-	}
+		 ONE_OF(w, 0, 5, 0xffff);
+	g.sock_cnt = ONE_OF(w, 0, SKEX_GROUP_PORTS_MAX, SKEX_GROUP_PORTS_MAX + 1,
+			    (uint16_t)rnd(w), 2, 3, 4, 1, 1, 1);
 	n = g.sock_cnt <= SKEX_GROUP_PORTS_MAX ? g.sock_cnt : 0;
 	memset(socks, 0, sizeof(socks));
 	for (i = 0; i < n; i++) {
@@ -515,7 +549,7 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 		if (accept_type(g.type)) {
 			socks[i].quota.frac.whole = chance(w, 90) ? below(w, 50) : (uint16_t)rnd(w);
 			socks[i].quota.frac.frac = chance(w, 90) ? below(w, 1000) :
-				(uint16_t[]){ 1000, 0xffff }[below(w, 2)];
+				ONE_OF(w, 1000, 0xffff);
 		} else {
 			socks[i].quota.integer = chance(w, 50) ? 1000 + below(w, 1000000) :
 						 (uint32_t)rnd(w);
@@ -576,7 +610,7 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 			if (socks[j].port == socks[i].port)
 				bad = true;
 	}
-	if ((g.type == SKEX_ACCEPT_RATIO) ? n < 2 : n != 1)
+	if (g.type == SKEX_ACCEPT_RATIO ? n < 2 : n != 1)
 		bad = true;
 	if (bad) {
 		e->only = EINVAL;
@@ -596,7 +630,7 @@ static const int ok_only[] = { 0, -1 };
 static void gen_int(struct worker *w, struct call *c, struct expect *e)
 {
 	int v = chance(w, 80) ? (int)below(w, 10) :
-		(int[]){ -1, 65535, 65536, INT_MIN, (int)rnd(w) }[below(w, 5)];
+		ONE_OF(w, -1, 65535, 65536, INT_MIN, (int)rnd(w));
 
 	c->optlen = pick_optlen(w, sizeof(int));
 	c->arg = place(w, sizeof(int), pick_ptr_kind(w));
@@ -772,7 +806,8 @@ static void cfs_walk_dir(struct cfs *t, const char *dir, int depth)
 	struct dirent *d;
 	DIR *dp;
 
-	if (depth > 6 || !(dp = opendir(dir)))
+	dp = depth > 6 ? NULL : opendir(dir);
+	if (!dp)
 		return;
 	while ((d = readdir(dp)) && t->n < CFS_MAX) {
 		char *p;
@@ -836,15 +871,15 @@ static bool cfs_must_fail(const char *attr, const char *buf, size_t len)
 	char tmp[64], *end;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		if (!strcmp(attr, ro[i]))
 			return true;
 	if (!strcmp(attr, "pattern"))
 		return len > TCP_FW_PATTERN_MAX + 1 || !len;
-	for (i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(numeric); i++)
 		if (!strcmp(attr, numeric[i]))
 			break;
-	if (i == sizeof(numeric) / sizeof(numeric[0]))
+	if (i == ARRAY_SIZE(numeric))
 		return false;
 	if (body && buf[body - 1] == '\n')
 		body--;
@@ -1065,7 +1100,7 @@ static void cfs_mkdir(struct worker *w)
 {
 	static const int errs[] = { 0, EEXIST, ENOENT, EINVAL, ERANGE, ENOSPC,
 				    ENOMEM, EBUSY, EADDRINUSE, ENAMETOOLONG,
-				    EPERM, -1 };
+				    EPERM, ENODEV, -1 };
 	char path[256], a[80], b[80];
 	bool bad_a, bad_b = false;
 	int err, i;
@@ -1142,7 +1177,6 @@ static void cfs_build(struct worker *w)
 	char p[256], v[32];
 	unsigned int t = below(w, 3), port = pool_port(w);
 
-
 	if (chance(w, 50)) {
 		snprintf(p, sizeof(p), CFS_ROOT "/forward/%u", port);
 		mkdir(p, 0755);
@@ -1198,7 +1232,7 @@ static void fuzz_cfs(struct worker *w, struct cfs *t)
 
 static bool stopping(void)
 {
-	return sh->stop;
+	return __atomic_load_n(&sh->stop, __ATOMIC_RELAXED);
 }
 
 static void worker_init(struct worker *w, int id)
@@ -1397,9 +1431,8 @@ static void run_netns(struct worker *w)
 			skex_sleep_ms(10);
 			continue;
 		}
-		if (!pid) {
+		if (!pid)
 			netns_child(w, chance(w, 50));
-		}
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		if (WIFSIGNALED(st))
@@ -1496,6 +1529,61 @@ static long meminfo_kb(const char *key)
 	return v;
 }
 
+#define SLABS_MAX 512
+
+struct slabs {
+	int n;
+	char name[SLABS_MAX][40];
+	long kb[SLABS_MAX];	/* active objects times their size */
+};
+
+static void slabs_read(struct slabs *s)
+{
+	char line[512];
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	s->n = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && s->n < SLABS_MAX) {
+		unsigned long active, total, size;
+
+		if (sscanf(line, "%39s %lu %lu %lu", s->name[s->n], &active,
+			   &total, &size) == 4)
+			s->kb[s->n++] = (long)(active * size / 1024);
+	}
+	fclose(f);
+}
+
+/* The caches that grew most since @before. */
+static void slabs_print_growth(const struct slabs *before)
+{
+	static struct slabs after;
+	int i, j, k, best[5] = { -1, -1, -1, -1, -1 };
+	long grew[SLABS_MAX];
+
+	slabs_read(&after);
+	for (i = 0; i < after.n; i++) {
+		grew[i] = after.kb[i];
+		for (j = 0; j < before->n; j++)
+			if (!strcmp(before->name[j], after.name[i])) {
+				grew[i] -= before->kb[j];
+				break;
+			}
+		for (k = 0; k < 5; k++) {
+			if (best[k] < 0 || grew[i] > grew[best[k]]) {
+				memmove(best + k + 1, best + k, (4 - k) * sizeof(int));
+				best[k] = i;
+				break;
+			}
+		}
+	}
+	printf("# slab caches grown most:");
+	for (k = 0; k < 5 && best[k] >= 0; k++)
+		printf(" %s %+ld kB", after.name[best[k]], grew[best[k]]);
+	printf("\n");
+}
+
 static void drop_caches(void)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
@@ -1503,7 +1591,7 @@ static void drop_caches(void)
 	sync();
 	if (fd >= 0) {
 		if (write(fd, "3", 1) < 0)
-			perror("drop_caches");
+			perror("fuzz: writing drop_caches");
 		close(fd);
 	}
 }
@@ -1643,13 +1731,14 @@ static void dump_stack(pid_t pid)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-v]\n", argv0);
+	fprintf(stderr, "Usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-v]\n", argv0);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	long secs = 40, slab0, slab1, tol, refcnt0, refcnt1;
+	static struct slabs slabs0;
 	pid_t pids[NWORKERS];
 	uint64_t last_beat[NWORKERS];
 	uint64_t t0, last_change[NWORKERS];
@@ -1659,13 +1748,26 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:n:t:v")) != -1) {
 		switch (opt) {
-		case 's': seed = strtoull(optarg, NULL, 0); seeded = true; break;
-		case 'n': max_calls = strtoull(optarg, NULL, 0); break;
-		case 't': secs = atol(optarg); secs_given = true; break;
-		case 'v': verbose = 1; break;
-		default: usage(argv[0]);
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			seeded = true;
+			break;
+		case 'n':
+			max_calls = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			secs = atol(optarg);
+			secs_given = true;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage(argv[0]);
 		}
 	}
+	if (!max_calls && getenv("SKEX_FUZZ_CALLS"))	/* check-debug */
+		max_calls = strtoull(getenv("SKEX_FUZZ_CALLS"), NULL, 0);
 	if (max_calls && !secs_given)
 		secs = 0;	/* -n alone: no time limit */
 	if (!seeded)
@@ -1700,6 +1802,7 @@ int main(int argc, char **argv)
 	drop_caches();
 	skex_sleep_ms(500);
 	slab0 = meminfo_kb("Slab");
+	slabs_read(&slabs0);
 	refcnt0 = read_long("/sys/module/skex/refcnt");
 	lines0 = proc_lines();
 	printf("# baseline: Slab %ld kB, module refcnt %ld, %s lines %d\n",
@@ -1710,7 +1813,7 @@ int main(int argc, char **argv)
 		pids[i] = fork();
 		if (pids[i] < 0) {
 			perror("fork");
-			sh->stop = 1;
+			__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 			fail = 1;
 			break;
 		}
@@ -1746,7 +1849,7 @@ int main(int argc, char **argv)
 		pid_t pid;
 
 		if (secs && now - t0 >= (uint64_t)secs * 1000000)
-			sh->stop = 1;
+			__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			for (i = 0; i < NWORKERS; i++)
 				if (pids[i] == pid)
@@ -1758,7 +1861,7 @@ int main(int argc, char **argv)
 			if (WIFSIGNALED(st)) {
 				violation(NULL, "worker %s killed by signal %d",
 					  worker_name[i], WTERMSIG(st));
-				sh->stop = 1;
+				__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 			} else if (WEXITSTATUS(st)) {
 				violation(NULL, "worker %s exited %d",
 					  worker_name[i], WEXITSTATUS(st));
@@ -1776,7 +1879,7 @@ int main(int argc, char **argv)
 				dump_stack(pids[i]);
 				kill(pids[i], SIGKILL);
 				last_change[i] = now;
-				sh->stop = 1;
+				__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 			}
 		}
 		if (alive)
@@ -1784,6 +1887,8 @@ int main(int argc, char **argv)
 	}
 	elapsed = (skex_now_us() - t0) / 1e6;
 	print_summary(elapsed);
+	printf("# user namespace: %" PRIu64 " set commands succeeded in its own netns\n",
+	       sh->userns_ok);
 	if (sh->userns_mode == 1)
 		printf("# user namespace: unprivileged user (uid 65534) as its root\n");
 	else if (sh->userns_mode == 2)
@@ -1814,6 +1919,7 @@ int main(int argc, char **argv)
 	}
 	printf("# after: Slab %ld kB (%+ld kB, tolerance %ld kB), module refcnt %ld, %s lines %d\n",
 	       slab1, slab1 - slab0, tol, refcnt1, SKEX_PROC, lines1);
+	slabs_print_growth(&slabs0);
 	if (slab1 > slab0 + tol)
 		violation(NULL, "Slab %ld kB, %ld kB above its baseline", slab1,
 			  slab1 - slab0);
@@ -1823,10 +1929,14 @@ int main(int argc, char **argv)
 		violation(NULL, "%s has %d lines, had %d", SKEX_PROC, lines1, lines0);
 
 	if (sh->nviol) {
-		printf("# %d violations (first %d):\n", sh->nviol,
-		       sh->nviol < MAX_VIOL ? sh->nviol : MAX_VIOL);
-		for (i = 0; i < sh->nviol && i < MAX_VIOL; i++)
-			printf("#   %s\n", sh->viol[i]);
+		printf("# %d violations:\n", sh->nviol);
+		for (i = 0; i < MAX_VIOL && sh->cls[i].n; i++) {
+			int j;
+
+			printf("#   %" PRIu64 " x %s\n", sh->cls[i].n, sh->cls[i].fmt);
+			for (j = 0; j < VIOL_SHOWN && (uint64_t)j < sh->cls[i].n; j++)
+				printf("#     %s\n", sh->cls[i].first[j]);
+		}
 		fail = 1;
 	}
 	printf("%s: fuzz seed %" PRIu64 ", %" PRIu64 " calls\n",
