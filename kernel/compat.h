@@ -2,8 +2,9 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * The one place that knows a 6.1 kernel from a 6.12 one. Everything else
- * uses the skex_ helpers below.
+ * The one place that knows a 6.1 kernel from a 6.12 one: feature macros
+ * (SKEX_HAVE_*) and helpers that call only the kernel. Everything else uses
+ * them and never tests a version number.
  */
 #ifndef _SKEX_COMPAT_H
 #define _SKEX_COMPAT_H
@@ -35,13 +36,15 @@ static inline void skex_ftrace_set_ip(struct ftrace_regs *fregs,
 /*
  * inet_csk_accept() took (sk, flags, err, kern) until 6.10, which bundled
  * them into struct proto_accept_arg. skex_accept_args carries either form
- * so that the wrapper, skex_accept() in tcp_hooks.c, is written once;
- * skex_inet_csk_accept() has the kernel's prototype and calls it.
+ * so that the wrapper (tcp_hooks.c) is written once.
  */
-struct skex_accept_args;
-struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a);
-
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#define SKEX_HAVE_PROTO_ACCEPT_ARG	0
+#else
+#define SKEX_HAVE_PROTO_ACCEPT_ARG	1
+#endif
+
+#if !SKEX_HAVE_PROTO_ACCEPT_ARG
 typedef struct sock *(skex_accept_fn)(struct sock *, int, int *, bool);
 
 struct skex_accept_args {
@@ -49,14 +52,6 @@ struct skex_accept_args {
 	int *err;
 	bool kern;
 };
-
-static inline struct sock *skex_inet_csk_accept(struct sock *sk, int flags,
-						int *err, bool kern)
-{
-	struct skex_accept_args a = { .flags = flags, .err = err, .kern = kern };
-
-	return skex_accept(sk, &a);
-}
 
 /* Call inet_csk_accept() (@fn) with the saved arguments, maybe O_NONBLOCK. */
 static inline struct sock *
@@ -87,14 +82,6 @@ typedef struct sock *(skex_accept_fn)(struct sock *, struct proto_accept_arg *);
 struct skex_accept_args {
 	struct proto_accept_arg *arg;
 };
-
-static inline struct sock *skex_inet_csk_accept(struct sock *sk,
-						struct proto_accept_arg *arg)
-{
-	struct skex_accept_args a = { .arg = arg };
-
-	return skex_accept(sk, &a);
-}
 
 /* Call inet_csk_accept() (@fn) with the saved arguments, maybe O_NONBLOCK. */
 static inline struct sock *

@@ -31,8 +31,6 @@
 #include "skex.h"
 #include "compat.h"
 #include "configfs.h"
-#include "forward.h"
-#include "group.h"
 
 #include <linux/configfs.h>
 #include <linux/cred.h>
@@ -50,13 +48,12 @@ static DEFINE_MUTEX(skex_configfs_dirop_mutex);
 static struct task_struct *skex_configfs_syncer;
 static bool skex_configfs_making;	/* the operation is a mkdir */
 
-static const struct config_item_type skex_forward_type = {
-	.ct_group_ops = &skex_forward_dir_ops,
+/* forward/ and groups/: their make and drop come from the fronts */
+static struct config_item_type skex_forward_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static const struct config_item_type skex_groups_type = {
-	.ct_group_ops = &skex_group_dir_ops,
+static struct config_item_type skex_groups_type = {
 	.ct_owner = THIS_MODULE,
 };
 
@@ -76,9 +73,20 @@ static struct configfs_subsystem skex_subsys = {
 	},
 };
 
-int skex_configfs_init(void)
+/**
+ * skex_configfs_init - register /sys/kernel/config/skex/
+ * @forward_ops: mkdir and rmdir in forward/ (forward_configfs.c)
+ * @groups_ops: mkdir and rmdir in groups/ (group_configfs.c)
+ *
+ * Return: 0 or the error of configfs_register_subsystem().
+ */
+int skex_configfs_init(struct configfs_group_operations *forward_ops,
+		       struct configfs_group_operations *groups_ops)
 {
 	int err;
+
+	skex_forward_type.ct_group_ops = forward_ops;
+	skex_groups_type.ct_group_ops = groups_ops;
 
 	config_group_init(&skex_subsys.su_group);
 	mutex_init(&skex_subsys.su_mutex);

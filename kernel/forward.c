@@ -2,7 +2,7 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Connection classification and forwarding (SPEC section 1).
+ * Connection classification and forwarding (docs/forwarding.md).
  *
  * An enabled rule owns a kernel listening socket on its incoming port P
  * (one dual-stack IPv6 socket, IPv4 clients arrive v4-mapped; a plain IPv4
@@ -455,7 +455,8 @@ static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 /*
  * Set @field, a setting of @rule or of one of its branches, to @val and
  * publish the rule; if that fails, @field gets its old value back.
- * Evaluates to 0 or the error. Under config_mutex.
+ * Evaluates to 0 or the error. Under config_mutex (skex_fw_rule_commit()
+ * asserts it).
  */
 #define skex_fw_set_commit(rule, field, val) ({				\
 	typeof(field) *__field = &(field);				\
@@ -503,6 +504,8 @@ skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
 	struct in6_addr a, m;
 	unsigned int i, j;
 	u8 family;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 
 	skex_fw_client_addr(sk, &family, &a);
 	for (i = 0; i < tab->nlevels; i++) {
@@ -661,6 +664,9 @@ static enum skex_fw_queued skex_fw_queue(struct sock *child,
 {
 	struct sock *target;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
+	lockdep_assert_in_softirq();
+	lockdep_assert_held(&child->sk_lock.slock);
 	if (!port)
 		return SKEX_FW_SKIP;
 	target = skex_fw_lookup(child, port);
@@ -733,6 +739,7 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 /* Give a child the stock callbacks back. Under lock_sock(child). */
 static void skex_fw_child_detach(struct skex_fw_lsn *lsn, struct sock *sk)
 {
+	sock_owned_by_me(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_sk_user_data(sk, NULL);
 	sk->sk_data_ready = lsn->data_ready;
@@ -999,6 +1006,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
  */
 static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
 {
+	lockdep_assert_held(&lsn->lock);
 	return lsn->nparked >= SKEX_FW_PARK_MAX ||
 	       (lsn->nparked >= SKEX_FW_PARK_MIN &&
 		lsn->parked_bytes >= SKEX_FW_PARK_BYTES);
@@ -1281,7 +1289,7 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 	INIT_LIST_HEAD(&rule->branches);
 	atomic64_set(&rule->default_hits, 0);
 	atomic64_set(&rule->dropped, 0);
-	skex_fw_cfs_init_rule(rule);
+	refcount_set(&rule->ref, 1);
 
 	err = skex_fw_rule_commit(rule);
 	if (err)
@@ -1299,16 +1307,18 @@ err:
 	return ERR_PTR(err);
 }
 
-/* The last reference to a rule went (configfs release). */
-void skex_fw_rule_release(struct skex_fw_rule *rule)
+void skex_fw_rule_get(struct skex_fw_rule *rule)
 {
-	skex_fw_tab_retire(rcu_dereference_protected(rule->tab, true));
-	kfree_rcu(rule, rcu);
+	refcount_inc(&rule->ref);
 }
 
+/* The last reference frees the rule; its snapshot goes after readers. */
 void skex_fw_rule_put(struct skex_fw_rule *rule)
 {
-	config_item_put(&rule->group.cg_item);
+	if (!refcount_dec_and_test(&rule->ref))
+		return;
+	skex_fw_tab_retire(rcu_dereference_protected(rule->tab, true));
+	kfree_rcu(rule, rcu);
 }
 
 int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
@@ -1438,7 +1448,7 @@ int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 	xa_for_each(&fw->rules, port, rule) {
 		if (type && rule->type != type)
 			continue;
-		config_item_get(&rule->group.cg_item);
+		skex_fw_rule_get(rule);
 		arr[n++] = rule;
 	}
 	*rules = arr;
@@ -1482,7 +1492,8 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 	b->seq = ++rule->next_seq;
 	b->kernel_made = kernel_made;
 	atomic64_set(&b->hits, 0);
-	skex_fw_cfs_init_branch(b, name);
+	refcount_set(&b->ref, 1);
+	strscpy(b->name, name, sizeof(b->name));
 	list_add_tail(&b->node, &rule->branches);
 	rule->nbranches++;
 	return b;
@@ -1494,7 +1505,7 @@ struct skex_fw_branch *skex_fw_branch_find(struct skex_fw_rule *rule,
 	struct skex_fw_branch *b;
 
 	list_for_each_entry(b, &rule->branches, node)
-		if (!strcmp(config_item_name(&b->group.cg_item), name))
+		if (!strcmp(b->name, name))
 			return b;
 	return NULL;
 }
@@ -1557,15 +1568,16 @@ static void skex_fw_branch_free_rcu(struct rcu_head *head)
 	kfree(b);
 }
 
-/* The last reference to a branch went (configfs release). */
-void skex_fw_branch_release(struct skex_fw_branch *b)
+void skex_fw_branch_get(struct skex_fw_branch *b)
 {
-	call_rcu(&b->rcu, skex_fw_branch_free_rcu);
+	refcount_inc(&b->ref);
 }
 
+/* The last reference frees the branch after the classifier's readers. */
 void skex_fw_branch_put(struct skex_fw_branch *b)
 {
-	config_item_put(&b->group.cg_item);
+	if (refcount_dec_and_test(&b->ref))
+		call_rcu(&b->rcu, skex_fw_branch_free_rcu);
 }
 
 static int skex_fw_branch_check_rule(struct skex_fw_branch *b, u8 type)
@@ -1743,7 +1755,7 @@ void skex_forward_net_exit(struct skex_net *sn)
 	mutex_lock(&sn->config_mutex);
 	xa_for_each(&fw->rules, port, rule) {
 		skex_fw_rule_delete(rule);
-		/* mkdir-made ones are configfs', which pins the module */
+		/* mkdir-made ones are their directories', which pin the module */
 		if (!rule->kernel_made)
 			continue;
 		list_for_each_entry_safe(b, tmp, &rule->branches, node) {

@@ -5,19 +5,19 @@
  * Connection classification and forwarding: the engine (forward.c) and the
  * two fronts that configure it (forward_configfs.c, forward_sockopt.c).
  *
- * Objects: a rule per incoming port of a namespace, holding branches. Both
- * are config_groups so that the rules of the initial namespace are the
- * directories of /sys/kernel/config/skex/forward/, whichever front made
- * them; in other namespaces the groups never enter configfs and only their
- * reference count is used. An object's memory goes with its last
- * config_item_put().
+ * Objects: a rule per incoming port of a namespace, holding branches, each
+ * with its own reference count (@ref); an object's memory goes with its
+ * last skex_fw_rule_put() or skex_fw_branch_put(). The engine knows
+ * nothing of configfs: in the initial namespace, forward_configfs.c makes
+ * a directory item for each object, which holds a reference on it.
  *
- * References: configfs holds one for each directory (the one make_group
- * returned), and the engine one for each object made through setsockopt()
- * (@kernel_made: the rule table's for a rule, the rule's branch list's for
- * a branch). Whoever takes an object out of the engine under config_mutex
- * (the rule's @deleted set, the branch's @rule cleared) owns the engine's
- * reference and puts it once the object's directories are gone.
+ * References: each directory holds one (taken when make_group made or
+ * adopted the object), and the engine one for each object made through
+ * setsockopt() (@kernel_made: the rule table's for a rule, the rule's
+ * branch list's for a branch). Whoever takes an object out of the engine
+ * under config_mutex (the rule's @deleted set, the branch's @rule cleared)
+ * owns the engine's reference and puts it once the object's directories
+ * are gone.
  *
  * Locking: every configuration change of a namespace holds
  * skex_net.config_mutex. The classifier never takes it: it reads an
@@ -27,7 +27,7 @@
 #define _SKEX_FW_H
 
 #include <linux/atomic.h>
-#include <linux/configfs.h>
+#include <linux/refcount.h>
 #include <linux/in6.h>
 #include <linux/list.h>
 #include <linux/sockptr.h>
@@ -67,18 +67,18 @@ struct skex_fw_pat {
 /*
  * One branch: a condition and the port it sends to.
  *
- * @group is branches/<name>/ in configfs; its reference count owns the
- * branch. The other fields are written under config_mutex; @hits is
+ * @name is its name (branches/<name>/ in configfs). The other fields are
+ * written under config_mutex; @hits is
  * counted by the classifier, which finds the branch through a tab under
  * RCU (a branch is freed a grace period after it left its rule).
  */
 struct skex_fw_branch {
-	struct config_group group;
+	refcount_t ref;
+	char name[SKEX_FW_NAME_MAX];
 	struct skex_fw_rule *rule;	/* NULL once deleted */
 	struct list_head node;		/* in rule->branches */
 	u64 seq;			/* creation order, ties go to the oldest */
 	bool kernel_made;		/* made by sockopt: the engine's ref */
-	bool unpinned;			/* directory made by the mirror */
 	u16 port;
 	u8 chance;
 	u8 family;			/* AF_INET, AF_INET6 or 0: no source */
@@ -93,19 +93,16 @@ struct skex_fw_branch {
 /*
  * A rule: incoming port, type, default port, branches.
  *
- * @group is forward/<port>/, @branches_group its branches/ directory. The
- * settings and @branches are written under config_mutex, which also
+ * The settings and @branches are written under config_mutex, which also
  * protects @lsn and @enabled; the classifier reads @tab under RCU.
  */
 struct skex_fw_rule {
-	struct config_group group;
-	struct config_group branches_group;
+	refcount_t ref;
 	struct skex_fw_net *fw;
 	u16 port;
 	u8 type;
 	bool enabled;
 	bool kernel_made;		/* made by sockopt: the engine's ref */
-	bool unpinned;			/* directory made by the mirror */
 	bool deleted;
 	u16 def_port;
 	u32 timeout_ms;
@@ -133,8 +130,8 @@ int skex_fw_rule_set_default(struct skex_fw_rule *rule, u16 port);
 int skex_fw_rule_set_timeout(struct skex_fw_rule *rule, u32 ms);
 int skex_fw_rule_set_window(struct skex_fw_rule *rule, u32 bytes);
 int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on);
+void skex_fw_rule_get(struct skex_fw_rule *rule);
 void skex_fw_rule_put(struct skex_fw_rule *rule);
-void skex_fw_rule_release(struct skex_fw_rule *rule);
 int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 			  struct skex_fw_rule ***rules, unsigned int *count);
 
@@ -145,8 +142,8 @@ struct skex_fw_branch *skex_fw_branch_find(struct skex_fw_rule *rule,
 					   const char *name);
 void skex_fw_branch_delete(struct skex_fw_branch *branch);
 void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out);
+void skex_fw_branch_get(struct skex_fw_branch *branch);
 void skex_fw_branch_put(struct skex_fw_branch *branch);
-void skex_fw_branch_release(struct skex_fw_branch *branch);
 int skex_fw_branch_set_port(struct skex_fw_branch *branch, u16 port);
 int skex_fw_branch_set_chance(struct skex_fw_branch *branch, u32 chance);
 int skex_fw_branch_set_source(struct skex_fw_branch *branch, u8 family,
@@ -157,13 +154,7 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *branch,
 bool skex_fw_branch_complete(const struct skex_fw_branch *branch);
 bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask);
 
-/* configfs.c: /sys/kernel/config/skex/forward/ */
-extern struct config_group skex_forward_group;
-
-/* forward_configfs.c */
-extern struct configfs_group_operations skex_forward_dir_ops;
-void skex_fw_cfs_init_rule(struct skex_fw_rule *rule);
-void skex_fw_cfs_init_branch(struct skex_fw_branch *branch, const char *name);
+/* forward_configfs.c (skex_forward_dir_ops: configfs.h) */
 int skex_fw_cfs_show(u16 port, const char *branch);
 int skex_fw_cfs_hide(u16 port, const char *branch);
 void skex_fw_cfs_lock(void);
@@ -171,7 +162,7 @@ void skex_fw_cfs_unlock(void);
 void skex_forward_configfs_start(void);
 void skex_forward_configfs_stop(void);
 
-/* forward_sockopt.c: the seed's setsockopt() commands */
+/* forward_sockopt.c: the setsockopt() commands */
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		       unsigned int optlen);
 

@@ -24,9 +24,10 @@
  *               |-- chance      dice only: 0-100, all branches sum <= 100
  *               `-- hits        ro: connections handed to port
  *
- * The directories are the engine's objects (forward.h): mkdir makes a
- * rule or branch, rmdir deletes it (a rule's branches go first, as
- * configfs wants).
+ * Each directory is an item of ours holding a reference on an engine
+ * object (forward.h): mkdir makes the rule or branch in make_group, rmdir
+ * deletes it (a rule's branches go first, as configfs wants), and the
+ * item's release drops the reference.
  *
  * Rules and branches made through setsockopt() in the initial namespace
  * are mirrored here: the sockopt front calls skex_fw_cfs_show(), which
@@ -68,15 +69,44 @@ static struct mutex *skex_fw_cfs_config_mutex(void)
 	return &skex_net(&init_net)->config_mutex;
 }
 
+/*
+ * The directory of a rule (forward/<port>/, with branches/) and of a
+ * branch: each holds a reference on its engine object, dropped when
+ * configfs releases the item. @unpinned: made by the mirror.
+ */
+struct skex_fw_cfs_rule {
+	struct config_group group;
+	struct config_group branches_group;
+	struct skex_fw_rule *rule;
+	bool unpinned;
+};
+
+struct skex_fw_cfs_branch {
+	struct config_group group;
+	struct skex_fw_branch *branch;
+	bool unpinned;
+};
+
+static struct skex_fw_cfs_rule *to_cfs_rule(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct skex_fw_cfs_rule,
+			    group);
+}
+
+static struct skex_fw_cfs_branch *to_cfs_branch(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct skex_fw_cfs_branch,
+			    group);
+}
+
 static struct skex_fw_rule *to_rule(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct skex_fw_rule, group);
+	return to_cfs_rule(item)->rule;
 }
 
 static struct skex_fw_branch *to_branch(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct skex_fw_branch,
-			    group);
+	return to_cfs_branch(item)->branch;
 }
 
 /*
@@ -91,6 +121,8 @@ static ssize_t skex_fw_##obj##_##name##_store(struct config_item *item,	\
 	type val;							\
 	int err;							\
 									\
+	if (skex_configfs_has_nul(page, count))				\
+		return -EINVAL;						\
 	err = kstrto##type(page, 10, &val);				\
 	if (err)							\
 		return err;						\
@@ -119,12 +151,13 @@ static ssize_t skex_fw_rule_type_store(struct config_item *item,
 	struct skex_fw_rule *rule = to_rule(item);
 	int type, err;
 
-	for (type = SKEX_FW_DICE; type <= SKEX_FW_ADDR; type++)
-		if (sysfs_streq(page, skex_fw_type_names[type]))
-			break;
-	if (type > SKEX_FW_ADDR) {
-		pr_err("forward/%u/type: unknown type '%.*s'\n", rule->port,
-		       (int)skex_configfs_chomp(page, count), page);
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
+	/* "none" is what a new rule shows; it cannot be written */
+	type = sysfs_match_string(skex_fw_type_names, page);
+	if (type <= SKEX_FW_NONE) {
+		pr_info("forward/%u/type: unknown type '%.*s'\n", rule->port,
+			skex_configfs_quote(page, count), page);
 		return -EINVAL;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -165,6 +198,8 @@ static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 	u8 on;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	err = kstrtou8(page, 10, &on);
 	if (err)
 		return err;
@@ -174,7 +209,7 @@ static ssize_t skex_fw_rule_enable_store(struct config_item *item,
 	err = skex_fw_rule_enable(rule, on);
 	mutex_unlock(skex_fw_cfs_config_mutex());
 	if (err)
-		pr_err("forward/%u/enable: %d\n", rule->port, err);
+		pr_info("forward/%u/enable: cannot set: %d\n", rule->port, err);
 	return err ? err : count;
 }
 
@@ -199,7 +234,10 @@ static struct configfs_attribute *skex_fw_rule_attrs[] = {
 
 static void skex_fw_rule_item_release(struct config_item *item)
 {
-	skex_fw_rule_release(to_rule(item));
+	struct skex_fw_cfs_rule *cr = to_cfs_rule(item);
+
+	skex_fw_rule_put(cr->rule);
+	kfree(cr);
 }
 
 static struct configfs_item_operations skex_fw_rule_item_ops = {
@@ -214,24 +252,37 @@ static const struct config_item_type skex_fw_rule_type = {
 
 /* ---- forward/<port>/branches/<name>/ ---- */
 
-static ssize_t skex_fw_branch_show_locked(struct skex_fw_branch *b,
-					  const char *what, char *page)
+static ssize_t skex_fw_branch_emit_port(struct skex_fw_branch *b, char *page)
 {
-	if (!strcmp(what, "port"))
-		return sysfs_emit(page, "%u\n", b->port);
-	if (!strcmp(what, "chance"))
-		return sysfs_emit(page, "%u\n", b->chance);
-	if (!strcmp(what, "hits"))
-		return sysfs_emit(page, "%llu\n",
-				  (unsigned long long)atomic64_read(&b->hits));
-	if (!strcmp(what, "pattern")) {
-		if (!b->pat)
-			return sysfs_emit(page, "\n");
-		memcpy(page, b->pat->data, b->pat->len);
-		page[b->pat->len] = '\n';
-		return b->pat->len + 1;
-	}
-	/* source */
+	return sysfs_emit(page, "%u\n", b->port);
+}
+
+static ssize_t skex_fw_branch_emit_chance(struct skex_fw_branch *b,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n", b->chance);
+}
+
+static ssize_t skex_fw_branch_emit_hits(struct skex_fw_branch *b, char *page)
+{
+	return sysfs_emit(page, "%llu\n",
+			  (unsigned long long)atomic64_read(&b->hits));
+}
+
+/* The bytes as written, binary-safe, and a newline. */
+static ssize_t skex_fw_branch_emit_pattern(struct skex_fw_branch *b,
+					   char *page)
+{
+	if (!b->pat)
+		return sysfs_emit(page, "\n");
+	memcpy(page, b->pat->data, b->pat->len);
+	page[b->pat->len] = '\n';
+	return b->pat->len + 1;
+}
+
+static ssize_t skex_fw_branch_emit_source(struct skex_fw_branch *b,
+					  char *page)
+{
 	if (b->family == AF_INET6)
 		return sysfs_emit(page, "%pI6c/%u\n", &b->addr, b->bits);
 	if (b->family != AF_INET)
@@ -246,7 +297,7 @@ static ssize_t skex_fw_branch_##name##_show(struct config_item *item,	\
 	ssize_t ret;							\
 									\
 	mutex_lock(skex_fw_cfs_config_mutex());				\
-	ret = skex_fw_branch_show_locked(to_branch(item), #name, page);	\
+	ret = skex_fw_branch_emit_##name(to_branch(item), page);		\
 	mutex_unlock(skex_fw_cfs_config_mutex());			\
 	return ret;							\
 }
@@ -329,11 +380,13 @@ static ssize_t skex_fw_branch_source_store(struct config_item *item,
 	u8 family;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	err = skex_fw_parse_source(page, count, &family, &addr, &mask);
 	if (err) {
-		pr_err("branch %s: bad source '%.*s'\n",
-		       config_item_name(item), (int)skex_configfs_chomp(page, count),
-		       page);
+		pr_info("branch %s: bad source '%.*s'\n",
+			config_item_name(item), skex_configfs_quote(page, count),
+			page);
 		return err;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -359,7 +412,10 @@ static struct configfs_attribute *skex_fw_branch_attrs[] = {
 
 static void skex_fw_branch_item_release(struct config_item *item)
 {
-	skex_fw_branch_release(to_branch(item));
+	struct skex_fw_cfs_branch *cb = to_cfs_branch(item);
+
+	skex_fw_branch_put(cb->branch);
+	kfree(cb);
 }
 
 static struct configfs_item_operations skex_fw_branch_item_ops = {
@@ -376,34 +432,42 @@ static const struct config_item_type skex_fw_branch_type = {
 static struct config_group *skex_fw_branch_make(struct config_group *group,
 						const char *name)
 {
-	struct skex_fw_rule *rule = container_of(group, struct skex_fw_rule,
-						 branches_group);
+	struct skex_fw_rule *rule = container_of(group, struct skex_fw_cfs_rule,
+						 branches_group)->rule;
 	bool mirror = skex_configfs_mirroring();
+	struct skex_fw_cfs_branch *cb;
 	struct skex_fw_branch *b;
 
+	cb = kzalloc(sizeof(*cb), GFP_KERNEL);
+	if (!cb)
+		return ERR_PTR(-ENOMEM);
 	mutex_lock(skex_fw_cfs_config_mutex());
 	if (!mirror) {
 		b = skex_fw_branch_create(rule, name, false);
 	} else {
 		b = rule->deleted ? NULL : skex_fw_branch_find(rule, name);
 		if (b)
-			config_item_get(&b->group.cg_item);
+			skex_fw_branch_get(b);
 		else
 			b = ERR_PTR(-ENOENT);
 	}
-	if (!IS_ERR(b))
-		b->unpinned = mirror;
 	mutex_unlock(skex_fw_cfs_config_mutex());
-	if (IS_ERR(b))
+	if (IS_ERR(b)) {
+		kfree(cb);
 		return ERR_CAST(b);
-	return &b->group;
+	}
+	cb->branch = b;		/* the reference of the directory */
+	cb->unpinned = mirror;
+	config_group_init_type_name(&cb->group, name, &skex_fw_branch_type);
+	return &cb->group;
 }
 
 /* rmdir deletes the branch; the mirror only forgets a deleted one. */
 static void skex_fw_branch_drop(struct config_group *group,
 				struct config_item *item)
 {
-	struct skex_fw_branch *b = to_branch(item);
+	struct skex_fw_cfs_branch *cb = to_cfs_branch(item);
+	struct skex_fw_branch *b = cb->branch;
 	bool mine = false;
 
 	if (!skex_configfs_mirroring()) {
@@ -414,7 +478,7 @@ static void skex_fw_branch_drop(struct config_group *group,
 	}
 	if (mine && b->kernel_made)
 		skex_fw_branch_put(b);		/* the engine's */
-	skex_configfs_repin(b->unpinned);
+	skex_configfs_repin(cb->unpinned);
 	config_item_put(item);
 }
 
@@ -436,11 +500,15 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 {
 	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
 	bool mirror = skex_configfs_mirroring();
+	struct skex_fw_cfs_rule *cr;
 	struct skex_fw_rule *rule;
 	u16 port;
 
 	if (skex_configfs_parse_name(name, &port))
 		return ERR_PTR(-EINVAL);
+	cr = kzalloc(sizeof(*cr), GFP_KERNEL);
+	if (!cr)
+		return ERR_PTR(-ENOMEM);
 
 	mutex_lock(skex_fw_mutex(fw));
 	if (!mirror) {
@@ -448,16 +516,22 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 	} else {
 		rule = skex_fw_rule_find(fw, port);
 		if (rule)
-			config_item_get(&rule->group.cg_item);
+			skex_fw_rule_get(rule);
 		else
 			rule = ERR_PTR(-ENOENT);
 	}
-	if (!IS_ERR(rule))
-		rule->unpinned = mirror;
 	mutex_unlock(skex_fw_mutex(fw));
-	if (IS_ERR(rule))
+	if (IS_ERR(rule)) {
+		kfree(cr);
 		return ERR_CAST(rule);
-	return &rule->group;
+	}
+	cr->rule = rule;	/* the reference of the directory */
+	cr->unpinned = mirror;
+	config_group_init_type_name(&cr->group, name, &skex_fw_rule_type);
+	config_group_init_type_name(&cr->branches_group, "branches",
+				    &skex_fw_branches_type);
+	configfs_add_default_group(&cr->branches_group, &cr->group);
+	return &cr->group;
 }
 
 /*
@@ -467,7 +541,8 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 static void skex_fw_rule_drop(struct config_group *group,
 			      struct config_item *item)
 {
-	struct skex_fw_rule *rule = to_rule(item);
+	struct skex_fw_cfs_rule *cr = to_cfs_rule(item);
+	struct skex_fw_rule *rule = cr->rule;
 	struct skex_fw_branch *b, *tmp;
 	bool mine = false;
 	LIST_HEAD(gone);
@@ -488,7 +563,7 @@ static void skex_fw_rule_drop(struct config_group *group,
 	}
 	if (mine && rule->kernel_made)
 		skex_fw_rule_put(rule);		/* the engine's */
-	skex_configfs_repin(rule->unpinned);
+	skex_configfs_repin(cr->unpinned);
 	config_item_put(item);
 }
 
@@ -497,23 +572,7 @@ struct configfs_group_operations skex_forward_dir_ops = {
 	.drop_item = skex_fw_rule_drop,
 };
 
-/* ---- for the engine and the setsockopt() front ---- */
-
-void skex_fw_cfs_init_rule(struct skex_fw_rule *rule)
-{
-	char name[8];
-
-	snprintf(name, sizeof(name), "%u", rule->port);
-	config_group_init_type_name(&rule->group, name, &skex_fw_rule_type);
-	config_group_init_type_name(&rule->branches_group, "branches",
-				    &skex_fw_branches_type);
-	configfs_add_default_group(&rule->branches_group, &rule->group);
-}
-
-void skex_fw_cfs_init_branch(struct skex_fw_branch *b, const char *name)
-{
-	config_group_init_type_name(&b->group, name, &skex_fw_branch_type);
-}
+/* ---- for the setsockopt() front ---- */
 
 void skex_fw_cfs_lock(void)
 {
@@ -541,6 +600,7 @@ static int skex_fw_cfs_dirop(u16 port, const char *branch, bool make)
 	int err;
 
 	lockdep_assert_held(&skex_fw_cfs_mutex);
+	lockdep_assert_not_held(skex_fw_cfs_config_mutex());
 	if (!skex_fw_cfs_on)
 		return 0;
 	snprintf(name, sizeof(name), "%u", port);
@@ -617,7 +677,7 @@ void skex_forward_configfs_start(void)
 		list_for_each_entry(b, &rules[i]->branches, node) {
 			if (!branches)
 				break;
-			config_item_get(&b->group.cg_item);
+			skex_fw_branch_get(b);
 			branches[nb++] = b;
 		}
 		mutex_unlock(skex_fw_mutex(fw));
@@ -625,8 +685,7 @@ void skex_forward_configfs_start(void)
 			pr_warn("forward/%u: cannot show\n", rules[i]->port);
 		for (j = 0; j < nb; j++) {
 			b = branches[j];
-			skex_fw_cfs_show(rules[i]->port,
-					 config_item_name(&b->group.cg_item));
+			skex_fw_cfs_show(rules[i]->port, b->name);
 			skex_fw_branch_put(b);
 		}
 		kfree(branches);
@@ -662,19 +721,20 @@ static struct config_item *skex_fw_cfs_first(struct config_group *group)
 void skex_forward_configfs_stop(void)
 {
 	struct config_item *ri, *bi;
-	struct skex_fw_rule *rule;
+	struct skex_fw_cfs_rule *cr;
 	int err = 0;
 
 	skex_fw_cfs_lock();
 	/* one that cannot be removed (logged) would come first again */
 	while (!err && (ri = skex_fw_cfs_first(&skex_forward_group))) {
-		rule = to_rule(ri);
-		while (!err && (bi = skex_fw_cfs_first(&rule->branches_group))) {
-			err = skex_fw_cfs_hide(rule->port, config_item_name(bi));
+		cr = to_cfs_rule(ri);
+		while (!err && (bi = skex_fw_cfs_first(&cr->branches_group))) {
+			err = skex_fw_cfs_hide(cr->rule->port,
+					       config_item_name(bi));
 			config_item_put(bi);
 		}
 		if (!err)
-			err = skex_fw_cfs_hide(rule->port, NULL);
+			err = skex_fw_cfs_hide(cr->rule->port, NULL);
 		config_item_put(ri);
 	}
 	skex_fw_cfs_on = false;

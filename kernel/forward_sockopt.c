@@ -2,8 +2,8 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * The seed's setsockopt() commands of the forward engine, on struct
- * tcp_fw_user (uapi/linux/tcp_fw_user.h). sockopt.c has checked
+ * The setsockopt() commands of the forward engine, on struct tcp_fw_user
+ * (uapi/linux/tcp_fw_user.h, docs/sockopt.md, docs/forwarding.md). sockopt.c has checked
  * CAP_NET_ADMIN and that optlen covers the structure. They act on the
  * caller's namespace; in the initial one, what they make is also shown in
  * configfs, as ordinary directories, and what they delete (whichever
@@ -11,8 +11,8 @@
  * changes the engine under config_mutex, all or nothing, and then the
  * directories, under skex_fw_cfs_lock() only.
  *
- * Fields a command does not use are ignored: the seed's programs leave
- * them uninitialised.
+ * Fields a command does not use are ignored: existing programs leave them
+ * uninitialised.
  */
 #include "skex.h"
 #include "forward.h"
@@ -75,7 +75,7 @@ static int skex_fw_so_add_rule(struct skex_fw_call *c)
 	if (err)
 		skex_fw_rule_delete(rule);
 	else
-		config_item_get(&rule->group.cg_item);	/* ours */
+		skex_fw_rule_get(rule);	/* ours */
 	mutex_unlock(skex_fw_mutex(c->fw));
 	if (err)
 		goto put;
@@ -132,6 +132,8 @@ static void skex_fw_so_undo_branch(struct skex_fw_branch *b)
 {
 	struct skex_fw_rule *rule = b->rule;
 
+	lockdep_assert_held(skex_fw_mutex(rule->fw));
+
 	skex_fw_branch_delete(b);
 	/* a failed command leaves no trace, not even a used name */
 	if (rule->next_seq == b->seq)
@@ -171,7 +173,7 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	if (err)
 		skex_fw_so_undo_branch(b);
 	else
-		config_item_get(&b->group.cg_item);	/* ours */
+		skex_fw_branch_get(b);	/* ours */
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
 	if (err)
@@ -222,8 +224,7 @@ static void skex_fw_so_forget_branches(struct skex_fw_call *c, u16 port,
 
 	list_for_each_entry_safe(b, tmp, list, node) {
 		if (c->cfs)
-			skex_fw_cfs_hide(port,
-					 config_item_name(&b->group.cg_item));
+			skex_fw_cfs_hide(port, b->name);
 		list_del_init(&b->node);
 		if (b->kernel_made)
 			skex_fw_branch_put(b);	/* the engine's */
@@ -232,12 +233,15 @@ static void skex_fw_so_forget_branches(struct skex_fw_call *c, u16 port,
 }
 
 /* A reference of ours to each branch on @list. Under config_mutex. */
-static void skex_fw_so_hold_branches(struct list_head *list)
+static void skex_fw_so_hold_branches(struct skex_fw_net *fw,
+				     struct list_head *list)
 {
 	struct skex_fw_branch *b;
 
+	lockdep_assert_held(skex_fw_mutex(fw));
+
 	list_for_each_entry(b, list, node)
-		config_item_get(&b->group.cg_item);
+		skex_fw_branch_get(b);
 }
 
 static int skex_fw_so_del_branch(struct skex_fw_call *c)
@@ -260,7 +264,7 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 	if (found) {
 		skex_fw_branch_delete(found);
 		list_add(&found->node, &gone);
-		skex_fw_so_hold_branches(&gone);
+		skex_fw_so_hold_branches(c->fw, &gone);
 	} else {
 		err = -ENOENT;
 	}
@@ -281,7 +285,7 @@ static int skex_fw_so_flush(struct skex_fw_call *c)
 	err = skex_fw_so_rule(c, &rule);
 	if (!err) {
 		skex_fw_rule_flush(rule, &gone);
-		skex_fw_so_hold_branches(&gone);
+		skex_fw_so_hold_branches(c->fw, &gone);
 	}
 	mutex_unlock(skex_fw_mutex(c->fw));
 
@@ -309,7 +313,7 @@ static int skex_fw_so_edit(struct skex_fw_call *c)
 static void skex_fw_so_detach_rule(struct skex_fw_rule *rule)
 {
 	skex_fw_rule_delete(rule);
-	skex_fw_so_hold_branches(&rule->branches);
+	skex_fw_so_hold_branches(rule->fw, &rule->branches);
 }
 
 /*
@@ -339,7 +343,7 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 		err = skex_fw_so_rule(c, &rule);
 		if (!err) {
 			skex_fw_so_detach_rule(rule);
-			config_item_get(&rule->group.cg_item);	/* ours */
+			skex_fw_rule_get(rule);	/* ours */
 		}
 		mutex_unlock(skex_fw_mutex(c->fw));
 		if (!err)

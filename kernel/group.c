@@ -2,7 +2,7 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Socket groups: accept rate, accept ratio, output rate (SPEC section 2).
+ * Socket groups: accept rate, accept ratio, output rate (docs/groups.md).
  *
  * A group (struct skex_group) lists ports (struct skex_group_port). Each port
  * of a group is published in the port table of netmeter.c, in

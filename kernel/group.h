@@ -2,15 +2,14 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Socket groups (SPEC section 2): the engine (group.c), its configfs
- * directories (group_configfs.c) and the seed's setsockopt() commands
+ * Socket groups (docs/groups.md): the engine (group.c), its configfs
+ * directories (group_configfs.c) and its setsockopt() commands
  * (group_sockopt.c).
  */
 #ifndef _SKEX_GROUP_H
 #define _SKEX_GROUP_H
 
 #include <linux/atomic.h>
-#include <linux/configfs.h>
 #include <linux/poll.h>
 #include <linux/sockptr.h>
 #include <linux/socket_ex_user.h>
@@ -95,13 +94,11 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask);
 void skex_group_received(struct sock *sk);
 void skex_group_destroyed(struct sock *sk);
 
-/* group_sockopt.c: the seed's setsockopt() commands */
+/* group_sockopt.c: the setsockopt() commands */
 int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 			  unsigned int optlen);
 
-/* group_configfs.c: mkdir/rmdir under /sys/kernel/config/skex/ */
-extern struct configfs_group_operations skex_group_dir_ops;
-extern struct config_group skex_groups_group;
+/* group_configfs.c (skex_group_dir_ops: configfs.h) */
 void skex_group_configfs_sync(struct skex_net *sn, u16 gid);
 void skex_group_configfs_sync_all(struct skex_net *sn);
 void skex_group_configfs_start(void);

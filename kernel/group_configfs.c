@@ -85,7 +85,9 @@ static DEFINE_MUTEX(skex_cfs_sync_mutex);
 /* no mirror before skex_group_configfs_start() nor after the exit */
 static bool skex_cfs_closed = true;
 
+/* "" is what a new group shows; it cannot be written */
 static const char *const skex_type_names[] = {
+	[0] = "",
 	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
 	[SKEX_ACCEPT_RATIO] = "accept_ratio",
 	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
@@ -147,8 +149,10 @@ static struct skex_group_spec *
 skex_cfs_port_spec(struct skex_net *sn, struct skex_cfs_port *cp,
 		   struct skex_group_port_spec **ps, int *err)
 {
-	struct skex_group_spec *spec = skex_cfs_spec(sn, cp->grp->gid, err);
+	struct skex_group_spec *spec;
 
+	lockdep_assert_held(&sn->config_mutex);
+	spec = skex_cfs_spec(sn, cp->grp->gid, err);
 	if (!spec)
 		return NULL;
 	*ps = skex_cfs_spec_port(spec, cp->port);
@@ -164,8 +168,10 @@ skex_cfs_port_spec(struct skex_net *sn, struct skex_cfs_port *cp,
 static int skex_cfs_apply(struct skex_net *sn, u16 gid,
 			  struct skex_group_spec *spec)
 {
-	int err = skex_group_check(spec, false);
+	int err;
 
+	lockdep_assert_held(&sn->config_mutex);
+	err = skex_group_check(spec, false);
 	return err ?: skex_group_edit(sn, gid, spec);
 }
 
@@ -187,7 +193,7 @@ static ssize_t skex_port_quota_show(struct config_item *item, char *page)
 		return err;
 
 	if (!ps->set) {
-		ret = sprintf(page, "\n");
+		ret = sysfs_emit(page, "\n");
 	} else if (skex_group_accept_type(spec->type)) {
 		u32 frac = ps->quota % 1000;
 		unsigned int digits = 3;
@@ -197,12 +203,12 @@ static ssize_t skex_port_quota_show(struct config_item *item, char *page)
 			digits--;
 		}
 		if (frac)
-			ret = sprintf(page, "%u.%0*u\n", ps->quota / 1000,
-				      digits, frac);
+			ret = sysfs_emit(page, "%u.%0*u\n", ps->quota / 1000,
+					 digits, frac);
 		else
-			ret = sprintf(page, "%u\n", ps->quota / 1000);
+			ret = sysfs_emit(page, "%u\n", ps->quota / 1000);
 	} else {
-		ret = sprintf(page, "%u\n", ps->quota);
+		ret = sysfs_emit(page, "%u\n", ps->quota);
 	}
 	kfree(spec);
 	return ret;
@@ -253,6 +259,8 @@ static ssize_t skex_port_quota_store(struct config_item *item,
 	u32 quota;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	mutex_lock(&sn->config_mutex);
 	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
 	if (!spec)
@@ -276,7 +284,7 @@ unlock:
 	if (err)
 		pr_info("groups/%u/ports/%u/quota: cannot set '%.*s': %d\n",
 			cp->grp->gid, cp->port,
-			(int)skex_configfs_chomp(page, count), page, err);
+			skex_configfs_quote(page, count), page, err);
 	return err ?: count;
 }
 
@@ -294,7 +302,7 @@ static ssize_t skex_port_nonblock_show(struct config_item *item, char *page)
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
-	ret = sprintf(page, "%d\n", ps->nonblock);
+	ret = sysfs_emit(page, "%d\n", ps->nonblock);
 	kfree(spec);
 	return ret;
 }
@@ -309,6 +317,8 @@ static ssize_t skex_port_nonblock_store(struct config_item *item,
 	unsigned int val;
 	int err;
 
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
 	err = kstrtouint(page, 10, &val);
 	if (err || val > 1 || !isdigit(page[0]))
 		return -EINVAL;
@@ -334,7 +344,7 @@ static ssize_t skex_port_throttled_show(struct config_item *item, char *page)
 	mutex_lock(&sn->config_mutex);
 	err = skex_group_throttled(sn, cp->grp->gid, cp->port, &count);
 	mutex_unlock(&sn->config_mutex);
-	return err ?: sprintf(page, "%llu\n", count);
+	return err ?: sysfs_emit(page, "%llu\n", count);
 }
 
 CONFIGFS_ATTR(skex_port_, quota);
@@ -479,8 +489,7 @@ static ssize_t skex_group_type_show(struct config_item *item, char *page)
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
-	ret = sprintf(page, "%s\n",
-		      spec->type ? skex_type_names[spec->type] : "");
+	ret = sysfs_emit(page, "%s\n", skex_type_names[spec->type]);
 	kfree(spec);
 	return ret;
 }
@@ -491,16 +500,14 @@ static ssize_t skex_group_type_store(struct config_item *item,
 	struct skex_cfs_group *cg = to_cfs_group(item);
 	struct skex_net *sn = skex_cfs_net();
 	struct skex_group_spec *spec;
-	u16 type;
-	int err;
+	int type, err;
 
-	for (type = SKEX_ACCEPT_ABSOLUTE; type <= SKEX_OUTPUT_ABSOLUTE_FTP;
-	     type++)
-		if (sysfs_streq(page, skex_type_names[type]))
-			break;
-	if (type > SKEX_OUTPUT_ABSOLUTE_FTP) {
+	if (skex_configfs_has_nul(page, count))
+		return -EINVAL;
+	type = sysfs_match_string(skex_type_names, page);
+	if (type <= 0) {
 		pr_info("groups/%u/type: unknown type '%.*s'\n", cg->gid,
-			(int)min_t(size_t, count, 32), page);
+			skex_configfs_quote(page, count), page);
 		return -EINVAL;
 	}
 
@@ -646,6 +653,7 @@ static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
 	char name[8], pname[8];
 	int i, j, n, err;
 
+	lockdep_assert_held(&skex_cfs_sync_mutex);
 	if (sn) {
 		mutex_lock(&sn->config_mutex);
 		exists = !skex_group_get(sn, gid, spec);
@@ -752,6 +760,7 @@ out:
  */
 void skex_group_configfs_sync(struct skex_net *sn, u16 gid)
 {
+	lockdep_assert_not_held(&sn->config_mutex);
 	if (net_eq(sn->net, &init_net))
 		skex_cfs_sync(sn, gid, false, false);
 }

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * The seed's setsockopt() commands of the group engine (section 2 of the
- * seed, uapi/linux/socket_ex_user.h):
+ * The setsockopt() commands of the group engine (docs/groups.md,
+ * docs/sockopt.md, uapi/linux/socket_ex_user.h):
  *
  *   TCP_SKEX_ADD_GROUP   struct sock_group_user; the gid is chosen here (the
  *                        lowest free one) and written back to the caller

@@ -6,19 +6,12 @@
  * meters for stock kernels.
  */
 #include "skex.h"
+#include "configfs.h"
 #include "forward.h"
 #include "group.h"
 #include "tcp_hooks.h"
 
 #include <linux/module.h>
-#include <net/netns/generic.h>
-
-static unsigned int skex_net_id __read_mostly;
-
-struct skex_net *skex_net(const struct net *net)
-{
-	return net_generic(net, skex_net_id);
-}
 
 static int __net_init skex_net_init(struct net *net)
 {
@@ -83,7 +76,7 @@ static int __init skex_init(void)
 	err = skex_tcp_hooks_init();
 	if (err)
 		goto err_pernet;
-	err = skex_configfs_init();
+	err = skex_configfs_init(&skex_forward_dir_ops, &skex_group_dir_ops);
 	if (err)
 		goto err_hooks;
 	skex_forward_configfs_start();

@@ -23,8 +23,8 @@
  * its own (a FIN received is discounted when the application consumes it).
  *
  * Locking: the connection table is an rhashtable (RCU readers, internal
- * bucket locks). Ports are created under skex_net.ports_lock and never
- * removed before their namespace goes; their accept counters are per-cpu,
+ * bucket locks). Ports (port.c) are never removed before their namespace
+ * goes; their accept counters are per-cpu,
  * their byte totals and the list of connections folded into them are
  * under skex_port.lock. A connection's port is changed only under the lock
  * of the port it leaves (skex_conn_lock()).
@@ -105,98 +105,6 @@ static DECLARE_DELAYED_WORK(skex_fold_work, skex_fold_all);
  */
 static bool skex_nm_stopped;
 
-struct skex_port *skex_port_find(struct skex_net *sn, u16 port)
-{
-	struct skex_port_chunk *chunk;
-
-	chunk = rcu_dereference_check(sn->chunks[port / SKEX_PORT_CHUNK],
-				      lockdep_is_held(&sn->ports_lock));
-	if (!chunk)
-		return NULL;
-	return rcu_dereference_check(chunk->port[port % SKEX_PORT_CHUNK],
-				     lockdep_is_held(&sn->ports_lock));
-}
-
-static void skex_port_free(struct skex_port *p)
-{
-	free_percpu(p->stats);
-	kfree(p);
-}
-
-/**
- * skex_port_get - find or create a port
- * @sn: the namespace's state
- * @port: the port number
- * @gfp: allocation flags for the caller's context
- *
- * Callable from any context with a matching @gfp. The caller must be in an
- * RCU read-side section, or hold a reference on the namespace; the port
- * stays valid as long as the namespace.
- */
-struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp)
-{
-	struct skex_port_chunk *chunk, *new_chunk = NULL;
-	struct skex_port *p, *new_port;
-	unsigned long flags;
-
-	p = skex_port_find(sn, port);
-	if (p)
-		return p;
-
-	new_port = kzalloc(sizeof(*new_port), gfp);
-	if (!new_port)
-		return NULL;
-	new_port->port = port;
-	spin_lock_init(&new_port->lock);
-	INIT_LIST_HEAD(&new_port->conns);
-	new_port->stats = alloc_percpu_gfp(struct skex_port_pcpu, gfp);
-	if (!new_port->stats)
-		goto err_port;
-	if (!rcu_access_pointer(sn->chunks[port / SKEX_PORT_CHUNK])) {
-		new_chunk = kzalloc(sizeof(*new_chunk), gfp);
-		if (!new_chunk)
-			goto err_stats;
-	}
-
-	spin_lock_irqsave(&sn->ports_lock, flags);
-	p = skex_port_find(sn, port);
-	if (p)
-		goto unlock;
-	chunk = rcu_dereference_protected(sn->chunks[port / SKEX_PORT_CHUNK],
-					  lockdep_is_held(&sn->ports_lock));
-	if (!chunk) {
-		chunk = new_chunk;
-		new_chunk = NULL;
-		rcu_assign_pointer(sn->chunks[port / SKEX_PORT_CHUNK], chunk);
-	}
-	rcu_assign_pointer(chunk->port[port % SKEX_PORT_CHUNK], new_port);
-	p = new_port;
-	new_port = NULL;
-unlock:
-	spin_unlock_irqrestore(&sn->ports_lock, flags);
-	kfree(new_chunk);
-	if (new_port)
-		skex_port_free(new_port);
-	return p;
-
-err_stats:
-	free_percpu(new_port->stats);
-err_port:
-	kfree(new_port);
-	return NULL;
-}
-
-/* A rule or group starts or stops listing the port in /proc/net/skex. */
-void skex_port_use(struct skex_port *p)
-{
-	atomic_inc(&p->users);
-}
-
-void skex_port_unuse(struct skex_port *p)
-{
-	atomic_dec(&p->users);
-}
-
 static struct skex_conn *skex_conn_find(const struct sock *sk)
 {
 	return rhashtable_lookup(&skex_conns, &sk, skex_conn_params);
@@ -216,6 +124,7 @@ static struct skex_port *skex_conn_lock(struct skex_conn *conn)
 {
 	struct skex_port *port;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 	for (;;) {
 		port = rcu_dereference(conn->port);
 		spin_lock_bh(&port->lock);
@@ -732,7 +641,7 @@ int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 
 int skex_netmeter_net_init(struct skex_net *sn)
 {
-	spin_lock_init(&sn->ports_lock);
+	skex_ports_init(sn);
 	return 0;
 }
 
@@ -744,26 +653,11 @@ static void skex_conn_purge_one(struct skex_conn *conn, void *sn)
 
 void skex_netmeter_net_exit(struct skex_net *sn)
 {
-	struct skex_port_chunk *chunk;
-	struct skex_port *p;
-	unsigned int i, j;
-
 	/* Forget connections that still point into @sn; normally none. */
 	skex_conns_walk(skex_conn_purge_one, sn);
 	/* Hooks may still be looking at ports they found under RCU. */
 	synchronize_rcu();
-
-	for (i = 0; i < SKEX_PORT_CHUNKS; i++) {
-		chunk = rcu_dereference_protected(sn->chunks[i], true);
-		if (!chunk)
-			continue;
-		for (j = 0; j < SKEX_PORT_CHUNK; j++) {
-			p = rcu_dereference_protected(chunk->port[j], true);
-			if (p)
-				skex_port_free(p);
-		}
-		kfree(chunk);
-	}
+	skex_ports_free(sn);
 }
 
 int skex_netmeter_init(void)

@@ -4,6 +4,10 @@
  *
  * Per network namespace state shared by the front ends (configfs, sockopt,
  * proc) and the engines (netmeter, forwarding, groups).
+ *
+ * Lock order: docs/design.md, "Lock order" (outer to inner: the mirror's
+ * mutexes, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
+ * mutex, lock_sock(), then spinlocks that are leaves).
  */
 #ifndef _SKEX_H
 #define _SKEX_H
@@ -15,6 +19,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
+#include <net/netns/generic.h>
 
 #define SKEX_PORT_CHUNK		256
 #define SKEX_PORT_CHUNKS	(65536 / SKEX_PORT_CHUNK)
@@ -83,7 +88,12 @@ struct skex_net {
 	size_t proc_size;		/* proc.c: a hint, no lock */
 };
 
-struct skex_net *skex_net(const struct net *net);
+extern unsigned int skex_net_id;	/* port.c */
+
+static inline struct skex_net *skex_net(const struct net *net)
+{
+	return net_generic(net, skex_net_id);
+}
 
 /* A port's counters and listen queue, summed at one moment. */
 struct skex_port_stat {
@@ -96,11 +106,15 @@ struct skex_port_stat {
 	u32 listeners;		/* listening sockets on the port */
 };
 
-/* netmeter.c */
+/* port.c: the port table */
 struct skex_port *skex_port_find(struct skex_net *sn, u16 port);
 struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp);
 void skex_port_use(struct skex_port *p);
 void skex_port_unuse(struct skex_port *p);
+void skex_ports_init(struct skex_net *sn);
+void skex_ports_free(struct skex_net *sn);
+
+/* netmeter.c */
 int skex_port_stat(struct net *net, u16 port, struct skex_port_stat *st);
 int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 		    size_t *count);
@@ -130,7 +144,9 @@ int skex_group_net_init(struct skex_net *sn);
 void skex_group_net_exit(struct skex_net *sn);
 
 /* configfs.c */
-int skex_configfs_init(void);
+struct configfs_group_operations;
+int skex_configfs_init(struct configfs_group_operations *forward_ops,
+		       struct configfs_group_operations *groups_ops);
 void skex_configfs_exit(void);
 
 #endif /* _SKEX_H */

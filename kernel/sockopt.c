@@ -2,8 +2,8 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * The seed's setsockopt()/getsockopt() front at level IPPROTO_TCP
- * (uapi/linux/tcp_fw_user.h, uapi/linux/socket_ex_user.h). A thin layer:
+ * The setsockopt()/getsockopt() front at level IPPROTO_TCP (docs/sockopt.md;
+ * uapi/linux/tcp_fw_user.h, uapi/linux/socket_ex_user.h). A thin layer:
  * it checks the caller and the length from a per-command table before any
  * copy, then calls the same engine functions as configfs.
  */
@@ -32,7 +32,7 @@ struct skex_sockopt {
 	int (*get)(struct sock *sk, void __user *optval, int len);
 };
 
-/* Fills the seed's struct netmeter for the port the caller names. */
+/* Fills struct netmeter (docs/proc.md) for the port the caller names. */
 static int skex_get_stat(struct sock *sk, void __user *optval, int len)
 {
 	struct skex_port_stat st;

@@ -120,8 +120,8 @@ static struct sock *skex_accept_throttled(struct skex_group_port *gp,
 	return child;
 }
 
-/* In place of inet_csk_accept(), through skex_inet_csk_accept() (compat.h). */
-struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
+/* In place of inet_csk_accept(), through skex_inet_csk_accept() below. */
+static struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 {
 	struct skex_call call;
 	struct skex_group_port *gp;
@@ -140,6 +140,25 @@ struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 		skex_accept_set_err(a, skex_call_ret(skex_accept_err(a)));
 	return child;
 }
+
+/* skex_accept() with the kernel's prototype of inet_csk_accept(). */
+#if !SKEX_HAVE_PROTO_ACCEPT_ARG
+static struct sock *skex_inet_csk_accept(struct sock *sk, int flags, int *err,
+					 bool kern)
+{
+	struct skex_accept_args a = { .flags = flags, .err = err, .kern = kern };
+
+	return skex_accept(sk, &a);
+}
+#else
+static struct sock *skex_inet_csk_accept(struct sock *sk,
+					 struct proto_accept_arg *arg)
+{
+	struct skex_accept_args a = { .arg = arg };
+
+	return skex_accept(sk, &a);
+}
+#endif
 
 /*
  * The original sent @ret (bytes or an error) of a piece of @n bytes the

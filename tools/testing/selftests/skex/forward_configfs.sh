@@ -4,7 +4,8 @@
 # Forwarding rules through configfs (/sys/kernel/config/skex/forward/):
 #  1. mkdir makes a disabled rule with defaults; bad names, bad values and
 #     attributes of another type are refused (EINVAL, ERANGE, EBUSY,
-#     EEXIST, EADDRINUSE) and change nothing; reads are normalised;
+#     EEXIST, EADDRINUSE), as is a NUL inside a written value, and change
+#     nothing; reads are normalised;
 #  2. an address rule with IPv4 and IPv6 sources, clients from 127.0.0.x,
 #     fd00::/64 and ::1 (extra addresses on lo): the longest prefix wins,
 #     v4 clients match v4 branches, the rest goes to default_port;
@@ -32,11 +33,12 @@ CFS=/sys/kernel/config/skex/forward
 [ -d "$CFS" ] || skex_die "$CFS missing (configfs not mounted?)"
 skex_tmpdir tmp fwcfs
 
-# wr FILE VALUE: write(2) like echo; prints the errno name or "ok"
+# wr FILE VALUE [FORMAT]: write(2) like echo (or printf FORMAT VALUE, in
+# one write); prints the errno name or "ok"
 wr()
 {
 	local out
-	out=$( (printf '%s\n' "$2" >"$1") 2>&1)
+	out=$( (printf "${3:-%s\n}" "$2" >"$1") 2>&1)
 	case $out in
 	"") echo ok ;;
 	*"Invalid argument"*) echo EINVAL ;;
@@ -73,6 +75,8 @@ fw() { "$FWT" "$@"; }
 
 # check_wr FILE VALUE EXPECTED
 check_wr() { skex_check_eq "write '$2' to ${1#"$CFS"/}" "$3" "$(wr "$1" "$2")"; }
+# check_nul FILE VALUE: VALUE, a NUL and more in one write: EINVAL
+check_nul() { skex_check_eq "write '$2\\0junk' to ${1#"$CFS"/}" EINVAL "$(wr "$1" "$2" '%s\0junk\n')"; }
 check_rd() { skex_check_eq "read ${1#"$CFS"/}" "$2" "$(cat "$1" 2>&1)"; }
 
 # start_server VAR: forward_tool serve on [::]:any, log in $tmp/VAR.log
@@ -110,6 +114,8 @@ check_rd "$R/default_hits" 0
 check_rd "$R/dropped" 0
 check_wr "$R/enable" 1 EINVAL
 check_wr "$R/type" bogus EINVAL
+check_nul "$R/type" address
+check_rd "$R/type" none
 check_wr "$R/type" address ok
 check_rd "$R/type" address
 check_wr "$R/timeout_ms" 5 EINVAL
@@ -118,6 +124,10 @@ check_wr "$R/default_port" 0 EINVAL
 check_wr "$R/default_port" 70000 ERANGE
 check_wr "$R/default_port" "$P" EINVAL
 check_wr "$R/default_port" x12 EINVAL
+check_nul "$R/default_port" "$D"
+check_nul "$R/timeout_ms" 2000
+check_rd "$R/default_port" 0
+check_rd "$R/timeout_ms" 1000
 check_wr "$R/default_port" "$D" ok
 check_rd "$R/default_port" "$D"
 check_wr "$R/enable" 2 EINVAL
@@ -135,6 +145,7 @@ check_wr "$B/net8/source" 10.0.0.0/255.0.255.0 EINVAL
 check_wr "$B/net8/source" fd00::/129 EINVAL
 check_wr "$B/net8/source" 10.0.0.1:80 EINVAL
 check_wr "$B/net8/source" 10.0.0.0/255.0.0.0:9 EINVAL
+check_nul "$B/net8/source" 127.0.0.0/8
 check_rd "$B/net8/source" ""
 check_wr "$B/net8/source" 127.1.2.3/255.0.0.0 ok
 check_rd "$B/net8/source" 127.0.0.0/8

@@ -440,6 +440,9 @@ TEST_F(groups, configfs_input)
 		TH_LOG("a port before the type");
 	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/type", "bogus"));
 	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/type", "accept_rate\n\n"));
+	/* a NUL inside the write is refused, not taken as the end */
+	EXPECT_EQ(-EINVAL, cfs_write_len(CFS_GROUPS "/5/type",
+					 "accept_rate\0junk", 16));
 	EXPECT_CFS("", 5, 0, "type");
 	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/5/type", "accept_rate\n"));
 	EXPECT_CFS("accept_rate", 5, 0, "type");
@@ -477,7 +480,12 @@ TEST_F(groups, configfs_input)
 	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "2"));
 	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "x"));
 	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "-1"));
+	EXPECT_EQ(-EINVAL, cfs_write_len(CFS_GROUPS "/5/ports/46001/nonblock",
+					 "1\0junk", 6));
 	EXPECT_CFS("0", 5, 46001, "nonblock");
+	EXPECT_EQ(-EINVAL, cfs_write_len(CFS_GROUPS "/5/ports/46001/quota",
+					 "10\0junk", 7));
+	EXPECT_CFS("1.01", 5, 46001, "quota");
 	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "1\n"));
 	EXPECT_CFS("1", 5, 46001, "nonblock");
 	EXPECT_NE(0, cfs_write(CFS_GROUPS "/5/ports/46001/throttled", "5"));

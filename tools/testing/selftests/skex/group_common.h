@@ -131,20 +131,27 @@ static inline int cfs_read(const char *path, char *buf, size_t len)
 }
 
 /* Write @val to a configfs file in one write(): 0 or -errno. */
-static inline int cfs_write(const char *path, const char *val)
+/* Writes @len bytes of @val (NULs included) in one write(2). */
+static inline int cfs_write_len(const char *path, const char *val,
+				size_t len)
 {
 	int fd = open(path, O_WRONLY), ret = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	n = write(fd, val, strlen(val));
+	n = write(fd, val, len);
 	if (n < 0)
 		ret = -errno;
-	else if ((size_t)n != strlen(val))
+	else if ((size_t)n != len)
 		ret = -EIO;
 	close(fd);
 	return ret;
+}
+
+static inline int cfs_write(const char *path, const char *val)
+{
+	return cfs_write_len(path, val, strlen(val));
 }
 
 static inline int cfs_mkdir(const char *path)
