@@ -202,6 +202,26 @@ static const char *ename(int err)
 	return s ? s : "E?";
 }
 
+/*
+ * Ports outside the pool: edges of the port table's chunks and some drawn
+ * from the seed. A bounded set: a namespace keeps every port it ever used
+ * in its table until it goes (port.c), so fully random ports would grow
+ * the slab by design and hide a leak behind it.
+ */
+#define ODD_PORTS 32
+static uint16_t odd_ports[ODD_PORTS] = {
+	1, 255, 256, 257, 511, 1023, 1024, 32767, 32768, 65279, 65280, 65534,
+};
+
+static void odd_ports_init(void)
+{
+	uint64_t s = seed + 1;
+	int i;
+
+	for (i = 12; i < ODD_PORTS; i++)
+		odd_ports[i] = (uint16_t)skex_prng_next(&s);
+}
+
 /* One of the @n values at @v. */
 static long long one_of(struct worker *w, const long long *v, unsigned int n)
 {
@@ -219,7 +239,7 @@ static uint16_t pool_port(struct worker *w)
 
 static uint16_t pick_port(struct worker *w)
 {
-	return ONE_OF(w, 0, 65535, (uint16_t)rnd(w), pool_port(w), pool_port(w),
+	return ONE_OF(w, 0, 65535, odd_ports[below(w, ODD_PORTS)], pool_port(w), pool_port(w),
 		      pool_port(w), pool_port(w), pool_port(w), pool_port(w),
 		      pool_port(w));
 }
@@ -1795,6 +1815,7 @@ int main(int argc, char **argv)
 		secs = 0;	/* -n alone: no time limit */
 	if (!seeded)
 		seed = skex_now_us() ^ ((uint64_t)getpid() << 32);
+	odd_ports_init();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("# fuzz: seed %" PRIu64 " (replay: -s %" PRIu64 "), calls %" PRIu64
 	       ", seconds %ld\n", seed, seed, max_calls, secs);
