@@ -787,7 +787,8 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 	    (arg.wr < sizeof(int) || lenp.wr < sizeof(int) || udp))
 		return;
 	if (!allowed(&e, err)) {
-		violation(w, "getsockopt(%s%#x) port %u len %d arg %zu/%zu lenp %zu/%zu: %s, expected %s",
+		violation(w,
+			  "getsockopt(%s%#x) port %u len %d arg %zu/%zu lenp %zu/%zu: %s, expected %s",
 			  udp ? "udp " : "", name, port, len, arg.rd, arg.wr,
 			  lenp.rd, lenp.wr, ename(err),
 			  e.only >= 0 ? ename(e.only) : "no EFAULT");
@@ -1623,16 +1624,12 @@ static long slabs_growth(const struct slabs *before, bool print)
 	return sum;
 }
 
-static void drop_caches(void)
+/* Dentries, inodes and page cache out of the slab figures. */
+static void shrink(void)
 {
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-
 	sync();
-	if (fd >= 0) {
-		if (write(fd, "3", 1) < 0)
-			perror("fuzz: writing drop_caches");
-		close(fd);
-	}
+	if (write_file("/proc/sys/vm/drop_caches", "3"))
+		perror("fuzz: /proc/sys/vm/drop_caches");
 }
 
 static long read_long(const char *path)
@@ -1843,7 +1840,7 @@ int main(int argc, char **argv)
 	memset(sh, 0, sizeof(*sh));
 	signal(SIGPIPE, SIG_IGN);
 
-	drop_caches();
+	shrink();
 	skex_sleep_ms(500);
 	slab0 = meminfo_kb("Slab");
 	slabs_read(&slabs0);
@@ -1956,7 +1953,7 @@ int main(int argc, char **argv)
 		tol = SLAB_TOL_KB;
 	/* namespaces, sockets, tasks are freed by workers and RCU: settle */
 	for (i = 0; i < 20; i++) {
-		drop_caches();
+		shrink();
 		skex_sleep_ms(1000);
 		slab1 = meminfo_kb("Slab");
 		refcnt1 = read_long("/sys/module/skex/refcnt");
