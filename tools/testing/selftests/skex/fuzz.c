@@ -11,9 +11,9 @@
  * It stops after CALLS calls (all workers together) or SECONDS seconds,
  * whichever comes first (default: 40 s, no call limit; -n alone, or
  * SKEX_FUZZ_CALLS=N in the environment as run_all.sh passes it on: no time
- * limit). The seed is printed;
- * -s SEED replays each worker's stream of calls (the interleaving of the
- * workers, and so some results, depends on the scheduler).
+ * limit). The seed is printed; -s SEED replays each worker's stream of
+ * calls (the interleaving of the workers, and so some results, depends on
+ * the scheduler).
  *
  * -w WORKERS: a mask of the workers below to run (default 0x1f, all; bit
  * 0 root0, 1 root1, 2 userns, 3 netns, 4 traffic), to narrow a finding.
@@ -25,7 +25,9 @@
  * skex set command must fail with EPERM), one namespace churner (short-lived
  * network namespaces, half of them in user namespaces, each left with rules,
  * groups and connections in it) and one traffic worker (connect, send,
- * accept to the pool ports, non-blocking, closed with RST).
+ * accept to the pool ports, non-blocking, closed with RST). The test VM
+ * runs its command chrooted, where the kernel refuses CLONE_NEWUSER: the
+ * user-namespace workers step out to PID 1's root for the unshare() only.
  *
  * Every result is checked against what docs/sockopt.md, docs/forwarding.md,
  * docs/groups.md and docs/configfs.md allow: an errno outside the command's
