@@ -1779,7 +1779,7 @@ int main(int argc, char **argv)
 	static struct slabs slabs0;
 	pid_t pids[NWORKERS];
 	uint64_t last_beat[NWORKERS];
-	uint64_t t0, last_change[NWORKERS];
+	uint64_t t0, last_report, last_change[NWORKERS];
 	int opt, i, fail = 0, lines0, lines1, alive;
 	bool cfs_ok, seeded = false, secs_given = false;
 	unsigned long workers = (1UL << NWORKERS) - 1;
@@ -1852,6 +1852,7 @@ int main(int argc, char **argv)
 	       slab0, refcnt0, SKEX_PROC, lines0);
 
 	t0 = skex_now_us();
+	last_report = t0;
 	for (i = 0; i < NWORKERS; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0) {
@@ -1895,6 +1896,11 @@ int main(int argc, char **argv)
 
 		if (secs && now - t0 >= (uint64_t)secs * 1000000)
 			__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+		if (now - last_report >= 60000000ull) {	/* long runs */
+			last_report = now;
+			printf("# %" PRIu64 " calls after %" PRIu64 " s\n", sh->calls,
+			       (now - t0) / 1000000);
+		}
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			for (i = 0; i < NWORKERS; i++)
 				if (pids[i] == pid)
