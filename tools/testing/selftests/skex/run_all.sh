@@ -25,6 +25,8 @@
 #   SKEX_REQUIRE       1: module interfaces must be there (no SKIP)
 #   SKEX_BIN_DIR       where the built tests are
 #   SKEX_TIMEOUT_SCALE multiply every timeout (integer, default 1)
+#   SKEX_FUZZ_CALLS    fuzz: make this many calls instead of a 40 s run
+#                      (check-debug: 1000000, with SKEX_TIMEOUT_SCALE to match)
 #
 # Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
 #   TEST     a name of tests.list (the list of tests, with each one's kind,
