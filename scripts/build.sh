@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build skex.ko out of place for one kernel:
+# Build skex.ko out of place for one kernel, against its headers unpacked
+# under build/kernels/KVER (scripts/kernels.sh fetch, run by scripts/deps.sh):
 #
 #   scripts/build.sh KVER      -> build/KVER/kernel/skex.ko
 #
-# kernel/ and uapi/ are copied to build/KVER/ (keeping their relative layout,
+# kernel/, uapi/ and VERSION are copied to build/KVER/ (keeping their relative layout,
 # kernel/Kbuild adds -I$(src)/../uapi) and built there with W=1. Any compiler
 # or kbuild warning fails the build. Extra make arguments can be passed in
 # SKEX_BUILD_ARGS (e.g. SKEX_BUILD_ARGS="C=1"). SKEX_SRC names another
@@ -15,7 +16,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=${SKEX_SRC:-$ROOT}
 KVER=${1:?usage: $0 KVER}
-KDIR=/lib/modules/$KVER/build
+# Debian's headers of KVER as unpacked under build/kernels/ (scripts/kernels.sh)
+KDIR=$("$ROOT/scripts/kernels.sh" kdir "$KVER") || exit 1
 OUT=$ROOT/build/$KVER
 
 [ -e "$KDIR/Makefile" ] || { echo "build.sh: no headers for $KVER ($KDIR)" >&2; exit 1; }
@@ -46,6 +48,9 @@ for d in kernel uapi; do
 			-o -name Module.symvers -o -name modules.order \) -delete
 	fi
 done
+
+# kernel/Kbuild reads MODULE_VERSION from ../VERSION
+cp -p "$SRC/VERSION" "$OUT/VERSION"
 
 log=$OUT/build.log
 echo "build.sh: building skex for $KVER in ${OUT#"$ROOT"/}" >&2

@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what skex needs to build, test, demo and benchmark, and unpack the few
-# kernel-tree files we use (kselftest harness, checkpatch) into build/linux-src/.
+# Install what skex needs to build, test, demo and benchmark, unpack the few
+# kernel-tree files we use (kselftest harness, checkpatch) into build/linux-src/,
+# and fetch the test VMs' kernels with their headers into build/kernels/
+# (scripts/kernels.sh fetch: apt-get download + dpkg-deb -x, cached).
 # Idempotent and quick when everything is present; safe without a tty (CI=true).
+#
+# It never installs, removes or changes a bootable kernel on this machine
+# (no linux-image-*, nor linux-headers-* packages, which may depend on one)
+# and starts no service (a policy-rc.d keeps package scripts from it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
+# Keep README.md's "Requirements" in step with this list.
 PKGS=(
-	qemu-system-x86 busybox-static cpio kmod
-	linux-image-amd64 linux-headers-amd64
-	linux-image-6.12-amd64 linux-headers-6.12-amd64
+	# the test VMs
+	qemu-system-x86 busybox-static cpio kmod file
+	# building against the unpacked headers: what linux-headers-* and
+	# linux-kbuild-* depend on, without them (gcc-12 is Debian's kernel compiler)
+	build-essential gcc gcc-12 make libelf1 libssl3 zlib1g pahole xz-utils
+	# the kselftest harness and checkpatch come from the kernel source (not bootable)
 	linux-source-6.1
-	build-essential gcc make python3 xz-utils
-	nginx curl vsftpd wrk haproxy iperf3 iproute2 nftables
+	# the DKMS package test (tools/testing/selftests/skex/deb_install.sh, in a VM)
+	dkms dpkg-dev
+	# programs the tests, the demo and the benchmarks run in the VMs
+	python3 nginx curl vsftpd wrk haproxy iperf3 iproute2 nftables
 	python3-matplotlib
 )
 
@@ -116,6 +128,7 @@ main() {
 		install_pkgs "${todo[@]}"
 	fi
 	unpack_src
+	"$ROOT/scripts/kernels.sh" fetch
 }
 
 main "$@"

@@ -11,7 +11,10 @@
 # compressed modules are decompressed. Its /init mounts the host root (9p tag
 # "hostroot", read-only) under a tmpfs overlay at /newroot, the "out" share
 # read-write at /newroot/mnt/out, the pseudo filesystems, fresh tmpfs /tmp /run
-# /var/tmp, brings up lo, and chroots to run `skex.cmd=PATH` (kernel cmdline)
+# /var/tmp, bind-mounts `skex.kmods=DIR` (the kernel's unpacked
+# build/kernels/KVER/lib/modules/KVER) over /lib/modules/KVER so that modprobe
+# and modinfo find the kernel's own modules and headers (build), brings up lo,
+# and chroots to run `skex.cmd=PATH` (kernel cmdline)
 # with bash (skex.tty=1: on the console as its controlling terminal); then
 # prints "SKEX-VM-RESULT rc=N" and powers off. Without skex.cmd it starts an
 # interactive shell on the console.
@@ -21,14 +24,17 @@ set -euo pipefail
 
 KVER=${1:?usage: $0 KVER OUT}
 OUT=${2:?usage: $0 KVER OUT}
-MODDIR=/lib/modules/$KVER
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The kernel as unpacked under build/kernels/KVER (scripts/kernels.sh).
+KTREE=$("$ROOT/scripts/kernels.sh" root "$KVER") || exit 1
+MODDIR=$KTREE/lib/modules/$KVER
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 # Boot-critical modules, by name; dependencies are added from modules.dep.
 WANT=(virtio_pci 9pnet_virtio 9p overlay configfs)
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
 
-[ -r "$MODDIR/modules.dep" ] || die "no $MODDIR/modules.dep (is linux-image-$KVER installed?)"
+[ -r "$MODDIR/modules.dep" ] || die "no $MODDIR/modules.dep (run scripts/kernels.sh fetch)"
 [ -x "$BUSYBOX" ] || die "no $BUSYBOX (apt-get install busybox-static)"
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 	ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic' ||
@@ -133,7 +139,7 @@ fail() {
 	halt_now
 }
 
-cmd='' ontty=0 repo='' rootrw=overlay msize=512000
+cmd='' ontty=0 repo='' kmods='' rootrw=overlay msize=512000
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
 	case "$a" in
@@ -143,6 +149,7 @@ for a in $cmdline; do
 	skex.debug=*) debug=${a#skex.debug=} ;;
 	skex.tty=*) ontty=${a#skex.tty=} ;;
 	skex.repo=*) repo=${a#skex.repo=} ;;
+	skex.kmods=*) kmods=${a#skex.kmods=} ;;
 	esac
 done
 
@@ -231,6 +238,17 @@ if [ -n "$repo" ]; then
 	mount9p repo "$R$repo" ro,cache=loose || say "cannot mount the repository share at $repo"
 fi
 stamp "out share mounted"
+# The kernel's own modules (and its build tree) come from the repository's
+# build/kernels/, not from whatever the host has installed in /lib/modules.
+if [ -n "$kmods" ]; then
+	kv=$(uname -r)
+	if [ -d "$R$kmods" ] && mkdir -p "$R/lib/modules/$kv" &&
+		mount --bind "$R$kmods" "$R/lib/modules/$kv"; then
+		stamp "modules from $kmods"
+	else
+		fail "cannot bind-mount $kmods over /lib/modules/$kv"
+	fi
+fi
 echo /sbin/skex-modprobe >/proc/sys/kernel/modprobe
 hostname skex-vm
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot a throwaway QEMU (TCG) VM of an installed Debian kernel, with the host
+# Boot a throwaway QEMU (TCG) VM of a Debian kernel (unpacked under
+# build/kernels/ by scripts/kernels.sh, never the host's own), with the host
 # root shared read-only (under a tmpfs overlay, so it is writable in the VM
 # and every change is discarded), optionally load a module, run a command,
 # unload the module and check the kernel log.
@@ -67,8 +68,14 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$KVER" ] || KVER=$("$ROOT/scripts/kernels.sh" newest)
-VMLINUZ=/boot/vmlinuz-$KVER
+# Debian's kernel as unpacked under build/kernels/KVER (scripts/kernels.sh),
+# never the host's /boot: the guest's /lib/modules/KVER is bind-mounted from there.
+KTREE=$("$ROOT/scripts/kernels.sh" root "$KVER") || exit 1
+VMLINUZ=$KTREE/boot/vmlinuz-$KVER
 [ -r "$VMLINUZ" ] || { echo "vm.sh: no $VMLINUZ" >&2; exit 1; }
+case "$KTREE" in
+*[[:space:]]*) echo "vm.sh: $KTREE has blanks: move the repository" >&2; exit 1 ;;
+esac
 command -v "$QEMU" >/dev/null || { echo "vm.sh: $QEMU not found (run scripts/deps.sh)" >&2; exit 1; }
 
 INTERACTIVE=0
@@ -222,6 +229,7 @@ GUEST
 
 CMDLINE="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic quiet"
 [ -z "$SLUB_DEBUG" ] || CMDLINE+=" slub_debug=$SLUB_DEBUG"
+CMDLINE+=" skex.kmods=$KTREE/lib/modules/$KVER"
 CMDLINE+=" net.ifnames=0 mitigations=off nokaslr tsc=reliable i8042.noaux i8042.nokbd"
 if [ "$INTERACTIVE" = 1 ]; then
 	CMDLINE+=" skex.cmd=/mnt/out/shell.sh skex.tty=1"
