@@ -35,6 +35,9 @@ deps:
 check:
 	scripts/check.sh
 
+check-debug:
+	scripts/check-debug.sh
+
 demo:
 	scripts/demo.sh
 
@@ -64,4 +67,4 @@ clean:
 		Module.symvers modules.order && rm -rf .tmp_versions)
 	rm -rf build
 
-.PHONY: all modules-all deps check demo bench bench-smoke style shell clean
+.PHONY: all modules-all deps check check-debug demo bench bench-smoke style shell clean

@@ -37,7 +37,7 @@ TIMEOUT=${SKEX_CHECK_TIMEOUT:-2400}
 # One directory per run (people may run make check side by side).
 CHECKDIR=$ROOT/build/check/run-$(date +%Y%m%d-%H%M%S).$$
 
-"$ROOT/scripts/deps.sh"
+[ -n "${SKEX_CHECK_NO_DEPS:-}" ] || "$ROOT/scripts/deps.sh"
 
 if [ -n "${SKEX_CHECK_KERNELS:-}" ]; then
 	read -r -a KERNELS <<<"$SKEX_CHECK_KERNELS"
@@ -68,6 +68,12 @@ if [ -f bench/Makefile ] && ! make -s -C bench; then
 fi
 
 RUN_ALL=tools/testing/selftests/skex/run_all.sh
+# The suite's own environment in the guest (scripts/check-debug.sh scales the
+# timeouts of a slower, debug kernel).
+RUN_SUITE=("$RUN_ALL")
+if [ -n "${SKEX_TIMEOUT_SCALE:-}" ]; then
+	RUN_SUITE=(env "SKEX_TIMEOUT_SCALE=$SKEX_TIMEOUT_SCALE" "$RUN_ALL")
+fi
 ICOUNT_SHIFT=2
 
 # vm_start KVER TAG VM-ARGS... -- CMD...: boot KVER's VM into $CHECKDIR/TAG
@@ -143,7 +149,7 @@ for k in "${KERNELS[@]}"; do
 	if [ -n "${SKEX_CHECK_SUITE:-}" ]; then
 		vm_start "$k" "$k" -- "$SKEX_CHECK_SUITE"
 	else
-		vm_start "$k" "$k" -- "$RUN_ALL" --clock real
+		vm_start "$k" "$k" -- "${RUN_SUITE[@]}" --clock real
 	fi
 	set -e
 	collect "$k" "$k"
@@ -154,7 +160,7 @@ if [ -z "${SKEX_CHECK_SUITE:-}" ] && [ ${#built[@]} -gt 0 ]; then
 	pids=()
 	for k in "${built[@]}"; do
 		vm_start "$k" "$k-counted" --smp 1 --icount "$ICOUNT_SHIFT" -- \
-			"$RUN_ALL" --clock counted >"$CHECKDIR/$k-counted.out" 2>&1 &
+			"${RUN_SUITE[@]}" --clock counted >"$CHECKDIR/$k-counted.out" 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!built[@]}"; do

@@ -10,10 +10,12 @@
 # scripts/debug-kernel/skex.config (what the VMs, the selftests and the bench
 # tools use) + scripts/debug-kernel/debug.config (KASAN, UBSAN, lockdep with
 # PROVE_LOCKING/PROVE_RCU, DEBUG_ATOMIC_SLEEP, KMEMLEAK, DEBUG_OBJECTS, ...).
-# The kernel is installed the way an unpacked Debian kernel package is laid
-# out, build/kernels/RELEASE/{boot/vmlinuz-RELEASE,lib/modules/RELEASE/}, with
-# lib/modules/RELEASE/build pointing at the object tree, so scripts/build.sh
-# and scripts/vm.sh take it like any other kernel. Prints RELEASE.
+# The kernel is installed the way scripts/kernels.sh lays out Debian's
+# unpacked kernels, but in a root of its own, build/debug-kernel/kernels/
+# RELEASE/{boot/vmlinuz-RELEASE,lib/modules/RELEASE/,usr/src/linux-headers-
+# RELEASE -> the object tree}, so that with SKEX_KERNELS_DIR set to that root
+# scripts/build.sh and scripts/vm.sh take it like any other kernel (and make
+# check never picks it up). Prints RELEASE.
 #
 # Cached: nothing is rebuilt while the source package, the fragments and this
 # script are unchanged (build/debug-kernel/SERIES.stamp). A first build takes
@@ -27,6 +29,7 @@ FRAG=$ROOT/scripts/debug-kernel
 WORK=$ROOT/build/debug-kernel
 SRC=$WORK/linux-source-$SERIES
 OBJ=$WORK/obj-$SERIES
+KROOT=$WORK/kernels
 JOBS=${SKEX_DEBUG_JOBS:-$(($(nproc) + 1))}
 
 log() { echo "debug-kernel: $*" >&2; }
@@ -46,7 +49,7 @@ key=$(
 stamp=$WORK/$SERIES.stamp
 if [ -s "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "$key" ]; then
 	rel=$(sed -n 2p "$stamp")
-	if [ -e "$ROOT/build/kernels/$rel/boot/vmlinuz-$rel" ]; then
+	if [ -e "$KROOT/$rel/.complete" ]; then
 		echo "$rel"
 		exit 0
 	fi
@@ -99,14 +102,17 @@ fi
 rel=$(make -s -C "$SRC" O="$OBJ" kernelrelease)
 log "built $rel in $(($(date +%s) - t0)) s"
 
-dest=$ROOT/build/kernels/$rel
+dest=$KROOT/$rel
 rm -rf "$dest"
-mkdir -p "$dest/boot"
+mkdir -p "$dest/boot" "$dest/usr/src"
 make -s -C "$SRC" O="$OBJ" INSTALL_MOD_PATH="$dest" INSTALL_MOD_STRIP=1 modules_install >/dev/null
 cp "$OBJ/arch/x86/boot/bzImage" "$dest/boot/vmlinuz-$rel"
 cp "$OBJ/System.map" "$dest/boot/System.map-$rel"
 cp "$OBJ/.config" "$dest/boot/config-$rel"
 rm -f "$dest/lib/modules/$rel/build" "$dest/lib/modules/$rel/source"
 ln -s "$OBJ" "$dest/lib/modules/$rel/build"
+ln -s "$OBJ" "$dest/usr/src/linux-headers-$rel"
+# what scripts/kernels.sh checks before it takes a tree
+printf 'base=%s\n' "$dest" >"$dest/.complete"
 printf '%s\n%s\n' "$key" "$rel" >"$stamp"
 echo "$rel"
