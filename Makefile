@@ -102,6 +102,9 @@ comma := ,
 check-deb:
 	scripts/check.sh $(if $(K),--kernel $(K)) deb_install
 
+check-debug:
+	scripts/check-debug.sh
+
 demo:
 	scripts/demo.sh
 
@@ -132,4 +135,4 @@ clean:
 		Module.symvers modules.order && rm -rf .tmp_versions)
 	rm -rf build
 
-.PHONY: all kdir-check install uninstall deb modules-all deps check check-deb demo bench bench-smoke style shell clean
+.PHONY: all kdir-check install uninstall deb modules-all deps check check-deb check-debug demo bench bench-smoke style shell clean

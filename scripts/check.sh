@@ -57,7 +57,7 @@ while [ $# -gt 0 ]; do
 done
 WANT_T=("$@")
 
-"$ROOT/scripts/deps.sh"
+[ -n "${SKEX_CHECK_NO_DEPS:-}" ] || "$ROOT/scripts/deps.sh"
 
 if [ -n "${SKEX_CHECK_KERNELS:-}" ]; then
 	read -r -a KERNELS <<<"$SKEX_CHECK_KERNELS"
@@ -79,6 +79,12 @@ if [ ${#WANT_K[@]} -gt 0 ]; then
 fi
 
 RUN_ALL=tools/testing/selftests/skex/run_all.sh
+# The suite's own environment in the guest (scripts/check-debug.sh scales the
+# timeouts of a slower, debug kernel).
+RUN_SUITE=("$RUN_ALL")
+if [ -n "${SKEX_TIMEOUT_SCALE:-}" ]; then
+	RUN_SUITE=(env "SKEX_TIMEOUT_SCALE=$SKEX_TIMEOUT_SCALE" "$RUN_ALL")
+fi
 # The tests of each clock (tests.list) to run: all, or those named.
 declare -A CLOCK_TESTS=([real]='' [counted]='')
 for c in real counted; do
@@ -215,7 +221,7 @@ for k in "${KERNELS[@]}"; do
 		vm_start "$k" "$k" -- "$SKEX_CHECK_SUITE"
 	elif args=$(suite_args real); then
 		# shellcheck disable=SC2086  # words
-		vm_start "$k" "$k" -- "$RUN_ALL" $args
+		vm_start "$k" "$k" -- "${RUN_SUITE[@]}" $args
 	else
 		set -e
 		continue
@@ -231,7 +237,7 @@ if [ -z "${SKEX_CHECK_SUITE:-}" ] && [ ${#built[@]} -gt 0 ] &&
 	for k in "${built[@]}"; do
 		# shellcheck disable=SC2086  # words
 		vm_start "$k" "$k-counted" --smp 1 --icount "$ICOUNT_SHIFT" -- \
-			"$RUN_ALL" $counted_args >"$CHECKDIR/$k-counted.out" 2>&1 &
+			"${RUN_SUITE[@]}" $counted_args >"$CHECKDIR/$k-counted.out" 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!built[@]}"; do

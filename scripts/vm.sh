@@ -154,6 +154,13 @@ err() { errors+=("$*"); echo "vm: FAIL: $*"; }
 cd "$SKEX_REPO" || err "cannot cd to $SKEX_REPO"
 taint0=$(</proc/sys/kernel/tainted)
 cmd_rc=0
+# Debug kernels (make check-debug): what kmemleak knows of before the module
+# and the command is not theirs.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+if [ -w "$KMEMLEAK" ]; then
+	echo scan >"$KMEMLEAK" 2>/dev/null
+	echo clear >"$KMEMLEAK" 2>/dev/null
+fi
 if [ -n "$SKEX_MODULE" ]; then
 	echo "vm: insmod $SKEX_MODULE"
 	# shellcheck disable=SC2086  # parameters are words
@@ -197,6 +204,20 @@ if [ -n "$SKEX_MODULE" ] && [ -d "/sys/module/$SKEX_MODULE_NAME" ]; then
 	if [ $ok = 0 ]; then
 		cat /mnt/out/rmmod.err
 		err "module will not unload (refcnt $(cat "/sys/module/$SKEX_MODULE_NAME/refcnt" 2>/dev/null))"
+	fi
+fi
+# kmemleak reports an object only once it is 5 s old and two scans found no
+# reference to it: scan, wait, scan again, after the module is gone.
+if [ -w "$KMEMLEAK" ]; then
+	echo scan >"$KMEMLEAK" 2>/dev/null
+	sleep 6
+	echo scan >"$KMEMLEAK" 2>/dev/null
+	cat "$KMEMLEAK" >/mnt/out/kmemleak.txt 2>/dev/null
+	leaks=$(grep -c '^unreferenced object' /mnt/out/kmemleak.txt)
+	if [ "$leaks" -gt 0 ]; then
+		echo "vm: kmemleak:"
+		head -n 60 /mnt/out/kmemleak.txt
+		err "kmemleak: $leaks unreferenced objects (out/kmemleak.txt)"
 	fi
 fi
 dmesg >/mnt/out/dmesg.txt 2>&1

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check-debug: make check on debug kernels. Builds (once, cached under
+# build/debug-kernel/) a kernel of each supported series from Debian's own
+# source (scripts/debug-kernel.sh: KASAN, UBSAN, lockdep with PROVE_LOCKING
+# and PROVE_RCU, DEBUG_ATOMIC_SLEEP, KMEMLEAK, DEBUG_OBJECTS, ...), then runs
+# scripts/check.sh on them: the whole suite on both clocks, with every run
+# failing on any report of those checkers, and on any kmemleak report of a
+# scan after the module is unloaded (scripts/vm.sh).
+#
+# Environment: SKEX_DEBUG_SERIES (default "6.1 6.12"), SKEX_TIMEOUT_SCALE
+# (each test's timeout is multiplied by it; default 4: KASAN and lockdep make
+# a TCG guest 2-4 times slower), SKEX_CHECK_TIMEOUT (seconds per VM, default
+# 7200), and whatever scripts/check.sh takes.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+"$ROOT/scripts/deps.sh"
+rels=()
+for s in ${SKEX_DEBUG_SERIES:-6.1 6.12}; do
+	rels+=("$("$ROOT/scripts/debug-kernel.sh" "$s")")
+done
+export SKEX_KERNELS_DIR=$ROOT/build/debug-kernel/kernels
+export SKEX_CHECK_KERNELS="${rels[*]}"
+export SKEX_CHECK_TIMEOUT=${SKEX_CHECK_TIMEOUT:-7200}
+export SKEX_TIMEOUT_SCALE=${SKEX_TIMEOUT_SCALE:-4}
+export SKEX_CHECK_NO_DEPS=1
+exec "$ROOT/scripts/check.sh"
