@@ -74,9 +74,10 @@ P = [int(x) for x in sys.argv[2:]]
 want = {
  "forward": [
   {"port": P[0], "type": "content", "default_port": P[1], "enable": 1,
-   "timeout_ms": 500, "window": 4096, "default_hits": 0, "dropped": 0,
-   "branches": [{"name": "img", "port": P[2], "pattern": "GET /images/", "hits": 0},
-                {"name": "bin", "port": P[3], "pattern_hex": "ff00fe0d0a", "hits": 0}]},
+   "timeout_ms": 500, "window": 4096, "until": r"\r\n\r\n",
+   "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "img", "port": P[2], "pattern": "GET /images/", "offset": "any", "hits": 0},
+                {"name": "bin", "port": P[3], "pattern_hex": "ff00fe0d0a", "offset": "any", "hits": 0}]},
   {"port": P[4], "type": "address", "default_port": P[1], "enable": 1,
    "default_hits": 0, "dropped": 0,
    "branches": [{"name": "lan", "port": P[2], "source": "10.0.0.0/8", "hits": 0},
