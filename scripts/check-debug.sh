@@ -17,7 +17,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-"$ROOT/scripts/deps.sh"
+"$ROOT/scripts/deps.sh" debug
 rels=()
 for s in ${SKEX_DEBUG_SERIES:-6.1 6.12}; do
 	rels+=("$("$ROOT/scripts/debug-kernel.sh" "$s")")

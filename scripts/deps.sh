@@ -121,8 +121,13 @@ unpack_src() {
 	chmod +x "$SRC_DIR/scripts/checkpatch.pl"
 }
 
+# `deps.sh debug` (make check-debug): also what building a debug kernel from
+# Debian's kernel sources needs (scripts/debug-kernel.sh).
+DEBUG_PKGS=(linux-source-6.12 flex bison bc libelf-dev libssl-dev)
+
 main() {
 	local -a todo
+	[ "${1:-}" != debug ] || PKGS+=("${DEBUG_PKGS[@]}")
 	mapfile -t todo < <(missing_pkgs)
 	if [ ${#todo[@]} -gt 0 ]; then
 		install_pkgs "${todo[@]}"
