@@ -11,10 +11,13 @@
  * NULL, and when no group of a kind exists at all the wrappers do not even
  * look (skex_group_nr_accept, skex_group_nr_output).
  *
- *   accept_rate      a token bucket of depth one connection, in thousandths
- *                    of a connection: over any T at most rate * T + 1
- *                    accepts succeed. A token is reserved before the
- *                    original accept runs and refunded if it returns none.
+ *   accept_rate      a token bucket of depth burst connections (default
+ *                    one), in thousandths of a connection: over any T at
+ *                    most rate * T + burst accepts succeed. It fills up to
+ *                    its depth whether or not anyone waits, so a late
+ *                    wake-up finds what accrued meanwhile. A token is
+ *                    reserved before the original accept runs and refunded
+ *                    if it returns none.
  *   accept_ratio     stride scheduling: a grant advances the port's pass by
  *                    1/weight; a port may accept when no other active port
  *                    (connections waiting and someone accepting) has a
@@ -149,7 +152,7 @@ struct skex_group {
  * @ref: publication holds one, every call that uses it one
  * @type: the group type it was made for (fixed)
  * @num: the port number
- * @nonblock, @set, @quota: configuration (skex_group_port_spec)
+ * @nonblock, @set, @quota, @burst: configuration (skex_group_port_spec)
  * @dead: unpublished; calls that still hold it go through unthrottled
  * @mark: scratch of skex_group_apply()
  * @rate: token rate per second (bytes, or thousandths of connections)
@@ -179,6 +182,7 @@ struct skex_group_port {
 	bool nonblock;
 	bool set;
 	u32 quota;
+	u32 burst;
 	bool dead;
 	bool mark;
 	u64 rate;
@@ -286,14 +290,16 @@ static struct skex_group_port *skex_group_port_tryget(struct skex_group_port *gp
 /* ---- token buckets ---- */
 
 /*
- * Bring @gp's bucket to @now. Under the group's lock. The bucket is only
- * deep while the quota holds someone back (tokens a late waker finds are
- * its due); an idle port keeps one quantum, so that no burst follows.
+ * Bring @gp's bucket to @now. Under the group's lock. An output bucket is
+ * only deep while the quota holds someone back (tokens a late waker finds
+ * are its due); an idle one keeps one quantum, so that no burst follows.
+ * An accept_rate bucket fills to its burst in any case.
  */
 static void skex_bucket_fill(struct skex_group_port *gp, u64 now)
 {
 	u64 dt = now > gp->stamp ? now - gp->stamp : 0;
-	u64 cap = now < gp->busy_until ? gp->depth : gp->quantum;
+	u64 cap = gp->type == SKEX_ACCEPT_ABSOLUTE || now < gp->busy_until ?
+		  gp->depth : gp->quantum;
 	u64 room;
 
 	gp->stamp = max(now, gp->stamp);
@@ -333,19 +339,21 @@ static void skex_group_port_configure(struct skex_group_port *gp,
 
 	gp->nonblock = ps->nonblock;
 	if (!ps->set) {
+		gp->burst = ps->burst;
 		WRITE_ONCE(gp->set, false);
 		return;
 	}
-	if (was_set && gp->quota == ps->quota)
+	if (was_set && gp->quota == ps->quota && gp->burst == ps->burst)
 		return;
 	if (was_set)
 		skex_bucket_fill(gp, now);
 	gp->quota = ps->quota;
+	gp->burst = ps->burst;
 	gp->stamp = now;
 	switch (gp->type) {
 	case SKEX_ACCEPT_ABSOLUTE:
 		gp->rate = ps->quota;
-		gp->depth = gp->rate ? SKEX_CONN * NSEC_PER_SEC : 0;
+		gp->depth = gp->rate ? gp->burst * SKEX_CONN * NSEC_PER_SEC : 0;
 		gp->quantum = SKEX_CONN * NSEC_PER_SEC;
 		break;
 	case SKEX_ACCEPT_RATIO:
@@ -1222,6 +1230,10 @@ int skex_group_check(const struct skex_group_spec *spec, bool complete)
 
 		if (!ps->port || (complete && !ps->set))
 			return -EINVAL;
+		if (ps->burst < 1 || ps->burst > SKEX_BURST_MAX ||
+		    (spec->type != SKEX_ACCEPT_ABSOLUTE &&
+		     ps->burst != SKEX_BURST_DEFAULT))
+			return -EINVAL;
 		if (ps->set && spec->type == SKEX_ACCEPT_RATIO && !ps->quota)
 			return -EINVAL;
 		for (j = 0; j < i; j++)
@@ -1529,6 +1541,7 @@ int skex_group_get(struct skex_net *sn, u16 gid, struct skex_group_spec *spec)
 		ps->nonblock = gp->nonblock;
 		ps->set = gp->set;
 		ps->quota = gp->quota;
+		ps->burst = gp->burst;
 	}
 	spec->nports = n;
 	return 0;

@@ -20,18 +20,24 @@ struct skex_net;
 struct skex_group_port;
 
 #define SKEX_GID_MAX		65535
+/* accept_rate burst, in connections: the seed's bucket is one deep */
+#define SKEX_BURST_DEFAULT	1
+#define SKEX_BURST_MAX		65535
 
 /*
  * One port of a group as the fronts describe it. @quota is in thousandths
  * (connections per second, or a weight) for the accept types and in bytes
  * per second for the output types. A port made with mkdir has no quota
  * until one is written (@set false) and throttles nothing until then.
+ * @burst: accept_rate's bucket depth in connections (1 to
+ * SKEX_BURST_MAX); SKEX_BURST_DEFAULT for every other type.
  */
 struct skex_group_port_spec {
 	u16 port;
 	bool nonblock;
 	bool set;
 	u32 quota;
+	u32 burst;
 };
 
 /* A whole group; type 0 means "not set yet" (a fresh configfs directory). */

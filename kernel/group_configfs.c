@@ -15,6 +15,9 @@
  *               |              weight; three decimals at most); output
  *               |              types: bytes per second. Nothing is
  *               |              throttled until a quota is written.
+ *               |-- burst      accept_rate: connections the bucket
+ *               |              holds, 1-65535 (default 1); other types
+ *               |              read an empty line and refuse writes
  *               |-- nonblock   0 | 1
  *               `-- throttled  accepts and sends delayed or refused (ro)
  *
@@ -288,6 +291,66 @@ unlock:
 	return err ?: count;
 }
 
+static ssize_t skex_port_burst_show(struct config_item *item, char *page)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	ssize_t ret;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
+	mutex_unlock(&sn->config_mutex);
+	if (!spec)
+		return err;
+	if (spec->type == SKEX_ACCEPT_ABSOLUTE)
+		ret = sysfs_emit(page, "%u\n", ps->burst);
+	else
+		ret = sysfs_emit(page, "\n");
+	kfree(spec);
+	return ret;
+}
+
+static ssize_t skex_port_burst_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	u32 burst;
+	int err;
+
+	if (skex_configfs_has_nul(page, count) || !isdigit(page[0]))
+		return -EINVAL;
+	err = kstrtou32(page, 10, &burst);
+	if (!err && (!burst || burst > SKEX_BURST_MAX))
+		err = -ERANGE;
+	if (err)
+		goto log;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
+	if (spec) {
+		if (spec->type == SKEX_ACCEPT_ABSOLUTE) {
+			ps->burst = burst;
+			err = skex_cfs_apply(sn, cp->grp->gid, spec);
+		} else {
+			err = -EINVAL;
+		}
+		kfree(spec);
+	}
+	mutex_unlock(&sn->config_mutex);
+log:
+	if (err)
+		pr_info("groups/%u/ports/%u/burst: cannot set '%.*s': %d\n",
+			cp->grp->gid, cp->port,
+			skex_configfs_quote(page, count), page, err);
+	return err ?: count;
+}
+
 static ssize_t skex_port_nonblock_show(struct config_item *item, char *page)
 {
 	struct skex_cfs_port *cp = to_cfs_port(item);
@@ -348,11 +411,13 @@ static ssize_t skex_port_throttled_show(struct config_item *item, char *page)
 }
 
 CONFIGFS_ATTR(skex_port_, quota);
+CONFIGFS_ATTR(skex_port_, burst);
 CONFIGFS_ATTR(skex_port_, nonblock);
 CONFIGFS_ATTR_RO(skex_port_, throttled);
 
 static struct configfs_attribute *skex_port_attrs[] = {
 	&skex_port_attr_quota,
+	&skex_port_attr_burst,
 	&skex_port_attr_nonblock,
 	&skex_port_attr_throttled,
 	NULL,
@@ -414,6 +479,7 @@ static struct config_item *skex_cfs_make_port(struct config_group *group,
 		ps = &spec->ports[spec->nports++];
 		memset(ps, 0, sizeof(*ps));
 		ps->port = port;
+		ps->burst = SKEX_BURST_DEFAULT;
 		err = skex_cfs_apply(sn, cg->gid, spec);
 	}
 	kfree(spec);

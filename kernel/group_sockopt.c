@@ -9,6 +9,10 @@
  *                        lowest free one) and written back to the caller
  *   TCP_SKEX_EDIT_GROUP  struct sock_group_user with gid: new type, ports
  *                        and quotas, at once
+ *
+ * The seed's structures have no accept_rate burst: a group made here has
+ * the default (one connection); an edit keeps the burst of the ports
+ * that stay in a group of the same type (configfs may have set it).
  *   TCP_SKEX_DEL_GROUP   int gid
  *   TCP_SKEX_FLUSH_LIST  int, ignored: every group of the namespace
  *
@@ -56,6 +60,7 @@ static int skex_group_from_user(sockptr_t optval, struct sock_group_user *sgu,
 		ps->port = se->port;
 		ps->nonblock = !!se->nonblock;
 		ps->set = true;
+		ps->burst = SKEX_BURST_DEFAULT;
 		if (skex_group_accept_type(sgu->type)) {
 			if (se->quota.frac.frac > 999) {
 				err = -EINVAL;
@@ -106,6 +111,22 @@ out:
 	return err;
 }
 
+/* Ports of @spec that stay in group @gid of the same type keep its burst. */
+static void skex_group_keep_burst(struct skex_net *sn, u16 gid,
+				  struct skex_group_spec *spec,
+				  struct skex_group_spec *old)
+{
+	unsigned int i, j;
+
+	lockdep_assert_held(&sn->config_mutex);
+	if (skex_group_get(sn, gid, old) || old->type != spec->type)
+		return;
+	for (i = 0; i < spec->nports; i++)
+		for (j = 0; j < old->nports; j++)
+			if (old->ports[j].port == spec->ports[i].port)
+				spec->ports[i].burst = old->ports[j].burst;
+}
+
 static int skex_group_sockopt_edit(struct sock *sk, sockptr_t optval)
 {
 	struct skex_net *sn = skex_net(sock_net(sk));
@@ -113,7 +134,7 @@ static int skex_group_sockopt_edit(struct sock *sk, sockptr_t optval)
 	struct sock_group_user sgu;
 	int err;
 
-	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
+	spec = kmalloc_array(2, sizeof(*spec), GFP_KERNEL);
 	if (!spec)
 		return -ENOMEM;
 	err = skex_group_from_user(optval, &sgu, spec);
@@ -121,7 +142,11 @@ static int skex_group_sockopt_edit(struct sock *sk, sockptr_t optval)
 		goto out;
 
 	mutex_lock(&sn->config_mutex);
-	err = sgu.gid ? skex_group_edit(sn, sgu.gid, spec) : -ENOENT;
+	err = -ENOENT;
+	if (sgu.gid) {
+		skex_group_keep_burst(sn, sgu.gid, spec, spec + 1);
+		err = skex_group_edit(sn, sgu.gid, spec);
+	}
 	mutex_unlock(&sn->config_mutex);
 	if (!err)
 		skex_group_configfs_sync(sn, sgu.gid);

@@ -19,12 +19,14 @@
  * as \ooo.
  *
  *   $ cat /proc/net/skex_groups
- *   gid type port quota nonblock throttled
- *   1 output_rate 8080 250000 0 17
- *   2 accept_ratio 8081 2.5 0 0
+ *   gid type port quota nonblock throttled burst
+ *   1 output_rate 8080 250000 0 17 -
+ *   2 accept_ratio 8081 2.5 0 0 -
+ *   3 accept_rate 8082 100 0 5 5
  *
  * One row per port of each group, a row with port "-" for a group without
- * ports. quota reads as in configfs ("-": not set yet).
+ * ports. quota reads as in configfs ("-": not set yet); burst is
+ * accept_rate's ("-" for the other types).
  *
  * Columns are only ever appended. Everything is read under the namespace's
  * config_mutex through the engines' own functions.
@@ -41,7 +43,7 @@
 
 #define SKEX_PROC_FW_HEADER \
 	"port branch type target enable timeout_ms window source pattern chance hits dropped\n"
-#define SKEX_PROC_GROUPS_HEADER "gid type port quota nonblock throttled\n"
+#define SKEX_PROC_GROUPS_HEADER "gid type port quota nonblock throttled burst\n"
 
 static const char * const skex_proc_fw_types[] = {
 	[SKEX_FW_NONE] = "-",
@@ -184,7 +186,7 @@ static int skex_proc_groups_show(struct seq_file *seq, void *v)
 		type = spec->type < ARRAY_SIZE(skex_proc_group_types) ?
 		       skex_proc_group_types[spec->type] : "-";
 		if (!spec->nports)
-			seq_printf(seq, "%u %s - - - -\n", gids[i], type);
+			seq_printf(seq, "%u %s - - - - -\n", gids[i], type);
 		for (j = 0; j < spec->nports; j++) {
 			const struct skex_group_port_spec *ps = &spec->ports[j];
 			u64 throttled = 0;
@@ -192,8 +194,12 @@ static int skex_proc_groups_show(struct seq_file *seq, void *v)
 			seq_printf(seq, "%u %s %u ", gids[i], type, ps->port);
 			skex_proc_quota(seq, spec->type, ps);
 			skex_group_throttled(sn, gids[i], ps->port, &throttled);
-			seq_printf(seq, " %u %llu\n", ps->nonblock,
+			seq_printf(seq, " %u %llu", ps->nonblock,
 				   (unsigned long long)throttled);
+			if (spec->type == SKEX_ACCEPT_ABSOLUTE)
+				seq_printf(seq, " %u\n", ps->burst);
+			else
+				seq_puts(seq, " -\n");
 		}
 	}
 	kvfree(gids);

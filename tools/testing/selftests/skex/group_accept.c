@@ -9,6 +9,14 @@
  *                 blocking accept(), non-blocking with poll() (level-
  *                 triggered: no EAGAIN, one wake-up per accept), edge-
  *                 triggered epoll (about one wake-up per accept)
+ *   burst_bound   burst 5 (configfs) on a group made with setsockopt:
+ *                 after an idle second the bucket holds 5, the first 5
+ *                 accepts go at once, and over T = 5 s from the first
+ *                 exactly rate * T + 5 succeed, at most rate + 5 in any
+ *                 1 s
+ *   burst_late    burst 5, an acceptor that sleeps 200 ms (2.5 tokens)
+ *                 after every 4th accept: the tokens accrue meanwhile and
+ *                 it still gets rate * T, within rate * T + 5
  *   rcvtimeo      SO_RCVTIMEO expires with EAGAIN
  *   rcvtimeo_long an SO_RCVTIMEO of 2^32 µs and 0.1 s does not expire
  *                 after 0.1 s
@@ -160,6 +168,7 @@ struct server {
 	enum srv_kind how;
 	uint64_t run_us;		/* stop after this long */
 	uint64_t work_us;		/* sleep after each accept */
+	int work_every;			/* or after every work_every-th one */
 	int max_n;			/* stop after this many accepts */
 	pthread_barrier_t *gate;	/* if set, wait there before starting */
 	volatile bool stop;
@@ -197,7 +206,8 @@ static void *server_main(void *arg)
 		if (fd >= 0) {
 			s->t[s->n++] = skex_now_us();
 			close(fd);
-			if (s->work_us)
+			if (s->work_us &&
+			    (!s->work_every || !(s->n % s->work_every)))
 				skex_sleep_ms(s->work_us / 1000);
 			continue;
 		}
@@ -355,6 +365,68 @@ TEST_F_TIMEOUT(accept, rate_epoll_et, 60)
 {
 	run_rate(_metadata, self, S_EPOLL_ET);
 	EXPECT_LT(self->s.wakeups, 3 * self->s.n + 10);
+}
+
+#define BURST		5
+
+/*
+ * accept_rate RATE with burst BURST, the queue kept full, an idle second
+ * for the bucket to fill; then a blocking acceptor for RATE_SECS s that
+ * sleeps @work_ms after every @every-th accept. Returns the accepts in
+ * RATE_SECS s from the first.
+ */
+static int run_burst(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(accept) * self, unsigned int work_ms,
+		     int every)
+{
+	const uint64_t T = RATE_SECS * 1000000ull;
+	const int bound = (int)(RATE * RATE_SECS) + BURST;
+	pthread_barrier_t gate;
+	int n, max1, maxT, first;
+
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, RATE, 0,
+				&self->gid));
+	ASSERT_EQ(0, cfs_set_burst(self->gid, self->port, BURST));
+	ASSERT_EQ(0, client_start(&self->c, self->port, 64));
+	ASSERT_TRUE(wait_backlog(self->port, 32));
+	skex_sleep_ms(1000);
+	ASSERT_EQ(0, pthread_barrier_init(&gate, NULL, 2));
+	ASSERT_EQ(0, server_start_n(&self->s, self->lfd, S_BLOCK, T + 300000,
+				    work_ms * 1000ull, MAX_ACCEPTS, &gate));
+	/* read by the server once it passes the gate */
+	self->s.work_every = every;
+	pthread_barrier_wait(&gate);
+	server_join(&self->s);
+	pthread_barrier_destroy(&gate);
+	client_stop(&self->c);
+	EXPECT_EQ(0, self->s.err) TH_LOG("accept: %s", strerror(self->s.err));
+	if (self->s.n <= 0)
+		return 0;
+
+	n = server_count(&self->s, self->s.t[0], 0, T);
+	first = server_count(&self->s, self->s.t[0], 0, 20000);
+	max1 = server_max_window(&self->s, 1000000);
+	maxT = server_max_window(&self->s, T);
+	TH_LOG("rate %.1f/s burst %d, sleeping %u ms every %d: %d accepts in "
+	       "%d s from the first (bound %d), %d in its first 20 ms, most "
+	       "in any 1 s: %d (bound %d), in any %d s: %d",
+	       RATE, BURST, work_ms, every, n, RATE_SECS, bound, first, max1,
+	       (int)RATE + BURST, RATE_SECS, maxT);
+	EXPECT_LE(n, bound);
+	EXPECT_LE(maxT, bound);
+	EXPECT_LE(max1, (int)RATE + BURST);
+	EXPECT_EQ(BURST, first);
+	return n;
+}
+
+TEST_F_TIMEOUT(accept, burst_bound, 60)
+{
+	EXPECT_EQ((int)(RATE * RATE_SECS) + BURST, run_burst(_metadata, self, 0, 0));
+}
+
+TEST_F_TIMEOUT(accept, burst_late, 60)
+{
+	EXPECT_LE((int)(RATE * RATE_SECS), run_burst(_metadata, self, 200, 4));
 }
 
 TEST_F_TIMEOUT(accept, rcvtimeo, 30)

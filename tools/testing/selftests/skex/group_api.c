@@ -16,6 +16,12 @@
  *                   front removes them
  *   configfs_input  garbage writes fail with a precise errno, change nothing;
  *                   values read back normalised
+ *   burst_input     accept_rate's burst: 1 in groups made by either front
+ *                   and after a sockopt edit that the seed's structures
+ *                   cannot express; a value set in configfs survives such
+ *                   an edit; out of range ERANGE, garbage and embedded NUL
+ *                   EINVAL, other types refuse it; /proc/net/skex_groups
+ *                   shows it
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -523,6 +529,92 @@ TEST_F(groups, configfs_input)
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/5/ports/46001"));
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/5"));
 	EXPECT_EQ(-ENOENT, group_del(5));
+}
+
+/* The /proc/net/skex_groups row of @gid (newline stripped), or -1. */
+static int proc_group_row(unsigned int gid, char *row, size_t len)
+{
+	char line[256], want[16];
+	FILE *f = fopen("/proc/net/skex_groups", "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%u ", gid);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(row, len, "%s", line);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+TEST_F(groups, burst_input)
+{
+	static const char *const bad[] = {
+		"abc", "-1", "+5", " 5", "5x", "1.5", "\n", "0x10", "5 ",
+	};
+	static const char *const range[] = { "0", "65536", "4294967296" };
+	char path[128], row[256];
+	unsigned int i;
+	uint16_t gid;
+
+	/* the seed's front makes the default, and an edit keeps what is set */
+	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, 46011, 10, 0, &gid));
+	EXPECT_CFS("1", gid, 46011, "burst");
+	cfs_path(path, sizeof(path), gid, 46011, "burst");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT_EQ(-EINVAL, cfs_write(path, bad[i]))
+			TH_LOG("burst '%s'", bad[i]);
+	for (i = 0; i < sizeof(range) / sizeof(range[0]); i++)
+		EXPECT_EQ(-ERANGE, cfs_write(path, range[i]))
+			TH_LOG("burst '%s'", range[i]);
+	EXPECT_EQ(-EINVAL, cfs_write_len(path, "5\0junk", 6));
+	EXPECT_CFS("1", gid, 46011, "burst");
+	EXPECT_EQ(0, cfs_write(path, "65535"));
+	EXPECT_CFS("65535", gid, 46011, "burst");
+	EXPECT_EQ(0, cfs_write(path, "5\n"));
+	EXPECT_CFS("5", gid, 46011, "burst");
+	ASSERT_EQ(0, proc_group_row(gid, row, sizeof(row)));
+	EXPECT_STREQ("accept_rate 46011 10 0 0 5", strchr(row, ' ') + 1);
+	ASSERT_EQ(0, group_edit1(gid, SKEX_ACCEPT_ABSOLUTE, 46011, 20, 0));
+	EXPECT_CFS("20", gid, 46011, "quota");
+	EXPECT_CFS("5", gid, 46011, "burst");	/* kept by a sockopt edit */
+	ASSERT_EQ(0, group_edit1(gid, SKEX_ACCEPT_ABSOLUTE, 46012, 20, 0));
+	EXPECT_CFS("1", gid, 46012, "burst");	/* a new port */
+	ASSERT_EQ(0, group_edit1(gid, SKEX_OUTPUT_ABSOLUTE, 46012, 1000, 0));
+	EXPECT_CFS("", gid, 46012, "burst");	/* output_rate has none */
+	cfs_path(path, sizeof(path), gid, 46012, "burst");
+	EXPECT_EQ(-EINVAL, cfs_write(path, "1"));
+	ASSERT_EQ(0, proc_group_row(gid, row, sizeof(row)));
+	EXPECT_STREQ("output_rate 46012 1000 0 0 -", strchr(row, ' ') + 1);
+	ASSERT_EQ(0, group_del(gid));
+
+	/* configfs: 1 from mkdir on, settable before the quota */
+	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9"));
+	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/9/type", "accept_rate"));
+	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9/ports/46013"));
+	EXPECT_CFS("1", 9, 46013, "burst");
+	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/9/ports/46013/burst", "3"));
+	EXPECT_CFS("3", 9, 46013, "burst");
+	EXPECT_CFS("", 9, 46013, "quota");
+	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/9/ports/46013/quota", "2.5"));
+	EXPECT_CFS("3", 9, 46013, "burst");
+	ASSERT_EQ(0, proc_group_row(9, row, sizeof(row)));
+	EXPECT_STREQ("9 accept_rate 46013 2.5 0 0 3", row);
+	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9/ports/46013"));
+
+	/* accept_ratio has no burst */
+	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/9/type", "accept_ratio"));
+	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9/ports/46013"));
+	EXPECT_CFS("", 9, 46013, "burst");
+	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/9/ports/46013/burst", "2"));
+	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9/ports/46013"));
+	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9"));
 }
 
 TEST_HARNESS_MAIN

@@ -171,6 +171,18 @@ static inline bool cfs_exists(const char *path)
 	return !stat(path, &st);
 }
 
+/* groups/<gid>/ports/<port>/burst (accept_rate): 0 or -errno */
+static inline int cfs_set_burst(unsigned int gid, unsigned int port,
+				unsigned int burst)
+{
+	char path[128], val[16];
+
+	snprintf(path, sizeof(path), CFS_GROUPS "/%u/ports/%u/burst", gid,
+		 port);
+	snprintf(val, sizeof(val), "%u\n", burst);
+	return cfs_write(path, val);
+}
+
 /* groups/<gid>/ports/<port>/throttled, or -1 */
 static inline long long cfs_throttled(unsigned int gid, unsigned int port)
 {
