@@ -61,7 +61,7 @@ must skexctl branch add "${P[5]}" a --port "${P[2]}" --chance 30
 must skexctl branch add "${P[5]}" b --port "${P[3]}" --chance 70
 must skexctl group add 101 output_rate "${P[1]}=250000,nonblock"
 must skexctl group add 102 accept_ratio "${P[2]}=2.5" "${P[3]}=1"
-must skexctl group add 103 accept_rate "${P[1]}=12.125"
+must skexctl group add 103 accept_rate "${P[1]}=12.125,burst=5"
 must skexctl group add 104 output_rate_ftp "${P[6]}=100000"
 must skexctl rule set "${P[5]}" default_port="${P[6]}"
 must skexctl branch set "${P[5]}" a chance=25
@@ -91,7 +91,7 @@ want = {
   {"gid": 102, "type": "accept_ratio", "ports": [
      {"port": min(P[2], P[3]), "quota": 2.5 if P[2] < P[3] else 1, "nonblock": 0, "throttled": 0},
      {"port": max(P[2], P[3]), "quota": 1 if P[2] < P[3] else 2.5, "nonblock": 0, "throttled": 0}]},
-  {"gid": 103, "type": "accept_rate", "ports": [{"port": P[1], "quota": 12.125, "nonblock": 0, "throttled": 0}]},
+  {"gid": 103, "type": "accept_rate", "ports": [{"port": P[1], "quota": 12.125, "nonblock": 0, "burst": 5, "throttled": 0}]},
   {"gid": 104, "type": "output_rate_ftp", "ports": [{"port": P[6], "quota": 100000, "nonblock": 0, "throttled": 0}]}]}
 want["forward"].sort(key=lambda r: r["port"])
 if c != want:
@@ -158,6 +158,9 @@ skex_check_eq "forward_tool branch add to skexctl's rule" ok \
 	"$("$FWT" branch add dice "${P[5]}" "${P[9]}" 5)"
 skex_check_eq "forward_tool rule del of skexctl's rule" ok "$("$FWT" rule del content "${P[0]}")"
 [ -e "$CFS/forward/${P[0]}" ] && skex_fail "forward/${P[0]} still there"
+skex_check_eq "group_tool edit of skexctl's group" "" "$("$GRT" edit 103 accept_rate "${P[1]}:20" 2>&1)"
+skex_check_eq "its burst kept by the seed's edit" "20 5" \
+	"$(cat "$CFS/groups/103/ports/${P[1]}/quota" "$CFS/groups/103/ports/${P[1]}/burst" | tr '\n' ' ' | sed 's/ $//')"
 skex_check_eq "group_tool del of skexctl's group" "" "$("$GRT" del 103 2>&1)"
 [ -e "$CFS/groups/103" ] && skex_fail "groups/103 still there"
 must skexctl clear
@@ -176,8 +179,12 @@ cat >"$tmp/ns.json" <<JSON
               "branches": [{"name": "w", "port": ${P[3]}, "chance": 40}]}],
  "groups": [{"gid": 1, "type": "output_rate", "ports": [{"port": ${P[3]}, "quota": 1000}]},
             {"gid": 2, "type": "accept_ratio", "ports": [{"port": ${P[2]}, "quota": 1.5},
-                                                         {"port": ${P[6]}, "quota": 2, "nonblock": 1}]}]}
+                                                         {"port": ${P[6]}, "quota": 2, "nonblock": 1}]},
+            {"gid": 3, "type": "accept_rate", "ports": [{"port": ${P[7]}, "quota": 20}]}]}
 JSON
+sed 's/"quota": 20}/"quota": 20, "burst": 5}/' "$tmp/ns.json" >"$tmp/ns-burst.json"
+out=$(skexctl -n "$ns" restore "$tmp/ns-burst.json" 2>&1) && skex_fail "-n restore of a burst succeeded"
+case $out in *"burst: cannot be set through the sockopt front"*) skex_pass "-n restore refuses a burst: $out" ;; *) skex_fail "-n restore of a burst: $out" ;; esac
 must skexctl -n "$ns" restore "$tmp/ns.json"
 skex_port_listening "$ns" "${P[0]}" || skex_fail "rule ${P[0]} not listening in $ns"
 skex_port_listening "" "${P[0]}" && skex_fail "rule ${P[0]} listening in the initial netns"
@@ -187,7 +194,7 @@ skex_check_eq "the namespace's rule through setsockopt" EEXIST \
 skex_check_eq "/proc/net/skex_forward header" \
 	"port branch type target enable timeout_ms window source pattern chance hits dropped" \
 	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_forward)"
-skex_check_eq "/proc/net/skex_groups header" "gid type port quota nonblock throttled" \
+skex_check_eq "/proc/net/skex_groups header" "gid type port quota nonblock throttled burst" \
 	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_groups)"
 skex_check_eq "the content rule's branch row" \
 	"${P[4]} br2 content ${P[3]} - - - - ff0a - 0 -" \
@@ -214,7 +221,8 @@ want = {
   {"gid": 1, "type": "output_rate", "ports": [{"port": P[3], "quota": 1000, "nonblock": 0, "throttled": 0}]},
   {"gid": 2, "type": "accept_ratio", "ports": sorted([
      {"port": P[2], "quota": 1.5, "nonblock": 0, "throttled": 0},
-     {"port": P[6], "quota": 2, "nonblock": 1, "throttled": 0}], key=lambda p: p["port"])}]}
+     {"port": P[6], "quota": 2, "nonblock": 1, "throttled": 0}], key=lambda p: p["port"])},
+  {"gid": 3, "type": "accept_rate", "ports": [{"port": P[7], "quota": 20, "nonblock": 0, "burst": 1, "throttled": 0}]}]}
 if c != want:
     print("got ", json.dumps(c, sort_keys=True))
     print("want", json.dumps(want, sort_keys=True))
