@@ -24,7 +24,8 @@
 # the host's cores with a counted clock, else 1), SKEX_BENCH_SLUB_DEBUG
 # (slub_debug= flags in the guest, default none),
 # SKEX_BENCH_MODDIR (use DIR/KVER/kernel/skex.ko, built elsewhere, e.g. from
-# another branch, instead of building this tree's).
+# another branch, instead of building this tree's), SKEX_BENCH_REPS
+# (repetitions per figure instead of 3, or 1 for --smoke: a quick look).
 # Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv}.
 set -euo pipefail
 
@@ -54,6 +55,9 @@ if [ ${#kernels[@]} -eq 0 ]; then
 	fi
 fi
 icount=${SKEX_BENCH_ICOUNT:-2}
+reps=${SKEX_BENCH_REPS:-$([ "$smoke" = 1 ] && echo 1 || echo 3)}
+case $reps in [1-9] | [1-9][0-9]) ;; *) echo "bench.sh: SKEX_BENCH_REPS=$reps: 1-99" >&2; exit 2 ;; esac
+[ "$reps" = 3 ] || [ "$smoke" = 1 ] || partial=1
 if [ "$smoke" = 1 ]; then
 	timeout=${SKEX_BENCH_TIMEOUT:-600}
 	gargs=(--smoke)
@@ -91,7 +95,7 @@ run_kernel()
 	# The console is in the run directory; show the guest's progress.
 	SKEX_VM_RUNDIR=$run/$k SKEX_VM_SLUB_DEBUG=$slub "$ROOT/scripts/vm.sh" --kernel "$k" \
 		--module "$ko" --timeout "$timeout" "${vmargs[@]}" \
-		-- bench/guest.sh "${gargs[@]}" "${scen[@]}" </dev/null 2>&1 |
+		-- env BENCH_REPS="$reps" bench/guest.sh "${gargs[@]}" "${scen[@]}" </dev/null 2>&1 |
 		grep -a --line-buffered -E '^(bench:|vm: FAIL|vm.sh:)' |
 		while IFS= read -r line; do
 			# the host's time: the guest's ([Ns]) need not be it
