@@ -94,6 +94,15 @@
  * ms, 3.9 us of slack)
  */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
+/*
+ * Output: a writer held back waits for this much (bytes) when a quantum
+ * (50 ms of quota) is less, up to two quanta: every wake-up costs the
+ * sender about as much CPU as sending a few kilobytes, and a 100 KB/s
+ * sender woken for every 5 KB burnt 2.4 times tc's CPU per MB.
+ */
+#define SKEX_CHUNK		16384
+/* a poll reports a writable socket without the lock from this much pool */
+#define SKEX_POOL_POLL		65536
 #define SKEX_SLACK_SHIFT	8
 
 atomic_t skex_group_nr_accept = ATOMIC_INIT(0);
@@ -170,8 +179,14 @@ static void skex_bucket_fill(struct skex_group_port *gp, u64 now)
 	u64 dt = now > gp->stamp ? now - gp->stamp : 0;
 	u64 cap = gp->type == SKEX_ACCEPT_ABSOLUTE || now < gp->busy_until ?
 		  gp->depth : gp->quantum;
-	u64 room;
+	u64 room, pool = 0;
 
+	if (atomic64_read(&gp->pool))
+		pool = atomic64_xchg(&gp->pool, 0);
+
+	/* what refunds added may overflow the bucket, as refunds did */
+	if (pool)
+		gp->level = min(gp->level + pool * NSEC_PER_SEC, gp->depth);
 	gp->stamp = max(now, gp->stamp);
 	cap = min(cap, gp->depth);
 	if (!gp->rate || gp->level >= cap)
@@ -211,6 +226,7 @@ void skex_group_port_configure(struct skex_group_port *gp,
 	if (!ps->set) {
 		gp->burst = ps->burst;
 		WRITE_ONCE(gp->set, false);
+		atomic64_set(&gp->pool, 0);
 		return;
 	}
 	if (was_set && gp->quota == ps->quota && gp->burst == ps->burst)
@@ -235,6 +251,11 @@ void skex_group_port_configure(struct skex_group_port *gp,
 		bytes = max_t(u64, gp->rate / 20, 1);
 		gp->quantum = bytes * NSEC_PER_SEC;
 		gp->depth = gp->rate ? 4 * gp->quantum : 0;
+		/* 50 ms of quota; at low rates up to 100 ms, SKEX_CHUNK */
+		gp->chunk = gp->quantum;
+		if (gp->rate >= 20)
+			gp->chunk = clamp_t(u64, SKEX_CHUNK * NSEC_PER_SEC,
+					    gp->quantum, 2 * gp->quantum);
 		break;
 	}
 	slack = SKEX_SLACK_NS;
@@ -243,10 +264,12 @@ void skex_group_port_configure(struct skex_group_port *gp,
 				   SKEX_SLACK_SHIFT);
 	WRITE_ONCE(gp->slack, slack);
 	/* A new output bucket starts with one quantum: no first burst. */
-	if (!was_set)
+	if (!was_set) {
+		atomic64_set(&gp->pool, 0);
 		gp->level = min(gp->quantum, gp->depth);
-	else
+	} else {
 		gp->level = min(gp->level, gp->depth);
+	}
 	WRITE_ONCE(gp->set, true);
 }
 
@@ -847,19 +870,22 @@ void skex_group_destroyed(struct sock *sk)
 /*
  * Tokens for up to @want bytes: how many may go now (at least the
  * quantum, or all of @want if less), or 0 and *@until. A writer that has
- * to wait waits for a whole quantum even if it wants less, so that the
- * page-sized sends of splice and sendfile do not wake it for each page.
+ * to wait waits for a whole chunk even if it wants less, so that the
+ * page-sized sends of splice and sendfile do not wake it for each page,
+ * nor a slow quota for every few kilobytes. While the quota has held
+ * writers back, the next grant waits for the chunk too.
  */
 static size_t skex_output_grant(struct skex_group_port *gp, u64 now,
 				size_t want, u64 *until)
 {
-	u64 need = min_t(u64, want, div_u64(gp->quantum, NSEC_PER_SEC));
+	u64 chunk = now < gp->busy_until ? gp->chunk : gp->quantum;
+	u64 need = min_t(u64, want, div_u64(chunk, NSEC_PER_SEC));
 	u64 avail;
 
 	skex_bucket_fill(gp, now);
 	avail = div_u64(gp->level, NSEC_PER_SEC);
 	if (!avail || avail < need) {
-		*until = skex_bucket_when(gp, gp->quantum);
+		*until = skex_bucket_when(gp, gp->chunk);
 		return 0;
 	}
 	avail = min_t(u64, avail, want);
@@ -867,14 +893,51 @@ static size_t skex_output_grant(struct skex_group_port *gp, u64 now,
 	return avail;
 }
 
-/* Whether a send would get the quantum now; else *@until it does. */
+/*
+ * A send got all it asked for and nobody waits: the quota does not bind
+ * now. What the bucket holds goes to the pool, where the next sends take
+ * it without the lock. Under the group's lock.
+ */
+static void skex_output_pool(struct skex_group_port *gp)
+{
+	u64 bytes = div_u64(gp->level, NSEC_PER_SEC);
+
+	if (!bytes)
+		return;
+	gp->level -= bytes * NSEC_PER_SEC;
+	atomic64_add(bytes, &gp->pool);
+}
+
+/*
+ * The lock-free path of a send: all of @want from the pool, or 0. The
+ * pool holds tokens only while nobody waits (skex_output_pool()), and
+ * whoever has to wait empties it (skex_bucket_fill()).
+ */
+static long skex_output_fast(struct skex_group_port *gp, size_t want)
+{
+	s64 have = atomic64_read(&gp->pool);
+
+	do {
+		if (have <= 0 || (u64)have < want)
+			return 0;
+	} while (!atomic64_try_cmpxchg(&gp->pool, &have, have - want));
+	return want;
+}
+
+/*
+ * Whether a send would get what skex_output_grant() wants for it now (the
+ * quantum, or the chunk while writers are held back); else *@until it
+ * does.
+ */
 static bool skex_output_ready(struct skex_group_port *gp, u64 now, u64 *until)
 {
+	u64 need = now < gp->busy_until ? gp->chunk : gp->quantum;
+
 	skex_bucket_fill(gp, now);
-	if (gp->level >= gp->quantum)
+	if (gp->level >= need)
 		return true;
 	skex_bucket_busy(gp, now);
-	*until = skex_bucket_when(gp, gp->quantum);
+	*until = skex_bucket_when(gp, gp->chunk);
 	return false;
 }
 
@@ -912,6 +975,9 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 	bool blocking, kick;
 	long ret;
 
+	ret = skex_output_fast(gp, want);
+	if (ret)
+		return ret;
 	skex_sleeper_init(&s, w->sk);
 	for (;;) {
 		now = ktime_get_ns();
@@ -945,6 +1011,7 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 				skex_bucket_busy(gp, now);
 			} else if (gp->nsleepers == s.listed && !gp->npollers) {
 				gp->busy_until = 0;
+				skex_output_pool(gp);
 			}
 			spin_unlock_bh(&g->lock);
 			break;
@@ -980,13 +1047,8 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
  */
 void skex_group_output_refund(struct skex_group_port *gp, size_t unused)
 {
-	struct skex_group *g = gp->group;
-
-	spin_lock_bh(&g->lock);
-	if (!gp->dead && gp->set)
-		gp->level = min(gp->level + (u64)unused * NSEC_PER_SEC,
-				gp->depth);
-	spin_unlock_bh(&g->lock);
+	/* into the pool: the next fill puts it back into the bucket */
+	atomic64_add(unused, &gp->pool);
 }
 
 /**
@@ -1016,6 +1078,17 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 		return mask;
 
 	g = gp->group;
+	/*
+	 * Tokens in the pool: the quota does not bind, a send gets them
+	 * without the lock. One that wants more than the pool holds and is
+	 * refused empties it, so that the next poll asks the bucket.
+	 */
+	if (!listener && atomic64_read(&gp->pool) >=
+	    min_t(u64, div_u64(READ_ONCE(gp->chunk), NSEC_PER_SEC),
+		  SKEX_POOL_POLL)) {
+		skex_group_port_put(gp);
+		return mask;
+	}
 	now = ktime_get_ns();
 	spin_lock_bh(&g->lock);
 	if (gp->dead || !gp->set)

@@ -75,8 +75,15 @@ struct skex_group {
  * @mark: scratch of skex_group_apply()
  * @rate: token rate per second (bytes, or thousandths of connections)
  * @level, @depth, @quantum: token bucket, in tokens * NSEC_PER_SEC;
- *	@quantum is the least a send waits for and what poll wants (one
+ *	@quantum is what poll wants and the least a send waits for (one
  *	connection for accept_rate)
+ * @chunk: what a writer held back waits for (tokens * NSEC_PER_SEC): a
+ *	quantum, or up to two at low rates, so that a slow sender is not
+ *	woken for a few kilobytes at a time
+ * @pool: output: whole bytes taken out of @level while the quota does
+ *	not bind, which sends take without the lock (skex_output_fast());
+ *	they go back into @level whenever the bucket is filled, so that
+ *	@level + @pool is the bucket
  * @stamp: time of @level
  * @busy_until: the bucket may fill to @depth until then, else @quantum
  *	(see SKEX_BUSY_NS)
@@ -107,6 +114,8 @@ struct skex_group_port {
 	u64 level;
 	u64 depth;
 	u64 quantum;
+	u64 chunk;
+	atomic64_t pool;
 	u64 stamp;
 	u64 busy_until;
 	u64 slack;
