@@ -710,6 +710,9 @@ void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 {
 	struct skex_group *g = gp->group;
 
+	/* accept_rate: the token is spent, nothing to note */
+	if (accepted && gp->type == SKEX_ACCEPT_ABSOLUTE)
+		return;
 	spin_lock_bh(&g->lock);
 	if (gp->type == SKEX_ACCEPT_RATIO) {
 		if (accepted)
@@ -949,8 +952,13 @@ static bool skex_output_ready(struct skex_group_port *gp, u64 now, u64 *until)
  */
 static void skex_output_push(struct sock *sk)
 {
-	/* a bit-field, read without the lock: at worst one push too many */
+	/*
+	 * A bit-field and the queue, read without the lock: at worst one push
+	 * too many, or none for data another thread is queueing right now
+	 * (its own send pushes it). Nothing queued: no socket lock to take.
+	 */
 	if (sk->sk_protocol == IPPROTO_TCP &&
+	    !skb_queue_empty_lockless(&sk->sk_write_queue) &&
 	    !(tcp_sk(sk)->nonagle & TCP_NAGLE_CORK))
 		tcp_sock_set_cork(sk, false);
 }
