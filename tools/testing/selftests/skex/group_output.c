@@ -7,7 +7,9 @@
  *                  over 10 s is within 2% of the quota, and the writer's CPU
  *                  time stays under 5% of the wall time; writers: blocking
  *                  write(), non-blocking with edge-triggered epoll,
- *                  splice() from a pipe
+ *                  splice() from a pipe, blocking write()s of 1000 bytes
+ *                  (which take tokens from the lock-free pool whenever a
+ *                  grant leaves some)
  *   epoll_lt       level-triggered epoll writer: no busy loop
  *   quota_follows  the quota raised and lowered while traffic runs: the
  *                  rate follows within 1 s
@@ -116,7 +118,8 @@ static double rx_rate(struct rx *rx, uint64_t from_us, uint64_t to_us)
 
 /* ---- the sending side ---- */
 
-enum writer { W_BLOCK, W_EPOLL_ET, W_EPOLL_LT, W_SPLICE };
+enum writer { W_BLOCK, W_EPOLL_ET, W_EPOLL_LT, W_SPLICE, W_SMALL };
+#define SMALL_WRITE	1000
 
 struct tx {
 	int fd;
@@ -178,6 +181,9 @@ static void *tx_main(void *arg)
 				n = write(tx->fd, buf, sizeof(buf));
 			else
 				n = 0;
+			break;
+		case W_SMALL:
+			n = write(tx->fd, buf, SMALL_WRITE);
 			break;
 		default:
 			n = write(tx->fd, buf, sizeof(buf));
@@ -294,6 +300,12 @@ TEST_F_TIMEOUT(output, rate_epoll_et, 60)
 TEST_F_TIMEOUT(output, rate_splice, 60)
 {
 	run_rate(_metadata, self, W_SPLICE, QUOTA, SECS);
+	check_rate(_metadata, self, QUOTA, SECS);
+}
+
+TEST_F_TIMEOUT(output, rate_small, 60)
+{
+	run_rate(_metadata, self, W_SMALL, QUOTA, SECS);
 	check_rate(_metadata, self, QUOTA, SECS);
 }
 
