@@ -169,17 +169,10 @@ int skex_fw_branch_set_offset(struct skex_fw_branch *branch, u32 offset);
 bool skex_fw_branch_complete(const struct skex_fw_branch *branch);
 bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask);
 
-/* forward_configfs.c (skex_forward_dir_ops: configfs.h) */
-int skex_fw_cfs_show(u16 port, const char *branch);
-int skex_fw_cfs_hide(u16 port, const char *branch);
-void skex_fw_cfs_lock(void);
-void skex_fw_cfs_unlock(void);
-void skex_forward_configfs_start(void);
-void skex_forward_configfs_stop(void);
-
 /* forward_sockopt.c: the setsockopt() commands */
+struct skex_change;
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
-		       unsigned int optlen);
+		       unsigned int optlen, struct skex_change *chg);
 
 /* forward.c: module-level state */
 int skex_forward_init(void);

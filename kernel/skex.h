@@ -132,6 +132,33 @@ void skex_proc_net_exit(struct skex_net *sn);
 int skex_proc_config_net_init(struct skex_net *sn);
 void skex_proc_config_net_exit(struct skex_net *sn);
 
+/* Longest name of an object a change names (a branch's, SKEX_FW_NAME_MAX) */
+#define SKEX_CHANGE_NAME_MAX	32
+
+/**
+ * struct skex_change - what a setsockopt() command changed
+ * @what: nothing to show; a forwarding rule and its branches (@id: its
+ *	port); one branch (@id and @name); every rule; a socket group (@id:
+ *	its gid); every group
+ * @id: the rule's port or the group's gid
+ * @name: the branch's name
+ *
+ * A command's handler fills it in; the dispatcher (sockopt.c) hands it to
+ * the mirror (mirror.c) once the command succeeded.
+ */
+struct skex_change {
+	enum {
+		SKEX_CHANGE_NONE,
+		SKEX_CHANGE_RULE,
+		SKEX_CHANGE_BRANCH,
+		SKEX_CHANGE_RULES,
+		SKEX_CHANGE_GROUP,
+		SKEX_CHANGE_GROUPS,
+	} what;
+	u16 id;
+	char name[SKEX_CHANGE_NAME_MAX];
+};
+
 /* sockopt.c */
 int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		     unsigned int optlen);
