@@ -6,7 +6,7 @@
  * proc) and the engines (netmeter, forwarding, groups).
  *
  * Lock order: docs/design.md, "Lock order" (outer to inner: the mirror's
- * mutexes, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
+ * mutex, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
  * mutex, lock_sock(), then spinlocks that are leaves).
  */
 #ifndef _SKEX_H
