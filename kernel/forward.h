@@ -2,8 +2,9 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Connection classification and forwarding: the engine (forward.c) and the
- * two fronts that configure it (forward_configfs.c, forward_sockopt.c).
+ * Connection classification and forwarding: the engine's control plane
+ * (forward.c; its data path is forward_classify.c) and the two fronts that
+ * configure it (forward_configfs.c, forward_sockopt.c).
  *
  * Objects: a rule per incoming port of a namespace, holding branches, each
  * with its own reference count (@ref); an object's memory goes with its
@@ -16,8 +17,8 @@
  * setsockopt() (@kernel_made: the rule table's for a rule, the rule's
  * branch list's for a branch). Whoever takes an object out of the engine
  * under config_mutex (the rule's @deleted set, the branch's @rule cleared)
- * owns the engine's reference and puts it once the object's directories
- * are gone.
+ * owns the engine's reference and puts it; a directory keeps its object
+ * until the mirror (mirror.c) or a user removes it.
  *
  * Locking: every configuration change of a namespace holds
  * skex_net.config_mutex. The classifier never takes it: it reads an
