@@ -43,7 +43,9 @@
 #include <linux/bsearch.h>
 #include <linux/ctype.h>
 #include <linux/in.h>
+#include <linux/memcontrol.h>
 #include <linux/random.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timer.h>
@@ -69,10 +71,15 @@
 /* setsockopt() adds to rules of more branches build their snapshot lazily */
 #define SKEX_FW_LAZY_MIN	32
 
-/* Per namespace: the rules by incoming port. Written under config_mutex. */
+/*
+ * Per namespace: the rules by incoming port. Written under config_mutex,
+ * as are the counts (bounded by net.skex.max_rules and max_branches).
+ */
 struct skex_fw_net {
 	struct skex_net *sn;
 	struct xarray rules;
+	unsigned int nrules;
+	unsigned int nbranches;	/* of the rules in @rules */
 	bool dying;		/* the namespace is going: reset, don't hand off */
 };
 
@@ -124,10 +131,17 @@ struct skex_fw_tab {
 	struct skex_fc *fc;	/* content: the automaton of @ent's patterns */
 };
 
-/* The module's listener of an enabled rule. */
+/*
+ * The module's listener of an enabled rule. @memcg is the memory cgroup of
+ * the task that enabled it: the socket and the parked connections, made
+ * by kworkers, are charged to it. @batch and @taken: while it closes.
+ */
 struct skex_fw_lsn {
 	struct skex_fw_rule *rule;
 	struct socket *sock;
+	struct mem_cgroup *memcg;
+	struct list_head batch;
+	struct request_sock *taken;
 	void (*data_ready)(struct sock *sk);	/* stock callbacks */
 	void (*state_change)(struct sock *sk);
 	struct work_struct work;
@@ -510,7 +524,7 @@ static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 		WRITE_ONCE(rule->stale, true);
 		return 0;
 	}
-	return __skex_fw_rule_commit(rule, GFP_KERNEL);
+	return __skex_fw_rule_commit(rule, SKEX_GFP_CONFIG);
 }
 
 void skex_fw_rule_lazy(struct skex_fw_rule *rule, bool on)
@@ -533,7 +547,7 @@ static void skex_fw_rule_fresh(struct skex_fw_rule *rule)
 	if (!READ_ONCE(rule->stale) || !mutex_trylock(lock))
 		return;
 	if (rule->stale && !rule->deleted)
-		__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+		__skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	mutex_unlock(lock);
 }
 
@@ -983,7 +997,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	struct skex_fw_conn *conn;
 
 	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
-		       GFP_KERNEL);
+		       GFP_KERNEL_ACCOUNT);
 	if (!conn)
 		return false;
 	/* one reference for the parking, one for us until we are done */
@@ -1089,9 +1103,9 @@ static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
 		lsn->parked_bytes >= SKEX_FW_PARK_BYTES);
 }
 
-static void skex_fw_listen_work(struct work_struct *work)
+/* Up to SKEX_FW_BATCH children; false when the queue is done with. */
+static bool skex_fw_listen_batch(struct skex_fw_lsn *lsn)
 {
-	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
 	struct sock *sk = lsn->sock->sk;
 	struct request_sock *req;
 	unsigned int i;
@@ -1100,13 +1114,13 @@ static void skex_fw_listen_work(struct work_struct *work)
 		spin_lock_bh(&lsn->lock);
 		if (lsn->closing) {
 			spin_unlock_bh(&lsn->lock);
-			return;
+			return false;
 		}
 		if (skex_fw_lsn_full(lsn)) {
 			/* leave them in the accept queue until some decide */
 			lsn->throttled = true;
 			spin_unlock_bh(&lsn->lock);
-			return;
+			return false;
 		}
 		spin_unlock_bh(&lsn->lock);
 
@@ -1117,10 +1131,24 @@ static void skex_fw_listen_work(struct work_struct *work)
 						 sk);
 		release_sock(sk);
 		if (!req)
-			return;
+			return false;
 		skex_fw_take(lsn, req, false);
 	}
-	queue_work(skex_fw_wq, work);
+	return true;
+}
+
+static void skex_fw_listen_work(struct work_struct *work)
+{
+	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
+	struct mem_cgroup *old;
+	bool more;
+
+	/* parked connections are the configuring cgroup's memory */
+	old = set_active_memcg(lsn->memcg);
+	more = skex_fw_listen_batch(lsn);
+	set_active_memcg(old);
+	if (more)
+		queue_work(skex_fw_wq, work);
 }
 
 /*
@@ -1196,17 +1224,22 @@ bind:
 
 /*
  * Runs in a kworker, so that the socket and its children belong to the
- * root cgroup and memcg rather than to whoever configured the rule.
+ * root cgroup rather than to whoever configured the rule (cgroup-BPF, the
+ * task's LSM context); its memory (struct sock, the socket inode) is
+ * charged to the configuring task's memory cgroup.
  */
 static void skex_fw_open_work(struct work_struct *work)
 {
 	struct skex_fw_open *op = container_of(work, struct skex_fw_open, work);
 	struct skex_fw_lsn *lsn = op->lsn;
+	struct mem_cgroup *old;
 	struct socket *sock;
 	struct sock *sk;
 	int err;
 
+	old = set_active_memcg(lsn->memcg);
 	err = skex_fw_sock_open(op->net, op->port, &sock);
+	set_active_memcg(old);
 	if (err)
 		goto out;
 	sk = sock->sk;
@@ -1240,10 +1273,12 @@ static struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	};
 	struct skex_fw_lsn *lsn;
 
-	lsn = kzalloc(sizeof(*lsn), GFP_KERNEL);
+	lsn = kzalloc(sizeof(*lsn), SKEX_GFP_CONFIG);
 	if (!lsn)
 		return ERR_PTR(-ENOMEM);
 	lsn->rule = rule;
+	lsn->memcg = get_mem_cgroup_from_mm(current->mm);
+	INIT_LIST_HEAD(&lsn->batch);
 	INIT_WORK(&lsn->work, skex_fw_listen_work);
 	spin_lock_init(&lsn->lock);
 	INIT_LIST_HEAD(&lsn->parked);
@@ -1255,6 +1290,7 @@ static struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	flush_work(&op.work);
 	destroy_work_on_stack(&op.work);
 	if (op.err) {
+		mem_cgroup_put(lsn->memcg);
 		kfree(lsn);
 		return ERR_PTR(op.err);
 	}
@@ -1272,15 +1308,17 @@ static bool skex_fw_listen_idle(struct skex_fw_lsn *lsn)
 }
 
 /*
- * Stop the listener and hand every connection it holds, queued or
- * parked, to the default port (reset when that fails). Returns when none
- * is left; the socket and @lsn are gone.
+ * Closing listeners goes in two steps, so that closing many waits for one
+ * grace period, not one each: skex_fw_listen_stop() takes each off the
+ * network and onto a batch, skex_fw_listen_close_batch() waits for the
+ * callbacks once and then hands every connection the listeners hold,
+ * queued or parked, to the default port (reset when that fails).
  */
-static void skex_fw_listen_close(struct skex_fw_lsn *lsn)
+static void skex_fw_listen_stop(struct skex_fw_lsn *lsn,
+				struct list_head *batch)
 {
-	struct request_sock *req, *head = NULL, **tail = &head;
+	struct request_sock *req, **tail = &lsn->taken;
 	struct sock *sk = lsn->sock->sk;
-	struct skex_fw_conn *conn;
 
 	spin_lock_bh(&lsn->lock);
 	lsn->closing = true;
@@ -1303,14 +1341,20 @@ static void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 		inet_csk_listen_stop(sk);
 	}
 	release_sock(sk);
+	list_add_tail(&lsn->batch, batch);
+}
 
-	/* No callback is still running on another CPU after this. */
-	synchronize_rcu();
+/* After the grace period: the connections of one stopped listener. */
+static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
+{
+	struct request_sock *req;
+	struct skex_fw_conn *conn;
+
 	cancel_work_sync(&lsn->work);
 
-	while (head) {
-		req = head;
-		head = req->dl_next;
+	while (lsn->taken) {
+		req = lsn->taken;
+		lsn->taken = req->dl_next;
 		req->dl_next = NULL;
 		skex_fw_take(lsn, req, true);
 	}
@@ -1324,7 +1368,24 @@ static void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 	wait_event(lsn->idle, skex_fw_listen_idle(lsn));
 
 	sock_release(lsn->sock);
+	mem_cgroup_put(lsn->memcg);
 	kfree(lsn);
+}
+
+/* Returns when every listener of @batch and its connections are gone. */
+static void skex_fw_listen_close_batch(struct list_head *batch)
+{
+	struct skex_fw_lsn *lsn, *tmp;
+
+	if (list_empty(batch))
+		return;
+	/* No callback is still running on another CPU after this. */
+	synchronize_rcu();
+	list_for_each_entry_safe(lsn, tmp, batch, batch) {
+		list_del(&lsn->batch);
+		skex_fw_listen_finish(lsn);
+		cond_resched();
+	}
 }
 
 /* ---- rules ---- */
@@ -1355,7 +1416,9 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 		return ERR_PTR(-EINVAL);
 	if (xa_load(&fw->rules, port))
 		return ERR_PTR(-EEXIST);
-	rule = kzalloc(sizeof(*rule), GFP_KERNEL);
+	if (fw->nrules >= READ_ONCE(fw->sn->max_rules))
+		return ERR_PTR(-ENOSPC);
+	rule = kzalloc(sizeof(*rule), SKEX_GFP_CONFIG);
 	if (!rule)
 		return ERR_PTR(-ENOMEM);
 	rule->fw = fw;
@@ -1383,9 +1446,10 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 	err = skex_fw_rule_commit(rule);
 	if (err)
 		goto err;
-	err = xa_err(xa_store(&fw->rules, port, rule, GFP_KERNEL));
+	err = xa_err(xa_store(&fw->rules, port, rule, SKEX_GFP_CONFIG));
 	if (err)
 		goto err;
+	fw->nrules++;
 	pr_debug("rule %u created\n", port);
 	return rule;
 
@@ -1410,9 +1474,23 @@ void skex_fw_rule_put(struct skex_fw_rule *rule)
 	kfree_rcu(rule, rcu);
 }
 
+/* Disable @rule; its listener joins @batch (skex_fw_listen_close_batch()). */
+static void skex_fw_rule_disable(struct skex_fw_rule *rule,
+				 struct list_head *batch)
+{
+	struct skex_fw_lsn *lsn = rule->lsn;
+
+	skex_fw_assert_locked(rule->fw);
+	rule->lsn = NULL;
+	rule->enabled = false;
+	skex_fw_listen_stop(lsn, batch);
+	pr_debug("rule %u disabled\n", rule->port);
+}
+
 int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
 {
 	struct skex_fw_lsn *lsn;
+	LIST_HEAD(batch);
 
 	skex_fw_assert_locked(rule->fw);
 	if (rule->deleted)
@@ -1430,11 +1508,8 @@ int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
 		pr_debug("rule %u enabled\n", rule->port);
 		return 0;
 	}
-	lsn = rule->lsn;
-	rule->lsn = NULL;
-	rule->enabled = false;
-	skex_fw_listen_close(lsn);
-	pr_debug("rule %u disabled\n", rule->port);
+	skex_fw_rule_disable(rule, &batch);
+	skex_fw_listen_close_batch(&batch);
 	return 0;
 }
 
@@ -1446,18 +1521,38 @@ int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
  */
 void skex_fw_rule_delete(struct skex_fw_rule *rule)
 {
-	struct skex_fw_branch *b;
+	skex_fw_rules_delete(&rule, 1);
+}
 
-	skex_fw_assert_locked(rule->fw);
-	if (rule->deleted)
-		return;
-	skex_fw_rule_enable(rule, false);
-	rule->deleted = true;
-	xa_erase(&rule->fw->rules, rule->port);
-	list_for_each_entry(b, &rule->branches, node)
-		b->rule = NULL;
-	/* The classifier is gone with the listener: no need to republish. */
-	pr_debug("rule %u deleted\n", rule->port);
+/*
+ * skex_fw_rule_delete() of @n rules at once: their listeners close after
+ * one grace period, not one each. O(n + their branches).
+ */
+void skex_fw_rules_delete(struct skex_fw_rule **rules, unsigned int n)
+{
+	struct skex_fw_branch *b;
+	struct skex_fw_rule *rule;
+	unsigned int i;
+	LIST_HEAD(batch);
+
+	for (i = 0; i < n; i++) {
+		rule = rules[i];
+		skex_fw_assert_locked(rule->fw);
+		if (rule->deleted)
+			continue;
+		if (rule->enabled)
+			skex_fw_rule_disable(rule, &batch);
+		rule->deleted = true;
+		xa_erase(&rule->fw->rules, rule->port);
+		rule->fw->nrules--;
+		rule->fw->nbranches -= rule->nbranches;
+		list_for_each_entry(b, &rule->branches, node)
+			b->rule = NULL;
+		/* The classifier goes with the listener: nothing to republish. */
+		pr_debug("rule %u deleted\n", rule->port);
+		cond_resched();
+	}
+	skex_fw_listen_close_batch(&batch);
 }
 
 int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type)
@@ -1617,9 +1712,10 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 		return ERR_PTR(-EINVAL);
 	if (skex_fw_branch_find(rule, name))
 		return ERR_PTR(-EEXIST);
-	if (rule->nbranches >= SKEX_FW_BRANCHES_MAX)
+	if (rule->nbranches >= SKEX_FW_BRANCHES_MAX ||
+	    rule->fw->nbranches >= READ_ONCE(rule->fw->sn->max_branches))
 		return ERR_PTR(-ENOSPC);
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	b = kzalloc(sizeof(*b), SKEX_GFP_CONFIG);
 	if (!b)
 		return ERR_PTR(-ENOMEM);
 	b->rule = rule;
@@ -1632,6 +1728,7 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 	strscpy(b->name, name, sizeof(b->name));
 	list_add_tail(&b->node, &rule->branches);
 	rule->nbranches++;
+	rule->fw->nbranches++;
 	return b;
 }
 
@@ -1663,9 +1760,10 @@ void skex_fw_branch_delete(struct skex_fw_branch *b)
 	skex_fw_assert_locked(rule->fw);
 	list_del_init(&b->node);
 	rule->nbranches--;
+	rule->fw->nbranches--;
 	b->rule = NULL;
 	/* The old tab must go: it points to the branch. */
-	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+	__skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 }
 
 /*
@@ -1680,8 +1778,9 @@ void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out)
 	list_for_each_entry(b, &rule->branches, node)
 		b->rule = NULL;
 	list_splice_tail_init(&rule->branches, out);
+	rule->fw->nbranches -= rule->nbranches;
 	rule->nbranches = 0;
-	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+	__skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 }
 
 static void skex_fw_pat_retire(struct skex_fw_pat *pat)
@@ -1856,7 +1955,7 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 	if (skex_fw_branch_content_dup(b, data, len, b->offset))
 		return -EEXIST;
 
-	pat = kmalloc(struct_size(pat, data, len), GFP_KERNEL_ACCOUNT);
+	pat = kmalloc(struct_size(pat, data, len), SKEX_GFP_CONFIG);
 	if (!pat)
 		return -ENOMEM;
 	pat->len = len;
@@ -1891,8 +1990,8 @@ void skex_forward_net_exit(struct skex_net *sn)
 {
 	struct skex_fw_net *fw = sn->fw;
 	struct skex_fw_branch *b, *tmp;
-	struct skex_fw_rule *rule;
-	unsigned long port;
+	struct skex_fw_rule *rule, **rules;
+	unsigned int i, n;
 
 	if (!fw)
 		return;
@@ -1903,17 +2002,23 @@ void skex_forward_net_exit(struct skex_net *sn)
 	 */
 	WRITE_ONCE(fw->dying, !check_net(sn->net));
 	mutex_lock(&sn->config_mutex);
-	xa_for_each(&fw->rules, port, rule) {
-		skex_fw_rule_delete(rule);
+	/* cannot fail (__GFP_NOFAIL); each holds a reference */
+	skex_fw_rules_of_type(fw, 0, &rules, &n);
+	skex_fw_rules_delete(rules, n);
+	for (i = 0; i < n; i++) {
+		rule = rules[i];
 		/* mkdir-made ones are their directories', which pin the module */
-		if (!rule->kernel_made)
-			continue;
-		list_for_each_entry_safe(b, tmp, &rule->branches, node) {
-			list_del_init(&b->node);
-			skex_fw_branch_put(b);
+		if (rule->kernel_made) {
+			list_for_each_entry_safe(b, tmp, &rule->branches, node) {
+				list_del_init(&b->node);
+				skex_fw_branch_put(b);
+			}
+			skex_fw_rule_put(rule);
 		}
 		skex_fw_rule_put(rule);
+		cond_resched();
 	}
+	kvfree(rules);
 	mutex_unlock(&sn->config_mutex);
 	xa_destroy(&fw->rules);
 	sn->fw = NULL;

@@ -353,15 +353,18 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 		return err;
 	}
 
-	/* port 0: every rule of the type */
+	/* port 0: every rule of the type, their listeners in one batch */
 	err = skex_fw_rules_of_type(c->fw, c->u->type, &rules, &n);
+	skex_fw_rules_delete(rules, n);
 	for (i = 0; i < n; i++)
-		skex_fw_so_detach_rule(rules[i]);
+		skex_fw_so_hold_branches(c->fw, &rules[i]->branches);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
 	/* with the references skex_fw_rules_of_type() took */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		skex_fw_so_forget_rule(c, rules[i]);
+		cond_resched();
+	}
 	kvfree(rules);
 	return err;
 }
@@ -411,7 +414,13 @@ int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 			return err;
 	}
 
-	skex_fw_cfs_lock();
+	/*
+	 * The mirror's mutex is global: only the initial namespace, the one
+	 * mirrored, takes it, so that no namespace waits for another's
+	 * listeners to close (docs/design.md, "Lock order").
+	 */
+	if (c.cfs)
+		skex_fw_cfs_lock();
 	switch (optname) {
 	case TCP_FW_ADD_RULE:
 		err = skex_fw_so_add_rule(&c);
@@ -435,7 +444,8 @@ int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		err = -ENOPROTOOPT;
 		break;
 	}
-	skex_fw_cfs_unlock();
+	if (c.cfs)
+		skex_fw_cfs_unlock();
 	kfree(c.pattern);
 	return err;
 }
