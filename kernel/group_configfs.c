@@ -740,8 +740,10 @@ static void skex_cfs_sync(struct skex_net *sn, u16 gid, bool all, bool close)
 		}
 	}
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		skex_cfs_mirror(sn, gids[i], spec, shown);
+		cond_resched();
+	}
 unlock:
 	mutex_unlock(&skex_cfs_sync_mutex);
 out:

@@ -7,7 +7,9 @@
  *
  * Lock order: docs/design.md, "Lock order" (outer to inner: the mirror's
  * mutexes, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
- * mutex, lock_sock(), then spinlocks that are leaves).
+ * mutex, lock_sock(), then spinlocks that are leaves). Global locks are
+ * never held across a grace period or a wait on behalf of one namespace:
+ * those happen under the namespace's own config_mutex.
  */
 #ifndef _SKEX_H
 #define _SKEX_H
