@@ -46,6 +46,7 @@
 #include <linux/memcontrol.h>
 #include <linux/random.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timer.h>
@@ -1169,10 +1170,20 @@ static void skex_fw_listen_ready(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/*
+ * Room the configuring task reserves in its memory cgroup for the
+ * listener, which a kworker makes with GFP_KERNEL (struct sock, socket
+ * inode, security blob): freed just before, so that a cgroup at its
+ * memory.max fails the call with ENOMEM in the task rather than making
+ * the kworker's allocations call the cgroup's OOM killer.
+ */
+#define SKEX_FW_OPEN_RESERVE	SZ_16K
+
 struct skex_fw_open {
 	struct work_struct work;
 	struct net *net;
 	struct skex_fw_lsn *lsn;
+	void *reserve;
 	u16 port;
 	int err;
 };
@@ -1238,6 +1249,8 @@ static void skex_fw_open_work(struct work_struct *work)
 	int err;
 
 	old = set_active_memcg(lsn->memcg);
+	kvfree(op->reserve);
+	op->reserve = NULL;
 	err = skex_fw_sock_open(op->net, op->port, &sock);
 	set_active_memcg(old);
 	if (err)
@@ -1277,6 +1290,11 @@ static struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	if (!lsn)
 		return ERR_PTR(-ENOMEM);
 	lsn->rule = rule;
+	op.reserve = kvmalloc(SKEX_FW_OPEN_RESERVE, SKEX_GFP_CONFIG);
+	if (!op.reserve) {
+		kfree(lsn);
+		return ERR_PTR(-ENOMEM);
+	}
 	lsn->memcg = get_mem_cgroup_from_mm(current->mm);
 	INIT_LIST_HEAD(&lsn->batch);
 	INIT_WORK(&lsn->work, skex_fw_listen_work);
