@@ -27,9 +27,11 @@
 /*
  * Allocations made on behalf of a configuring task: charged to its memory
  * cgroup, and failing with ENOMEM at the cgroup's memory.max rather than
- * calling the OOM killer (docs/design.md, "Resource bounds").
+ * calling the OOM killer, quietly: the caller is told (docs/design.md,
+ * "Resource bounds").
  */
-#define SKEX_GFP_CONFIG		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL)
+#define SKEX_GFP_CONFIG		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | \
+				 __GFP_NOWARN)
 
 /* Defaults of the per-namespace limits (net.skex.*, sysctl.c). */
 #define SKEX_MAX_RULES_DEF	16384
