@@ -31,17 +31,16 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
-#include <grp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <linux/tcp_fw_user.h>
-
 #include "kselftest_harness.h"
+#include "forward_common.h"
 #include "group_common.h"
 
 #define N_GROUPS	10000
@@ -99,35 +98,24 @@ static int flush_groups(int fd)
 	return so(fd, TCP_SKEX_FLUSH_LIST, &zero, sizeof(zero));
 }
 
-static int fw_so(int fd, int opt, int type, uint16_t port, uint16_t def_port)
+/* fw_addr() for the /32 source 0.0.0.0 + @src, on fw_call_fd */
+static int fw_host_branch(int opt, uint16_t port, uint16_t redir, uint32_t src)
 {
-	struct tcp_fw_user u;
+	char a[INET_ADDRSTRLEN];
+	struct in_addr in = { .s_addr = htonl(src) };
 
-	memset(&u, 0, sizeof(u));
-	u.type = type;
-	u.port = port;
-	u.def_port = def_port;
-	return so(fd, opt, &u, sizeof(u));
+	inet_ntop(AF_INET, &in, a, sizeof(a));
+	return fw_addr(opt, port, redir, a, "255.255.255.255");
 }
 
-static int fw_so_addr_branch(int fd, int opt, uint16_t port, uint16_t redir,
-			     uint32_t src)
-{
-	struct tcp_fw_user u;
-
-	memset(&u, 0, sizeof(u));
-	u.type = TCP_ADDR_FW;
-	u.port = port;
-	u.u.afb_u.redir_port = redir;
-	u.u.afb_u.src.s_addr = htonl(src);
-	u.u.afb_u.src_mask.s_addr = htonl(0xffffffff);
-	return so(fd, opt, &u, sizeof(u));
-}
-
-/* A TCP socket in the caller's namespace, to configure it with. */
+/*
+ * A TCP socket in the caller's namespace, to configure it with: ours and
+ * fw_call()'s (forward_common.h).
+ */
 static int ctl_socket(void)
 {
-	return socket(AF_INET, SOCK_STREAM, 0);
+	fw_call_fd = socket(AF_INET, SOCK_STREAM, 0);
+	return fw_call_fd;
 }
 
 /* Whether @port can be bound in the caller's namespace (nobody has it). */
@@ -173,22 +161,6 @@ static int write_uint(const char *path, unsigned long long val)
 
 	snprintf(b, sizeof(b), "%llu", val);
 	return write_str(path, b);
-}
-
-/* Entries of a directory, "." and ".." aside; -1 if it cannot be read. */
-static int dir_count(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* The test VM runs in a chroot: user namespaces need PID 1's root. */
@@ -237,7 +209,7 @@ static void groups_round(struct __test_metadata *_metadata, int fd,
 	if (cfs) {
 		char p[64];
 
-		ASSERT_EQ((int)n, dir_count(CFS_GROUPS));
+		ASSERT_EQ((int)n, cfs_count(CFS_GROUPS));
 		snprintf(p, sizeof(p), CFS_GROUPS "/%u/ports/%u", n,
 			 base + n - 1);
 		ASSERT_TRUE(cfs_exists(p));
@@ -250,7 +222,7 @@ static void groups_round(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(-ENOENT, del_group(fd, 1));
 	ASSERT_EQ(-ENOENT, del_group(fd, n));
 	if (cfs)
-		ASSERT_EQ(0, dir_count(CFS_GROUPS));
+		ASSERT_EQ(0, cfs_count(CFS_GROUPS));
 	ASSERT_EQ(0, add_rate_group(fd, base, &gid));
 	ASSERT_EQ(1, gid);
 	ASSERT_EQ(0, flush_groups(fd));
@@ -304,41 +276,41 @@ TEST_F_TIMEOUT(scale, rules_netns, 120 * SCALE_T)
 
 	t0 = skex_now_us();
 	for (i = 0; i < N_RULES; i++)
-		ASSERT_EQ(0, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000 + i,
+		ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000 + i,
 				   19999)) TH_LOG("rule %u", i);
 	tadd = skex_now_us() - t0;
 	note("rules, own namespace: added %u enabled address rules in %.2f s (%.0f us each)\n",
 	     N_RULES, secs(tadd), (double)tadd / N_RULES);
 	ASSERT_FALSE(port_free(20000));
 	ASSERT_FALSE(port_free(20000 + N_RULES - 1));
-	ASSERT_EQ(-EEXIST, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000,
+	ASSERT_EQ(-EEXIST, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000,
 				 19999));
 
 	/* a rule of 4096 branches (the per-rule limit), flushed */
-	ASSERT_EQ(0, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 40000, 19999));
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 40000, 19999));
 	t0 = skex_now_us();
 	for (i = 0; i < N_BRANCHES; i++)
-		ASSERT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 40000,
+		ASSERT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 40000,
 					       19998, 0x0a000000 + i))
 			TH_LOG("branch %u", i);
 	tbr = skex_now_us() - t0;
-	ASSERT_EQ(-ENOSPC, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 40000,
+	ASSERT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 40000,
 					     19998, 0x0b000000));
 	t0 = skex_now_us();
-	ASSERT_EQ(0, fw_so(fd, TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, 40000, 0));
+	ASSERT_EQ(0, fw_rule(TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, 40000, 0));
 	tflush = skex_now_us() - t0;
 	note("rules, own namespace: %u branches added in %.2f s, flushed in %.3f s\n",
 	     N_BRANCHES, secs(tbr), secs(tflush));
 	/* all gone: the same branches fit again */
-	ASSERT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 40000, 19998,
+	ASSERT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 40000, 19998,
 				       0x0a000000));
 
 	t0 = skex_now_us();
-	ASSERT_EQ(0, fw_so(fd, TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
 	tdel = skex_now_us() - t0;
 	note("rules, own namespace: deleted all %u rules in one call in %.3f s\n",
 	     N_RULES + 1, secs(tdel));
-	ASSERT_EQ(-ENOENT, fw_so(fd, TCP_FW_EDIT_RULE, TCP_ADDR_FW, 20000,
+	ASSERT_EQ(-ENOENT, fw_rule(TCP_FW_EDIT_RULE, TCP_ADDR_FW, 20000,
 				 19999));
 	ASSERT_TRUE(port_free(20000));
 	ASSERT_TRUE(port_free(20000 + N_RULES - 1));
@@ -364,7 +336,7 @@ static void cross_b(struct cross *x)
 		_exit(2);
 	fd = ctl_socket();
 	for (i = 0; !err && i < N_CROSS; i++)
-		err = fw_so(fd, TCP_FW_ADD_RULE, TCP_DICE_FW, 20000 + i, 19999);
+		err = fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, 20000 + i, 19999);
 	for (i = 0; !err && i < N_CROSS; i++)
 		err = add_rate_group(fd, 1000 + i, NULL);
 	if (err) {
@@ -373,7 +345,7 @@ static void cross_b(struct cross *x)
 	}
 	x->b_start = skex_now_us();
 	__atomic_store_n(&x->b_ready, 1, __ATOMIC_SEQ_CST);
-	err = fw_so(fd, TCP_FW_DEL_RULE, TCP_DICE_FW, 0, 0);
+	err = fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, 0, 0);
 	x->b_rules_end = skex_now_us();
 	__atomic_store_n(&x->b_rules_done, 1, __ATOMIC_SEQ_CST);
 	if (!err)
@@ -419,10 +391,10 @@ TEST_F_TIMEOUT(scale, cross_ns, 120 * SCALE_T)
 	t0 = skex_now_us();
 	for (i = 0; i < 10; i++) {
 		t = skex_now_us();
-		ASSERT_EQ(0, fw_so(fd, TCP_FW_ADD_RULE, TCP_DICE_FW, 30000 + i,
+		ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, 30000 + i,
 				   29999));
 		ASSERT_EQ(0, add_rate_group(fd, 30000 + i, &gid));
-		ASSERT_EQ(0, fw_so(fd, TCP_FW_DEL_RULE, TCP_DICE_FW, 30000 + i,
+		ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, 30000 + i,
 				   0));
 		ASSERT_EQ(0, del_group(fd, gid));
 		t = skex_now_us() - t;
@@ -489,39 +461,39 @@ TEST_F_TIMEOUT(scale, limits, 60 * SCALE_T)
 
 	EXPECT_EQ(0, write_uint(SYSCTL "max_rules", 2));
 	EXPECT_EQ(0, write_uint(SYSCTL "max_branches", 5));
-	EXPECT_EQ(0, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 2001, 2000));
-	EXPECT_EQ(0, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 2002, 2000));
-	EXPECT_EQ(-ENOSPC, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 2003,
+	EXPECT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2001, 2000));
+	EXPECT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2002, 2000));
+	EXPECT_EQ(-ENOSPC, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2003,
 				 2000));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 1));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 2));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 3));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2002, 3000, 4));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2002, 3000, 5));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 1));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 2));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 3));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2002, 3000, 4));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2002, 3000, 5));
 	/* the limit is the namespace's, whatever the rule */
-	EXPECT_EQ(-ENOSPC, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2002,
+	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2002,
 					     3000, 6));
-	EXPECT_EQ(-ENOSPC, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001,
+	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2001,
 					     3000, 6));
 	/* flushing, deleting a branch or a rule gives room back */
-	EXPECT_EQ(0, fw_so(fd, TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, 2001, 0));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2002, 3000, 6));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_DEL_BRANCH, 2002, 3000, 4));
+	EXPECT_EQ(0, fw_rule(TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, 2001, 0));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2002, 3000, 6));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_DEL_BRANCH, 2002, 3000, 4));
 	/* 2001: none, 2002: 5 and 6 */
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 7));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 8));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 9));
-	EXPECT_EQ(-ENOSPC, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001,
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 7));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 8));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 9));
+	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2001,
 					     3000, 10));
-	EXPECT_EQ(0, fw_so(fd, TCP_FW_DEL_RULE, TCP_ADDR_FW, 2002, 0));
-	EXPECT_EQ(0, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 2003, 2000));
-	EXPECT_EQ(-ENOSPC, fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW, 2004,
+	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 2002, 0));
+	EXPECT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2003, 2000));
+	EXPECT_EQ(-ENOSPC, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2004,
 				 2000));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2001, 3000, 10));
-	EXPECT_EQ(0, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2003, 3000, 11));
-	EXPECT_EQ(-ENOSPC, fw_so_addr_branch(fd, TCP_FW_ADD_BRANCH, 2003,
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2001, 3000, 10));
+	EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2003, 3000, 11));
+	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2003,
 					     3000, 12));
-	EXPECT_EQ(0, fw_so(fd, TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
+	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
 	close(fd);
 
 	/* a local user become user-namespace root (unshare -Urn) */
@@ -625,7 +597,7 @@ static void memcg_fill(struct __test_metadata *_metadata, bool rules,
 			_exit(3);
 		for (i = 0; !err && i < 16384; i++) {
 			if (rules)
-				err = fw_so(fd, TCP_FW_ADD_RULE, TCP_ADDR_FW,
+				err = fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW,
 					    20000 + i, 19999);
 			else
 				err = add_rate_group(fd, 1000 + i, NULL);
