@@ -1016,7 +1016,7 @@ int skex_forward_net_init(struct skex_net *sn)
 {
 	struct skex_fw_net *fw;
 
-	fw = kzalloc(sizeof(*fw), GFP_KERNEL);
+	fw = kzalloc(sizeof(*fw), GFP_KERNEL_ACCOUNT);
 	if (!fw)
 		return -ENOMEM;
 	fw->sn = sn;

@@ -491,7 +491,7 @@ int skex_group_list(struct skex_net *sn, u16 *gids, unsigned int max)
 
 int skex_group_net_init(struct skex_net *sn)
 {
-	struct skex_group_net *gn = kzalloc(sizeof(*gn), GFP_KERNEL);
+	struct skex_group_net *gn = kzalloc(sizeof(*gn), GFP_KERNEL_ACCOUNT);
 
 	if (!gn)
 		return -ENOMEM;

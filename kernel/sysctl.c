@@ -80,7 +80,7 @@ int skex_sysctl_net_init(struct skex_net *sn)
 	}
 
 	table = kmemdup(skex_sysctl_template, sizeof(skex_sysctl_template),
-			GFP_KERNEL);
+			GFP_KERNEL_ACCOUNT);
 	if (!table)
 		return -ENOMEM;
 	for (i = 0; i < SKEX_SYSCTL_N; i++) {
