@@ -266,7 +266,7 @@ TEST_F_TIMEOUT(scale, groups_init, 60 * SCALE_T)
 
 TEST_F_TIMEOUT(scale, rules_netns, 120 * SCALE_T)
 {
-	uint64_t t0, tadd, tbr, tflush, tdel;
+	uint64_t t0, tadd, tfirst = 0, tlast = 0, tbr, tflush, tdel;
 	unsigned int i;
 	int fd;
 
@@ -275,12 +275,19 @@ TEST_F_TIMEOUT(scale, rules_netns, 120 * SCALE_T)
 	ASSERT_LE(0, fd);
 
 	t0 = skex_now_us();
-	for (i = 0; i < N_RULES; i++)
+	for (i = 0; i < N_RULES; i++) {
+		if (i == N_RULES / 10)
+			tfirst = skex_now_us() - t0;
+		if (i == N_RULES - N_RULES / 10)
+			tlast = skex_now_us();
 		ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000 + i,
-				   19999)) TH_LOG("rule %u", i);
+				     19999)) TH_LOG("rule %u", i);
+	}
 	tadd = skex_now_us() - t0;
-	note("rules, own namespace: added %u enabled address rules in %.2f s (%.0f us each)\n",
-	     N_RULES, secs(tadd), (double)tadd / N_RULES);
+	tlast = skex_now_us() - tlast;
+	note("rules, own namespace: added %u enabled address rules in %.2f s (first %u: %.0f us each, last %u: %.0f us each)\n",
+	     N_RULES, secs(tadd), N_RULES / 10, (double)tfirst / (N_RULES / 10),
+	     N_RULES / 10, (double)tlast / (N_RULES / 10));
 	ASSERT_FALSE(port_free(20000));
 	ASSERT_FALSE(port_free(20000 + N_RULES - 1));
 	ASSERT_EQ(-EEXIST, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000,
