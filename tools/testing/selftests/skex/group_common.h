@@ -6,6 +6,7 @@
 #ifndef _SKEX_GROUP_COMMON_H
 #define _SKEX_GROUP_COMMON_H
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -181,6 +182,22 @@ static inline int cfs_set_burst(unsigned int gid, unsigned int port,
 		 port);
 	snprintf(val, sizeof(val), "%u\n", burst);
 	return cfs_write(path, val);
+}
+
+/* Entries of a directory, "." and ".." aside; -1 if it cannot be read. */
+static inline int cfs_count(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* groups/<gid>/ports/<port>/throttled, or -1 */
