@@ -37,10 +37,12 @@ UPDATED=0
 
 log() { echo "kernels.sh: $*" >&2; }
 
-# usable KVER: unpacked completely (at this path) with a kernel and headers
+# usable KVER: unpacked completely (at this path, which may be reached through
+# a symlink, e.g. build/kernels of a git worktree) with a kernel and headers
 usable() {
 	local k=$1 d=$KROOT/$1
-	[ "$(sed -n 's/^base=//p' "$d/.complete" 2>/dev/null)" = "$d" ] &&
+	[ -d "$d" ] &&
+		[ "$(sed -n 's/^base=//p' "$d/.complete" 2>/dev/null)" = "$(cd "$d" && pwd -P)" ] &&
 		[ -r "$d/boot/vmlinuz-$k" ] &&
 		[ -e "$d/usr/src/linux-headers-$k/Makefile" ] &&
 		[ -r "$d/lib/modules/$k/modules.dep" ]
