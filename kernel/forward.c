@@ -1271,6 +1271,21 @@ static bool skex_fw_listen_idle(struct skex_fw_lsn *lsn)
 	return idle;
 }
 
+/* The oldest parked connection of @lsn, with a reference, or NULL. */
+static struct skex_fw_conn *skex_fw_lsn_first(struct skex_fw_lsn *lsn)
+{
+	struct skex_fw_conn *conn;
+
+	spin_lock_bh(&lsn->lock);
+	conn = list_first_entry_or_null(&lsn->parked, struct skex_fw_conn,
+					node);
+	/* listed: the parking reference is still held */
+	if (conn)
+		refcount_inc(&conn->ref);
+	spin_unlock_bh(&lsn->lock);
+	return conn;
+}
+
 /*
  * Stop the listener and hand every connection it holds, queued or
  * parked, to the default port (reset when that fails). Returns when none
@@ -1308,19 +1323,29 @@ static void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 	synchronize_rcu();
 	cancel_work_sync(&lsn->work);
 
+	/*
+	 * To the default port in the order they arrived, as a listener's own
+	 * accept queue gives them (a server of one connection at a time, or
+	 * clients taking turns, depend on it): the parked ones first, oldest
+	 * first, each handed off before the next is forced (their work items
+	 * would run on several CPUs at once), then those still queued. Every
+	 * parked one is armed: the listen work is done, and nothing queues it
+	 * again once @closing is set.
+	 */
+	while ((conn = skex_fw_lsn_first(lsn))) {
+		WRITE_ONCE(conn->force, true);
+		skex_fw_conn_kick(conn);
+		/* waits for a run that saw @force: it decides and unlinks */
+		flush_work(&conn->work);
+		skex_fw_conn_put(conn);
+	}
+
 	while (head) {
 		req = head;
 		head = req->dl_next;
 		req->dl_next = NULL;
 		skex_fw_take(lsn, req, true);
 	}
-
-	spin_lock_bh(&lsn->lock);
-	list_for_each_entry(conn, &lsn->parked, node) {
-		WRITE_ONCE(conn->force, true);
-		skex_fw_conn_kick(conn);
-	}
-	spin_unlock_bh(&lsn->lock);
 	wait_event(lsn->idle, skex_fw_listen_idle(lsn));
 
 	sock_release(lsn->sock);
