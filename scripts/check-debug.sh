@@ -32,6 +32,8 @@ export SKEX_CHECK_KERNELS="${rels[*]}"
 export SKEX_TIMEOUT_SCALE=${SKEX_TIMEOUT_SCALE:-4}
 export SKEX_FUZZ_CALLS=${SKEX_FUZZ_CALLS:-1000000}
 export SKEX_FUZZ_MIN_RATE=${SKEX_FUZZ_MIN_RATE:-100}
+# load_unload: an insmod/rmmod cycle takes 3-5 minutes there (10 in make check)
+export SKEX_LOAD_CYCLES=${SKEX_LOAD_CYCLES:-3}
 export SKEX_CHECK_TIMEOUT=${SKEX_CHECK_TIMEOUT:-$((7200 + SKEX_FUZZ_CALLS / SKEX_FUZZ_MIN_RATE))}
 export SKEX_CHECK_NO_DEPS=1
 exec "$ROOT/scripts/check.sh"
