@@ -83,6 +83,9 @@ struct skex_fw_lsn {
 	size_t parked_bytes;		/* their buffers */
 	bool closing;
 	bool throttled;
+	/* taken off the queue as it closed: to hand off after the parked */
+	struct request_sock *late;
+	struct request_sock **late_tail;
 	wait_queue_head_t idle;
 };
 
@@ -527,8 +530,9 @@ static void skex_fw_conn_work(struct work_struct *work)
 }
 
 /*
- * Park a child of a content rule until its first bytes decide. Returns
- * false when it could not be parked (closing, no memory).
+ * Park a child of a content rule until its first bytes decide; when the
+ * listener is closing, leave it to skex_fw_listen_close(). Returns false
+ * when it could do neither (no memory).
  */
 static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 			      struct request_sock *req, u32 window,
@@ -552,9 +556,16 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 
 	spin_lock_bh(&lsn->lock);
 	if (lsn->closing) {
+		/*
+		 * Newer than every parked one: skex_fw_listen_close() hands
+		 * it off after them, not this work ahead of them.
+		 */
+		req->dl_next = NULL;
+		*lsn->late_tail = req;
+		lsn->late_tail = &req->dl_next;
 		spin_unlock_bh(&lsn->lock);
 		kfree(conn);
-		return false;
+		return true;
 	}
 	list_add_tail(&conn->node, &lsn->parked);
 	lsn->nparked++;
@@ -802,6 +813,7 @@ struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	spin_lock_init(&lsn->lock);
 	INIT_LIST_HEAD(&lsn->parked);
 	init_waitqueue_head(&lsn->idle);
+	lsn->late_tail = &lsn->late;
 
 	op.lsn = lsn;
 	INIT_WORK_ONSTACK(&op.work, skex_fw_open_work);
@@ -882,9 +894,10 @@ void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 	 * accept queue gives them (a server of one connection at a time, or
 	 * clients taking turns, depend on it): the parked ones first, oldest
 	 * first, each handed off before the next is forced (their work items
-	 * would run on several CPUs at once), then those still queued. Every
-	 * parked one is armed: the listen work is done, and nothing queues it
-	 * again once @closing is set.
+	 * would run on several CPUs at once), then those the listen work
+	 * took as @closing was set, then those still queued. Every parked
+	 * one is armed: the listen work is done, and nothing queues it again
+	 * once @closing is set.
 	 */
 	while ((conn = skex_fw_lsn_first(lsn))) {
 		WRITE_ONCE(conn->force, true);
@@ -894,6 +907,12 @@ void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 		skex_fw_conn_put(conn);
 	}
 
+	spin_lock_bh(&lsn->lock);
+	*lsn->late_tail = head;
+	head = lsn->late;
+	lsn->late = NULL;
+	lsn->late_tail = &lsn->late;
+	spin_unlock_bh(&lsn->lock);
 	while (head) {
 		req = head;
 		head = req->dl_next;
