@@ -93,6 +93,9 @@ struct skex_fw_lsn {
 	size_t parked_bytes;		/* their buffers */
 	bool closing;
 	bool throttled;
+	/* taken off the queue as it closed: to hand off after the parked */
+	struct request_sock *late;
+	struct request_sock **late_tail;
 	wait_queue_head_t idle;
 };
 
@@ -549,8 +552,9 @@ static void skex_fw_conn_work(struct work_struct *work)
 
 /*
  * Park a child of a content rule until its first bytes decide, or hand it
- * over now if they already do. Returns false when it could be neither
- * (closing, no memory).
+ * over now if they already do; when the listener is closing, leave it to
+ * skex_fw_listen_finish(). Returns false when it could do none of these (no
+ * memory).
  */
 static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 			      struct request_sock *req, u32 window,
@@ -591,9 +595,16 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 
 	spin_lock_bh(&lsn->lock);
 	if (lsn->closing) {
+		/*
+		 * Newer than every parked one: skex_fw_listen_finish() hands
+		 * it off after them, not this work ahead of them.
+		 */
+		req->dl_next = NULL;
+		*lsn->late_tail = req;
+		lsn->late_tail = &req->dl_next;
 		spin_unlock_bh(&lsn->lock);
 		kfree(conn);
-		return false;
+		return true;
 	}
 	list_add_tail(&conn->node, &lsn->parked);
 	lsn->nparked++;
@@ -879,6 +890,7 @@ struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	spin_lock_init(&lsn->lock);
 	INIT_LIST_HEAD(&lsn->parked);
 	init_waitqueue_head(&lsn->idle);
+	lsn->late_tail = &lsn->late;
 
 	op.lsn = lsn;
 	INIT_WORK_ONSTACK(&op.work, skex_fw_open_work);
@@ -939,6 +951,21 @@ void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch)
 	list_add_tail(&lsn->batch, batch);
 }
 
+/* The oldest parked connection of @lsn, with a reference, or NULL. */
+static struct skex_fw_conn *skex_fw_lsn_first(struct skex_fw_lsn *lsn)
+{
+	struct skex_fw_conn *conn;
+
+	spin_lock_bh(&lsn->lock);
+	conn = list_first_entry_or_null(&lsn->parked, struct skex_fw_conn,
+					node);
+	/* listed: the parking reference is still held */
+	if (conn)
+		refcount_inc(&conn->ref);
+	spin_unlock_bh(&lsn->lock);
+	return conn;
+}
+
 /* After the grace period: the connections of one stopped listener. */
 static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
 {
@@ -947,19 +974,36 @@ static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
 
 	cancel_work_sync(&lsn->work);
 
+	/*
+	 * To the default port in the order they arrived, as a listener's own
+	 * accept queue gives them (a server of one connection at a time, or
+	 * clients taking turns, depend on it): the parked ones first, oldest
+	 * first, each handed off before the next is forced (their work items
+	 * would run on several CPUs at once), then those the listen work
+	 * took as @closing was set, then those still queued. Every parked
+	 * one is armed: the listen work is done, and nothing queues it again
+	 * once @closing is set.
+	 */
+	while ((conn = skex_fw_lsn_first(lsn))) {
+		WRITE_ONCE(conn->force, true);
+		skex_fw_conn_kick(conn);
+		/* waits for a run that saw @force: it decides and unlinks */
+		flush_work(&conn->work);
+		skex_fw_conn_put(conn);
+	}
+
+	spin_lock_bh(&lsn->lock);
+	*lsn->late_tail = lsn->taken;
+	lsn->taken = lsn->late;
+	lsn->late = NULL;
+	lsn->late_tail = &lsn->late;
+	spin_unlock_bh(&lsn->lock);
 	while (lsn->taken) {
 		req = lsn->taken;
 		lsn->taken = req->dl_next;
 		req->dl_next = NULL;
 		skex_fw_take(lsn, req, true);
 	}
-
-	spin_lock_bh(&lsn->lock);
-	list_for_each_entry(conn, &lsn->parked, node) {
-		WRITE_ONCE(conn->force, true);
-		skex_fw_conn_kick(conn);
-	}
-	spin_unlock_bh(&lsn->lock);
 	wait_event(lsn->idle, skex_fw_listen_idle(lsn));
 
 	sock_release(lsn->sock);

@@ -21,17 +21,31 @@
 /* Where net_generic() keeps struct skex_net; main.c registers it. */
 unsigned int skex_net_id __read_mostly;
 
-/* The port, or NULL. Under rcu_read_lock() or ports_lock (lockdep checks). */
+/*
+ * Whether the caller may look ports up outside an RCU read-side section:
+ * under ports_lock (nothing changes), or under config_mutex (taken only
+ * by tasks that keep the namespace, which keeps every port).
+ */
+static inline bool skex_ports_held(struct skex_net *sn)
+{
+	return lockdep_is_held(&sn->ports_lock) ||
+	       lockdep_is_held(&sn->config_mutex);
+}
+
+/*
+ * The port, or NULL. Under rcu_read_lock(), ports_lock or config_mutex
+ * (lockdep checks which).
+ */
 struct skex_port *skex_port_find(struct skex_net *sn, u16 port)
 {
 	struct skex_port_chunk *chunk;
 
 	chunk = rcu_dereference_check(sn->chunks[port / SKEX_PORT_CHUNK],
-				      lockdep_is_held(&sn->ports_lock));
+				      skex_ports_held(sn));
 	if (!chunk)
 		return NULL;
 	return rcu_dereference_check(chunk->port[port % SKEX_PORT_CHUNK],
-				     lockdep_is_held(&sn->ports_lock));
+				     skex_ports_held(sn));
 }
 
 static void skex_port_free(struct skex_port *p)
@@ -46,9 +60,9 @@ static void skex_port_free(struct skex_port *p)
  * @port: the port number
  * @gfp: allocation flags for the caller's context
  *
- * Callable from any context with a matching @gfp. The caller must be in an
- * RCU read-side section, or hold a reference on the namespace; the port
- * stays valid as long as the namespace.
+ * Callable from any context with a matching @gfp, in an RCU read-side
+ * section (the hooks) or under @sn->config_mutex (configuration), as
+ * skex_port_find() checks; the port stays valid as long as the namespace.
  */
 struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp)
 {
@@ -56,14 +70,7 @@ struct skex_port *skex_port_get(struct skex_net *sn, u16 port, gfp_t gfp)
 	struct skex_port *p, *new_port;
 	unsigned long flags;
 
-	/*
-	 * Ports live as long as the namespace, which the caller keeps: the
-	 * read-side section only makes the lookup one that lockdep can check
-	 * (callers under config_mutex are not in one).
-	 */
-	rcu_read_lock();
 	p = skex_port_find(sn, port);
-	rcu_read_unlock();
 	if (p)
 		return p;
 

@@ -9,10 +9,19 @@
 # failing on any report of those checkers, and on any kmemleak report of a
 # scan after the module is unloaded (scripts/vm.sh).
 #
+# The fuzzer makes SKEX_FUZZ_CALLS calls (default 1,000,000; make check runs
+# it for 40 s) while its traffic and namespace churners run; its timeout
+# leaves room for SKEX_FUZZ_MIN_RATE calls/s (run_all.sh; default 50: the
+# 6.1 debug kernel made 88 calls/s on a host busy with other VMs, so a
+# million calls take about 3 hours per kernel there).
+#
 # Environment: SKEX_DEBUG_SERIES (default "6.1 6.12"), SKEX_TIMEOUT_SCALE
-# (each test's timeout is multiplied by it; default 4: KASAN and lockdep make
-# a TCG guest 2-4 times slower), SKEX_CHECK_TIMEOUT (seconds per VM, default
-# 7200), and whatever scripts/check.sh takes.
+# (each test's timeout, and each harness case's, is multiplied by it;
+# default 8: with KASAN and lockdep, on a host busy with other VMs, 4 was
+# too little for forward's dice_chi2, 1000 connections, and netmeter's
+# 4 GiB), SKEX_FUZZ_CALLS, SKEX_FUZZ_MIN_RATE,
+# SKEX_CHECK_TIMEOUT (seconds per VM, default 14400 plus the fuzzer's room),
+# and whatever scripts/check.sh takes.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +33,11 @@ for s in ${SKEX_DEBUG_SERIES:-6.1 6.12}; do
 done
 export SKEX_KERNELS_DIR=$ROOT/build/debug-kernel/kernels
 export SKEX_CHECK_KERNELS="${rels[*]}"
-export SKEX_CHECK_TIMEOUT=${SKEX_CHECK_TIMEOUT:-7200}
-export SKEX_TIMEOUT_SCALE=${SKEX_TIMEOUT_SCALE:-4}
+export SKEX_TIMEOUT_SCALE=${SKEX_TIMEOUT_SCALE:-8}
+export SKEX_FUZZ_CALLS=${SKEX_FUZZ_CALLS:-1000000}
+export SKEX_FUZZ_MIN_RATE=${SKEX_FUZZ_MIN_RATE:-50}
+# load_unload: an insmod/rmmod cycle takes 3-5 minutes there (10 in make check)
+export SKEX_LOAD_CYCLES=${SKEX_LOAD_CYCLES:-3}
+export SKEX_CHECK_TIMEOUT=${SKEX_CHECK_TIMEOUT:-$((14400 + SKEX_FUZZ_CALLS / SKEX_FUZZ_MIN_RATE))}
 export SKEX_CHECK_NO_DEPS=1
 exec "$ROOT/scripts/check.sh"

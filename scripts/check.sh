@@ -80,11 +80,12 @@ fi
 
 RUN_ALL=tools/testing/selftests/skex/run_all.sh
 # The suite's own environment in the guest (scripts/check-debug.sh scales the
-# timeouts of a slower, debug kernel).
-RUN_SUITE=("$RUN_ALL")
-if [ -n "${SKEX_TIMEOUT_SCALE:-}" ]; then
-	RUN_SUITE=(env "SKEX_TIMEOUT_SCALE=$SKEX_TIMEOUT_SCALE" "$RUN_ALL")
-fi
+# timeouts of a slower, debug kernel and asks for a long fuzz run).
+RUN_SUITE=(env)
+for v in SKEX_TIMEOUT_SCALE SKEX_FUZZ_CALLS SKEX_FUZZ_MIN_RATE SKEX_LOAD_CYCLES; do
+	[ -z "${!v:-}" ] || RUN_SUITE+=("$v=${!v}")
+done
+RUN_SUITE+=("$RUN_ALL")
 # The tests of each clock (tests.list) to run: all, or those named.
 declare -A CLOCK_TESTS=([real]='' [counted]='')
 for c in real counted; do

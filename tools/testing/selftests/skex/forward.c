@@ -30,6 +30,10 @@
  *   bad_input          the errors of every bad argument, state unchanged
  *   disable_pending    connections waiting for their first bytes go to the
  *                      default port on disable and on delete, bytes intact
+ *   disable_race       issue 14: clients parked without bytes when the rule
+ *                      is disabled, then each sends in turn to a server of
+ *                      one connection at a time: all reach D in their
+ *                      order, bytes and wake-ups intact (25 rounds)
  *   edit_under_traffic rules edited while 300 connections flow: each
  *                      arrives, with its bytes, on a port it may go to
  *   many_branches      a rule of 1500 address branches: each deleted one
@@ -45,6 +49,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -781,6 +786,116 @@ TEST_F(fw, disable_pending)
 	park(_metadata, self, c, 16, "GET /x");
 	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_CONTENT_FW, self->p, 0));
 	collect(_metadata, self, c, 16, "GET /x");
+}
+
+/*
+ * Issue 14's race: @RACE_N clients connect to a content rule without
+ * sending, it is disabled, then each in turn sends "\r\n\r\n" and waits
+ * for the answer of D's server, which serves one connection at a time, in
+ * accept order, with a 5 s read timeout. D must get the connections in
+ * the order they arrived (as its own accept queue would have given them),
+ * each with its bytes.
+ */
+#define RACE_N		5
+#define RACE_ROUNDS	25
+
+struct race_srv {
+	int lfd;
+	int n;			/* connections to serve */
+	int timeouts;		/* read timeouts: bytes not there in 5 s */
+	int ahead;		/* bytes there, poll() not woken */
+	struct sockaddr_storage order[RACE_N];	/* peers, in accept order */
+};
+
+static void *race_srv_main(void *arg)
+{
+	struct race_srv *srv = arg;
+	int i;
+
+	for (i = 0; i < srv->n; i++) {
+		socklen_t len = sizeof(srv->order[i]);
+		struct pollfd pf = { .events = POLLIN };
+		char buf[4];
+		int a, q = 0;
+
+		pf.fd = srv->lfd;
+		if (poll(&pf, 1, 15000) != 1)
+			break;
+		a = accept(srv->lfd, (struct sockaddr *)&srv->order[i], &len);
+		if (a < 0)
+			break;
+		fw_unmap(&srv->order[i]);
+		pf.fd = a;
+		if (poll(&pf, 1, 5000) != 1) {
+			/* nothing, or a wake-up lost? */
+			if (!ioctl(a, FIONREAD, &q) && q > 0)
+				srv->ahead++;
+			srv->timeouts++;
+			close(a);
+			continue;
+		}
+		if (fw_read_exact(a, buf, 4, 5000) || memcmp(buf, "\r\n\r\n", 4))
+			srv->timeouts++;
+		else
+			fw_write_all(a, "ok", 2);
+		close(a);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fw, disable_race, 600)
+{
+	struct sockaddr_storage cli[RACE_N];
+	int c[RACE_N], r, i, lost = 0, eofs = 0, reordered = 0;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				    "/images/"));
+	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "timeout_ms", "10000"));
+
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		struct race_srv srv = { .lfd = self->fd[IDX_D], .n = RACE_N };
+		pthread_t th;
+
+		if (r)
+			ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "enable", "1"));
+		for (i = 0; i < RACE_N; i++) {
+			socklen_t len = sizeof(cli[i]);
+
+			c[i] = fw_connect(NULL, "127.0.0.1", self->p);
+			ASSERT_LE(0, c[i]);
+			getsockname(c[i], (struct sockaddr *)&cli[i], &len);
+		}
+		skex_sleep_ms(300);
+		ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "enable", "0"));
+		ASSERT_EQ(0, pthread_create(&th, NULL, race_srv_main, &srv));
+		for (i = 0; i < RACE_N; i++) {
+			char buf[4] = {};
+
+			ASSERT_EQ(0, fw_write_all(c[i], "\r\n\r\n", 4));
+			if (fw_read_exact(c[i], buf, 2, 20000) ||
+			    memcmp(buf, "ok", 2))
+				eofs++;
+		}
+		pthread_join(th, NULL);
+		for (i = 0; i < RACE_N; i++) {
+			if (!fw_same_addr(&cli[i], &srv.order[i]))
+				reordered++;
+			close(c[i]);
+		}
+		lost += srv.timeouts;
+		if (srv.ahead)
+			TH_LOG("round %d: %d connection(s) with bytes but no wake-up",
+			       r, srv.ahead);
+		EXPECT_EQ(0, srv.ahead);
+	}
+	TH_LOG("%d rounds of %d: %d EOF, %d read timeouts, %d out of order",
+	       RACE_ROUNDS, RACE_N, eofs, lost, reordered);
+	EXPECT_EQ(0, eofs);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, reordered);
+	expect_counters(_metadata, self->p, RACE_ROUNDS * RACE_N, 0);
 }
 
 struct churn {

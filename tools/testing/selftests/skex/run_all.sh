@@ -26,7 +26,9 @@
 #   SKEX_BIN_DIR       where the built tests are
 #   SKEX_TIMEOUT_SCALE multiply every timeout (integer, default 1)
 #   SKEX_FUZZ_CALLS    fuzz: make this many calls instead of a 40 s run
-#                      (check-debug: 1000000, with SKEX_TIMEOUT_SCALE to match)
+#                      (check-debug: 1000000); its timeout then leaves room
+#                      for SKEX_FUZZ_MIN_RATE calls/s (default 100) if that
+#                      is more than tests.list's
 #
 # Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
 #   TEST     a name of tests.list (the list of tests, with each one's kind,
@@ -52,6 +54,16 @@ if [ -n "${SKEX_KO:-}" ] && [ -z "${SKEX_REQUIRE:-}" ]; then
 	export SKEX_REQUIRE=1
 fi
 scale=${SKEX_TIMEOUT_SCALE:-1}
+fuzz_calls=${SKEX_FUZZ_CALLS:-}
+fuzz_rate=${SKEX_FUZZ_MIN_RATE:-100}
+number() {
+	case $2 in
+	'' | *[!0-9]* | 0) echo "run_all.sh: $1 must be a number > 0" >&2; exit 2 ;;
+	esac
+}
+number SKEX_TIMEOUT_SCALE "$scale"
+[ -z "$fuzz_calls" ] || number SKEX_FUZZ_CALLS "$fuzz_calls"
+number SKEX_FUZZ_MIN_RATE "$fuzz_rate"
 
 # The tests: tests.list (name, kind, timeout, clock[, kernels]), one per line.
 TESTS=()
@@ -161,6 +173,11 @@ for i in "${!selected[@]}"; do
 	read -r name kind limit _ <<<"${selected[$i]}"
 	n=$((n + 1))
 	limit=$((limit * scale))
+	# fuzz with a call count (check-debug): room for fuzz_rate calls/s
+	if [ "$name" = fuzz ] && [ -n "$fuzz_calls" ] &&
+	   [ $((fuzz_calls / fuzz_rate + 300)) -gt "$limit" ]; then
+		limit=$((fuzz_calls / fuzz_rate + 300))
+	fi
 	if [ "$kind" = bin ]; then
 		cmd=("$SKEX_BIN_DIR/$name")
 		if [ -n "${cases[$i]}" ]; then

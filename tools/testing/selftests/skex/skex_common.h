@@ -403,11 +403,31 @@ static inline void skex_filter_tests(void)
 	}
 }
 
+/*
+ * Each case's own timeout times SKEX_TIMEOUT_SCALE, as run_all.sh scales
+ * a whole binary's (check-debug: a debug kernel is several times slower).
+ */
+static inline void skex_scale_timeouts(void)
+{
+	const char *env = getenv("SKEX_TIMEOUT_SCALE");
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+	long scale;
+
+	scale = env ? strtol(env, NULL, 10) : 1;
+	if (scale <= 1 || scale > 100)
+		return;
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout *= scale;
+}
+
 #undef TEST_HARNESS_MAIN
 #define TEST_HARNESS_MAIN \
 	int main(int argc, char **argv) \
 	{ \
 		skex_filter_tests(); \
+		skex_scale_timeouts(); \
 		return test_harness_run(argc, argv); \
 	}
 #endif /* TEST_HARNESS_MAIN */
