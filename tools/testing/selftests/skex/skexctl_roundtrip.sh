@@ -185,12 +185,12 @@ empty_tree || skex_fail "the namespace's objects appear in configfs"
 skex_check_eq "the namespace's rule through setsockopt" EEXIST \
 	"$(skex_in_ns "$ns" "$FWT" rule add address "${P[0]}" "${P[1]}")"
 skex_check_eq "/proc/net/skex_forward header" \
-	"port branch type target enable timeout_ms window source pattern chance hits dropped" \
+	"port branch type target enable timeout_ms window source pattern chance hits dropped until offset" \
 	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_forward)"
 skex_check_eq "/proc/net/skex_groups header" "gid type port quota nonblock throttled" \
 	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_groups)"
 skex_check_eq "the content rule's branch row" \
-	"${P[4]} br2 content ${P[3]} - - - - ff0a - 0 -" \
+	"${P[4]} br2 content ${P[3]} - - - - ff0a - 0 - - any" \
 	"$(skex_in_ns "$ns" grep "^${P[4]} br2 " /proc/net/skex_forward)"
 skexctl -n "$ns" show -j >"$tmp/ns-a.json" || skex_fail "-n show -j"
 "$PYTHON" - "$tmp/ns-a.json" "${P[@]}" <<'PY' || skex_fail "-n show -j does not read back what was made"
@@ -203,9 +203,9 @@ want = {
    "default_hits": 0, "dropped": 0,
    "branches": [{"name": "br1", "port": P[2], "source": "10.0.0.0/8", "hits": 0}]},
   {"port": P[4], "type": "content", "default_port": P[1], "enable": 1,
-   "timeout_ms": 1000, "window": 2048, "default_hits": 0, "dropped": 0,
-   "branches": [{"name": "br1", "port": P[2], "pattern": "abc", "hits": 0},
-                {"name": "br2", "port": P[3], "pattern_hex": "ff0a", "hits": 0}]},
+   "timeout_ms": 1000, "window": 2048, "until": "push", "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "br1", "port": P[2], "pattern": "abc", "offset": "any", "hits": 0},
+                {"name": "br2", "port": P[3], "pattern_hex": "ff0a", "offset": "any", "hits": 0}]},
   {"port": P[5], "type": "dice", "default_port": P[1], "enable": 1,
    "default_hits": 0, "dropped": 0,
    "branches": [{"name": "br1", "port": P[3], "chance": 40, "hits": 0}]}],
