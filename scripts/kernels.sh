@@ -199,7 +199,9 @@ main() {
 		;;
 	root)
 		usable "${2:?usage: $0 root KVER}" || { log "$2 is not unpacked (run scripts/deps.sh)"; exit 1; }
-		echo "$KROOT/$2"
+		# the physical path: the VMs bind-mount from it before a symlink
+		# in the way (build/kernels of a git worktree) could resolve
+		(cd "$KROOT/$2" && pwd -P)
 		;;
 	installed) installed ;;
 	*) echo "usage: $0 [newest | fetch | kdir KVER | root KVER | installed]" >&2; exit 2 ;;
