@@ -502,14 +502,12 @@ static int skex_fw_so_branch(struct skex_fw_call *c, u16 type,
 	case TCP_CONTENT_FW:
 		if (!ub->ptn_len || ub->ptn_len > TCP_FW_PATTERN_MAX)
 			return -EINVAL;
-		if (!(ub->flags & TCP_FW_BRANCH_ANCHORED)) {
-			if (ub->offset)
-				return -EINVAL;
-		} else if (ub->offset >= SKEX_FW_WINDOW_MAX) {
+		if (!(ub->flags & TCP_FW_BRANCH_ANCHORED) && ub->offset)
+			return -EINVAL;
+		if (ub->offset >= SKEX_FW_WINDOW_MAX)
 			return -ERANGE;
-		} else {
+		if (ub->flags & TCP_FW_BRANCH_ANCHORED)
 			bs->offset = ub->offset;
-		}
 		bs->len = ub->ptn_len;
 		break;
 	case TCP_ADDR_FW:

@@ -6,8 +6,9 @@
  * /proc/net/skex_groups, one of each per network namespace (configfs shows
  * the initial namespace only; the sockopt front can set but not list).
  *
- *   $ cat /proc/net/skex_forward
- *   port branch type target enable timeout_ms window source pattern chance hits dropped until offset
+ *   $ cat /proc/net/skex_forward	(the header is one line)
+ *   port branch type target enable timeout_ms window source pattern chance
+ *     hits dropped until offset
  *   80 - content 8080 1 1000 2048 - - - 12 0 \r\n\r\n -
  *   80 img content 8081 - - - - 474554202f696d672f - 5 - - 0
  *
