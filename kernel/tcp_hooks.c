@@ -30,7 +30,7 @@
  */
 #include "skex.h"
 #include "compat.h"
-#include "group.h"
+#include "group_throttle.h"
 #include "hook.h"
 #include "netmeter.h"
 #include "tcp_hooks.h"

@@ -1,0 +1,900 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * Connection classification and hand-off, the forwarding engine's data
+ * path. Its control plane (rules, branches, snapshots, enabling) is
+ * forward.c.
+ *
+ *
+ * An enabled rule owns a kernel listening socket on its incoming port P
+ * (one dual-stack IPv6 socket, IPv4 clients arrive v4-mapped; a plain IPv4
+ * socket where IPv6 is unavailable). Its sk_data_ready schedules
+ * skex_fw_listen_work(), which takes each established child off the accept
+ * queue with reqsk_queue_remove(), classifies it and queues it, with the
+ * same request sock, on the accept queue of the listener a SYN to the
+ * chosen port would have found (skex_fw_deliver()). The application then
+ * accepts it with a plain accept(); every byte the client sent is still in
+ * the child's receive queue.
+ *
+ * Dice and address rules decide at once. A content rule parks the child
+ * (struct skex_fw_conn): the child's sk_data_ready/sk_state_change kick a
+ * work item that feeds the bytes that arrived since its last look, read in
+ * the receive queue without consuming them, to the snapshot's automaton
+ * (forward_content.c), telling it of each segment with PSH; a timer fires
+ * at `timeout_ms`. The decision falls when the automaton has one (a match,
+ * or the default when no branch can match any more, the first message is
+ * complete or `window` bytes arrived), at the client's FIN or at the
+ * timeout.
+ *
+ * Before a child leaves the module, its callbacks are those of a stock
+ * socket, its sk_user_data is cleared and it holds a namespace reference
+ * like any user socket: nothing of the module stays behind.
+ *
+ * Locking:
+ *  - skex_net.config_mutex: rules, branches, settings, enabling;
+ *  - RCU: rule->tab, the immutable snapshot the classifier reads;
+ *  - skex_fw_lsn.lock: the list of parked connections of a listener;
+ *  - lock_sock(child): a parked child's callbacks and sk_user_data.
+ * Work items and timers never take config_mutex, so configuration may
+ * wait for them.
+ */
+#include "skex.h"
+#include "compat.h"
+#include "forward.h"
+#include "forward_classify.h"
+
+#include <linux/bsearch.h>
+#include <linux/ctype.h>
+#include <linux/in.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/timer.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <net/inet_connection_sock.h>
+#include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
+#include <net/ipv6.h>
+#include <net/request_sock.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#define SKEX_FW_BACKLOG		4096
+#define SKEX_FW_BATCH		64
+/* parked connections of one listener: at most this many buffer bytes */
+#define SKEX_FW_PARK_BYTES	(16 << 20)
+/* ... but at least this many (whatever the window), at most this many */
+#define SKEX_FW_PARK_MIN	64
+#define SKEX_FW_PARK_MAX	4096
+
+/* The module's listener of an enabled rule. */
+struct skex_fw_lsn {
+	struct skex_fw_rule *rule;
+	struct socket *sock;
+	void (*data_ready)(struct sock *sk);	/* stock callbacks */
+	void (*state_change)(struct sock *sk);
+	struct work_struct work;
+	spinlock_t lock;		/* protects the fields below */
+	struct list_head parked;
+	unsigned int nparked;
+	size_t parked_bytes;		/* their buffers */
+	bool closing;
+	bool throttled;
+	wait_queue_head_t idle;
+};
+
+/* A child of a content rule waiting for its decision. */
+struct skex_fw_conn {
+	refcount_t ref;
+	struct list_head node;		/* lsn->parked, under lsn->lock */
+	struct skex_fw_lsn *lsn;
+	struct sock *child;
+	struct request_sock *req;
+	struct work_struct work;
+	struct timer_list timer;
+	unsigned long deadline;
+	bool armed;			/* parked: the work may decide */
+	bool force;			/* decide now: default port */
+	bool done;			/* only the work item touches it */
+	u32 window;			/* when parked: its share of the limit */
+	struct rcu_head rcu;
+	u64 gen;			/* the snapshot @st follows */
+	struct skex_fc_state st;	/* last: SKEX_FC_STATE_MAX bytes */
+};
+
+enum skex_fw_queued { SKEX_FW_SKIP, SKEX_FW_QUEUED, SKEX_FW_GONE };
+
+static void skex_fw_listen_ready(struct sock *sk);
+
+/* ---- classification ---- */
+
+static int skex_fw_addr_cmp(const void *key, const void *elt)
+{
+	const struct skex_fw_ent *e = *(const struct skex_fw_ent **)elt;
+
+	return memcmp(key, &e->addr, sizeof(e->addr));
+}
+
+static void skex_fw_client_addr(const struct sock *sk, u8 *family,
+				struct in6_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
+		*family = AF_INET6;
+		*a = sk->sk_v6_daddr;
+		return;
+	}
+#endif
+	*family = AF_INET;
+	a->s6_addr32[0] = inet_sk(sk)->inet_daddr;
+}
+
+/* Longest mask wins, then the oldest branch. Under RCU. */
+static const struct skex_fw_ent *
+skex_fw_match_addr(const struct skex_fw_tab *tab, const struct sock *sk)
+{
+	const struct skex_fw_ent *best = NULL;
+	struct skex_fw_ent **found;
+	struct in6_addr a, m;
+	unsigned int i, j;
+	u8 family;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
+
+	skex_fw_client_addr(sk, &family, &a);
+	for (i = 0; i < tab->nlevels; i++) {
+		const struct skex_fw_level *lv = &tab->levels[i];
+
+		if (lv->family != family)
+			continue;
+		if (best && lv->bits < best->bits)
+			break;
+		for (j = 0; j < 4; j++)
+			m.s6_addr32[j] = a.s6_addr32[j] & lv->mask.s6_addr32[j];
+		found = bsearch(&m, tab->sorted + lv->first, lv->count,
+				sizeof(*tab->sorted), skex_fw_addr_cmp);
+		if (found && (!best || (*found)->seq < best->seq))
+			best = *found;
+	}
+	return best;
+}
+
+static const struct skex_fw_ent *
+skex_fw_match_dice(const struct skex_fw_tab *tab)
+{
+	u32 r = get_random_u32_below(100), sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < tab->n; i++) {
+		sum += tab->ent[i].chance;
+		if (r < sum)
+			return &tab->ent[i];
+	}
+	return NULL;
+}
+
+/* The hit counter of the branch with @seq, NULL if it is gone. */
+static atomic64_t *skex_fw_hits(const struct skex_fw_tab *tab, u64 seq)
+{
+	const struct skex_fw_ent *e;
+
+	e = bsearch(&seq, tab->ent, tab->n, sizeof(*tab->ent),
+		    skex_fw_seq_cmp);
+	return e ? &e->br->hits : NULL;
+}
+
+/* ---- hand-off ---- */
+
+static bool skex_fw_is_ours(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_data_ready) == skex_fw_listen_ready;
+}
+
+/* The listener a SYN from the child's client to @port would find. */
+static struct sock *skex_fw_lookup(struct sock *child, u16 port)
+{
+	struct net *net = sock_net(child);
+	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
+	int dif = READ_ONCE(child->sk_rx_dst_ifindex);
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (child->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&child->sk_v6_daddr))
+		return inet6_lookup_listener(net, h, NULL, 0,
+					     &child->sk_v6_daddr,
+					     inet_sk(child)->inet_dport,
+					     &child->sk_v6_rcv_saddr, port,
+					     dif, 0);
+#endif
+	return __inet_lookup_listener(net, h, NULL, 0,
+				      inet_sk(child)->inet_daddr,
+				      inet_sk(child)->inet_dport,
+				      inet_sk(child)->inet_rcv_saddr, port,
+				      dif, 0);
+}
+
+/*
+ * Give @child what it would have inherited from @target had the target
+ * accepted its SYN: the socket options a server sets on its listener for
+ * its connections. It was cloned from the module's listener, which has the
+ * defaults. Options negotiated in the handshake (MSS, window scaling) and
+ * the congestion control stay as they were. Under the child's bh lock.
+ */
+static void skex_fw_inherit(struct sock *child, const struct sock *target)
+{
+	const struct inet_connection_sock *ticsk = inet_csk(target);
+	const struct tcp_sock *ttp = tcp_sk(target);
+	struct tcp_sock *tp = tcp_sk(child);
+	u8 locks = target->sk_userlocks &
+		   (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
+	bool keep = sock_flag(target, SOCK_KEEPOPEN);
+
+	child->sk_userlocks |= locks;
+	if (locks & SOCK_SNDBUF_LOCK)
+		WRITE_ONCE(child->sk_sndbuf, READ_ONCE(target->sk_sndbuf));
+	if (locks & SOCK_RCVBUF_LOCK)
+		WRITE_ONCE(child->sk_rcvbuf, READ_ONCE(target->sk_rcvbuf));
+	WRITE_ONCE(child->sk_mark, READ_ONCE(target->sk_mark));
+	WRITE_ONCE(child->sk_rcvlowat, READ_ONCE(target->sk_rcvlowat));
+	WRITE_ONCE(child->sk_rcvtimeo, READ_ONCE(target->sk_rcvtimeo));
+	WRITE_ONCE(child->sk_sndtimeo, READ_ONCE(target->sk_sndtimeo));
+	WRITE_ONCE(child->sk_lingertime, READ_ONCE(target->sk_lingertime));
+	sock_valbool_flag(child, SOCK_LINGER, sock_flag(target, SOCK_LINGER));
+	sock_valbool_flag(child, SOCK_URGINLINE,
+			  sock_flag(target, SOCK_URGINLINE));
+	inet_sk(child)->tos = READ_ONCE(inet_sk(target)->tos);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (child->sk_family == AF_INET6 && target->sk_family == AF_INET6)
+		inet6_sk(child)->tclass = READ_ONCE(inet6_sk(target)->tclass);
+#endif
+
+	tp->nonagle = ttp->nonagle;
+	WRITE_ONCE(tp->keepalive_time, READ_ONCE(ttp->keepalive_time));
+	WRITE_ONCE(tp->keepalive_intvl, READ_ONCE(ttp->keepalive_intvl));
+	WRITE_ONCE(tp->keepalive_probes, READ_ONCE(ttp->keepalive_probes));
+	WRITE_ONCE(tp->linger2, READ_ONCE(ttp->linger2));
+	WRITE_ONCE(tp->notsent_lowat, READ_ONCE(ttp->notsent_lowat));
+	WRITE_ONCE(inet_csk(child)->icsk_user_timeout,
+		   READ_ONCE(ticsk->icsk_user_timeout));
+	if (keep && !sock_flag(child, SOCK_KEEPOPEN))
+		inet_csk_reset_keepalive_timer(child, keepalive_time_when(tp));
+	else if (!keep && sock_flag(child, SOCK_KEEPOPEN))
+		inet_csk_delete_keepalive_timer(child);
+	sock_valbool_flag(child, SOCK_KEEPOPEN, keep);
+}
+
+/*
+ * Queue @child on the listener of @port. Under RCU with BHs off and the
+ * child's bh lock held, as tcp_v4_rcv() queues a child.
+ */
+static enum skex_fw_queued skex_fw_queue(struct sock *child,
+					 struct request_sock *req, u16 port,
+					 atomic64_t *hits)
+{
+	struct sock *target;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
+	lockdep_assert_in_softirq();
+	lockdep_assert_held(&child->sk_lock.slock);
+	if (!port)
+		return SKEX_FW_SKIP;
+	target = skex_fw_lookup(child, port);
+	if (!target || target->sk_state != TCP_LISTEN ||
+	    sk_acceptq_is_full(target) || skex_fw_is_ours(target))
+		return SKEX_FW_SKIP;
+	/* An IPv4 socket cannot be accepted from an IPv6 listener. */
+	if (child->sk_family != AF_INET6 && target->sk_family == AF_INET6)
+		return SKEX_FW_SKIP;
+
+	child->sk_uid = target->sk_uid;
+	skex_fw_inherit(child, target);
+	if (!inet_csk_reqsk_queue_add(target, req, child))
+		return SKEX_FW_GONE;	/* target stopped listening: reset */
+	/* counted before the application can see it */
+	if (hits)
+		atomic64_inc(hits);
+	target->sk_data_ready(target);
+	return SKEX_FW_QUEUED;
+}
+
+/* As inet_child_forget(): reset the child and let it go. */
+static void skex_fw_reset(struct sock *child)
+{
+	child->sk_prot->disconnect(child, O_NONBLOCK);
+	sock_orphan(child);
+	this_cpu_inc(*child->sk_prot->orphan_count);
+	inet_csk_destroy_sock(child);
+}
+
+/*
+ * Hand @child to the listener of @port (the branch with @seq), else to the
+ * rule's default port; else reset it. Consumes @req and the child's
+ * reference. The child's callbacks must already be the stock ones.
+ */
+static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
+			    struct request_sock *req, u16 port, u64 seq)
+{
+	struct skex_fw_net *fw = rule->fw;
+	enum skex_fw_queued res = SKEX_FW_SKIP;
+	struct skex_fw_tab *tab;
+
+	if (!READ_ONCE(fw->dying) && check_net(sock_net(child)))
+		skex_sk_net_refcnt_upgrade(child);
+
+	sock_hold(child);
+	rcu_read_lock();
+	local_bh_disable();
+	bh_lock_sock(child);
+	tab = rcu_dereference(rule->tab);
+	if (port)
+		res = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
+	if (res == SKEX_FW_SKIP)
+		res = skex_fw_queue(child, req, tab->def_port,
+				    &rule->default_hits);
+	/* counted before the client can see the reset */
+	if (res != SKEX_FW_QUEUED)
+		atomic64_inc(&rule->dropped);
+	if (res == SKEX_FW_SKIP)
+		skex_fw_reset(child);
+	bh_unlock_sock(child);
+	local_bh_enable();
+	rcu_read_unlock();
+
+	if (res != SKEX_FW_QUEUED)
+		reqsk_put(req);
+	sock_put(child);
+}
+
+/* Give a child the stock callbacks back. Under lock_sock(child). */
+static void skex_fw_child_detach(struct skex_fw_lsn *lsn, struct sock *sk)
+{
+	sock_owned_by_me(sk);
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_sk_user_data(sk, NULL);
+	sk->sk_data_ready = lsn->data_ready;
+	sk->sk_state_change = lsn->state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+	sk->sk_kern_sock = 0;
+}
+
+/* ---- parked connections (content rules) ---- */
+
+static void skex_fw_conn_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct skex_fw_conn, rcu));
+}
+
+static void skex_fw_conn_put(struct skex_fw_conn *conn)
+{
+	if (refcount_dec_and_test(&conn->ref))
+		call_rcu(&conn->rcu, skex_fw_conn_free_rcu);
+}
+
+static void skex_fw_conn_kick(struct skex_fw_conn *conn)
+{
+	if (refcount_inc_not_zero(&conn->ref) &&
+	    !queue_work(skex_fw_wq, &conn->work))
+		skex_fw_conn_put(conn);
+}
+
+static void skex_fw_conn_event(struct sock *sk)
+{
+	struct skex_fw_conn *conn;
+
+	rcu_read_lock();
+	conn = rcu_dereference_sk_user_data(sk);
+	if (conn)
+		skex_fw_conn_kick(conn);
+	rcu_read_unlock();
+}
+
+static void skex_fw_conn_timeout(struct timer_list *t)
+{
+	struct skex_fw_conn *conn = from_timer(conn, t, timer);
+
+	skex_fw_conn_kick(conn);
+}
+
+/*
+ * Feed what arrived beyond the bytes @fc has seen to it, without
+ * consuming anything; the end of a segment with PSH ends a write of the
+ * client's. Returns the verdict (forward_content.h). Under lock_sock().
+ */
+static int skex_fw_conn_feed(struct skex_fw_conn *conn, struct sock *sk,
+			     const struct skex_fc *fc)
+{
+	struct skex_fc_state *st = &conn->st;
+	u32 seq = tcp_sk(sk)->copied_seq + st->pos;
+	int v = st->verdict;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 off;
+
+		if (v != SKEX_FC_MORE)
+			break;
+		if (before(seq, TCP_SKB_CB(skb)->seq))
+			break;		/* a hole: cannot happen in order */
+		off = seq - TCP_SKB_CB(skb)->seq;
+		if (off >= skb->len)
+			continue;
+		while (off < skb->len && v == SKEX_FC_MORE) {
+			u8 buf[256];
+			u32 n = min_t(u32, skb->len - off, sizeof(buf));
+			const u8 *p = skb_header_pointer(skb, off, n, buf);
+
+			if (!p)
+				return v;
+			v = skex_fc_feed(fc, st, p, n);
+			off += n;
+			seq += n;
+		}
+		if (v == SKEX_FC_MORE &&
+		    (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_PSH))
+			v = skex_fc_push(fc, st);
+	}
+	return v;
+}
+
+static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
+{
+	struct skex_fw_lsn *lsn = conn->lsn;
+
+	spin_lock_bh(&lsn->lock);
+	list_del(&conn->node);
+	lsn->nparked--;
+	lsn->parked_bytes -= conn->window;
+	if (lsn->throttled && !lsn->closing) {
+		lsn->throttled = false;
+		queue_work(skex_fw_wq, &lsn->work);
+	}
+	if (lsn->closing && !lsn->nparked)
+		wake_up(&lsn->idle);
+	spin_unlock_bh(&lsn->lock);
+}
+
+/* Look at what the client sent so far and decide if we can. */
+static void skex_fw_conn_step(struct skex_fw_conn *conn)
+{
+	struct skex_fw_lsn *lsn = conn->lsn;
+	struct skex_fw_rule *rule = lsn->rule;
+	const struct skex_fw_ent *e = NULL;
+	struct sock *sk = conn->child;
+	struct skex_fw_tab *tab;
+	int v = SKEX_FC_DEFAULT;
+	bool decided, eof;
+	u16 port = 0;
+	u64 seq = 0;
+
+	/*
+	 * skex_fw_conn_park() kicks again once it is done; pairs with its
+	 * smp_store_release(): the timer is armed when we see @armed.
+	 */
+	if (!smp_load_acquire(&conn->armed))
+		return;
+	skex_fw_rule_fresh(rule);
+	lock_sock(sk);
+	eof = (sk->sk_shutdown & RCV_SHUTDOWN) ||
+	      sk->sk_state != TCP_ESTABLISHED;
+
+	rcu_read_lock();
+	tab = rcu_dereference(rule->tab);
+	if (!READ_ONCE(conn->force) && tab->type == SKEX_FW_CONTENT) {
+		/* a new snapshot: start over, every byte is still queued */
+		if (conn->gen != tab->gen) {
+			conn->gen = tab->gen;
+			skex_fc_start(tab->fc, &conn->st);
+		}
+		v = skex_fw_conn_feed(conn, sk, tab->fc);
+		if (v >= 0)
+			e = &tab->ent[v];
+	} else if (!READ_ONCE(conn->force)) {
+		/* the rule was replaced by one of another type: decide as it */
+		e = tab->type == SKEX_FW_DICE ? skex_fw_match_dice(tab) :
+		    skex_fw_match_addr(tab, sk);
+	}
+	if (e) {
+		port = e->port;
+		seq = e->seq;
+	}
+	decided = v != SKEX_FC_MORE || eof ||
+		  time_after_eq(jiffies, conn->deadline);
+	rcu_read_unlock();
+
+	if (!decided) {
+		release_sock(sk);
+		return;
+	}
+	conn->done = true;
+	skex_fw_child_detach(lsn, sk);
+	release_sock(sk);
+	timer_delete_sync(&conn->timer);
+
+	skex_fw_deliver(rule, sk, conn->req, port, seq);
+	skex_fw_conn_unlink(conn);
+	skex_fw_conn_put(conn);		/* the parking reference */
+}
+
+static void skex_fw_conn_work(struct work_struct *work)
+{
+	struct skex_fw_conn *conn = container_of(work, struct skex_fw_conn,
+						 work);
+
+	if (!conn->done)
+		skex_fw_conn_step(conn);
+	skex_fw_conn_put(conn);
+}
+
+/*
+ * Park a child of a content rule until its first bytes decide. Returns
+ * false when it could not be parked (closing, no memory).
+ */
+static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
+			      struct request_sock *req, u32 window,
+			      unsigned long timeout)
+{
+	struct skex_fw_conn *conn;
+
+	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
+		       GFP_KERNEL);
+	if (!conn)
+		return false;
+	/* one reference for the parking, one for us until we are done */
+	refcount_set(&conn->ref, 2);
+	conn->lsn = lsn;
+	conn->child = child;
+	conn->req = req;
+	conn->window = window;
+	conn->deadline = jiffies + timeout;
+	INIT_WORK(&conn->work, skex_fw_conn_work);
+	timer_setup(&conn->timer, skex_fw_conn_timeout, 0);
+
+	spin_lock_bh(&lsn->lock);
+	if (lsn->closing) {
+		spin_unlock_bh(&lsn->lock);
+		kfree(conn);
+		return false;
+	}
+	list_add_tail(&conn->node, &lsn->parked);
+	lsn->nparked++;
+	lsn->parked_bytes += window;
+	spin_unlock_bh(&lsn->lock);
+
+	lock_sock(child);
+	write_lock_bh(&child->sk_callback_lock);
+	rcu_assign_sk_user_data(child, conn);
+	child->sk_data_ready = skex_fw_conn_event;
+	child->sk_state_change = skex_fw_conn_event;
+	write_unlock_bh(&child->sk_callback_lock);
+	release_sock(child);
+
+	/*
+	 * Events and a closing listener may kick the work before this point:
+	 * it waits for @armed, so that the timer is never armed after the
+	 * work deleted it.
+	 */
+	mod_timer(&conn->timer, conn->deadline);
+	/* pairs with smp_load_acquire() in skex_fw_conn_step() */
+	smp_store_release(&conn->armed, true);
+	skex_fw_conn_kick(conn);
+	skex_fw_conn_put(conn);
+	return true;
+}
+
+/* ---- the module's listeners ---- */
+
+/* A child taken off the listener: classify it now or park it. */
+static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
+			 bool closing)
+{
+	struct skex_fw_rule *rule = lsn->rule;
+	struct sock *child = req->sk;
+	const struct skex_fw_ent *e = NULL;
+	unsigned long timeout = 0;
+	struct skex_fw_tab *tab;
+	u32 window = 0;
+	u16 port = 0;
+	u64 seq = 0;
+
+	if (!closing)
+		skex_fw_rule_fresh(rule);
+	rcu_read_lock();
+	tab = rcu_dereference(rule->tab);
+	if (!closing) {
+		switch (tab->type) {
+		case SKEX_FW_DICE:
+			e = skex_fw_match_dice(tab);
+			break;
+		case SKEX_FW_ADDR:
+			e = skex_fw_match_addr(tab, child);
+			break;
+		case SKEX_FW_CONTENT:
+			window = tab->window;
+			timeout = tab->timeout;
+			break;
+		}
+	}
+	if (e) {
+		port = e->port;
+		seq = e->seq;
+	}
+	rcu_read_unlock();
+
+	if (window && skex_fw_conn_park(lsn, child, req, window, timeout))
+		return;
+
+	lock_sock(child);
+	skex_fw_child_detach(lsn, child);
+	release_sock(child);
+	skex_fw_deliver(rule, child, req, port, seq);
+}
+
+/*
+ * Whether @lsn may park no more: its parked connections may hold
+ * SKEX_FW_PARK_BYTES in their receive queues, a window each (a window
+ * edited since counts at the size each was parked with). Under @lsn->lock.
+ */
+static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
+{
+	lockdep_assert_held(&lsn->lock);
+	return lsn->nparked >= SKEX_FW_PARK_MAX ||
+	       (lsn->nparked >= SKEX_FW_PARK_MIN &&
+		lsn->parked_bytes >= SKEX_FW_PARK_BYTES);
+}
+
+static void skex_fw_listen_work(struct work_struct *work)
+{
+	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
+	struct sock *sk = lsn->sock->sk;
+	struct request_sock *req;
+	unsigned int i;
+
+	for (i = 0; i < SKEX_FW_BATCH; i++) {
+		spin_lock_bh(&lsn->lock);
+		if (lsn->closing) {
+			spin_unlock_bh(&lsn->lock);
+			return;
+		}
+		if (skex_fw_lsn_full(lsn)) {
+			/* leave them in the accept queue until some decide */
+			lsn->throttled = true;
+			spin_unlock_bh(&lsn->lock);
+			return;
+		}
+		spin_unlock_bh(&lsn->lock);
+
+		lock_sock(sk);
+		req = NULL;
+		if (sk->sk_state == TCP_LISTEN)
+			req = reqsk_queue_remove(&inet_csk(sk)->icsk_accept_queue,
+						 sk);
+		release_sock(sk);
+		if (!req)
+			return;
+		skex_fw_take(lsn, req, false);
+	}
+	queue_work(skex_fw_wq, work);
+}
+
+/*
+ * sk_data_ready of the module's listeners, inherited by their children at
+ * clone time: a listener has a child to accept; a child not yet taken has
+ * no sk_user_data and nothing to do.
+ */
+static void skex_fw_listen_ready(struct sock *sk)
+{
+	struct skex_fw_lsn *lsn;
+
+	if (sk->sk_state != TCP_LISTEN)
+		return;
+	rcu_read_lock();
+	lsn = rcu_dereference_sk_user_data(sk);
+	if (lsn)
+		queue_work(skex_fw_wq, &lsn->work);
+	rcu_read_unlock();
+}
+
+struct skex_fw_open {
+	struct work_struct work;
+	struct net *net;
+	struct skex_fw_lsn *lsn;
+	u16 port;
+	int err;
+};
+
+static int skex_fw_sock_open(struct net *net, u16 port, struct socket **res)
+{
+	struct sockaddr_storage ss = {};
+	struct socket *sock;
+	int addrlen, err;
+
+#if IS_ENABLED(CONFIG_IPV6)
+	err = sock_create_kern(net, AF_INET6, SOCK_STREAM, IPPROTO_TCP, &sock);
+	if (!err) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		int zero = 0;
+
+		err = sock->ops->setsockopt(sock, SOL_IPV6, IPV6_V6ONLY,
+					    KERNEL_SOCKPTR(&zero),
+					    sizeof(zero));
+		if (err) {
+			sock_release(sock);
+			return err;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		addrlen = sizeof(*sin6);
+		goto bind;
+	}
+	if (err != -EAFNOSUPPORT)
+		return err;
+#endif
+	err = sock_create_kern(net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
+	if (err)
+		return err;
+	((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	addrlen = sizeof(struct sockaddr_in);
+bind:
+	/* as servers do: rebind while connections it handed off live on */
+	sock_set_reuseaddr(sock->sk);
+	err = kernel_bind(sock, (struct sockaddr *)&ss, addrlen);
+	if (err) {
+		sock_release(sock);
+		return err;
+	}
+	*res = sock;
+	return 0;
+}
+
+/*
+ * Runs in a kworker, so that the socket and its children belong to the
+ * root cgroup and memcg rather than to whoever configured the rule.
+ */
+static void skex_fw_open_work(struct work_struct *work)
+{
+	struct skex_fw_open *op = container_of(work, struct skex_fw_open, work);
+	struct skex_fw_lsn *lsn = op->lsn;
+	struct socket *sock;
+	struct sock *sk;
+	int err;
+
+	err = skex_fw_sock_open(op->net, op->port, &sock);
+	if (err)
+		goto out;
+	sk = sock->sk;
+	write_lock_bh(&sk->sk_callback_lock);
+	lsn->data_ready = sk->sk_data_ready;
+	lsn->state_change = sk->sk_state_change;
+	__rcu_assign_sk_user_data_with_flags(sk, lsn, SK_USER_DATA_NOCOPY);
+	sk->sk_data_ready = skex_fw_listen_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	lsn->sock = sock;
+
+	err = kernel_listen(sock, SKEX_FW_BACKLOG);
+	if (err) {
+		lsn->sock = NULL;
+		sock_release(sock);
+		goto out;
+	}
+	/* No Fast Open: its request socks cannot change listener. */
+	lock_sock(sk);
+	WRITE_ONCE(inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen, 0);
+	release_sock(sk);
+out:
+	op->err = err;
+}
+
+struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
+{
+	struct skex_fw_open op = {
+		.net = skex_fw_netns(rule->fw),
+		.port = rule->port,
+	};
+	struct skex_fw_lsn *lsn;
+
+	lsn = kzalloc(sizeof(*lsn), GFP_KERNEL);
+	if (!lsn)
+		return ERR_PTR(-ENOMEM);
+	lsn->rule = rule;
+	INIT_WORK(&lsn->work, skex_fw_listen_work);
+	spin_lock_init(&lsn->lock);
+	INIT_LIST_HEAD(&lsn->parked);
+	init_waitqueue_head(&lsn->idle);
+
+	op.lsn = lsn;
+	INIT_WORK_ONSTACK(&op.work, skex_fw_open_work);
+	queue_work(system_unbound_wq, &op.work);
+	flush_work(&op.work);
+	destroy_work_on_stack(&op.work);
+	if (op.err) {
+		kfree(lsn);
+		return ERR_PTR(op.err);
+	}
+	return lsn;
+}
+
+static bool skex_fw_listen_idle(struct skex_fw_lsn *lsn)
+{
+	bool idle;
+
+	spin_lock_bh(&lsn->lock);
+	idle = !lsn->nparked;
+	spin_unlock_bh(&lsn->lock);
+	return idle;
+}
+
+/*
+ * Stop the listener and hand every connection it holds, queued or
+ * parked, to the default port (reset when that fails). Returns when none
+ * is left; the socket and @lsn are gone.
+ */
+void skex_fw_listen_close(struct skex_fw_lsn *lsn)
+{
+	struct request_sock *req, *head = NULL, **tail = &head;
+	struct sock *sk = lsn->sock->sk;
+	struct skex_fw_conn *conn;
+
+	spin_lock_bh(&lsn->lock);
+	lsn->closing = true;
+	spin_unlock_bh(&lsn->lock);
+
+	/* As __tcp_close() on a listener, keeping its children. */
+	lock_sock(sk);
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_sk_user_data(sk, NULL);
+	sk->sk_data_ready = lsn->data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	if (sk->sk_state == TCP_LISTEN) {
+		tcp_set_state(sk, TCP_CLOSE);
+		while ((req = reqsk_queue_remove(&inet_csk(sk)->icsk_accept_queue,
+						 sk))) {
+			req->dl_next = NULL;
+			*tail = req;
+			tail = &req->dl_next;
+		}
+		inet_csk_listen_stop(sk);
+	}
+	release_sock(sk);
+
+	/* No callback is still running on another CPU after this. */
+	synchronize_rcu();
+	cancel_work_sync(&lsn->work);
+
+	while (head) {
+		req = head;
+		head = req->dl_next;
+		req->dl_next = NULL;
+		skex_fw_take(lsn, req, true);
+	}
+
+	spin_lock_bh(&lsn->lock);
+	list_for_each_entry(conn, &lsn->parked, node) {
+		WRITE_ONCE(conn->force, true);
+		skex_fw_conn_kick(conn);
+	}
+	spin_unlock_bh(&lsn->lock);
+	wait_event(lsn->idle, skex_fw_listen_idle(lsn));
+
+	sock_release(lsn->sock);
+	kfree(lsn);
+}
+
+/*
+ * Have every connection parked on @lsn look at the rule's snapshot again
+ * (the rule was replaced): what it received may decide it now.
+ */
+void skex_fw_listen_kick(struct skex_fw_lsn *lsn)
+{
+	struct skex_fw_conn *conn;
+
+	spin_lock_bh(&lsn->lock);
+	list_for_each_entry(conn, &lsn->parked, node)
+		skex_fw_conn_kick(conn);
+	spin_unlock_bh(&lsn->lock);
+}

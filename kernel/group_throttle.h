@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * Socket groups, the data path (group_throttle.c): what the TCP wrappers
+ * call, and the objects it shares with the control plane (group.c).
+ */
+#ifndef _SKEX_GROUP_THROTTLE_H
+#define _SKEX_GROUP_THROTTLE_H
+
+#include <linux/atomic.h>
+#include <linux/hashtable.h>
+#include <linux/hrtimer.h>
+#include <linux/list.h>
+#include <linux/poll.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+struct sock;
+struct skex_net;
+struct skex_port;
+struct skex_poller;
+struct skex_group_port_spec;
+
+/*
+ * accept_ratio virtual time only grows, by up to SKEX_STRIDE a grant: past
+ * SKEX_VTIME_REBASE every pass is rebased to it (skex_ratio_rebase()), long
+ * before a u64 could wrap. A group starts just short of that, as jiffies
+ * start just short of wrapping, so that the rebase runs in every ratio
+ * group's first few dozen accepts, not once in a blue moon.
+ */
+#define SKEX_VTIME_REBASE	BIT_ULL(62)
+#define SKEX_VTIME_INITIAL	(SKEX_VTIME_REBASE - BIT_ULL(36))
+
+/*
+ * struct skex_group - one socket group
+ * @node: in skex_group_net.groups (config_mutex)
+ * @sn: its namespace
+ * @gid: its id
+ * @type: SKEX_* type, 0 while a configfs group has none
+ * @ref: the namespace list holds one, each port one
+ * @lock: protects what follows and the runtime fields of the ports
+ * @ports: struct skex_group_port (written under config_mutex and @lock)
+ * @dead: deleted; no timer may be armed any more
+ * @vtime: accept_ratio virtual time (pass of the latest grant)
+ * @timer: wakes the pollers when the quota allows again
+ * @pollers: struct skex_poller by socket
+ */
+struct skex_group {
+	struct list_head node;
+	struct skex_net *sn;
+	u16 gid;
+	u16 type;
+	refcount_t ref;
+	spinlock_t lock;	/* see above */
+	struct list_head ports;
+	bool dead;
+	u64 vtime;
+	struct hrtimer timer;
+	DECLARE_HASHTABLE(pollers, 6);
+	struct rcu_head rcu;
+};
+
+/*
+ * struct skex_group_port - one port of a group
+ * @node: in skex_group.ports
+ * @group: the group (holds a reference)
+ * @port: the netmeter port it is published in
+ * @ref: publication holds one, every call that uses it one
+ * @type: the group type it was made for (fixed)
+ * @num: the port number
+ * @nonblock, @set, @quota: configuration (skex_group_port_spec)
+ * @dead: unpublished; calls that still hold it go through unthrottled
+ * @mark: scratch of skex_group_apply()
+ * @rate: token rate per second (bytes, or thousandths of connections)
+ * @level, @depth, @quantum: token bucket, in tokens * NSEC_PER_SEC;
+ *	@quantum is the least a send waits for and what poll wants (one
+ *	connection for accept_rate)
+ * @stamp: time of @level
+ * @busy_until: the bucket may fill to @depth until then, else @quantum
+ *	(see SKEX_BUSY_NS)
+ * @slack: of a wait for the bucket (SKEX_SLACK_NS); read without the lock
+ * @stride, @pass: accept_ratio scheduling
+ * @backlog: accept_ratio: connections seen waiting at the last attempt
+ * @active_until: accept_ratio: someone accepted here recently
+ * @nsleepers, @npollers: callers waiting, sockets listed for a wake-up
+ * @sleepers: struct skex_sleeper of blocked callers
+ * @throttled: accepts and sends delayed or refused by the quota
+ * @ftp_dead: no more FTP process marks may point here (skex_ftp_lock)
+ * @rcu: frees it
+ */
+struct skex_group_port {
+	struct list_head node;
+	struct skex_group *group;
+	struct skex_port *port;
+	refcount_t ref;
+	u16 type;
+	u16 num;
+	bool nonblock;
+	bool set;
+	u32 quota;
+	bool dead;
+	bool mark;
+	u64 rate;
+	u64 level;
+	u64 depth;
+	u64 quantum;
+	u64 stamp;
+	u64 busy_until;
+	u64 slack;
+	u64 stride;
+	u64 pass;
+	u32 backlog;
+	u64 active_until;
+	unsigned int nsleepers;
+	unsigned int npollers;
+	struct list_head sleepers;
+	atomic64_t throttled;
+	bool ftp_dead;
+	struct rcu_head rcu;
+};
+
+/* The data path, called from the TCP wrappers (tcp_hooks.c) */
+extern atomic_t skex_group_nr_accept;
+extern atomic_t skex_group_nr_output;
+extern atomic_t skex_group_nr_ftp;
+
+/*
+ * struct skex_wait - the state of one throttled call
+ * @sk: the socket the call sleeps on (sk_sleep(sk))
+ * @deadline: end of SO_RCVTIMEO/SO_SNDTIMEO in ns, when not @forever
+ * @forever: no timeout
+ * @nonblock: never sleep
+ * @counted: the call was counted in the port's throttled counter
+ * @charge: what the latest accept grant took from the quota
+ */
+struct skex_wait {
+	struct sock *sk;
+	u64 deadline;
+	bool forever;
+	bool nonblock;
+	bool counted;
+	u64 charge;
+};
+
+void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
+void skex_group_port_put(struct skex_group_port *gp);
+
+struct skex_group_port *skex_group_accept_port(struct sock *listener);
+int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w);
+void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
+			    bool accepted);
+
+struct skex_group_port *skex_group_output_port(struct sock *sk);
+long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
+			    size_t want);
+void skex_group_output_refund(struct skex_group_port *gp, size_t unused);
+
+__poll_t skex_group_poll(struct sock *sk, __poll_t mask);
+void skex_group_received(struct sock *sk);
+void skex_group_destroyed(struct sock *sk);
+
+/* group_throttle.c: for the control plane (group.c) */
+void skex_group_put(struct skex_group *g);
+void skex_group_port_configure(struct skex_group_port *gp,
+			       const struct skex_group_port_spec *ps,
+			       u64 now);
+void skex_group_port_wake_sleepers(struct skex_group_port *gp);
+struct skex_poller *skex_pollers_take(struct skex_group *g,
+				      struct skex_group_port *gp);
+void skex_pollers_release(struct skex_poller *list);
+enum hrtimer_restart skex_group_timer(struct hrtimer *timer);
+void skex_group_wake(struct skex_group *g);
+void skex_ftp_forget(struct skex_group_port *gp, const struct sock *ctrl);
+
+#endif /* _SKEX_GROUP_THROTTLE_H */
