@@ -960,9 +960,13 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 		return;
 	}
 	if (!err && kind == K_GET_SKEX) {
+		const char *a = arg.p, *l = lenp.p;
 		struct netmeter nm;
 		int got;
 
+		/* both in the arena: the length written over the answer */
+		if (l + sizeof(int) > a && l < a + need)
+			return;
 		memcpy(&got, lenp.p, sizeof(got));
 		memcpy(&nm, arg.p, sizeof(nm));
 		if (got != need || nm.port != port)
