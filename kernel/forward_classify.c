@@ -312,12 +312,15 @@ static void skex_fw_reset(struct sock *child)
 }
 
 /*
- * Hand @child to the listener of @port (the branch with @seq), else to the
- * rule's default port; else reset it. Consumes @req and the child's
- * reference. The child's callbacks must already be the stock ones.
+ * Hand @child to the listener of @port (the branch with @seq), else to
+ * @def_port, the default port of the snapshot that decided (a replace in
+ * between does not change a decision); else reset it. Consumes @req and
+ * the child's reference. The child's callbacks must already be the stock
+ * ones.
  */
 static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
-			    struct request_sock *req, u16 port, u64 seq)
+			    struct request_sock *req, u16 port, u64 seq,
+			    u16 def_port)
 {
 	struct skex_fw_net *fw = rule->fw;
 	enum skex_fw_queued res = SKEX_FW_SKIP;
@@ -334,7 +337,7 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 	if (port)
 		res = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
 	if (res == SKEX_FW_SKIP)
-		res = skex_fw_queue(child, req, tab->def_port,
+		res = skex_fw_queue(child, req, def_port,
 				    &rule->default_hits);
 	/* counted before the client can see the reset */
 	if (res != SKEX_FW_QUEUED)
@@ -468,7 +471,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	struct skex_fw_tab *tab;
 	int v = SKEX_FC_DEFAULT;
 	bool decided, eof;
-	u16 port = 0;
+	u16 port = 0, def_port;
 	u64 seq = 0;
 
 	/*
@@ -502,6 +505,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 		port = e->port;
 		seq = e->seq;
 	}
+	def_port = tab->def_port;	/* the decision's snapshot's */
 	decided = v != SKEX_FC_MORE || eof ||
 		  time_after_eq(jiffies, conn->deadline);
 	rcu_read_unlock();
@@ -515,7 +519,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	release_sock(sk);
 	timer_delete_sync(&conn->timer);
 
-	skex_fw_deliver(rule, sk, conn->req, port, seq);
+	skex_fw_deliver(rule, sk, conn->req, port, seq, def_port);
 	skex_fw_conn_unlink(conn);
 	skex_fw_conn_put(conn);		/* the parking reference */
 }
@@ -598,7 +602,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	unsigned long timeout = 0;
 	struct skex_fw_tab *tab;
 	u32 window = 0;
-	u16 port = 0;
+	u16 port = 0, def_port;
 	u64 seq = 0;
 
 	if (!closing)
@@ -623,6 +627,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 		port = e->port;
 		seq = e->seq;
 	}
+	def_port = tab->def_port;	/* the decision's snapshot's */
 	rcu_read_unlock();
 
 	if (window && skex_fw_conn_park(lsn, child, req, window, timeout))
@@ -631,7 +636,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	lock_sock(child);
 	skex_fw_child_detach(lsn, child);
 	release_sock(child);
-	skex_fw_deliver(rule, child, req, port, seq);
+	skex_fw_deliver(rule, child, req, port, seq, def_port);
 }
 
 /*
