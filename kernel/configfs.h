@@ -2,10 +2,8 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Directories the kernel makes and removes in the module's configfs tree,
- * so that objects made through the sockopt front are ordinary directories
- * (configfs.c, "mirror"), and what the engines' configfs fronts
- * (forward_configfs.c, group_configfs.c) share.
+ * What the engines' configfs fronts (forward_configfs.c, group_configfs.c)
+ * and the mirror (mirror.c) share of the tree (configfs.c).
  */
 #ifndef _SKEX_CONFIGFS_H
 #define _SKEX_CONFIGFS_H
@@ -14,8 +12,6 @@
 #include <linux/minmax.h>
 #include <linux/string.h>
 #include <linux/types.h>
-
-struct dentry;
 
 /* Drops the one trailing newline echo(1) adds to what a store gets. */
 static inline size_t skex_configfs_chomp(const char *page, size_t count)
@@ -50,13 +46,5 @@ extern struct config_group skex_forward_group;
 extern struct config_group skex_groups_group;
 
 int skex_configfs_parse_name(const char *name, u16 *val);
-
-bool skex_configfs_mirroring(void);
-struct dentry *skex_configfs_child(struct dentry *parent, const char *name);
-struct dentry *skex_configfs_subdir(struct dentry *parent, const char *name,
-				    const char *sub);
-int skex_configfs_mkdir(struct dentry *parent, const char *name);
-int skex_configfs_rmdir(struct dentry *parent, const char *name);
-void skex_configfs_repin(bool unpinned);
 
 #endif /* _SKEX_CONFIGFS_H */

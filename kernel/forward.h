@@ -2,8 +2,9 @@
 /*
  * Copyright (C) 2026 The skex authors.
  *
- * Connection classification and forwarding: the engine (forward.c) and the
- * two fronts that configure it (forward_configfs.c, forward_sockopt.c).
+ * Connection classification and forwarding: the engine's control plane
+ * (forward.c; its data path is forward_classify.c) and the two fronts that
+ * configure it (forward_configfs.c, forward_sockopt.c).
  *
  * Objects: a rule per incoming port of a namespace, holding branches, each
  * with its own reference count (@ref); an object's memory goes with its
@@ -16,8 +17,8 @@
  * setsockopt() (@kernel_made: the rule table's for a rule, the rule's
  * branch list's for a branch). Whoever takes an object out of the engine
  * under config_mutex (the rule's @deleted set, the branch's @rule cleared)
- * owns the engine's reference and puts it once the object's directories
- * are gone.
+ * owns the engine's reference and puts it; a directory keeps its object
+ * until the mirror (mirror.c) or a user removes it.
  *
  * Locking: every configuration change of a namespace holds
  * skex_net.config_mutex. The classifier never takes it: it reads an
@@ -202,17 +203,10 @@ int skex_fw_branch_set_offset(struct skex_fw_branch *branch, u32 offset);
 bool skex_fw_branch_complete(const struct skex_fw_branch *branch);
 bool skex_fw_mask_valid(u8 family, const struct in6_addr *mask);
 
-/* forward_configfs.c (skex_forward_dir_ops: configfs.h) */
-int skex_fw_cfs_show(u16 port, const char *branch);
-int skex_fw_cfs_hide(u16 port, const char *branch);
-void skex_fw_cfs_lock(void);
-void skex_fw_cfs_unlock(void);
-void skex_forward_configfs_start(void);
-void skex_forward_configfs_stop(void);
-
 /* forward_sockopt.c: the setsockopt() commands */
+struct skex_change;
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
-		       unsigned int optlen);
+		       unsigned int optlen, struct skex_change *chg);
 
 /* forward.c: module-level state */
 int skex_forward_init(void);

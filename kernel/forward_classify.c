@@ -461,32 +461,26 @@ static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
 	spin_unlock_bh(&lsn->lock);
 }
 
-/* Look at what the client sent so far and decide if we can. */
-static void skex_fw_conn_step(struct skex_fw_conn *conn)
+/*
+ * Whether what @conn's client sent so far decides (or its time is up), and
+ * then for the port of which branch (@port 0: the default port, @def_port
+ * of the snapshot that decided). Under lock_sock() of the child.
+ */
+static bool skex_fw_conn_decide(struct skex_fw_conn *conn, u16 *port,
+				u64 *seq, u16 *def_port)
 {
-	struct skex_fw_lsn *lsn = conn->lsn;
-	struct skex_fw_rule *rule = lsn->rule;
 	const struct skex_fw_ent *e = NULL;
 	struct sock *sk = conn->child;
 	struct skex_fw_tab *tab;
 	int v = SKEX_FC_DEFAULT;
-	bool decided, eof;
-	u16 port = 0, def_port;
-	u64 seq = 0;
+	bool eof;
 
-	/*
-	 * skex_fw_conn_park() kicks again once it is done; pairs with its
-	 * smp_store_release(): the timer is armed when we see @armed.
-	 */
-	if (!smp_load_acquire(&conn->armed))
-		return;
-	skex_fw_rule_fresh(rule);
-	lock_sock(sk);
+	sock_owned_by_me(sk);
 	eof = (sk->sk_shutdown & RCV_SHUTDOWN) ||
 	      sk->sk_state != TCP_ESTABLISHED;
 
 	rcu_read_lock();
-	tab = rcu_dereference(rule->tab);
+	tab = rcu_dereference(conn->lsn->rule->tab);
 	if (!READ_ONCE(conn->force) && tab->type == SKEX_FW_CONTENT) {
 		/* a new snapshot: start over, every byte is still queued */
 		if (conn->gen != tab->gen) {
@@ -501,16 +495,33 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 		e = tab->type == SKEX_FW_DICE ? skex_fw_match_dice(tab) :
 		    skex_fw_match_addr(tab, sk);
 	}
-	if (e) {
-		port = e->port;
-		seq = e->seq;
-	}
-	def_port = tab->def_port;	/* the decision's snapshot's */
-	decided = v != SKEX_FC_MORE || eof ||
-		  time_after_eq(jiffies, conn->deadline);
+	*port = e ? e->port : 0;
+	*seq = e ? e->seq : 0;
+	*def_port = tab->def_port;	/* the decision's snapshot's */
 	rcu_read_unlock();
 
-	if (!decided) {
+	return v != SKEX_FC_MORE || eof ||
+	       time_after_eq(jiffies, conn->deadline);
+}
+
+/* Look at what the client sent so far and decide if we can. */
+static void skex_fw_conn_step(struct skex_fw_conn *conn)
+{
+	struct skex_fw_lsn *lsn = conn->lsn;
+	struct skex_fw_rule *rule = lsn->rule;
+	struct sock *sk = conn->child;
+	u16 port, def_port;
+	u64 seq;
+
+	/*
+	 * skex_fw_conn_park() kicks again once it is done; pairs with its
+	 * smp_store_release(): the timer is armed when we see @armed.
+	 */
+	if (!smp_load_acquire(&conn->armed))
+		return;
+	skex_fw_rule_fresh(rule);
+	lock_sock(sk);
+	if (!skex_fw_conn_decide(conn, &port, &seq, &def_port)) {
 		release_sock(sk);
 		return;
 	}
@@ -535,14 +546,17 @@ static void skex_fw_conn_work(struct work_struct *work)
 }
 
 /*
- * Park a child of a content rule until its first bytes decide. Returns
- * false when it could not be parked (closing, no memory).
+ * Park a child of a content rule until its first bytes decide, or hand it
+ * over now if they already do. Returns false when it could be neither
+ * (closing, no memory).
  */
 static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 			      struct request_sock *req, u32 window,
 			      unsigned long timeout)
 {
 	struct skex_fw_conn *conn;
+	u16 port, def_port;
+	u64 seq;
 
 	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
 		       GFP_KERNEL);
@@ -557,6 +571,21 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	conn->deadline = jiffies + timeout;
 	INIT_WORK(&conn->work, skex_fw_conn_work);
 	timer_setup(&conn->timer, skex_fw_conn_timeout, 0);
+
+	/*
+	 * Most clients send their first message right after the handshake:
+	 * when what is queued already decides, hand the child over at once,
+	 * without parking it (no list, callbacks, timer or work).
+	 */
+	lock_sock(child);
+	if (skex_fw_conn_decide(conn, &port, &seq, &def_port)) {
+		skex_fw_child_detach(lsn, child);
+		release_sock(child);
+		kfree(conn);
+		skex_fw_deliver(lsn->rule, child, req, port, seq, def_port);
+		return true;
+	}
+	release_sock(child);
 
 	spin_lock_bh(&lsn->lock);
 	if (lsn->closing) {

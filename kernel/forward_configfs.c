@@ -33,32 +33,24 @@
  * item's release drops the reference.
  *
  * Rules and branches made through setsockopt() in the initial namespace
- * are mirrored here: the sockopt front calls skex_fw_cfs_show(), which
- * makes their directories with vfs_mkdir() as the kernel (configfs.c), so
- * that they are ordinary directories a user can rmdir; when it deletes an
- * object, whichever front made it, skex_fw_cfs_hide() removes the
- * directories with vfs_rmdir(). While the mirror works, the make and drop
- * callbacks only adopt or forget the engine's objects. Mirrored
- * directories do not pin the module; skex_forward_configfs_stop() removes
- * those left at unload.
+ * are shown here by the mirror (mirror.c), as ordinary directories a user
+ * can rmdir: while it works, the make and drop callbacks only adopt or
+ * forget the engine's objects (skex_configfs_mirroring()). Mirrored
+ * directories do not pin the module (skex_configfs_repin()).
  *
  * Locking: configfs calls us with its own locks held (directory inode,
- * subsystem mutex) and we take config_mutex inside them. The setsockopt()
- * front mirrors under skex_fw_cfs_mutex, never under config_mutex.
+ * subsystem mutex) and we take config_mutex inside them.
  */
 #include "skex.h"
 #include "configfs.h"
 #include "forward.h"
+#include "mirror.h"
 
 #include <linux/ctype.h>
 #include <linux/inet.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <net/ipv6.h>
-
-/* Serialises the mirror; @skex_fw_cfs_on is under it. */
-static DEFINE_MUTEX(skex_fw_cfs_mutex);
-static bool skex_fw_cfs_on;
 
 static const char * const skex_fw_type_names[] = {
 	[SKEX_FW_NONE] = "none",
@@ -659,172 +651,3 @@ struct configfs_group_operations skex_forward_dir_ops = {
 	.make_group = skex_fw_rule_make,
 	.drop_item = skex_fw_rule_drop,
 };
-
-/* ---- for the setsockopt() front ---- */
-
-void skex_fw_cfs_lock(void)
-{
-	mutex_lock(&skex_fw_cfs_mutex);
-}
-
-void skex_fw_cfs_unlock(void)
-{
-	mutex_unlock(&skex_fw_cfs_mutex);
-}
-
-/* ---- the mirror ---- */
-
-/*
- * Make (@make) or remove the directory forward/<port>/ or, with @branch,
- * forward/<port>/branches/<branch>/. Under skex_fw_cfs_lock(); nothing is
- * done while the subsystem is not up. Return: 0, -ENOENT if there is no
- * directory to do it in, or the error of mkdir or rmdir.
- */
-static int skex_fw_cfs_dirop(u16 port, const char *branch, bool make)
-{
-	struct dentry *forward = skex_forward_group.cg_item.ci_dentry;
-	struct dentry *dir;
-	char name[8];
-	int err;
-
-	lockdep_assert_held(&skex_fw_cfs_mutex);
-	lockdep_assert_not_held(skex_fw_cfs_config_mutex());
-	if (!skex_fw_cfs_on)
-		return 0;
-	snprintf(name, sizeof(name), "%u", port);
-	dir = branch ? skex_configfs_subdir(forward, name, "branches") :
-		       dget(forward);
-	if (!dir)
-		return -ENOENT;
-	if (make)
-		err = skex_configfs_mkdir(dir, branch ?: name);
-	else
-		err = skex_configfs_rmdir(dir, branch ?: name);
-	dput(dir);
-	return err;
-}
-
-/**
- * skex_fw_cfs_show - make the directory of an object setsockopt() made
- * @port: the rule's port: forward/<port>/
- * @branch: NULL, or the branch's name: forward/<port>/branches/<branch>/
- *
- * Under skex_fw_cfs_lock(), not config_mutex. Nothing is done while the
- * subsystem is not up: skex_forward_configfs_start() shows what is there.
- *
- * Return: 0 or the error of mkdir; the caller deletes the object then.
- */
-int skex_fw_cfs_show(u16 port, const char *branch)
-{
-	return skex_fw_cfs_dirop(port, branch, true);
-}
-
-/**
- * skex_fw_cfs_hide - remove the directory of a deleted object
- * @port: the rule's port: forward/<port>/
- * @branch: NULL, or the branch's name: forward/<port>/branches/<branch>/
- *
- * Under skex_fw_cfs_lock(), not config_mutex. A rule's branches go first.
- *
- * Return: 0, -ENOENT if there is no such directory (a user may have
- * removed it already), or the error of rmdir (logged).
- */
-int skex_fw_cfs_hide(u16 port, const char *branch)
-{
-	int err = skex_fw_cfs_dirop(port, branch, false);
-
-	if (err && err != -ENOENT)
-		pr_warn("forward/%u%s%s: cannot remove: %d\n", port,
-			branch ? "/branches/" : "", branch ?: "", err);
-	return err;
-}
-
-/*
- * The configfs subsystem came up (module load): show the rules of the
- * initial namespace that setsockopt() made before.
- */
-void skex_forward_configfs_start(void)
-{
-	struct skex_fw_net *fw = skex_fw_net_of(&init_net);
-	struct skex_fw_branch *b, **branches;
-	struct skex_fw_rule **rules;
-	unsigned int i, j, n, nb;
-
-	skex_fw_cfs_lock();
-	skex_fw_cfs_on = true;
-	mutex_lock(skex_fw_mutex(fw));
-	if (skex_fw_rules_of_type(fw, 0, &rules, &n))
-		n = 0;
-	mutex_unlock(skex_fw_mutex(fw));
-	for (i = 0; i < n; i++) {
-		/* its branches as they are: users may add more once it shows */
-		nb = 0;
-		mutex_lock(skex_fw_mutex(fw));
-		branches = kcalloc(rules[i]->nbranches + 1, sizeof(*branches),
-				   GFP_KERNEL);
-		list_for_each_entry(b, &rules[i]->branches, node) {
-			if (!branches)
-				break;
-			skex_fw_branch_get(b);
-			branches[nb++] = b;
-		}
-		mutex_unlock(skex_fw_mutex(fw));
-		if (!branches || skex_fw_cfs_show(rules[i]->port, NULL))
-			pr_warn("forward/%u: cannot show\n", rules[i]->port);
-		for (j = 0; j < nb; j++) {
-			b = branches[j];
-			skex_fw_cfs_show(rules[i]->port, b->name);
-			skex_fw_branch_put(b);
-		}
-		kfree(branches);
-		skex_fw_rule_put(rules[i]);
-	}
-	skex_fw_cfs_unlock();
-	kvfree(rules);
-}
-
-/*
- * The first directory below @group, with a reference, or NULL. Items are
- * linked under the subsystem's mutex.
- */
-static struct config_item *skex_fw_cfs_first(struct config_group *group)
-{
-	struct mutex *su_mutex = &skex_forward_group.cg_subsys->su_mutex;
-	struct config_item *item;
-
-	mutex_lock(su_mutex);
-	item = list_first_entry_or_null(&group->cg_children,
-					struct config_item, ci_entry);
-	config_item_get(item);
-	mutex_unlock(su_mutex);
-	return item;
-}
-
-/*
- * The subsystem is about to go (module unload): only directories the
- * mirror made can be left (any other pins the module); remove them,
- * branches first, and mirror nothing any more. The engine's objects stay
- * for skex_forward_net_exit().
- */
-void skex_forward_configfs_stop(void)
-{
-	struct config_item *ri, *bi;
-	struct skex_fw_cfs_rule *cr;
-	int err = 0;
-
-	skex_fw_cfs_lock();
-	/* one that cannot be removed (logged) would come first again */
-	while (!err && (ri = skex_fw_cfs_first(&skex_forward_group))) {
-		cr = to_cfs_rule(ri);
-		while (!err && (bi = skex_fw_cfs_first(&cr->branches_group))) {
-			err = skex_fw_cfs_hide(cr->rule->port,
-					       config_item_name(bi));
-			config_item_put(bi);
-		}
-		if (!err)
-			err = skex_fw_cfs_hide(cr->rule->port, NULL);
-		config_item_put(ri);
-	}
-	skex_fw_cfs_on = false;
-	skex_fw_cfs_unlock();
-}

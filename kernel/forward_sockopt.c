@@ -5,11 +5,9 @@
  * The setsockopt() commands of the forward engine, on struct tcp_fw_user
  * (uapi/linux/tcp_fw_user.h, docs/sockopt.md, docs/forwarding.md). sockopt.c has checked
  * CAP_NET_ADMIN and that optlen covers the structure. They act on the
- * caller's namespace; in the initial one, what they make is also shown in
- * configfs, as ordinary directories, and what they delete (whichever
- * front made it) leaves configfs, see forward_configfs.c. Each command
- * changes the engine under config_mutex, all or nothing, and then the
- * directories, under skex_fw_cfs_lock() only.
+ * caller's namespace, each under config_mutex, all or nothing, and say
+ * what they changed (struct skex_change): in the initial namespace the
+ * dispatcher has the mirror show it in configfs (mirror.c).
  *
  * Fields a command does not use are ignored: existing programs leave them
  * uninitialised.
@@ -18,6 +16,7 @@
 #include "forward.h"
 
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/tcp_fw_user.h>
 #include <linux/uaccess.h>
 #include <net/ipv6.h>
@@ -30,13 +29,23 @@
  */
 struct skex_fw_call {
 	struct skex_fw_net *fw;
-	bool cfs;		/* initial namespace: mirrored in configfs */
 	const struct tcp_fw_user *u;
 	u8 *pattern;		/* content branches: copied from the caller */
+	struct skex_change *chg;	/* what it changed */
 	u8 family;
 	struct in6_addr addr;
 	struct in6_addr mask;
 };
+
+/* The command changed @what of rule @port (and branch @branch). */
+static void skex_fw_so_changed(struct skex_fw_call *c, int what, u16 port,
+			       const char *branch)
+{
+	c->chg->what = what;
+	c->chg->id = port;
+	if (branch)
+		strscpy(c->chg->name, branch, sizeof(c->chg->name));
+}
 
 static int skex_fw_so_rule(struct skex_fw_call *c, struct skex_fw_rule **res)
 {
@@ -51,13 +60,6 @@ static int skex_fw_so_rule(struct skex_fw_call *c, struct skex_fw_rule **res)
 		return -EINVAL;
 	*res = rule;
 	return 0;
-}
-
-/* The directory of what the command made; if it fails, undo the command. */
-static int skex_fw_so_show(struct skex_fw_call *c, u16 port,
-			   const char *branch)
-{
-	return c->cfs ? skex_fw_cfs_show(port, branch) : 0;
 }
 
 static int skex_fw_so_add_rule(struct skex_fw_call *c)
@@ -82,25 +84,13 @@ static int skex_fw_so_add_rule(struct skex_fw_call *c)
 		err = skex_fw_rule_enable(rule, true);
 	if (err)
 		skex_fw_rule_delete(rule);
-	else
-		skex_fw_rule_get(rule);	/* ours */
 	mutex_unlock(skex_fw_mutex(c->fw));
-	if (err)
-		goto put;
-
-	err = skex_fw_so_show(c, u->port, NULL);
 	if (err) {
-		/* without a directory, only this front could have touched it */
-		mutex_lock(skex_fw_mutex(c->fw));
-		skex_fw_rule_delete(rule);
-		mutex_unlock(skex_fw_mutex(c->fw));
+		skex_fw_rule_put(rule);		/* the engine's */
+		return err;
 	}
-	skex_fw_rule_put(rule);			/* ours */
-	if (!err)
-		return 0;
-put:
-	skex_fw_rule_put(rule);			/* the engine's */
-	return err;
+	skex_fw_so_changed(c, SKEX_CHANGE_RULE, u->port, NULL);
+	return 0;
 }
 
 /* Sets the branch's condition from the union member of its type. */
@@ -181,21 +171,9 @@ static int skex_fw_so_add_branch(struct skex_fw_call *c)
 	if (err)
 		skex_fw_so_undo_branch(b);
 	else
-		skex_fw_branch_get(b);	/* ours */
+		skex_fw_so_changed(c, SKEX_CHANGE_BRANCH, c->u->port, name);
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
-	if (err)
-		return err;
-
-	err = skex_fw_so_show(c, c->u->port, name);
-	if (err) {
-		/* unless an rmdir of the rule took it with the rule */
-		mutex_lock(skex_fw_mutex(c->fw));
-		if (b->rule)
-			skex_fw_so_undo_branch(b);
-		mutex_unlock(skex_fw_mutex(c->fw));
-	}
-	skex_fw_branch_put(b);			/* ours */
 	return err;
 }
 
@@ -225,18 +203,14 @@ static bool skex_fw_so_same(struct skex_fw_call *c, struct skex_fw_branch *b)
 }
 
 /*
- * Branches of rule @port that the command took out of the engine, on
- * @list, each with a reference of ours: their directories go, then the
- * references, the engine's too.
+ * Branches that the command took out of the engine, on @list, each with a
+ * reference of ours: the references go, the engine's too.
  */
-static void skex_fw_so_forget_branches(struct skex_fw_call *c, u16 port,
-				       struct list_head *list)
+static void skex_fw_so_forget_branches(struct list_head *list)
 {
 	struct skex_fw_branch *b, *tmp;
 
 	list_for_each_entry_safe(b, tmp, list, node) {
-		if (c->cfs)
-			skex_fw_cfs_hide(port, b->name);
 		list_del_init(&b->node);
 		if (b->kernel_made)
 			skex_fw_branch_put(b);	/* the engine's */
@@ -274,6 +248,8 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 		}
 	}
 	if (found) {
+		skex_fw_so_changed(c, SKEX_CHANGE_BRANCH, c->u->port,
+				   found->name);
 		skex_fw_branch_delete(found);
 		list_add(&found->node, &gone);
 		skex_fw_so_hold_branches(c->fw, &gone);
@@ -283,7 +259,7 @@ static int skex_fw_so_del_branch(struct skex_fw_call *c)
 unlock:
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	skex_fw_so_forget_branches(c, c->u->port, &gone);
+	skex_fw_so_forget_branches(&gone);
 	return err;
 }
 
@@ -298,10 +274,11 @@ static int skex_fw_so_flush(struct skex_fw_call *c)
 	if (!err) {
 		skex_fw_rule_flush(rule, &gone);
 		skex_fw_so_hold_branches(c->fw, &gone);
+		skex_fw_so_changed(c, SKEX_CHANGE_RULE, c->u->port, NULL);
 	}
 	mutex_unlock(skex_fw_mutex(c->fw));
 
-	skex_fw_so_forget_branches(c, c->u->port, &gone);
+	skex_fw_so_forget_branches(&gone);
 	return err;
 }
 
@@ -329,15 +306,12 @@ static void skex_fw_so_detach_rule(struct skex_fw_rule *rule)
 }
 
 /*
- * After skex_fw_so_detach_rule(): its directories and references go, a
- * reference of ours to the rule too.
+ * After skex_fw_so_detach_rule(): its references go, a reference of ours
+ * to the rule too.
  */
-static void skex_fw_so_forget_rule(struct skex_fw_call *c,
-				   struct skex_fw_rule *rule)
+static void skex_fw_so_forget_rule(struct skex_fw_rule *rule)
 {
-	skex_fw_so_forget_branches(c, rule->port, &rule->branches);
-	if (c->cfs)
-		skex_fw_cfs_hide(rule->port, NULL);
+	skex_fw_so_forget_branches(&rule->branches);
 	if (rule->kernel_made)
 		skex_fw_rule_put(rule);		/* the engine's */
 	skex_fw_rule_put(rule);			/* ours */
@@ -356,10 +330,12 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 		if (!err) {
 			skex_fw_so_detach_rule(rule);
 			skex_fw_rule_get(rule);	/* ours */
+			skex_fw_so_changed(c, SKEX_CHANGE_RULE, rule->port,
+					   NULL);
 		}
 		mutex_unlock(skex_fw_mutex(c->fw));
 		if (!err)
-			skex_fw_so_forget_rule(c, rule);
+			skex_fw_so_forget_rule(rule);
 		return err;
 	}
 
@@ -367,11 +343,13 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 	err = skex_fw_rules_of_type(c->fw, c->u->type, &rules, &n);
 	for (i = 0; i < n; i++)
 		skex_fw_so_detach_rule(rules[i]);
+	if (n)
+		skex_fw_so_changed(c, SKEX_CHANGE_RULES, 0, NULL);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
 	/* with the references skex_fw_rules_of_type() took */
 	for (i = 0; i < n; i++)
-		skex_fw_so_forget_rule(c, rules[i]);
+		skex_fw_so_forget_rule(rules[i]);
 	kvfree(rules);
 	return err;
 }
@@ -629,16 +607,14 @@ static int skex_fw_so_replace_copy(struct skex_fw_call *c,
 }
 
 /*
- * TCP_FW_REPLACE_RULE: the engine swaps the rule in one step; then the
- * directories of the branches it dropped go and those of the new ones
- * come (initial namespace).
+ * TCP_FW_REPLACE_RULE: the engine swaps the rule in one step; the mirror
+ * then shows the rule's branches as they are (initial namespace).
  */
 static int skex_fw_so_replace(struct skex_fw_call *c, sockptr_t optval)
 {
 	struct skex_fw_so_replace *rep;
 	struct skex_fw_rule *rule;
 	LIST_HEAD(gone);
-	unsigned int i;
 	int err;
 
 	rep = kzalloc(sizeof(*rep), GFP_KERNEL_ACCOUNT);
@@ -648,7 +624,6 @@ static int skex_fw_so_replace(struct skex_fw_call *c, sockptr_t optval)
 	if (err)
 		goto out;
 
-	skex_fw_cfs_lock();
 	mutex_lock(skex_fw_mutex(c->fw));
 	rule = skex_fw_rule_find(c->fw, rep->r.port);
 	if (!rule) {
@@ -657,18 +632,10 @@ static int skex_fw_so_replace(struct skex_fw_call *c, sockptr_t optval)
 		err = skex_fw_rule_replace(rule, &rep->spec, &gone);
 		skex_fw_so_hold_branches(c->fw, &gone);
 	}
+	if (!err)
+		skex_fw_so_changed(c, SKEX_CHANGE_RULE, rep->r.port, NULL);
 	mutex_unlock(skex_fw_mutex(c->fw));
-
-	skex_fw_so_forget_branches(c, rep->r.port, &gone);
-	for (i = 0; !err && c->cfs && i < rep->spec.n; i++) {
-		if (!rep->spec.br[i].made)
-			continue;
-		/* the engine has it; a directory that cannot be made is a warning */
-		if (skex_fw_cfs_show(rep->r.port, rep->spec.br[i].name))
-			pr_warn("forward/%u/branches/%s: cannot show\n",
-				rep->r.port, rep->spec.br[i].name);
-	}
-	skex_fw_cfs_unlock();
+	skex_fw_so_forget_branches(&gone);
 out:
 	kvfree(rep->patterns);
 	kvfree(rep->spec.br);
@@ -679,14 +646,13 @@ out:
 }
 
 int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
-		       unsigned int optlen)
+		       unsigned int optlen, struct skex_change *chg)
 {
-	struct net *net = sock_net(sk);
 	struct tcp_fw_user u;
 	struct skex_fw_call c = {
-		.fw = skex_fw_net_of(net),
-		.cfs = net_eq(net, &init_net),
+		.fw = skex_fw_net_of(sock_net(sk)),
 		.u = &u,
+		.chg = chg,
 	};
 	int err;
 
@@ -715,7 +681,6 @@ int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 			return err;
 	}
 
-	skex_fw_cfs_lock();
 	switch (optname) {
 	case TCP_FW_ADD_RULE:
 		err = skex_fw_so_add_rule(&c);
@@ -741,7 +706,6 @@ int skex_fw_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		err = -ENOPROTOOPT;
 		break;
 	}
-	skex_fw_cfs_unlock();
 	kfree(c.pattern);
 	return err;
 }

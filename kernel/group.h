@@ -52,13 +52,8 @@ bool skex_group_type_valid(u16 type);
 bool skex_group_accept_type(u16 type);
 
 /* group_sockopt.c: the setsockopt() commands */
+struct skex_change;
 int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
-			  unsigned int optlen);
-
-/* group_configfs.c (skex_group_dir_ops: configfs.h) */
-void skex_group_configfs_sync(struct skex_net *sn, u16 gid);
-void skex_group_configfs_sync_all(struct skex_net *sn);
-void skex_group_configfs_start(void);
-void skex_group_configfs_exit(void);
+			  unsigned int optlen, struct skex_change *chg);
 
 #endif /* _SKEX_GROUP_H */

@@ -23,19 +23,16 @@
  * that the engine refuses changes nothing.
  *
  * Groups made or changed with setsockopt() in the initial namespace are
- * mirrored here: the sockopt front calls skex_group_configfs_sync(), which
- * makes and removes the directories as the kernel with the shared mirror
- * helpers (configfs.c: skex_configfs_mkdir(), skex_configfs_rmdir()), so
- * that they are ordinary directories a user can rmdir. While a helper
- * works, the make/drop callbacks see skex_configfs_mirroring() and only
- * adopt or forget directories, leaving the engine alone. Mirrored
- * directories do not pin the module (the drop callbacks hand them to
- * skex_configfs_repin()); mkdir-made ones do. skex_group_configfs_exit()
- * removes the mirrored directories left before the subsystem goes.
+ * shown here by the mirror (mirror.c), as ordinary directories a user can
+ * rmdir: while it works, the make/drop callbacks see
+ * skex_configfs_mirroring() and only adopt or forget directories, leaving
+ * the engine alone. Mirrored directories do not pin the module (the drop
+ * callbacks hand them to skex_configfs_repin()); mkdir-made ones do.
  */
 #include "skex.h"
 #include "configfs.h"
 #include "group.h"
+#include "mirror.h"
 
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -48,16 +45,12 @@
  * @ports: its ports/ directory
  * @gid: the group
  * @unpinned: made by the mirror; holds no module reference
- * @node: in skex_cfs_groups
- * @port_list: its struct skex_cfs_port
  */
 struct skex_cfs_group {
 	struct config_group group;
 	struct config_group ports;
 	u16 gid;
 	bool unpinned;
-	struct list_head node;
-	struct list_head port_list;
 };
 
 /**
@@ -66,24 +59,13 @@ struct skex_cfs_group {
  * @grp: its group directory
  * @port: the port
  * @unpinned: made by the mirror; holds no module reference
- * @node: in skex_cfs_group.port_list
  */
 struct skex_cfs_port {
 	struct config_item item;
 	struct skex_cfs_group *grp;
 	u16 port;
 	bool unpinned;
-	struct list_head node;
 };
-
-/* The directories there are; names only are read out of it. */
-static LIST_HEAD(skex_cfs_groups);
-static DEFINE_MUTEX(skex_cfs_lock);	/* skex_cfs_groups, port lists */
-
-/* One group mirror at a time; protects skex_cfs_closed. */
-static DEFINE_MUTEX(skex_cfs_sync_mutex);
-/* no mirror before skex_group_configfs_start() nor after the exit */
-static bool skex_cfs_closed = true;
 
 /* "" is what a new group shows; it cannot be written */
 static const char *const skex_type_names[] = {
@@ -428,9 +410,6 @@ unlock:
 	cp->grp = cg;
 	cp->port = port;
 	cp->unpinned = mirror;
-	mutex_lock(&skex_cfs_lock);
-	list_add_tail(&cp->node, &cg->port_list);
-	mutex_unlock(&skex_cfs_lock);
 	return &cp->item;
 }
 
@@ -442,10 +421,6 @@ static void skex_cfs_drop_port(struct config_group *group,
 	struct skex_group_spec *spec;
 	unsigned int i;
 	int err;
-
-	mutex_lock(&skex_cfs_lock);
-	list_del(&cp->node);
-	mutex_unlock(&skex_cfs_lock);
 
 	if (!skex_configfs_mirroring()) {
 		mutex_lock(&sn->config_mutex);
@@ -586,10 +561,6 @@ static struct config_group *skex_cfs_make_group(struct config_group *group,
 	configfs_add_default_group(&cg->ports, &cg->group);
 	cg->gid = gid;
 	cg->unpinned = mirror;
-	INIT_LIST_HEAD(&cg->port_list);
-	mutex_lock(&skex_cfs_lock);
-	list_add_tail(&cg->node, &skex_cfs_groups);
-	mutex_unlock(&skex_cfs_lock);
 	return &cg->group;
 }
 
@@ -598,10 +569,6 @@ static void skex_cfs_drop_group(struct config_group *group,
 {
 	struct skex_cfs_group *cg = to_cfs_group(item);
 	struct skex_net *sn = skex_cfs_net();
-
-	mutex_lock(&skex_cfs_lock);
-	list_del(&cg->node);
-	mutex_unlock(&skex_cfs_lock);
 
 	if (!skex_configfs_mirroring()) {
 		mutex_lock(&sn->config_mutex);
@@ -616,183 +583,3 @@ struct configfs_group_operations skex_group_dir_ops = {
 	.make_group = skex_cfs_make_group,
 	.drop_item = skex_cfs_drop_group,
 };
-
-/* ---- the mirror ---- */
-
-/* The ports shown for @gid now; returns how many, -1 if no directory. */
-static int skex_cfs_shown(u16 gid, u16 *ports)
-{
-	struct skex_cfs_group *cg;
-	struct skex_cfs_port *cp;
-	int n = -1;
-
-	mutex_lock(&skex_cfs_lock);
-	list_for_each_entry(cg, &skex_cfs_groups, node) {
-		if (cg->gid != gid)
-			continue;
-		n = 0;
-		list_for_each_entry(cp, &cg->port_list, node)
-			if (n < SKEX_GROUP_PORTS_MAX)
-				ports[n++] = cp->port;
-		break;
-	}
-	mutex_unlock(&skex_cfs_lock);
-	return n;
-}
-
-/*
- * Make configfs show group @gid as the engine of @sn has it, or not at
- * all (@sn NULL: at unload). With skex_cfs_sync_mutex.
- */
-static void skex_cfs_mirror(struct skex_net *sn, u16 gid,
-			    struct skex_group_spec *spec, u16 *shown)
-{
-	struct dentry *groups = skex_groups_group.cg_item.ci_dentry;
-	bool exists = false;
-	struct dentry *pd;
-	char name[8], pname[8];
-	int i, j, n, err;
-
-	lockdep_assert_held(&skex_cfs_sync_mutex);
-	if (sn) {
-		mutex_lock(&sn->config_mutex);
-		exists = !skex_group_get(sn, gid, spec);
-		mutex_unlock(&sn->config_mutex);
-	}
-	if (!exists)
-		spec->nports = 0;
-
-	snprintf(name, sizeof(name), "%u", gid);
-	n = skex_cfs_shown(gid, shown);
-	if (n < 0 && !exists)
-		return;
-	if (n < 0) {
-		err = skex_configfs_mkdir(groups, name);
-		if (err) {
-			pr_warn("groups/%s: cannot mirror: %d\n", name, err);
-			return;
-		}
-		n = 0;
-	}
-
-	pd = skex_configfs_subdir(groups, name, "ports");
-	for (i = 0; pd && i < n; i++) {
-		if (skex_cfs_spec_port(spec, shown[i]))
-			continue;
-		snprintf(pname, sizeof(pname), "%u", shown[i]);
-		skex_configfs_rmdir(pd, pname);
-	}
-	for (i = 0; pd && i < spec->nports; i++) {
-		for (j = 0; j < n; j++)
-			if (shown[j] == spec->ports[i].port)
-				break;
-		if (j < n)
-			continue;
-		snprintf(pname, sizeof(pname), "%u", spec->ports[i].port);
-		err = skex_configfs_mkdir(pd, pname);
-		if (err)
-			pr_warn("groups/%s/ports/%s: cannot mirror: %d\n",
-				name, pname, err);
-	}
-	dput(pd);
-
-	if (!exists) {
-		err = skex_configfs_rmdir(groups, name);
-		if (err && err != -ENOENT)
-			pr_warn("groups/%s: cannot remove: %d\n", name, err);
-	}
-}
-
-/*
- * Mirror group @gid of @sn, or (@all) every group configfs shows and @sn
- * has; @sn NULL removes every directory, for good (@close).
- */
-static void skex_cfs_sync(struct skex_net *sn, u16 gid, bool all, bool close)
-{
-	struct skex_group_spec *spec;
-	struct skex_cfs_group *cg;
-	u16 *gids = &gid, *shown;
-	int i, n = 1;
-
-	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
-	shown = kcalloc(SKEX_GROUP_PORTS_MAX, sizeof(*shown), GFP_KERNEL);
-	if (all)
-		gids = kvcalloc(2 * (SKEX_GID_MAX + 1), sizeof(*gids),
-				GFP_KERNEL);
-	if (!spec || !shown || !gids)
-		goto out;
-
-	mutex_lock(&skex_cfs_sync_mutex);
-	if (skex_cfs_closed)
-		goto unlock;
-	skex_cfs_closed = close;
-	if (all) {
-		n = 0;
-		mutex_lock(&skex_cfs_lock);
-		list_for_each_entry(cg, &skex_cfs_groups, node)
-			gids[n++] = cg->gid;
-		mutex_unlock(&skex_cfs_lock);
-		if (sn) {
-			mutex_lock(&sn->config_mutex);
-			n += min(skex_group_list(sn, gids + n, SKEX_GID_MAX + 1),
-				 SKEX_GID_MAX + 1);
-			mutex_unlock(&sn->config_mutex);
-		}
-	}
-
-	for (i = 0; i < n; i++)
-		skex_cfs_mirror(sn, gids[i], spec, shown);
-unlock:
-	mutex_unlock(&skex_cfs_sync_mutex);
-out:
-	if (all)
-		kvfree(gids);
-	kfree(shown);
-	kfree(spec);
-}
-
-/**
- * skex_group_configfs_sync - show a group in configfs as the engine has it
- * @sn: the namespace (nothing is done unless it is the initial one)
- * @gid: the group, made, changed or deleted with setsockopt()
- *
- * Called without config_mutex.
- */
-void skex_group_configfs_sync(struct skex_net *sn, u16 gid)
-{
-	lockdep_assert_not_held(&sn->config_mutex);
-	if (net_eq(sn->net, &init_net))
-		skex_cfs_sync(sn, gid, false, false);
-}
-
-/**
- * skex_group_configfs_sync_all - show every group as the engine has it
- * @sn: the namespace (nothing is done unless it is the initial one)
- */
-void skex_group_configfs_sync_all(struct skex_net *sn)
-{
-	if (net_eq(sn->net, &init_net))
-		skex_cfs_sync(sn, 0, true, false);
-}
-
-/*
- * The configfs subsystem came up (module load): from now on groups are
- * mirrored; show those setsockopt() made before.
- */
-void skex_group_configfs_start(void)
-{
-	mutex_lock(&skex_cfs_sync_mutex);
-	skex_cfs_closed = false;
-	mutex_unlock(&skex_cfs_sync_mutex);
-	skex_group_configfs_sync_all(skex_net(&init_net));
-}
-
-/*
- * Module unload, before the subsystem goes: only directories the mirror
- * made can be left (any other pins the module); remove them, and mirror
- * nothing any more.
- */
-void skex_group_configfs_exit(void)
-{
-	skex_cfs_sync(NULL, 0, true, true);
-}

@@ -14,8 +14,9 @@
  *
  * sockopt.c checked CAP_NET_ADMIN and the least optlen. The nested socks
  * array is copied with a bound; everything is checked before the engine
- * changes anything. Groups of the initial namespace are mirrored into
- * configfs afterwards.
+ * changes anything. Each command says what it changed (struct
+ * skex_change): in the initial namespace the dispatcher has the mirror
+ * show it in configfs (mirror.c).
  */
 #include "skex.h"
 #include "group.h"
@@ -71,7 +72,15 @@ static int skex_group_from_user(sockptr_t optval, struct sock_group_user *sgu,
 	return err ?: skex_group_check(spec, true);
 }
 
-static int skex_group_sockopt_add(struct sock *sk, sockptr_t optval)
+/* The command changed group @gid, or every group (0). */
+static void skex_group_changed(struct skex_change *chg, u16 gid)
+{
+	chg->what = gid ? SKEX_CHANGE_GROUP : SKEX_CHANGE_GROUPS;
+	chg->id = gid;
+}
+
+static int skex_group_sockopt_add(struct sock *sk, sockptr_t optval,
+				  struct skex_change *chg)
 {
 	const size_t gid_off = offsetof(struct sock_group_user, gid);
 	struct skex_net *sn = skex_net(sock_net(sk));
@@ -100,13 +109,14 @@ static int skex_group_sockopt_add(struct sock *sk, sockptr_t optval)
 	}
 	mutex_unlock(&sn->config_mutex);
 	if (!err)
-		skex_group_configfs_sync(sn, gid);
+		skex_group_changed(chg, gid);
 out:
 	kfree(spec);
 	return err;
 }
 
-static int skex_group_sockopt_edit(struct sock *sk, sockptr_t optval)
+static int skex_group_sockopt_edit(struct sock *sk, sockptr_t optval,
+				   struct skex_change *chg)
 {
 	struct skex_net *sn = skex_net(sock_net(sk));
 	struct skex_group_spec *spec;
@@ -124,13 +134,14 @@ static int skex_group_sockopt_edit(struct sock *sk, sockptr_t optval)
 	err = sgu.gid ? skex_group_edit(sn, sgu.gid, spec) : -ENOENT;
 	mutex_unlock(&sn->config_mutex);
 	if (!err)
-		skex_group_configfs_sync(sn, sgu.gid);
+		skex_group_changed(chg, sgu.gid);
 out:
 	kfree(spec);
 	return err;
 }
 
-static int skex_group_sockopt_del(struct sock *sk, sockptr_t optval)
+static int skex_group_sockopt_del(struct sock *sk, sockptr_t optval,
+				  struct skex_change *chg)
 {
 	struct skex_net *sn = skex_net(sock_net(sk));
 	int gid, err;
@@ -144,11 +155,12 @@ static int skex_group_sockopt_del(struct sock *sk, sockptr_t optval)
 	err = skex_group_del(sn, gid);
 	mutex_unlock(&sn->config_mutex);
 	if (!err)
-		skex_group_configfs_sync(sn, gid);
+		skex_group_changed(chg, gid);
 	return err;
 }
 
-static int skex_group_sockopt_flush(struct sock *sk, sockptr_t optval)
+static int skex_group_sockopt_flush(struct sock *sk, sockptr_t optval,
+				    struct skex_change *chg)
 {
 	struct skex_net *sn = skex_net(sock_net(sk));
 	int ignored;
@@ -161,22 +173,22 @@ static int skex_group_sockopt_flush(struct sock *sk, sockptr_t optval)
 	while (skex_group_list(sn, &gid, 1) > 0)
 		skex_group_del(sn, gid);
 	mutex_unlock(&sn->config_mutex);
-	skex_group_configfs_sync_all(sn);
+	skex_group_changed(chg, 0);
 	return 0;
 }
 
 int skex_group_setsockopt(struct sock *sk, int optname, sockptr_t optval,
-			  unsigned int optlen)
+			  unsigned int optlen, struct skex_change *chg)
 {
 	switch (optname) {
 	case TCP_SKEX_ADD_GROUP:
-		return skex_group_sockopt_add(sk, optval);
+		return skex_group_sockopt_add(sk, optval, chg);
 	case TCP_SKEX_EDIT_GROUP:
-		return skex_group_sockopt_edit(sk, optval);
+		return skex_group_sockopt_edit(sk, optval, chg);
 	case TCP_SKEX_DEL_GROUP:
-		return skex_group_sockopt_del(sk, optval);
+		return skex_group_sockopt_del(sk, optval, chg);
 	case TCP_SKEX_FLUSH_LIST:
-		return skex_group_sockopt_flush(sk, optval);
+		return skex_group_sockopt_flush(sk, optval, chg);
 	}
 	return -ENOPROTOOPT;
 }

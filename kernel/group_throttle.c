@@ -7,7 +7,7 @@
  * and deletes groups and publishes their ports is group.c.
  *
  * A group (struct skex_group) lists ports (struct skex_group_port). Each port
- * of a group is published in the port table of netmeter.c, in
+ * of a group is published in the port table (port.c), in
  * skex_port.accept_group or skex_port.output_group, where the TCP wrappers
  * find it under RCU with one lookup; nothing applies when the pointer is
  * NULL, and when no group of a kind exists at all the wrappers do not even

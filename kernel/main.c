@@ -9,6 +9,7 @@
 #include "configfs.h"
 #include "forward.h"
 #include "group.h"
+#include "mirror.h"
 #include "tcp_hooks.h"
 
 #include <linux/module.h>
@@ -79,8 +80,7 @@ static int __init skex_init(void)
 	err = skex_configfs_init(&skex_forward_dir_ops, &skex_group_dir_ops);
 	if (err)
 		goto err_hooks;
-	skex_forward_configfs_start();
-	skex_group_configfs_start();
+	skex_mirror_start();
 	pr_info("loaded\n");
 	return 0;
 
@@ -98,8 +98,7 @@ err_netmeter:
 
 static void __exit skex_exit(void)
 {
-	skex_forward_configfs_stop();
-	skex_group_configfs_exit();
+	skex_mirror_stop();
 	skex_configfs_exit();
 	skex_netmeter_stop();
 	skex_tcp_hooks_exit();

@@ -6,7 +6,7 @@
  * proc) and the engines (netmeter, forwarding, groups).
  *
  * Lock order: docs/design.md, "Lock order" (outer to inner: the mirror's
- * mutexes, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
+ * mutex, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
  * mutex, lock_sock(), then spinlocks that are leaves).
  */
 #ifndef _SKEX_H
@@ -131,6 +131,33 @@ void skex_proc_net_exit(struct skex_net *sn);
 /* proc_config.c: /proc/net/skex_forward, /proc/net/skex_groups */
 int skex_proc_config_net_init(struct skex_net *sn);
 void skex_proc_config_net_exit(struct skex_net *sn);
+
+/* Longest name of an object a change names (a branch's, SKEX_FW_NAME_MAX) */
+#define SKEX_CHANGE_NAME_MAX	32
+
+/**
+ * struct skex_change - what a setsockopt() command changed
+ * @what: nothing to show; a forwarding rule and its branches (@id: its
+ *	port); one branch (@id and @name); every rule; a socket group (@id:
+ *	its gid); every group
+ * @id: the rule's port or the group's gid
+ * @name: the branch's name
+ *
+ * A command's handler fills it in; the dispatcher (sockopt.c) hands it to
+ * the mirror (mirror.c) once the command succeeded.
+ */
+struct skex_change {
+	enum {
+		SKEX_CHANGE_NONE,
+		SKEX_CHANGE_RULE,
+		SKEX_CHANGE_BRANCH,
+		SKEX_CHANGE_RULES,
+		SKEX_CHANGE_GROUP,
+		SKEX_CHANGE_GROUPS,
+	} what;
+	u16 id;
+	char name[SKEX_CHANGE_NAME_MAX];
+};
 
 /* sockopt.c */
 int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,

@@ -5,11 +5,13 @@
  * The setsockopt()/getsockopt() front at level IPPROTO_TCP (docs/sockopt.md;
  * uapi/linux/tcp_fw_user.h, uapi/linux/socket_ex_user.h). A thin layer:
  * it checks the caller and the length from a per-command table before any
- * copy, then calls the same engine functions as configfs.
+ * copy, then calls the same engine functions as configfs. After a command
+ * that succeeded, it has the mirror show what changed in configfs.
  */
 #include "skex.h"
 #include "forward.h"
 #include "group.h"
+#include "mirror.h"
 
 #include <linux/capability.h>
 #include <linux/socket_ex_user.h>
@@ -21,14 +23,15 @@
  * struct skex_sockopt - one command of the front
  * @optname: its option name
  * @len: the least optlen it accepts
- * @set: handler of a setsockopt() command (needs CAP_NET_ADMIN)
+ * @set: handler of a setsockopt() command (needs CAP_NET_ADMIN); fills in
+ *	what it changed for the mirror
  * @get: handler of a getsockopt() command; returns the length written
  */
 struct skex_sockopt {
 	int optname;
 	unsigned int len;
 	int (*set)(struct sock *sk, int optname, sockptr_t optval,
-		   unsigned int optlen);
+		   unsigned int optlen, struct skex_change *chg);
 	int (*get)(struct sock *sk, void __user *optval, int len);
 };
 
@@ -105,6 +108,8 @@ int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		     unsigned int optlen)
 {
 	const struct skex_sockopt *op = skex_sockopt_find(optname, true);
+	struct skex_change chg = { .what = SKEX_CHANGE_NONE };
+	int err;
 
 	if (!op)
 		return -ENOPROTOOPT;
@@ -112,7 +117,11 @@ int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		return -EPERM;
 	if (optlen < op->len)
 		return -EINVAL;
-	return op->set(sk, optname, optval, optlen);
+	err = op->set(sk, optname, optval, optlen, &chg);
+	/* the one trigger of the mirror (docs/configfs.md) */
+	if (!err)
+		skex_mirror_sync(skex_net(sock_net(sk)), &chg);
+	return err;
 }
 
 int skex_sockopt_get(struct sock *sk, int optname, char __user *optval,

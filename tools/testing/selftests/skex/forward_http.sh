@@ -20,34 +20,11 @@ LIMIT_MS=${SKEX_HTTP_LIMIT_MS:-50}
 skex_tmpdir tmp fwhttp
 chmod 755 "$tmp"
 
-# backend NAME PORT: an nginx answering "NAME <uri>" on 127.0.0.1
+# backend NAME PORT: an nginx answering "NAME <method> <uri>" on 127.0.0.1
 backend()
 {
-	local name=$1 port=$2 dir=$tmp/$1
-	mkdir -p "$dir/temp"
-	cat >"$dir/nginx.conf" <<EOC
-user root;
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $dir/temp/body;
-	proxy_temp_path $dir/temp/proxy;
-	fastcgi_temp_path $dir/temp/fastcgi;
-	uwsgi_temp_path $dir/temp/uwsgi;
-	scgi_temp_path $dir/temp/scgi;
-	server {
-		listen 127.0.0.1:$port;
-		location / { return 200 "$name \$request_method \$request_uri\n"; }
-	}
-}
-EOC
-	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/out" 2>&1 &
-	skex_track_pid $!
-	skex_wait_port "" "$port" 60 || skex_die "nginx $name not listening: $(cat "$dir/error.log")"
+	skex_nginx "$tmp/$1" "127.0.0.1:$2" "access_log off;" \
+		"location / { return 200 \"$1 \$request_method \$request_uri\\n\"; }"
 }
 
 ports=$("$SKEX_BIN_DIR"/skex_net freeport -n 3 127.0.0.1 ::1) || skex_die freeport

@@ -17,38 +17,13 @@ CFS=/sys/kernel/config/skex/forward
 skex_tmpdir tmp fwnginx
 chmod 755 "$tmp"
 
-# backend NAME PORT: an nginx serving $tmp/NAME/www on 127.0.0.1 and ::1
+# backend NAME PORT: an nginx serving $tmp/NAME/www on 127.0.0.1 and ::1,
+# logging each request's client address and URI
 backend()
 {
-	local name=$1 port=$2 dir=$tmp/$1
-	mkdir -p "$dir/www/images" "$dir/temp"
-	cat >"$dir/nginx.conf" <<EOC
-user root;
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 64; }
-http {
-	log_format fw '\$remote_addr \$request_uri';
-	access_log $dir/access.log fw;
-	sendfile on;
-	default_type application/octet-stream;
-	client_body_temp_path $dir/temp/body;
-	proxy_temp_path $dir/temp/proxy;
-	fastcgi_temp_path $dir/temp/fastcgi;
-	uwsgi_temp_path $dir/temp/uwsgi;
-	scgi_temp_path $dir/temp/scgi;
-	server {
-		listen 127.0.0.1:$port;
-		listen [::1]:$port;
-		root $dir/www;
-	}
-}
-EOC
-	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/out" 2>&1 &
-	skex_track_pid $!
-	skex_wait_port "" "$port" 60 || skex_die "nginx $name not listening: $(cat "$dir/error.log")"
+	mkdir -p "$tmp/$1/www/images"
+	skex_nginx "$tmp/$1" "127.0.0.1:$2 [::1]:$2" \
+		"log_format fw '\$remote_addr \$request_uri'; access_log $tmp/$1/access.log fw; sendfile on;"
 }
 
 # three distinct ports: separate calls could return one port twice

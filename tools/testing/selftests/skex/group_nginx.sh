@@ -25,35 +25,8 @@ chmod -R a+rX "$tmp/www"
 "$TOOL" flush || skex_die "cannot flush groups"
 
 port=$(skex_net freeport 127.0.0.1) || skex_die "freeport"
-cat >"$tmp/nginx.conf" <<EOC
-user root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log warn;
-events { worker_connections 64; use epoll; }
-http {
-	access_log off;
-	sendfile on;
-	default_type application/octet-stream;
-	client_body_temp_path $tmp/temp/body;
-	proxy_temp_path $tmp/temp/proxy;
-	fastcgi_temp_path $tmp/temp/fastcgi;
-	uwsgi_temp_path $tmp/temp/uwsgi;
-	scgi_temp_path $tmp/temp/scgi;
-	server {
-		listen 127.0.0.1:$port;
-		root $tmp/www;
-	}
-}
-EOC
-nginx -t -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" >"$tmp/t.out" 2>&1 ||
-	skex_die "nginx -t: $(cat "$tmp/t.out")"
-nginx -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" >"$tmp/nginx.out" 2>&1 &
-nginx_pid=$!
-skex_track_pid "$nginx_pid"
-skex_wait_port "" "$port" 60 || skex_die "nginx not listening on $port: $(cat "$tmp/error.log")"
+skex_nginx "$tmp" "127.0.0.1:$port" "access_log off; sendfile on;"
+nginx_pid=$skex_last_pid
 worker=
 for ((i = 0; i < 100; i++)); do
 	worker=$(pgrep -P "$nginx_pid" | head -n1)

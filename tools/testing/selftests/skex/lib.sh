@@ -220,6 +220,51 @@ skex_start_server()
 	printf -v "$var" %s "${line#port }"
 }
 
+# ---- nginx ----
+
+# skex_nginx DIR LISTEN [HTTP [SERVER]]: an nginx (one worker, in the
+# foreground, killed at exit) with prefix DIR and root DIR/www, listening on
+# each address of LISTEN ("127.0.0.1:P [::1]:P"); HTTP and SERVER are more
+# directives of its http and server blocks. Waits until the first address
+# listens; sets skex_last_pid to the master's pid.
+skex_nginx()
+{
+	local dir=$1 listen=$2 http=${3:-} server=${4:-} l port
+	mkdir -p "$dir/temp"
+	{
+		cat <<EOC
+user root;
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 64; use epoll; }
+http {
+	default_type application/octet-stream;
+	client_body_temp_path $dir/temp/body;
+	proxy_temp_path $dir/temp/proxy;
+	fastcgi_temp_path $dir/temp/fastcgi;
+	uwsgi_temp_path $dir/temp/uwsgi;
+	scgi_temp_path $dir/temp/scgi;
+	$http
+	server {
+		root $dir/www;
+		$server
+EOC
+		for l in $listen; do
+			printf '\t\tlisten %s;\n' "$l"
+		done
+		printf '\t}\n}\n'
+	} >"$dir/nginx.conf"
+	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/nginx.out" 2>&1 &
+	skex_last_pid=$!
+	skex_track_pid "$skex_last_pid"
+	port=${listen%% *}
+	port=${port##*:}
+	skex_wait_port "" "$port" 60 ||
+		skex_die "nginx in $dir not listening on $port: $(cat "$dir/error.log" "$dir/nginx.out")"
+}
+
 skex_tool() { "$PYTHON" "$SKEX_TOOL" "$@"; }
 SKEXCTL=$SKEX_REPO/tools/skexctl/skexctl
 # -S: no site (a .pth can cost a second in TCG); skexctl needs the stdlib only

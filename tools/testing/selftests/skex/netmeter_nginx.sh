@@ -20,38 +20,9 @@ head -c $((1024 * 1024 + 4321)) /dev/urandom >"$tmp/www/big.bin"
 chmod -R a+rX "$tmp/www"
 
 port=$(skex_net freeport 127.0.0.1 ::1) || skex_die "freeport"
-cat >"$tmp/nginx.conf" <<EOC
-user root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	sendfile on;
-	keepalive_timeout 60;
-	keepalive_requests 1000;
-	default_type application/octet-stream;
-	client_body_temp_path $tmp/temp/body;
-	proxy_temp_path $tmp/temp/proxy;
-	fastcgi_temp_path $tmp/temp/fastcgi;
-	uwsgi_temp_path $tmp/temp/uwsgi;
-	scgi_temp_path $tmp/temp/scgi;
-	server {
-		listen 127.0.0.1:$port;
-		listen [::1]:$port;
-		root $tmp/www;
-	}
-}
-EOC
-nginx -t -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" >"$tmp/t.out" 2>&1 ||
-	skex_die "nginx -t: $(cat "$tmp/t.out")"
-nginx -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" >"$tmp/nginx.out" 2>&1 &
-skex_track_pid $!
-nginx_pid=$!
-skex_wait_port "" "$port" 60 || skex_die "nginx not listening on $port: $(cat "$tmp/error.log")"
+skex_nginx "$tmp" "127.0.0.1:$port [::1]:$port" \
+	"access_log off; sendfile on; keepalive_timeout 60; keepalive_requests 1000;"
+nginx_pid=$skex_last_pid
 # both listening sockets
 for ((i = 0; i < 100; i++)); do
 	[ "$(skex_listen_count "" "$port")" = 2 ] && break

@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copyright (C) 2026 The skex authors.
+ *
+ * The mirror (docs/configfs.md): the objects of the initial namespace's
+ * engines, forwarding rules with their branches and socket groups with
+ * their ports, shown as directories of the configfs tree whichever front
+ * made them.
+ *
+ * One trigger: the setsockopt() dispatcher (sockopt.c) calls
+ * skex_mirror_sync() after each command that changed the initial
+ * namespace, with what the command changed (struct skex_change). Module
+ * load shows what there is (skex_mirror_start()), unload removes what is
+ * left (skex_mirror_stop()). A change made through configfs needs no
+ * mirror: its directory is the change.
+ *
+ * One pass per change: the engine's objects under the changed key (a
+ * branch, a rule, a group, or every rule or group) are compared with the
+ * directories configfs has there, and what is missing is made and what
+ * is gone removed, as the kernel, with vfs_mkdir() and vfs_rmdir(), so that
+ * they are ordinary directories a user can rmdir. The make and drop
+ * callbacks of the fronts see skex_configfs_mirroring() then and only
+ * adopt an engine's object or forget a deleted one.
+ *
+ * One behaviour on failure: the engine holds the truth and the command
+ * stands. A directory that cannot be made or removed is logged, and the
+ * next pass over its key makes or removes it.
+ *
+ * configfs_mkdir() pins the module twice (subsystem and item type) for
+ * every directory; a mirrored directory gives those references back at
+ * once, so that it does not keep the module from unloading, and takes
+ * them again in drop_item (skex_configfs_repin()) just before
+ * configfs_rmdir() puts them.
+ *
+ * Locking: skex_mirror_mutex, then the VFS and configfs locks, under
+ * which the fronts' callbacks take config_mutex. The mirror reads the
+ * engines under config_mutex and the tree under the subsystem's mutex,
+ * each taken alone.
+ */
+#include "skex.h"
+#include "compat.h"
+#include "configfs.h"
+#include "forward.h"
+#include "group.h"
+#include "mirror.h"
+
+#include <linux/bitmap.h>
+#include <linux/configfs.h>
+#include <linux/cred.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/string.h>
+
+/* module references configfs_mkdir() takes: subsystem and item type */
+#define SKEX_CONFIGFS_PINS	2
+
+/* The name of a directory: a branch's or a number. */
+struct skex_mirror_name {
+	char s[SKEX_CHANGE_NAME_MAX];
+};
+
+/* One pass at a time; what follows is under it. */
+static DEFINE_MUTEX(skex_mirror_mutex);
+static struct task_struct *skex_mirror_task;	/* the pass runs in it */
+static bool skex_mirror_making;			/* the dirop is a mkdir */
+static bool skex_mirror_cred;			/* as the kernel */
+static bool skex_mirror_on;			/* between start and stop */
+
+/**
+ * skex_configfs_mirroring - whether a make/drop callback runs for the mirror
+ *
+ * Return: true inside a pass of the mirror.
+ */
+bool skex_configfs_mirroring(void)
+{
+	return READ_ONCE(skex_mirror_task) == current;
+}
+
+/**
+ * skex_configfs_repin - in drop_item: let a mirrored directory go
+ * @unpinned: the item was made by the mirror
+ *
+ * configfs_rmdir() puts the module references configfs_mkdir() took, which
+ * the mirror gave back: take them again first. A mkdir of the mirror that
+ * fails after the make callback drops the item before anything was given
+ * back: nothing to take then.
+ */
+void skex_configfs_repin(bool unpinned)
+{
+	int i;
+
+	if (!unpinned || (skex_configfs_mirroring() && skex_mirror_making))
+		return;
+	for (i = 0; i < SKEX_CONFIGFS_PINS; i++)
+		__module_get(THIS_MODULE);
+}
+
+/* A directory's entry with a reference (dput() it), or NULL. */
+static struct dentry *skex_mirror_child(struct dentry *parent,
+					const char *name)
+{
+	struct dentry *dentry;
+
+	if (!parent)
+		return NULL;
+	inode_lock(d_inode(parent));
+	dentry = lookup_one_len(name, parent, strlen(name));
+	inode_unlock(d_inode(parent));
+	if (IS_ERR(dentry))
+		return NULL;
+	if (d_really_is_negative(dentry)) {
+		dput(dentry);
+		return NULL;
+	}
+	return dentry;
+}
+
+/*
+ * mkdir (@make) or rmdir @name in @parent as the kernel. One that is
+ * there already, or gone already, is no failure; another is logged.
+ * Return: 0 or the error.
+ */
+static int skex_mirror_dirop(struct dentry *parent, const char *name,
+			     bool make)
+{
+	struct inode *dir = d_inode(parent);
+	struct dentry *dentry;
+	int i, err;
+
+	lockdep_assert_held(&skex_mirror_mutex);
+	/* without memory for the credentials, a removal tries all the same */
+	if (make && !skex_mirror_cred)
+		return -ENOMEM;
+	skex_mirror_making = make;
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	dentry = lookup_one_len(name, parent, strlen(name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+	} else {
+		if (make)
+			err = d_really_is_positive(dentry) ? -EEXIST :
+			      skex_vfs_mkdir(dir, dentry, 0755);
+		else
+			err = d_really_is_negative(dentry) ? -ENOENT :
+			      skex_vfs_rmdir(dir, dentry);
+		dput(dentry);
+	}
+	inode_unlock(dir);
+
+	if (make && !err)
+		for (i = 0; i < SKEX_CONFIGFS_PINS; i++)
+			module_put(THIS_MODULE);
+	/* there already, gone already, or its object went meanwhile */
+	if (err == -EEXIST || err == -ENOENT)
+		return 0;
+	if (err)
+		pr_warn("%pd/%s: cannot %s: %d\n", parent, name,
+			make ? "show" : "remove", err);
+	return err;
+}
+
+static int skex_mirror_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct skex_mirror_name *)a)->s,
+		      ((const struct skex_mirror_name *)b)->s);
+}
+
+/*
+ * The names of the directories in @root/@a/@b (@root itself without @a),
+ * read under the subsystem's mutex, in *@names (kvfree() it). Return: how
+ * many (0 if there is no such directory) or -ENOMEM.
+ */
+static int skex_mirror_shown(struct config_group *root, const char *a,
+			     const char *b, struct skex_mirror_name **names)
+{
+	struct mutex *su_mutex = &root->cg_subsys->su_mutex;
+	struct config_item *ia = NULL, *ib = NULL, *item;
+	struct config_group *group = root;
+	struct skex_mirror_name *v = NULL;
+	unsigned int n = 0, max = 0;
+	int ret = 0;
+
+	mutex_lock(su_mutex);
+	if (a) {
+		ia = config_group_find_item(root, a);
+		group = ia ? to_config_group(ia) : NULL;
+	}
+	if (group && b) {
+		ib = config_group_find_item(group, b);
+		group = ib ? to_config_group(ib) : NULL;
+	}
+	if (group) {
+		list_for_each_entry(item, &group->cg_children, ci_entry)
+			max++;
+		v = kvcalloc(max ?: 1, sizeof(*v), GFP_KERNEL);
+		if (v)
+			list_for_each_entry(item, &group->cg_children, ci_entry)
+				strscpy(v[n++].s, config_item_name(item),
+					sizeof(v->s));
+		else
+			ret = -ENOMEM;
+	}
+	mutex_unlock(su_mutex);
+	config_item_put(ib);
+	config_item_put(ia);
+	*names = v;
+	return ret ?: n;
+}
+
+/*
+ * Make the directories in @dir what @want says: remove those of @have it
+ * does not name, then make those it names that @have has not.
+ */
+static void skex_mirror_diff(struct dentry *dir,
+			     struct skex_mirror_name *want, unsigned int nwant,
+			     struct skex_mirror_name *have, unsigned int nhave)
+{
+	unsigned int i, j;
+
+	sort(want, nwant, sizeof(*want), skex_mirror_name_cmp, NULL);
+	sort(have, nhave, sizeof(*have), skex_mirror_name_cmp, NULL);
+	for (i = 0, j = 0; j < nhave; j++) {
+		while (i < nwant && strcmp(want[i].s, have[j].s) < 0)
+			i++;
+		if (i >= nwant || strcmp(want[i].s, have[j].s))
+			skex_mirror_dirop(dir, have[j].s, false);
+	}
+	for (i = 0, j = 0; i < nwant; i++) {
+		while (j < nhave && strcmp(have[j].s, want[i].s) < 0)
+			j++;
+		if (j >= nhave || strcmp(have[j].s, want[i].s))
+			skex_mirror_dirop(dir, want[i].s, true);
+	}
+}
+
+/*
+ * Show one object of @root, @name, and the directories in its @sub as
+ * @want (@nwant of them) says; @nwant < 0: there is no such object, its
+ * directory goes, its @sub first.
+ */
+static void skex_mirror_object(struct config_group *root, const char *name,
+			       const char *sub, struct skex_mirror_name *want,
+			       int nwant)
+{
+	struct dentry *rdir = root->cg_item.ci_dentry;
+	struct skex_mirror_name *have = NULL;
+	struct dentry *odir, *sdir;
+	int nhave;
+
+	odir = skex_mirror_child(rdir, name);
+	if (nwant >= 0 && !odir) {
+		if (skex_mirror_dirop(rdir, name, true))
+			return;
+		odir = skex_mirror_child(rdir, name);
+	}
+	if (!odir)
+		return;
+	nhave = skex_mirror_shown(root, name, sub, &have);
+	sdir = skex_mirror_child(odir, sub);
+	if (nhave < 0)
+		pr_warn("%pd/%s: cannot mirror: %d\n", rdir, name, nhave);
+	else if (sdir)
+		skex_mirror_diff(sdir, want, max(nwant, 0), have, nhave);
+	dput(sdir);
+	dput(odir);
+	kvfree(have);
+	if (nwant < 0)
+		skex_mirror_dirop(rdir, name, false);
+}
+
+/* ---- forwarding rules ---- */
+
+/*
+ * The names of rule @port's branches in *@names (kvfree() it). Return:
+ * how many, -ENOENT if there is no such rule (or no @sn), or -ENOMEM.
+ */
+static int skex_mirror_branches(struct skex_net *sn, u16 port,
+				struct skex_mirror_name **names)
+{
+	struct skex_fw_branch *b;
+	struct skex_fw_rule *rule;
+	int n = -ENOENT;
+
+	BUILD_BUG_ON(sizeof((*names)->s) < SKEX_FW_NAME_MAX);
+	*names = NULL;
+	if (!sn)
+		return n;
+	mutex_lock(&sn->config_mutex);
+	rule = skex_fw_rule_find(sn->fw, port);
+	if (rule) {
+		*names = kvcalloc(rule->nbranches ?: 1, sizeof(**names),
+				  GFP_KERNEL);
+		n = *names ? 0 : -ENOMEM;
+		list_for_each_entry(b, &rule->branches, node) {
+			if (!*names)
+				break;
+			strscpy((*names)[n++].s, b->name, sizeof((*names)->s));
+		}
+	}
+	mutex_unlock(&sn->config_mutex);
+	return n;
+}
+
+/* forward/<port>/ and its branches as the engine has them. */
+static void skex_mirror_rule(struct skex_net *sn, u16 port)
+{
+	struct skex_mirror_name *want;
+	char name[8];
+	int n;
+
+	snprintf(name, sizeof(name), "%u", port);
+	n = skex_mirror_branches(sn, port, &want);
+	if (n == -ENOMEM)
+		pr_warn("forward/%s: cannot mirror: %d\n", name, n);
+	else
+		skex_mirror_object(&skex_forward_group, name, "branches",
+				   want, n);
+	kvfree(want);
+}
+
+/* forward/<port>/branches/<branch>/ as the engine has it. */
+static void skex_mirror_branch(struct skex_net *sn, u16 port,
+			       const char *branch)
+{
+	struct dentry *forward = skex_forward_group.cg_item.ci_dentry;
+	struct dentry *rdir, *bdir;
+	struct skex_fw_rule *rule;
+	bool exists;
+	char name[8];
+
+	mutex_lock(&sn->config_mutex);
+	rule = skex_fw_rule_find(sn->fw, port);
+	exists = rule && skex_fw_branch_find(rule, branch);
+	mutex_unlock(&sn->config_mutex);
+
+	snprintf(name, sizeof(name), "%u", port);
+	rdir = skex_mirror_child(forward, name);
+	bdir = skex_mirror_child(rdir, "branches");
+	if (bdir)
+		skex_mirror_dirop(bdir, branch, exists);
+	else if (exists)
+		skex_mirror_rule(sn, port);	/* the rule is not shown yet */
+	dput(bdir);
+	dput(rdir);
+}
+
+/*
+ * Every key of @root that configfs shows, with those set in @keys
+ * already (a bitmap of 65536): the union, in @keys.
+ */
+static void skex_mirror_shown_keys(struct config_group *root,
+				   unsigned long *keys)
+{
+	struct skex_mirror_name *have;
+	int i, n;
+	u16 key;
+
+	n = skex_mirror_shown(root, NULL, NULL, &have);
+	for (i = 0; i < n; i++)
+		if (!kstrtou16(have[i].s, 10, &key))
+			__set_bit(key, keys);
+	kvfree(have);
+}
+
+/* Every rule; @sn NULL: none any more (unload). */
+static void skex_mirror_rules(struct skex_net *sn)
+{
+	struct skex_fw_rule **rules = NULL;
+	unsigned int i, n = 0;
+	unsigned long *keys;
+	unsigned long port;
+
+	keys = bitmap_zalloc(65536, GFP_KERNEL);
+	if (!keys) {
+		pr_warn("forward: cannot mirror: %d\n", -ENOMEM);
+		return;
+	}
+	if (sn) {
+		mutex_lock(&sn->config_mutex);
+		if (skex_fw_rules_of_type(sn->fw, 0, &rules, &n))
+			n = 0;
+		for (i = 0; i < n; i++)
+			__set_bit(rules[i]->port, keys);
+		mutex_unlock(&sn->config_mutex);
+		for (i = 0; i < n; i++)
+			skex_fw_rule_put(rules[i]);
+		kvfree(rules);
+	}
+	skex_mirror_shown_keys(&skex_forward_group, keys);
+	for_each_set_bit(port, keys, 65536)
+		skex_mirror_rule(sn, port);
+	bitmap_free(keys);
+}
+
+/* ---- socket groups ---- */
+
+/* groups/<gid>/ and its ports as the engine has them. */
+static void skex_mirror_group(struct skex_net *sn, u16 gid)
+{
+	struct skex_mirror_name *want = NULL;
+	struct skex_group_spec *spec;
+	char name[8];
+	int i, n = -ENOENT;
+
+	snprintf(name, sizeof(name), "%u", gid);
+	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
+	if (spec && sn) {
+		mutex_lock(&sn->config_mutex);
+		if (!skex_group_get(sn, gid, spec))
+			n = spec->nports;
+		mutex_unlock(&sn->config_mutex);
+	}
+	if (n >= 0) {
+		want = kcalloc(n ?: 1, sizeof(*want), GFP_KERNEL);
+		for (i = 0; want && i < n; i++)
+			snprintf(want[i].s, sizeof(want->s), "%u",
+				 spec->ports[i].port);
+	}
+	if (!spec || (n >= 0 && !want))
+		pr_warn("groups/%s: cannot mirror: %d\n", name, -ENOMEM);
+	else
+		skex_mirror_object(&skex_groups_group, name, "ports", want, n);
+	kfree(want);
+	kfree(spec);
+}
+
+/* Every group; @sn NULL: none any more (unload). */
+static void skex_mirror_groups(struct skex_net *sn)
+{
+	unsigned long *keys;
+	unsigned long gid;
+	u16 *gids = NULL;
+	int i, n = 0;
+
+	keys = bitmap_zalloc(65536, GFP_KERNEL);
+	if (sn)
+		gids = kvcalloc(SKEX_GID_MAX + 1, sizeof(*gids), GFP_KERNEL);
+	if (!keys || (sn && !gids)) {
+		pr_warn("groups: cannot mirror: %d\n", -ENOMEM);
+		goto out;
+	}
+	if (sn) {
+		mutex_lock(&sn->config_mutex);
+		n = min(skex_group_list(sn, gids, SKEX_GID_MAX + 1),
+			SKEX_GID_MAX + 1);
+		mutex_unlock(&sn->config_mutex);
+	}
+	for (i = 0; i < n; i++)
+		__set_bit(gids[i], keys);
+	skex_mirror_shown_keys(&skex_groups_group, keys);
+	for_each_set_bit(gid, keys, 65536)
+		skex_mirror_group(sn, gid);
+out:
+	kvfree(gids);
+	bitmap_free(keys);
+}
+
+/* ---- passes ---- */
+
+/* One pass over what @chg names, as the kernel; @sn NULL: remove. */
+static void skex_mirror_pass(struct skex_net *sn,
+			     const struct skex_change *chg)
+{
+	const struct cred *old = NULL;
+	struct cred *cred;
+
+	lockdep_assert_held(&skex_mirror_mutex);
+	cred = prepare_kernel_cred(&init_task);
+	if (cred)
+		old = override_creds(cred);
+	skex_mirror_cred = !!cred;
+	WRITE_ONCE(skex_mirror_task, current);
+
+	switch (chg->what) {
+	case SKEX_CHANGE_NONE:
+		break;
+	case SKEX_CHANGE_RULE:
+		skex_mirror_rule(sn, chg->id);
+		break;
+	case SKEX_CHANGE_BRANCH:
+		skex_mirror_branch(sn, chg->id, chg->name);
+		break;
+	case SKEX_CHANGE_RULES:
+		skex_mirror_rules(sn);
+		break;
+	case SKEX_CHANGE_GROUP:
+		skex_mirror_group(sn, chg->id);
+		break;
+	case SKEX_CHANGE_GROUPS:
+		skex_mirror_groups(sn);
+		break;
+	}
+
+	WRITE_ONCE(skex_mirror_task, NULL);
+	if (cred) {
+		revert_creds(old);
+		put_cred(cred);
+	}
+}
+
+/**
+ * skex_mirror_sync - show what a setsockopt() command changed
+ * @sn: the namespace it changed (nothing is done unless it is the initial
+ *	one)
+ * @chg: what it changed
+ *
+ * Called by the dispatcher after a command that succeeded, without
+ * config_mutex.
+ */
+void skex_mirror_sync(struct skex_net *sn, const struct skex_change *chg)
+{
+	lockdep_assert_not_held(&sn->config_mutex);
+	if (!net_eq(sn->net, &init_net) || chg->what == SKEX_CHANGE_NONE)
+		return;
+	mutex_lock(&skex_mirror_mutex);
+	if (skex_mirror_on)
+		skex_mirror_pass(sn, chg);
+	mutex_unlock(&skex_mirror_mutex);
+}
+
+/*
+ * The configfs subsystem came up (module load): show what setsockopt()
+ * made before, and mirror from now on.
+ */
+void skex_mirror_start(void)
+{
+	const struct skex_change rules = { .what = SKEX_CHANGE_RULES };
+	const struct skex_change groups = { .what = SKEX_CHANGE_GROUPS };
+	struct skex_net *sn = skex_net(&init_net);
+
+	mutex_lock(&skex_mirror_mutex);
+	skex_mirror_on = true;
+	skex_mirror_pass(sn, &rules);
+	skex_mirror_pass(sn, &groups);
+	mutex_unlock(&skex_mirror_mutex);
+}
+
+/*
+ * The subsystem is about to go (module unload): only directories the
+ * mirror made can be left (any other pins the module); remove them and
+ * mirror nothing any more. The engines' objects stay for the namespace's
+ * exit.
+ */
+void skex_mirror_stop(void)
+{
+	const struct skex_change rules = { .what = SKEX_CHANGE_RULES };
+	const struct skex_change groups = { .what = SKEX_CHANGE_GROUPS };
+
+	mutex_lock(&skex_mirror_mutex);
+	skex_mirror_pass(NULL, &rules);
+	skex_mirror_pass(NULL, &groups);
+	skex_mirror_on = false;
+	mutex_unlock(&skex_mirror_mutex);
+}
