@@ -1265,8 +1265,11 @@ int skex_fw_rule_replace(struct skex_fw_rule *rule,
 	if (err)
 		return err;
 
+	/* the list's length itself: what is copied must fit */
+	list_for_each_entry(b, &rule->branches, node)
+		nprev++;
 	saved = kmalloc(sizeof(*saved), GFP_KERNEL);
-	prev = kvmalloc_array(max(rule->nbranches, 1U), sizeof(*prev),
+	prev = kvmalloc_array(max(nprev, 1U), sizeof(*prev),
 			      GFP_KERNEL_ACCOUNT);
 	rp = skex_fw_replacing_alloc(rule, spec);
 	if (!saved || !prev || !rp) {
@@ -1276,6 +1279,7 @@ int skex_fw_rule_replace(struct skex_fw_rule *rule,
 
 	/* the new rule, in place of the old one's settings */
 	skex_fw_rule_save(rule, saved);
+	nprev = 0;
 	list_for_each_entry(b, &rule->branches, node)
 		prev[nprev++] = b;
 	INIT_LIST_HEAD(&rule->branches);
