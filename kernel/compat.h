@@ -165,4 +165,16 @@ static inline void skex_sk_net_refcnt_upgrade(struct sock *sk)
 #endif
 }
 
+/*
+ * register_net_sysctl() of a table of @n entries and a sentinel: 6.6 made
+ * the size an argument (register_net_sysctl_sz()).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+#define skex_register_net_sysctl(net, path, table, n)			\
+	register_net_sysctl(net, path, table)
+#else
+#define skex_register_net_sysctl(net, path, table, n)			\
+	register_net_sysctl_sz(net, path, table, n)
+#endif
+
 #endif /* _SKEX_COMPAT_H */

@@ -381,7 +381,7 @@ static int skex_fw_rule_commit(struct skex_fw_rule *rule)
 		WRITE_ONCE(rule->stale, true);
 		return 0;
 	}
-	return __skex_fw_rule_commit(rule, GFP_KERNEL);
+	return __skex_fw_rule_commit(rule, SKEX_GFP_CONFIG);
 }
 
 void skex_fw_rule_lazy(struct skex_fw_rule *rule, bool on)
@@ -404,7 +404,7 @@ void skex_fw_rule_fresh(struct skex_fw_rule *rule)
 	if (!READ_ONCE(rule->stale) || !mutex_trylock(lock))
 		return;
 	if (rule->stale && !rule->deleted)
-		__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+		__skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	mutex_unlock(lock);
 }
 
@@ -474,7 +474,9 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 		return ERR_PTR(-EINVAL);
 	if (xa_load(&fw->rules, port))
 		return ERR_PTR(-EEXIST);
-	rule = kzalloc(sizeof(*rule), GFP_KERNEL);
+	if (fw->nrules >= READ_ONCE(fw->sn->max_rules))
+		return ERR_PTR(-ENOSPC);
+	rule = kzalloc(sizeof(*rule), SKEX_GFP_CONFIG);
 	if (!rule)
 		return ERR_PTR(-ENOMEM);
 	rule->fw = fw;
@@ -489,9 +491,10 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 	err = skex_fw_rule_commit(rule);
 	if (err)
 		goto err;
-	err = xa_err(xa_store(&fw->rules, port, rule, GFP_KERNEL));
+	err = xa_err(xa_store(&fw->rules, port, rule, SKEX_GFP_CONFIG));
 	if (err)
 		goto err;
+	fw->nrules++;
 	pr_debug("rule %u created\n", port);
 	return rule;
 
@@ -516,9 +519,23 @@ void skex_fw_rule_put(struct skex_fw_rule *rule)
 	kfree_rcu(rule, rcu);
 }
 
+/* Disable @rule; its listener joins @batch (skex_fw_listen_close_batch()). */
+static void skex_fw_rule_disable(struct skex_fw_rule *rule,
+				 struct list_head *batch)
+{
+	struct skex_fw_lsn *lsn = rule->lsn;
+
+	skex_fw_assert_locked(rule->fw);
+	rule->lsn = NULL;
+	rule->enabled = false;
+	skex_fw_listen_stop(lsn, batch);
+	pr_debug("rule %u disabled\n", rule->port);
+}
+
 int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
 {
 	struct skex_fw_lsn *lsn;
+	LIST_HEAD(batch);
 
 	skex_fw_assert_locked(rule->fw);
 	if (rule->deleted)
@@ -536,11 +553,8 @@ int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
 		pr_debug("rule %u enabled\n", rule->port);
 		return 0;
 	}
-	lsn = rule->lsn;
-	rule->lsn = NULL;
-	rule->enabled = false;
-	skex_fw_listen_close(lsn);
-	pr_debug("rule %u disabled\n", rule->port);
+	skex_fw_rule_disable(rule, &batch);
+	skex_fw_listen_close_batch(&batch);
 	return 0;
 }
 
@@ -552,18 +566,38 @@ int skex_fw_rule_enable(struct skex_fw_rule *rule, bool on)
  */
 void skex_fw_rule_delete(struct skex_fw_rule *rule)
 {
-	struct skex_fw_branch *b;
+	skex_fw_rules_delete(&rule, 1);
+}
 
-	skex_fw_assert_locked(rule->fw);
-	if (rule->deleted)
-		return;
-	skex_fw_rule_enable(rule, false);
-	rule->deleted = true;
-	xa_erase(&rule->fw->rules, rule->port);
-	list_for_each_entry(b, &rule->branches, node)
-		b->rule = NULL;
-	/* The classifier is gone with the listener: no need to republish. */
-	pr_debug("rule %u deleted\n", rule->port);
+/*
+ * skex_fw_rule_delete() of @n rules at once: their listeners close after
+ * one grace period, not one each. O(n + their branches).
+ */
+void skex_fw_rules_delete(struct skex_fw_rule **rules, unsigned int n)
+{
+	struct skex_fw_branch *b;
+	struct skex_fw_rule *rule;
+	unsigned int i;
+	LIST_HEAD(batch);
+
+	for (i = 0; i < n; i++) {
+		rule = rules[i];
+		skex_fw_assert_locked(rule->fw);
+		if (rule->deleted)
+			continue;
+		if (rule->enabled)
+			skex_fw_rule_disable(rule, &batch);
+		rule->deleted = true;
+		xa_erase(&rule->fw->rules, rule->port);
+		rule->fw->nrules--;
+		rule->fw->nbranches -= rule->nbranches;
+		list_for_each_entry(b, &rule->branches, node)
+			b->rule = NULL;
+		/* The classifier goes with the listener: nothing to republish. */
+		pr_debug("rule %u deleted\n", rule->port);
+		cond_resched();
+	}
+	skex_fw_listen_close_batch(&batch);
 }
 
 int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type)
@@ -723,9 +757,10 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 		return ERR_PTR(-EINVAL);
 	if (skex_fw_branch_find(rule, name))
 		return ERR_PTR(-EEXIST);
-	if (rule->nbranches >= SKEX_FW_BRANCHES_MAX)
+	if (rule->nbranches >= SKEX_FW_BRANCHES_MAX ||
+	    rule->fw->nbranches >= READ_ONCE(rule->fw->sn->max_branches))
 		return ERR_PTR(-ENOSPC);
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	b = kzalloc(sizeof(*b), SKEX_GFP_CONFIG);
 	if (!b)
 		return ERR_PTR(-ENOMEM);
 	b->rule = rule;
@@ -738,6 +773,7 @@ struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 	strscpy(b->name, name, sizeof(b->name));
 	list_add_tail(&b->node, &rule->branches);
 	rule->nbranches++;
+	rule->fw->nbranches++;
 	return b;
 }
 
@@ -769,9 +805,10 @@ void skex_fw_branch_delete(struct skex_fw_branch *b)
 	skex_fw_assert_locked(rule->fw);
 	list_del_init(&b->node);
 	rule->nbranches--;
+	rule->fw->nbranches--;
 	b->rule = NULL;
 	/* The old tab must go: it points to the branch. */
-	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+	__skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 }
 
 /*
@@ -786,8 +823,9 @@ void skex_fw_rule_flush(struct skex_fw_rule *rule, struct list_head *out)
 	list_for_each_entry(b, &rule->branches, node)
 		b->rule = NULL;
 	list_splice_tail_init(&rule->branches, out);
+	rule->fw->nbranches -= rule->nbranches;
 	rule->nbranches = 0;
-	__skex_fw_rule_commit(rule, GFP_KERNEL | __GFP_NOFAIL);
+	__skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 }
 
 static void skex_fw_pat_retire(struct skex_fw_pat *pat)
@@ -962,7 +1000,7 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 	if (skex_fw_branch_content_dup(b, data, len, b->offset))
 		return -EEXIST;
 
-	pat = kmalloc(struct_size(pat, data, len), GFP_KERNEL_ACCOUNT);
+	pat = kmalloc(struct_size(pat, data, len), SKEX_GFP_CONFIG);
 	if (!pat)
 		return -ENOMEM;
 	pat->len = len;
@@ -1359,7 +1397,7 @@ int skex_forward_net_init(struct skex_net *sn)
 {
 	struct skex_fw_net *fw;
 
-	fw = kzalloc(sizeof(*fw), GFP_KERNEL);
+	fw = kzalloc(sizeof(*fw), GFP_KERNEL_ACCOUNT);
 	if (!fw)
 		return -ENOMEM;
 	fw->sn = sn;
@@ -1372,8 +1410,8 @@ void skex_forward_net_exit(struct skex_net *sn)
 {
 	struct skex_fw_net *fw = sn->fw;
 	struct skex_fw_branch *b, *tmp;
-	struct skex_fw_rule *rule;
-	unsigned long port;
+	struct skex_fw_rule *rule, **rules;
+	unsigned int i, n;
 
 	if (!fw)
 		return;
@@ -1384,17 +1422,23 @@ void skex_forward_net_exit(struct skex_net *sn)
 	 */
 	WRITE_ONCE(fw->dying, !check_net(sn->net));
 	mutex_lock(&sn->config_mutex);
-	xa_for_each(&fw->rules, port, rule) {
-		skex_fw_rule_delete(rule);
+	/* cannot fail (__GFP_NOFAIL); each holds a reference */
+	skex_fw_rules_of_type(fw, 0, &rules, &n);
+	skex_fw_rules_delete(rules, n);
+	for (i = 0; i < n; i++) {
+		rule = rules[i];
 		/* mkdir-made ones are their directories', which pin the module */
-		if (!rule->kernel_made)
-			continue;
-		list_for_each_entry_safe(b, tmp, &rule->branches, node) {
-			list_del_init(&b->node);
-			skex_fw_branch_put(b);
+		if (rule->kernel_made) {
+			list_for_each_entry_safe(b, tmp, &rule->branches, node) {
+				list_del_init(&b->node);
+				skex_fw_branch_put(b);
+			}
+			skex_fw_rule_put(rule);
 		}
 		skex_fw_rule_put(rule);
+		cond_resched();
 	}
+	kvfree(rules);
 	mutex_unlock(&sn->config_mutex);
 	xa_destroy(&fw->rules);
 	sn->fw = NULL;

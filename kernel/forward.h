@@ -168,6 +168,7 @@ struct skex_fw_rule *skex_fw_rule_find(struct skex_fw_net *fw, u16 port);
 struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 					 bool kernel_made);
 void skex_fw_rule_delete(struct skex_fw_rule *rule);
+void skex_fw_rules_delete(struct skex_fw_rule **rules, unsigned int n);
 int skex_fw_rule_set_type(struct skex_fw_rule *rule, u8 type);
 int skex_fw_rule_set_default(struct skex_fw_rule *rule, u16 port);
 int skex_fw_rule_set_timeout(struct skex_fw_rule *rule, u32 ms);

@@ -47,7 +47,10 @@
 #include <linux/bsearch.h>
 #include <linux/ctype.h>
 #include <linux/in.h>
+#include <linux/memcontrol.h>
 #include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timer.h>
@@ -70,10 +73,17 @@
 #define SKEX_FW_PARK_MIN	64
 #define SKEX_FW_PARK_MAX	4096
 
-/* The module's listener of an enabled rule. */
+/*
+ * The module's listener of an enabled rule. @memcg is the memory cgroup of
+ * the task that enabled it: the socket and the parked connections, made
+ * by kworkers, are charged to it. @batch and @taken: while it closes.
+ */
 struct skex_fw_lsn {
 	struct skex_fw_rule *rule;
 	struct socket *sock;
+	struct mem_cgroup *memcg;
+	struct list_head batch;
+	struct request_sock *taken;
 	void (*data_ready)(struct sock *sk);	/* stock callbacks */
 	void (*state_change)(struct sock *sk);
 	struct work_struct work;
@@ -559,7 +569,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	u64 seq;
 
 	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
-		       GFP_KERNEL);
+		       GFP_KERNEL_ACCOUNT);
 	if (!conn)
 		return false;
 	/* one reference for the parking, one for us until we are done */
@@ -681,9 +691,9 @@ static bool skex_fw_lsn_full(const struct skex_fw_lsn *lsn)
 		lsn->parked_bytes >= SKEX_FW_PARK_BYTES);
 }
 
-static void skex_fw_listen_work(struct work_struct *work)
+/* Up to SKEX_FW_BATCH children; false when the queue is done with. */
+static bool skex_fw_listen_batch(struct skex_fw_lsn *lsn)
 {
-	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
 	struct sock *sk = lsn->sock->sk;
 	struct request_sock *req;
 	unsigned int i;
@@ -692,13 +702,13 @@ static void skex_fw_listen_work(struct work_struct *work)
 		spin_lock_bh(&lsn->lock);
 		if (lsn->closing) {
 			spin_unlock_bh(&lsn->lock);
-			return;
+			return false;
 		}
 		if (skex_fw_lsn_full(lsn)) {
 			/* leave them in the accept queue until some decide */
 			lsn->throttled = true;
 			spin_unlock_bh(&lsn->lock);
-			return;
+			return false;
 		}
 		spin_unlock_bh(&lsn->lock);
 
@@ -709,10 +719,24 @@ static void skex_fw_listen_work(struct work_struct *work)
 						 sk);
 		release_sock(sk);
 		if (!req)
-			return;
+			return false;
 		skex_fw_take(lsn, req, false);
 	}
-	queue_work(skex_fw_wq, work);
+	return true;
+}
+
+static void skex_fw_listen_work(struct work_struct *work)
+{
+	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
+	struct mem_cgroup *old;
+	bool more;
+
+	/* parked connections are the configuring cgroup's memory */
+	old = set_active_memcg(lsn->memcg);
+	more = skex_fw_listen_batch(lsn);
+	set_active_memcg(old);
+	if (more)
+		queue_work(skex_fw_wq, work);
 }
 
 /*
@@ -733,10 +757,20 @@ static void skex_fw_listen_ready(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/*
+ * Room the configuring task reserves in its memory cgroup for the
+ * listener, which a kworker makes with GFP_KERNEL (struct sock, socket
+ * inode, security blob): freed just before, so that a cgroup at its
+ * memory.max fails the call with ENOMEM in the task rather than making
+ * the kworker's allocations call the cgroup's OOM killer.
+ */
+#define SKEX_FW_OPEN_RESERVE	SZ_16K
+
 struct skex_fw_open {
 	struct work_struct work;
 	struct net *net;
 	struct skex_fw_lsn *lsn;
+	void *reserve;
 	u16 port;
 	int err;
 };
@@ -788,17 +822,24 @@ bind:
 
 /*
  * Runs in a kworker, so that the socket and its children belong to the
- * root cgroup and memcg rather than to whoever configured the rule.
+ * root cgroup rather than to whoever configured the rule (cgroup-BPF, the
+ * task's LSM context); its memory (struct sock, the socket inode) is
+ * charged to the configuring task's memory cgroup.
  */
 static void skex_fw_open_work(struct work_struct *work)
 {
 	struct skex_fw_open *op = container_of(work, struct skex_fw_open, work);
 	struct skex_fw_lsn *lsn = op->lsn;
+	struct mem_cgroup *old;
 	struct socket *sock;
 	struct sock *sk;
 	int err;
 
+	old = set_active_memcg(lsn->memcg);
+	kvfree(op->reserve);
+	op->reserve = NULL;
 	err = skex_fw_sock_open(op->net, op->port, &sock);
+	set_active_memcg(old);
 	if (err)
 		goto out;
 	sk = sock->sk;
@@ -832,10 +873,17 @@ struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	};
 	struct skex_fw_lsn *lsn;
 
-	lsn = kzalloc(sizeof(*lsn), GFP_KERNEL);
+	lsn = kzalloc(sizeof(*lsn), SKEX_GFP_CONFIG);
 	if (!lsn)
 		return ERR_PTR(-ENOMEM);
+	op.reserve = kvmalloc(SKEX_FW_OPEN_RESERVE, SKEX_GFP_CONFIG);
+	if (!op.reserve) {
+		kfree(lsn);
+		return ERR_PTR(-ENOMEM);
+	}
 	lsn->rule = rule;
+	lsn->memcg = get_mem_cgroup_from_mm(current->mm);
+	INIT_LIST_HEAD(&lsn->batch);
 	INIT_WORK(&lsn->work, skex_fw_listen_work);
 	spin_lock_init(&lsn->lock);
 	INIT_LIST_HEAD(&lsn->parked);
@@ -847,6 +895,7 @@ struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	flush_work(&op.work);
 	destroy_work_on_stack(&op.work);
 	if (op.err) {
+		mem_cgroup_put(lsn->memcg);
 		kfree(lsn);
 		return ERR_PTR(op.err);
 	}
@@ -864,15 +913,16 @@ static bool skex_fw_listen_idle(struct skex_fw_lsn *lsn)
 }
 
 /*
- * Stop the listener and hand every connection it holds, queued or
- * parked, to the default port (reset when that fails). Returns when none
- * is left; the socket and @lsn are gone.
+ * Closing listeners goes in two steps, so that closing many waits for one
+ * grace period, not one each: skex_fw_listen_stop() takes each off the
+ * network and onto @batch, skex_fw_listen_close_batch() waits for the
+ * callbacks once and then hands every connection the listeners hold,
+ * queued or parked, to the default port (reset when that fails).
  */
-void skex_fw_listen_close(struct skex_fw_lsn *lsn)
+void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch)
 {
-	struct request_sock *req, *head = NULL, **tail = &head;
+	struct request_sock *req, **tail = &lsn->taken;
 	struct sock *sk = lsn->sock->sk;
-	struct skex_fw_conn *conn;
 
 	spin_lock_bh(&lsn->lock);
 	lsn->closing = true;
@@ -895,14 +945,20 @@ void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 		inet_csk_listen_stop(sk);
 	}
 	release_sock(sk);
+	list_add_tail(&lsn->batch, batch);
+}
 
-	/* No callback is still running on another CPU after this. */
-	synchronize_rcu();
+/* After the grace period: the connections of one stopped listener. */
+static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
+{
+	struct request_sock *req;
+	struct skex_fw_conn *conn;
+
 	cancel_work_sync(&lsn->work);
 
-	while (head) {
-		req = head;
-		head = req->dl_next;
+	while (lsn->taken) {
+		req = lsn->taken;
+		lsn->taken = req->dl_next;
 		req->dl_next = NULL;
 		skex_fw_take(lsn, req, true);
 	}
@@ -916,7 +972,24 @@ void skex_fw_listen_close(struct skex_fw_lsn *lsn)
 	wait_event(lsn->idle, skex_fw_listen_idle(lsn));
 
 	sock_release(lsn->sock);
+	mem_cgroup_put(lsn->memcg);
 	kfree(lsn);
+}
+
+/* Returns when every listener of @batch and its connections are gone. */
+void skex_fw_listen_close_batch(struct list_head *batch)
+{
+	struct skex_fw_lsn *lsn, *tmp;
+
+	if (list_empty(batch))
+		return;
+	/* No callback is still running on another CPU after this. */
+	synchronize_rcu();
+	list_for_each_entry_safe(lsn, tmp, batch, batch) {
+		list_del(&lsn->batch);
+		skex_fw_listen_finish(lsn);
+		cond_resched();
+	}
 }
 
 /*

@@ -10,6 +10,7 @@
 #define _SKEX_FW_CLASSIFY_H
 
 #include <linux/in6.h>
+#include <linux/list.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
@@ -23,10 +24,15 @@ struct skex_fw_rule;
 struct skex_fw_lsn;
 struct workqueue_struct;
 
-/* Per namespace: the rules by incoming port. Written under config_mutex. */
+/*
+ * Per namespace: the rules by incoming port. Written under config_mutex,
+ * as are the counts (bounded by net.skex.max_rules and max_branches).
+ */
 struct skex_fw_net {
 	struct skex_net *sn;
 	struct xarray rules;
+	unsigned int nrules;
+	unsigned int nbranches;	/* of the rules in @rules */
 	bool dying;		/* the namespace is going: reset, don't hand off */
 };
 
@@ -83,9 +89,15 @@ extern struct workqueue_struct *skex_fw_wq;
 int skex_fw_seq_cmp(const void *key, const void *elt);
 void skex_fw_rule_fresh(struct skex_fw_rule *rule);
 
-/* forward_classify.c: a rule's listener, opened and closed by forward.c */
+/*
+ * forward_classify.c: a rule's listener, opened and closed by forward.c.
+ * Closing goes in two steps, so that closing many waits for one grace
+ * period: skex_fw_listen_stop() puts each on a batch, and
+ * skex_fw_listen_close_batch() returns when all of them are gone.
+ */
 struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule);
-void skex_fw_listen_close(struct skex_fw_lsn *lsn);
+void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch);
+void skex_fw_listen_close_batch(struct list_head *batch);
 void skex_fw_listen_kick(struct skex_fw_lsn *lsn);
 
 #endif /* _SKEX_FW_CLASSIFY_H */

@@ -518,7 +518,7 @@ static struct config_group *skex_fw_branch_make(struct config_group *group,
 	struct skex_fw_cfs_branch *cb;
 	struct skex_fw_branch *b;
 
-	cb = kzalloc(sizeof(*cb), GFP_KERNEL);
+	cb = kzalloc(sizeof(*cb), SKEX_GFP_CONFIG);
 	if (!cb)
 		return ERR_PTR(-ENOMEM);
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -586,7 +586,7 @@ static struct config_group *skex_fw_rule_make(struct config_group *group,
 
 	if (skex_configfs_parse_name(name, &port))
 		return ERR_PTR(-EINVAL);
-	cr = kzalloc(sizeof(*cr), GFP_KERNEL);
+	cr = kzalloc(sizeof(*cr), SKEX_GFP_CONFIG);
 	if (!cr)
 		return ERR_PTR(-ENOMEM);
 

@@ -339,17 +339,20 @@ static int skex_fw_so_del_rule(struct skex_fw_call *c)
 		return err;
 	}
 
-	/* port 0: every rule of the type */
+	/* port 0: every rule of the type, their listeners in one batch */
 	err = skex_fw_rules_of_type(c->fw, c->u->type, &rules, &n);
+	skex_fw_rules_delete(rules, n);
 	for (i = 0; i < n; i++)
-		skex_fw_so_detach_rule(rules[i]);
+		skex_fw_so_hold_branches(c->fw, &rules[i]->branches);
 	if (n)
 		skex_fw_so_changed(c, SKEX_CHANGE_RULES, 0, NULL);
 	mutex_unlock(skex_fw_mutex(c->fw));
 
 	/* with the references skex_fw_rules_of_type() took */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		skex_fw_so_forget_rule(rules[i]);
+		cond_resched();
+	}
 	kvfree(rules);
 	return err;
 }

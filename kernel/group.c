@@ -16,13 +16,17 @@
 #include <linux/list.h>
 #include <linux/refcount.h>
 #include <linux/slab.h>
+#include <linux/xarray.h>
 
 /**
  * struct skex_group_net - the groups of one namespace
- * @groups: struct skex_group by ascending gid, under config_mutex
+ * @groups: struct skex_group by gid (an allocating xarray: the lowest free
+ *	gid is found in O(log n)), written under config_mutex
+ * @count: how many there are (bounded by skex_net.max_groups)
  */
 struct skex_group_net {
-	struct list_head groups;
+	struct xarray groups;
+	unsigned int count;
 };
 
 static bool skex_type_accept(u16 type)
@@ -60,13 +64,8 @@ static struct skex_group_net *skex_gn(struct skex_net *sn)
 
 static struct skex_group *skex_group_find(struct skex_net *sn, u16 gid)
 {
-	struct skex_group *g;
-
 	lockdep_assert_held(&sn->config_mutex);
-	list_for_each_entry(g, &skex_gn(sn)->groups, node)
-		if (g->gid == gid)
-			return g;
-	return NULL;
+	return xa_load(&skex_gn(sn)->groups, gid);
 }
 
 static struct skex_group_port *skex_group_find_port(struct skex_group *g, u16 port)
@@ -126,7 +125,7 @@ static struct skex_group_port *skex_group_port_alloc(struct skex_group *g,
 						     struct skex_port *port,
 						     u16 type)
 {
-	struct skex_group_port *gp = kzalloc(sizeof(*gp), GFP_KERNEL);
+	struct skex_group_port *gp = kzalloc(sizeof(*gp), SKEX_GFP_CONFIG);
 	int err;
 
 	if (!gp)
@@ -205,7 +204,7 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	int err = 0;
 
 	lockdep_assert_held(&sn->config_mutex);
-	keep = kcalloc(2 * SKEX_GROUP_PORTS_MAX, sizeof(*keep), GFP_KERNEL);
+	keep = kcalloc(2 * SKEX_GROUP_PORTS_MAX, sizeof(*keep), SKEX_GFP_CONFIG);
 	if (!keep)
 		return -ENOMEM;
 	fresh = keep + SKEX_GROUP_PORTS_MAX;
@@ -222,7 +221,7 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 			keep[i]->mark = true;
 			continue;
 		}
-		port = skex_port_get(sn, num, GFP_KERNEL);
+		port = skex_port_get(sn, num, SKEX_GFP_CONFIG);
 		if (!port) {
 			err = -ENOMEM;
 			goto out;
@@ -273,7 +272,7 @@ out:
 
 static struct skex_group *skex_group_alloc(struct skex_net *sn, u16 gid)
 {
-	struct skex_group *g = kzalloc(sizeof(*g), GFP_KERNEL);
+	struct skex_group *g = kzalloc(sizeof(*g), SKEX_GFP_CONFIG);
 
 	if (!g)
 		return NULL;
@@ -294,7 +293,8 @@ static void skex_group_destroy(struct skex_net *sn, struct skex_group *g)
 	struct skex_poller *list;
 
 	lockdep_assert_held(&sn->config_mutex);
-	list_del(&g->node);
+	xa_erase(&skex_gn(sn)->groups, g->gid);
+	skex_gn(sn)->count--;
 	spin_lock_bh(&g->lock);
 	g->dead = true;
 	spin_unlock_bh(&g->lock);
@@ -315,42 +315,46 @@ static void skex_group_destroy(struct skex_net *sn, struct skex_group *g)
  * @gid: the id to use, or 0 to take the lowest free one (written back)
  * @spec: what it is (checked by the caller with skex_group_check())
  *
+ * O(log n) in the number of groups of the namespace.
+ *
  * Return: 0, -EEXIST (the gid, or a port in a group of that kind), -ENOSPC
- * (no free gid) or -ENOMEM.
+ * (no free gid, or the namespace has net.skex.max_groups) or -ENOMEM.
  */
 int skex_group_add(struct skex_net *sn, u16 *gid,
 		   const struct skex_group_spec *spec)
 {
-	struct list_head *pos = &skex_gn(sn)->groups;
+	struct skex_group_net *gn = skex_gn(sn);
 	struct skex_group *g;
-	u32 want = 1;
+	u32 id = *gid;
 	int err;
 
 	lockdep_assert_held(&sn->config_mutex);
-	list_for_each_entry(g, &skex_gn(sn)->groups, node) {
-		if (*gid ? g->gid > *gid : g->gid > want) {
-			pos = &g->node;
-			break;
-		}
-		if (*gid && g->gid == *gid)
-			return -EEXIST;
-		want = g->gid + 1;
-	}
-	if (!*gid) {
-		if (want > SKEX_GID_MAX)
-			return -ENOSPC;
-		*gid = want;
-	}
-
-	g = skex_group_alloc(sn, *gid);
+	if (id && xa_load(&gn->groups, id))
+		return -EEXIST;
+	if (gn->count >= READ_ONCE(sn->max_groups))
+		return -ENOSPC;
+	g = skex_group_alloc(sn, 0);
 	if (!g)
 		return -ENOMEM;
+	/* readers of the xarray hold config_mutex: none sees it half made */
+	if (id)
+		err = xa_insert(&gn->groups, id, g, SKEX_GFP_CONFIG);
+	else
+		err = xa_alloc(&gn->groups, &id, g,
+			       XA_LIMIT(1, SKEX_GID_MAX), SKEX_GFP_CONFIG);
+	if (err) {
+		skex_group_put(g);
+		return err == -EBUSY ? (id ? -EEXIST : -ENOSPC) : err;
+	}
+	g->gid = id;
 	err = skex_group_apply(sn, g, spec);
 	if (err) {
+		xa_erase(&gn->groups, id);
 		skex_group_put(g);
 		return err;
 	}
-	list_add_tail(&g->node, pos);
+	gn->count++;
+	*gid = id;
 	pr_debug("group %u created\n", g->gid);
 	return 0;
 }
@@ -388,6 +392,24 @@ int skex_group_del(struct skex_net *sn, u16 gid)
 		return -ENOENT;
 	skex_group_destroy(sn, g);
 	return 0;
+}
+
+/**
+ * skex_group_flush - delete every group of a namespace
+ * @sn: the namespace
+ *
+ * O(n): one walk, rescheduling as it goes.
+ */
+void skex_group_flush(struct skex_net *sn)
+{
+	struct skex_group *g;
+	unsigned long gid;
+
+	lockdep_assert_held(&sn->config_mutex);
+	xa_for_each(&skex_gn(sn)->groups, gid, g) {
+		skex_group_destroy(sn, g);
+		cond_resched();
+	}
 }
 
 /**
@@ -451,24 +473,29 @@ int skex_group_throttled(struct skex_net *sn, u16 gid, u16 port, u64 *count)
 int skex_group_list(struct skex_net *sn, u16 *gids, unsigned int max)
 {
 	struct skex_group *g;
+	unsigned long gid;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&sn->config_mutex);
-	list_for_each_entry(g, &skex_gn(sn)->groups, node) {
+	if (!max)
+		return skex_gn(sn)->count;
+	xa_for_each(&skex_gn(sn)->groups, gid, g) {
 		if (n < max)
 			gids[n] = g->gid;
 		n++;
+		if (n >= max)
+			break;
 	}
-	return n;
+	return max(n, skex_gn(sn)->count);
 }
 
 int skex_group_net_init(struct skex_net *sn)
 {
-	struct skex_group_net *gn = kzalloc(sizeof(*gn), GFP_KERNEL);
+	struct skex_group_net *gn = kzalloc(sizeof(*gn), GFP_KERNEL_ACCOUNT);
 
 	if (!gn)
 		return -ENOMEM;
-	INIT_LIST_HEAD(&gn->groups);
+	xa_init_flags(&gn->groups, XA_FLAGS_ALLOC1);
 	sn->groups = gn;
 	return 0;
 }
@@ -479,12 +506,10 @@ int skex_group_net_init(struct skex_net *sn)
  */
 void skex_group_net_exit(struct skex_net *sn)
 {
-	struct skex_group *g, *tmp;
-
 	mutex_lock(&sn->config_mutex);
-	list_for_each_entry_safe(g, tmp, &skex_gn(sn)->groups, node)
-		skex_group_destroy(sn, g);
+	skex_group_flush(sn);
 	mutex_unlock(&sn->config_mutex);
+	xa_destroy(&sn->groups->groups);
 	kfree(sn->groups);
 	sn->groups = NULL;
 }

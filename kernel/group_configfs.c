@@ -372,7 +372,7 @@ static struct config_item *skex_cfs_make_port(struct config_group *group,
 	err = skex_configfs_parse_name(name, &port);
 	if (err)
 		return ERR_PTR(err);
-	cp = kzalloc(sizeof(*cp), GFP_KERNEL);
+	cp = kzalloc(sizeof(*cp), SKEX_GFP_CONFIG);
 	if (!cp)
 		return ERR_PTR(-ENOMEM);
 
@@ -541,7 +541,7 @@ static struct config_group *skex_cfs_make_group(struct config_group *group,
 	err = skex_configfs_parse_name(name, &gid);
 	if (err)
 		return ERR_PTR(err);
-	cg = kzalloc(sizeof(*cg), GFP_KERNEL);
+	cg = kzalloc(sizeof(*cg), SKEX_GFP_CONFIG);
 	if (!cg)
 		return ERR_PTR(-ENOMEM);
 

@@ -164,14 +164,12 @@ static int skex_group_sockopt_flush(struct sock *sk, sockptr_t optval,
 {
 	struct skex_net *sn = skex_net(sock_net(sk));
 	int ignored;
-	u16 gid;
 
 	/* ignored, but an argument that faults fails like any other */
 	if (copy_from_sockptr(&ignored, optval, sizeof(ignored)))
 		return -EFAULT;
 	mutex_lock(&sn->config_mutex);
-	while (skex_group_list(sn, &gid, 1) > 0)
-		skex_group_del(sn, gid);
+	skex_group_flush(sn);
 	mutex_unlock(&sn->config_mutex);
 	skex_group_changed(chg, 0);
 	return 0;

@@ -35,7 +35,6 @@ struct skex_group_port_spec;
 
 /*
  * struct skex_group - one socket group
- * @node: in skex_group_net.groups (config_mutex)
  * @sn: its namespace
  * @gid: its id
  * @type: SKEX_* type, 0 while a configfs group has none
@@ -48,7 +47,6 @@ struct skex_group_port_spec;
  * @pollers: struct skex_poller by socket
  */
 struct skex_group {
-	struct list_head node;
 	struct skex_net *sn;
 	u16 gid;
 	u16 type;

@@ -67,9 +67,13 @@ static struct ftrace_ops skex_demand_ops = {
  * for a second after it drops to zero (skex_demand_work), so that a
  * controller recreating its groups does not patch the kernel each time.
  * Once @skex_demand_dead is set (unload) they are never registered again.
+ * The mutex is global and held across ftrace's waits, so only the first
+ * user and the last take it: the others count with atomics, and one
+ * namespace's groups never wait for another's (docs/design.md).
  */
 static DEFINE_MUTEX(skex_demand_mutex);
-static unsigned int skex_demand_users;	/* under skex_demand_mutex */
+/* changes from and to zero under skex_demand_mutex */
+static atomic_t skex_demand_users = ATOMIC_INIT(0);
 static bool skex_demand_on;		/* under skex_demand_mutex */
 static bool skex_demand_dead;		/* under skex_demand_mutex */
 static void skex_demand_off(struct work_struct *work);
@@ -201,6 +205,8 @@ int skex_hooks_demand_get(void)
 {
 	int err = 0;
 
+	if (atomic_inc_not_zero(&skex_demand_users))
+		return 0;
 	mutex_lock(&skex_demand_mutex);
 	if (!skex_demand_on && !skex_demand_dead) {
 		err = register_ftrace_function(&skex_demand_ops);
@@ -210,7 +216,7 @@ int skex_hooks_demand_get(void)
 			skex_demand_on = true;
 	}
 	if (!err)
-		skex_demand_users++;
+		atomic_inc(&skex_demand_users);
 	mutex_unlock(&skex_demand_mutex);
 	return err;
 }
@@ -218,8 +224,9 @@ int skex_hooks_demand_get(void)
 /* Process context; the hooks go a second after the last user. */
 void skex_hooks_demand_put(void)
 {
-	mutex_lock(&skex_demand_mutex);
-	if (!--skex_demand_users && skex_demand_on && !skex_demand_dead)
+	if (!atomic_dec_and_mutex_lock(&skex_demand_users, &skex_demand_mutex))
+		return;
+	if (skex_demand_on && !skex_demand_dead)
 		mod_delayed_work(system_wq, &skex_demand_work, HZ);
 	mutex_unlock(&skex_demand_mutex);
 }
@@ -236,7 +243,7 @@ static void skex_demand_unregister(void)
 static void skex_demand_off(struct work_struct *work)
 {
 	mutex_lock(&skex_demand_mutex);
-	if (!skex_demand_users)
+	if (!atomic_read(&skex_demand_users))
 		skex_demand_unregister();
 	mutex_unlock(&skex_demand_mutex);
 }

@@ -21,9 +21,12 @@ static int __net_init skex_net_init(struct net *net)
 
 	sn->net = net;
 	mutex_init(&sn->config_mutex);
-	err = skex_netmeter_net_init(sn);
+	err = skex_sysctl_net_init(sn);
 	if (err)
 		return err;
+	err = skex_netmeter_net_init(sn);
+	if (err)
+		goto err_sysctl;
 	err = skex_forward_net_init(sn);
 	if (err)
 		goto err_netmeter;
@@ -41,6 +44,8 @@ err_forward:
 	skex_forward_net_exit(sn);
 err_netmeter:
 	skex_netmeter_net_exit(sn);
+err_sysctl:
+	skex_sysctl_net_exit(sn);
 	return err;
 }
 
@@ -52,6 +57,7 @@ static void __net_exit skex_net_exit(struct net *net)
 	skex_group_net_exit(sn);
 	skex_forward_net_exit(sn);
 	skex_netmeter_net_exit(sn);
+	skex_sysctl_net_exit(sn);
 }
 
 static struct pernet_operations skex_net_ops = {

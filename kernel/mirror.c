@@ -390,8 +390,10 @@ static void skex_mirror_rules(struct skex_net *sn)
 		kvfree(rules);
 	}
 	skex_mirror_shown_keys(&skex_forward_group, keys);
-	for_each_set_bit(port, keys, 65536)
+	for_each_set_bit(port, keys, 65536) {
 		skex_mirror_rule(sn, port);
+		cond_resched();
+	}
 	bitmap_free(keys);
 }
 
@@ -451,8 +453,10 @@ static void skex_mirror_groups(struct skex_net *sn)
 	for (i = 0; i < n; i++)
 		__set_bit(gids[i], keys);
 	skex_mirror_shown_keys(&skex_groups_group, keys);
-	for_each_set_bit(gid, keys, 65536)
+	for_each_set_bit(gid, keys, 65536) {
 		skex_mirror_group(sn, gid);
+		cond_resched();
+	}
 out:
 	kvfree(gids);
 	bitmap_free(keys);

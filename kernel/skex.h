@@ -7,11 +7,14 @@
  *
  * Lock order: docs/design.md, "Lock order" (outer to inner: the mirror's
  * mutex, configfs's i_rwsem and su_mutex, config_mutex, the demand hooks'
- * mutex, lock_sock(), then spinlocks that are leaves).
+ * mutex, lock_sock(), then spinlocks that are leaves). Global locks are
+ * never held across a grace period or a wait on behalf of one namespace:
+ * those happen under the namespace's own config_mutex.
  */
 #ifndef _SKEX_H
 #define _SKEX_H
 
+#include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -20,6 +23,20 @@
 #include <linux/types.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+
+/*
+ * Allocations made on behalf of a configuring task: charged to its memory
+ * cgroup, and failing with ENOMEM at the cgroup's memory.max rather than
+ * calling the OOM killer, quietly: the caller is told (docs/design.md,
+ * "Resource bounds").
+ */
+#define SKEX_GFP_CONFIG		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | \
+				 __GFP_NOWARN)
+
+/* Defaults of the per-namespace limits (net.skex.*, sysctl.c). */
+#define SKEX_MAX_RULES_DEF	16384
+#define SKEX_MAX_BRANCHES_DEF	65536
+#define SKEX_MAX_GROUPS_DEF	16384
 
 #define SKEX_PORT_CHUNK		256
 #define SKEX_PORT_CHUNKS	(65536 / SKEX_PORT_CHUNK)
@@ -77,6 +94,14 @@ struct skex_port_chunk {
  * @config_mutex: serialises every configuration change in the namespace
  * @fw: forwarding rules (forward.c)
  * @groups: socket groups (group.c)
+ * @max_rules: net.skex.max_rules, forwarding rules the namespace may have
+ * @max_branches: net.skex.max_branches, branches of all its rules together
+ * @max_groups: net.skex.max_groups, socket groups
+ * @sysctl: the net/skex sysctl table of the namespace (sysctl.c)
+ *
+ * A limit is read with READ_ONCE() under config_mutex; lowering it keeps
+ * what exists and refuses more (ENOSPC). A namespace other than the
+ * initial one starts with, and can never exceed, the initial one's.
  */
 struct skex_net {
 	struct net *net;
@@ -86,6 +111,10 @@ struct skex_net {
 	struct skex_fw_net *fw;
 	struct skex_group_net *groups;
 	size_t proc_size;		/* proc.c: a hint, no lock */
+	unsigned int max_rules;
+	unsigned int max_branches;
+	unsigned int max_groups;
+	struct ctl_table_header *sysctl;
 };
 
 extern unsigned int skex_net_id;	/* port.c */
@@ -123,6 +152,10 @@ void skex_netmeter_net_exit(struct skex_net *sn);
 int skex_netmeter_init(void);
 void skex_netmeter_stop(void);
 void skex_netmeter_exit(void);
+
+/* sysctl.c: net.skex.* */
+int skex_sysctl_net_init(struct skex_net *sn);
+void skex_sysctl_net_exit(struct skex_net *sn);
 
 /* proc.c */
 int skex_proc_net_init(struct skex_net *sn);

@@ -19,16 +19,20 @@
 
 /* ---- the seed's commands: 0 or -errno ---- */
 
+/* A socket the calls reuse (a test making thousands); -1: one per call. */
+static int fw_call_fd = -1;
+
 static inline int fw_call(int optname, const struct tcp_fw_user *u)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = fw_call_fd >= 0 ? fw_call_fd : socket(AF_INET, SOCK_STREAM, 0);
 	int ret = 0;
 
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, IPPROTO_TCP, optname, u, sizeof(*u)))
 		ret = -errno;
-	close(fd);
+	if (fd != fw_call_fd)
+		close(fd);
 	return ret;
 }
 

@@ -29,17 +29,7 @@
 /* Entries of groups/ (0 when empty). */
 static int cfs_count_groups(void)
 {
-	struct dirent *de;
-	DIR *d = opendir(CFS_GROUPS);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return cfs_count(CFS_GROUPS);
 }
 
 static void cfs_path(char *buf, size_t len, unsigned int gid, int port,

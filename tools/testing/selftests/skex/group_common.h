@@ -6,6 +6,7 @@
 #ifndef _SKEX_GROUP_COMMON_H
 #define _SKEX_GROUP_COMMON_H
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -169,6 +170,22 @@ static inline bool cfs_exists(const char *path)
 	struct stat st;
 
 	return !stat(path, &st);
+}
+
+/* Entries of a directory, "." and ".." aside; -1 if it cannot be read. */
+static inline int cfs_count(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* groups/<gid>/ports/<port>/throttled, or -1 */
