@@ -31,7 +31,6 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 
-#define SKEX_FW_BRANCHES_MAX	4096
 /* setsockopt() adds to rules of more branches build their snapshot lazily */
 #define SKEX_FW_LAZY_MIN	32
 
@@ -429,6 +428,26 @@ void skex_fw_rule_fresh(struct skex_fw_rule *rule)
 
 /* ---- rules ---- */
 
+/* A new rule's content settings; a replaced rule's that are not content. */
+static void skex_fw_rule_defaults(struct skex_fw_rule *rule)
+{
+	rule->timeout_ms = SKEX_FW_TIMEOUT_DEF;
+	rule->window = SKEX_FW_WINDOW_DEF;
+	/*
+	 * The seed's "string found in the packet": its rules decide on the
+	 * client's first write; the others at the end of HTTP headers
+	 * (docs/forwarding.md, "until").
+	 */
+	if (rule->kernel_made) {
+		rule->until = SKEX_FC_UNTIL_PUSH;
+		rule->delim_len = 0;
+	} else {
+		rule->until = SKEX_FC_UNTIL_DELIM;
+		rule->delim_len = sizeof(SKEX_FW_UNTIL_DEF) - 1;
+		memcpy(rule->delim, SKEX_FW_UNTIL_DEF, rule->delim_len);
+	}
+}
+
 struct skex_fw_rule *skex_fw_rule_find(struct skex_fw_net *fw, u16 port)
 {
 	skex_fw_assert_locked(fw);
@@ -463,20 +482,7 @@ struct skex_fw_rule *skex_fw_rule_create(struct skex_fw_net *fw, u16 port,
 	rule->fw = fw;
 	rule->port = port;
 	rule->kernel_made = kernel_made;
-	rule->timeout_ms = SKEX_FW_TIMEOUT_DEF;
-	rule->window = SKEX_FW_WINDOW_DEF;
-	/*
-	 * The seed's "string found in the packet": its rules decide on the
-	 * client's first write; the others at the end of HTTP headers
-	 * (docs/forwarding.md, "until").
-	 */
-	if (kernel_made) {
-		rule->until = SKEX_FC_UNTIL_PUSH;
-	} else {
-		rule->until = SKEX_FC_UNTIL_DELIM;
-		rule->delim_len = sizeof(SKEX_FW_UNTIL_DEF) - 1;
-		memcpy(rule->delim, SKEX_FW_UNTIL_DEF, rule->delim_len);
-	}
+	skex_fw_rule_defaults(rule);
 	INIT_LIST_HEAD(&rule->branches);
 	atomic64_set(&rule->default_hits, 0);
 	atomic64_set(&rule->dropped, 0);
@@ -1008,6 +1014,381 @@ int skex_fw_branch_set_pattern(struct skex_fw_branch *b, const u8 *data,
 	}
 	skex_fw_pat_retire(old);
 	return 0;
+}
+
+/* ---- replacing a rule in one step ---- */
+
+/* Whether two branches of a rule of @type would have the same condition. */
+static bool skex_fw_spec_same(u8 type, const struct skex_fw_branch_spec *a,
+			      const struct skex_fw_branch_spec *b)
+{
+	switch (type) {
+	case SKEX_FW_ADDR:
+		return a->family == b->family &&
+		       ipv6_addr_equal(&a->mask, &b->mask) &&
+		       ipv6_addr_equal(&a->addr, &b->addr);
+	case SKEX_FW_CONTENT:
+		return a->offset == b->offset && a->len == b->len &&
+		       !memcmp(a->pattern, b->pattern, a->len);
+	}
+	return false;
+}
+
+/* A name configfs can show as branches/<name>/. */
+static bool skex_fw_name_valid(const char *name)
+{
+	return name[0] && strnlen(name, SKEX_FW_NAME_MAX) < SKEX_FW_NAME_MAX &&
+	       !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+/*
+ * Give the branches named "" the names br<N>, N from 1, past the names
+ * the others have. Only the named ones can clash: a spec of unnamed
+ * branches costs nothing more.
+ */
+static void skex_fw_spec_names(struct skex_fw_rule_spec *s)
+{
+	unsigned int i, j, named = 0;
+	u64 next = 0;
+	bool taken;
+
+	for (i = 0; i < s->n; i++)
+		if (s->br[i].name[0])
+			named++;
+	for (i = 0; i < s->n; i++) {
+		if (s->br[i].name[0])
+			continue;
+		do {
+			snprintf(s->br[i].name, SKEX_FW_NAME_MAX, "br%llu",
+				 ++next);
+			taken = false;
+			for (j = 0; named && j < s->n && !taken; j++)
+				taken = j != i &&
+					!strcmp(s->br[j].name, s->br[i].name);
+		} while (taken);
+	}
+}
+
+/*
+ * Everything skex_fw_rule_replace() refuses, before anything changes.
+ * Masks the sources.
+ */
+static int skex_fw_spec_check(const struct skex_fw_rule *rule,
+			      struct skex_fw_rule_spec *s)
+{
+	unsigned int i, j, k, chance = 0;
+
+	if (s->type < SKEX_FW_DICE || s->type > SKEX_FW_ADDR)
+		return -EINVAL;
+	if (!s->def_port || s->def_port == rule->port)
+		return -EINVAL;
+	if (s->n > SKEX_FW_BRANCHES_MAX)
+		return -E2BIG;
+	if (s->type == SKEX_FW_CONTENT) {
+		if (s->until == SKEX_FC_UNTIL_DELIM) {
+			if (!s->delim_len || s->delim_len > SKEX_FW_PATTERN_MAX)
+				return -EINVAL;
+		} else if (s->until != SKEX_FC_UNTIL_PUSH &&
+			   s->until != SKEX_FC_UNTIL_WINDOW) {
+			return -EINVAL;
+		}
+		if (!s->timeout_ms || s->timeout_ms > SKEX_FW_TIMEOUT_MAX ||
+		    !s->window || s->window > SKEX_FW_WINDOW_MAX)
+			return -ERANGE;
+	}
+	for (i = 0; i < s->n; i++) {
+		struct skex_fw_branch_spec *b = &s->br[i];
+
+		if (!skex_fw_name_valid(b->name) || !b->port ||
+		    b->port == rule->port)
+			return -EINVAL;
+		switch (s->type) {
+		case SKEX_FW_DICE:
+			chance += b->chance;
+			if (b->chance > 100 || chance > 100)
+				return -EINVAL;
+			break;
+		case SKEX_FW_CONTENT:
+			if (!b->len || b->len > SKEX_FW_PATTERN_MAX ||
+			    !b->pattern)
+				return -EINVAL;
+			if (b->offset != SKEX_FC_ANY &&
+			    b->offset >= SKEX_FW_WINDOW_MAX)
+				return -ERANGE;
+			break;
+		default:
+			if ((b->family != AF_INET && b->family != AF_INET6) ||
+			    !skex_fw_mask_valid(b->family, &b->mask))
+				return -EINVAL;
+			for (k = 0; k < 4; k++)
+				b->addr.s6_addr32[k] &= b->mask.s6_addr32[k];
+			break;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(s->br[j].name, b->name) ||
+			    skex_fw_spec_same(s->type, &s->br[j], b))
+				return -EEXIST;
+	}
+	return 0;
+}
+
+/* A branch of the new rule, with what it had before if it is kept. */
+struct skex_fw_replacing {
+	struct skex_fw_branch *b;
+	struct skex_fw_branch old;	/* its settings, for an undo */
+	struct skex_fw_pat *pat;	/* content: its new pattern */
+};
+
+/* The settings of a rule a replace changes, for an undo. */
+struct skex_fw_rule_saved {
+	u8 type;
+	u16 def_port;
+	u32 timeout_ms;
+	u32 window;
+	enum skex_fc_until until;
+	u16 delim_len;
+	u8 delim[SKEX_FW_PATTERN_MAX];
+	unsigned int nbranches;
+	u64 next_seq;
+	u64 name_max;
+};
+
+static void skex_fw_rule_save(const struct skex_fw_rule *rule,
+			      struct skex_fw_rule_saved *sv)
+{
+	sv->type = rule->type;
+	sv->def_port = rule->def_port;
+	sv->timeout_ms = rule->timeout_ms;
+	sv->window = rule->window;
+	sv->until = rule->until;
+	sv->delim_len = rule->delim_len;
+	memcpy(sv->delim, rule->delim, rule->delim_len);
+	sv->nbranches = rule->nbranches;
+	sv->next_seq = rule->next_seq;
+	sv->name_max = rule->name_max;
+}
+
+static void skex_fw_rule_restore(struct skex_fw_rule *rule,
+				 const struct skex_fw_rule_saved *sv)
+{
+	rule->type = sv->type;
+	rule->def_port = sv->def_port;
+	rule->timeout_ms = sv->timeout_ms;
+	rule->window = sv->window;
+	rule->until = sv->until;
+	rule->delim_len = sv->delim_len;
+	memcpy(rule->delim, sv->delim, sv->delim_len);
+	rule->nbranches = sv->nbranches;
+	rule->next_seq = sv->next_seq;
+	rule->name_max = sv->name_max;
+}
+
+/* The condition fields of @b; copied back by an undo. */
+static void skex_fw_branch_cond_copy(struct skex_fw_branch *to,
+				     const struct skex_fw_branch *from)
+{
+	to->seq = from->seq;
+	to->port = from->port;
+	to->chance = from->chance;
+	to->family = from->family;
+	to->bits = from->bits;
+	to->addr = from->addr;
+	to->mask = from->mask;
+	to->pat = from->pat;
+	to->offset = from->offset;
+}
+
+/* Give @b the settings of @bs in a rule of @type (@pat: content). */
+static void skex_fw_branch_from_spec(struct skex_fw_branch *b, u8 type,
+				     const struct skex_fw_branch_spec *bs,
+				     struct skex_fw_pat *pat)
+{
+	b->port = bs->port;
+	b->chance = type == SKEX_FW_DICE ? bs->chance : 0;
+	b->family = type == SKEX_FW_ADDR ? bs->family : 0;
+	b->addr = type == SKEX_FW_ADDR ? bs->addr : (struct in6_addr){};
+	b->mask = type == SKEX_FW_ADDR ? bs->mask : (struct in6_addr){};
+	b->bits = skex_fw_mask_bits(&b->mask);
+	b->pat = pat;
+	b->offset = type == SKEX_FW_CONTENT ? bs->offset : SKEX_FC_ANY;
+}
+
+/*
+ * Allocate what the new rule needs before anything changes: a branch for
+ * each name the rule does not have, a pattern for each content branch,
+ * charged to the caller's memory cgroup. Returns the array, n entries.
+ */
+static struct skex_fw_replacing *
+skex_fw_replacing_alloc(struct skex_fw_rule *rule,
+			struct skex_fw_rule_spec *s)
+{
+	struct skex_fw_replacing *rp;
+	unsigned int i;
+
+	rp = kvcalloc(max(s->n, 1U), sizeof(*rp), GFP_KERNEL_ACCOUNT);
+	if (!rp)
+		return NULL;
+	for (i = 0; i < s->n; i++) {
+		struct skex_fw_branch_spec *bs = &s->br[i];
+		struct skex_fw_branch *b = skex_fw_branch_find(rule, bs->name);
+
+		bs->made = !b;
+		if (!b) {
+			b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+			if (!b)
+				goto err;
+			b->kernel_made = true;
+			atomic64_set(&b->hits, 0);
+			refcount_set(&b->ref, 1);
+			strscpy(b->name, bs->name, sizeof(b->name));
+			INIT_LIST_HEAD(&b->node);
+		}
+		rp[i].b = b;
+		if (s->type != SKEX_FW_CONTENT)
+			continue;
+		rp[i].pat = kmalloc(struct_size(rp[i].pat, data, bs->len),
+				    GFP_KERNEL_ACCOUNT);
+		if (!rp[i].pat)
+			goto err;
+		rp[i].pat->len = bs->len;
+		memcpy(rp[i].pat->data, bs->pattern, bs->len);
+	}
+	return rp;
+
+err:
+	for (i = 0; i < s->n; i++) {
+		kfree(rp[i].pat);
+		if (s->br[i].made)
+			kfree(rp[i].b);
+	}
+	kvfree(rp);
+	return NULL;
+}
+
+/**
+ * skex_fw_rule_replace - make a rule what @spec says, in one step
+ * @rule: the rule (any state; it stays enabled or disabled)
+ * @spec: its new type, default port, content settings and every branch;
+ *	the branches named "" get names (br<N>), and each says whether it is
+ *	new (@made: the engine holds its reference, it needs a directory)
+ * @gone: the branches the new rule does not keep are moved here, detached,
+ *	each with the references it had (the engine's if @kernel_made)
+ *
+ * A branch of @spec named as one of the rule's keeps that branch and its
+ * hit counter; the rule keeps its listener, its counters and its
+ * directory. The new snapshot is built aside and published with one RCU
+ * pointer swap: a classification in progress finishes on the snapshot it
+ * read, a parked connection of a content rule looks again (from its
+ * first byte; a rule no longer content decides it at once). Everything is
+ * checked first; a failure changes nothing.
+ *
+ * Return: 0, -EINVAL/-ERANGE/-E2BIG for a bad @spec, -EEXIST for two
+ * branches with one name or condition, -ENOMEM, -ENODEV for a deleted
+ * rule.
+ */
+int skex_fw_rule_replace(struct skex_fw_rule *rule,
+			 struct skex_fw_rule_spec *spec, struct list_head *gone)
+{
+	struct skex_fw_branch *b, **prev = NULL;
+	struct skex_fw_rule_saved *saved;
+	struct skex_fw_replacing *rp;
+	unsigned int i, nprev = 0;
+	int err;
+
+	skex_fw_assert_locked(rule->fw);
+	if (rule->deleted)
+		return -ENODEV;
+	skex_fw_spec_names(spec);
+	err = skex_fw_spec_check(rule, spec);
+	if (err)
+		return err;
+
+	/* the list's length itself: what is copied must fit */
+	list_for_each_entry(b, &rule->branches, node)
+		nprev++;
+	saved = kmalloc(sizeof(*saved), GFP_KERNEL);
+	prev = kvmalloc_array(max(nprev, 1U), sizeof(*prev),
+			      GFP_KERNEL_ACCOUNT);
+	rp = skex_fw_replacing_alloc(rule, spec);
+	if (!saved || !prev || !rp) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+	/* the new rule, in place of the old one's settings */
+	skex_fw_rule_save(rule, saved);
+	nprev = 0;
+	list_for_each_entry(b, &rule->branches, node)
+		prev[nprev++] = b;
+	INIT_LIST_HEAD(&rule->branches);
+	for (i = 0; i < nprev; i++)
+		INIT_LIST_HEAD(&prev[i]->node);
+	rule->type = spec->type;
+	rule->def_port = spec->def_port;
+	if (spec->type == SKEX_FW_CONTENT) {
+		rule->timeout_ms = spec->timeout_ms;
+		rule->window = spec->window;
+		rule->until = spec->until;
+		rule->delim_len = spec->until == SKEX_FC_UNTIL_DELIM ?
+				  spec->delim_len : 0;
+		memcpy(rule->delim, spec->delim, rule->delim_len);
+	} else {
+		skex_fw_rule_defaults(rule);
+	}
+	for (i = 0; i < spec->n; i++) {
+		b = rp[i].b;
+		skex_fw_branch_cond_copy(&rp[i].old, b);
+		skex_fw_branch_from_spec(b, spec->type, &spec->br[i],
+					 rp[i].pat);
+		/* creation order is the new order: ties, and the tab's search */
+		b->seq = ++rule->next_seq;
+		b->rule = rule;
+		list_add_tail(&b->node, &rule->branches);
+		rule->name_max = max(rule->name_max,
+				     skex_fw_branch_number(b->name));
+	}
+	rule->nbranches = spec->n;
+
+	err = __skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT);
+	if (err) {
+		/* nothing was published: the old settings and list back */
+		for (i = 0; i < spec->n; i++) {
+			b = rp[i].b;
+			list_del_init(&b->node);
+			skex_fw_branch_cond_copy(b, &rp[i].old);
+		}
+		for (i = 0; i < nprev; i++)
+			list_add_tail(&prev[i]->node, &rule->branches);
+		skex_fw_rule_restore(rule, saved);
+		for (i = 0; i < spec->n; i++) {
+			kfree(rp[i].pat);
+			if (spec->br[i].made)
+				kfree(rp[i].b);
+			else
+				rp[i].b->rule = rule;
+		}
+		goto out;
+	}
+
+	/* published: the old patterns and the branches not kept go */
+	for (i = 0; i < spec->n; i++)
+		skex_fw_pat_retire(rp[i].old.pat);
+	for (i = 0; i < nprev; i++) {
+		b = prev[i];
+		if (!list_empty(&b->node))
+			continue;	/* kept: on the rule's list again */
+		b->rule = NULL;
+		list_add_tail(&b->node, gone);
+	}
+	if (rule->lsn)
+		skex_fw_listen_kick(rule->lsn);
+	pr_debug("rule %u replaced: %u branches\n", rule->port, spec->n);
+
+out:
+	kvfree(rp);
+	kvfree(prev);
+	kfree(saved);
+	return err;
 }
 
 /* ---- namespaces and module ---- */

@@ -56,6 +56,7 @@ struct skex_port;
 #define SKEX_FW_PATTERN_MAX	SKEX_FC_PATTERN_MAX	/* bytes */
 #define SKEX_FW_UNTIL_DEF	"\r\n\r\n"	/* the end of HTTP headers */
 #define SKEX_FW_NAME_MAX	32
+#define SKEX_FW_BRANCHES_MAX	4096
 
 /*
  * A content pattern. Immutable; a branch whose pattern changes gets a new
@@ -129,6 +130,36 @@ struct skex_fw_rule {
 	struct rcu_head rcu;
 };
 
+/*
+ * What skex_fw_rule_replace() makes of a rule: its new settings and every
+ * branch, in order. The fronts fill it from untrusted input; the engine
+ * checks all of it before anything changes.
+ */
+struct skex_fw_branch_spec {
+	char name[SKEX_FW_NAME_MAX];	/* "": br<N>, set by the replace */
+	u16 port;
+	u16 chance;			/* dice */
+	u8 family;			/* address: AF_INET or AF_INET6 */
+	bool made;			/* out: a new branch, not a kept one */
+	u16 len;			/* content: @pattern's bytes */
+	u32 offset;			/* content: SKEX_FC_ANY or the anchor */
+	struct in6_addr addr;		/* address; AF_INET: first 4 bytes */
+	struct in6_addr mask;
+	const u8 *pattern;		/* content */
+};
+
+struct skex_fw_rule_spec {
+	u8 type;
+	u16 def_port;
+	u32 timeout_ms;			/* content */
+	u32 window;			/* content */
+	enum skex_fc_until until;	/* content */
+	u16 delim_len;			/* SKEX_FC_UNTIL_DELIM */
+	const u8 *delim;
+	unsigned int n;
+	struct skex_fw_branch_spec *br;
+};
+
 /* forward.c: the engine. Functions taking a rule need config_mutex held. */
 struct skex_fw_net *skex_fw_net_of(struct net *net);
 struct mutex *skex_fw_mutex(struct skex_fw_net *fw);
@@ -150,6 +181,8 @@ void skex_fw_rule_get(struct skex_fw_rule *rule);
 void skex_fw_rule_put(struct skex_fw_rule *rule);
 int skex_fw_rules_of_type(struct skex_fw_net *fw, u8 type,
 			  struct skex_fw_rule ***rules, unsigned int *count);
+int skex_fw_rule_replace(struct skex_fw_rule *rule,
+			 struct skex_fw_rule_spec *spec, struct list_head *gone);
 
 struct skex_fw_branch *skex_fw_branch_create(struct skex_fw_rule *rule,
 					     const char *name,

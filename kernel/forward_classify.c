@@ -325,12 +325,15 @@ static void skex_fw_reset(struct sock *child)
 }
 
 /*
- * Hand @child to the listener of @port (the branch with @seq), else to the
- * rule's default port; else reset it. Consumes @req and the child's
- * reference. The child's callbacks must already be the stock ones.
+ * Hand @child to the listener of @port (the branch with @seq), else to
+ * @def_port, the default port of the snapshot that decided (a replace in
+ * between does not change a decision); else reset it. Consumes @req and
+ * the child's reference. The child's callbacks must already be the stock
+ * ones.
  */
 static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
-			    struct request_sock *req, u16 port, u64 seq)
+			    struct request_sock *req, u16 port, u64 seq,
+			    u16 def_port)
 {
 	struct skex_fw_net *fw = rule->fw;
 	enum skex_fw_queued res = SKEX_FW_SKIP;
@@ -347,7 +350,7 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 	if (port)
 		res = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
 	if (res == SKEX_FW_SKIP)
-		res = skex_fw_queue(child, req, tab->def_port,
+		res = skex_fw_queue(child, req, def_port,
 				    &rule->default_hits);
 	/* counted before the client can see the reset */
 	if (res != SKEX_FW_QUEUED)
@@ -473,11 +476,11 @@ static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
 
 /*
  * Whether what @conn's client sent so far decides (or its time is up), and
- * then for the port of which branch (@port 0: the default port). Under
- * lock_sock() of the child.
+ * then for the port of which branch (@port 0: the default port, @def_port
+ * of the snapshot that decided). Under lock_sock() of the child.
  */
 static bool skex_fw_conn_decide(struct skex_fw_conn *conn, u16 *port,
-				u64 *seq)
+				u64 *seq, u16 *def_port)
 {
 	const struct skex_fw_ent *e = NULL;
 	struct sock *sk = conn->child;
@@ -500,9 +503,14 @@ static bool skex_fw_conn_decide(struct skex_fw_conn *conn, u16 *port,
 		v = skex_fw_conn_feed(conn, sk, tab->fc);
 		if (v >= 0)
 			e = &tab->ent[v];
+	} else if (!READ_ONCE(conn->force)) {
+		/* the rule was replaced by one of another type: decide as it */
+		e = tab->type == SKEX_FW_DICE ? skex_fw_match_dice(tab) :
+		    skex_fw_match_addr(tab, sk);
 	}
 	*port = e ? e->port : 0;
 	*seq = e ? e->seq : 0;
+	*def_port = tab->def_port;	/* the decision's snapshot's */
 	rcu_read_unlock();
 
 	return v != SKEX_FC_MORE || eof ||
@@ -515,7 +523,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	struct skex_fw_lsn *lsn = conn->lsn;
 	struct skex_fw_rule *rule = lsn->rule;
 	struct sock *sk = conn->child;
-	u16 port;
+	u16 port, def_port;
 	u64 seq;
 
 	/*
@@ -526,7 +534,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 		return;
 	skex_fw_rule_fresh(rule);
 	lock_sock(sk);
-	if (!skex_fw_conn_decide(conn, &port, &seq)) {
+	if (!skex_fw_conn_decide(conn, &port, &seq, &def_port)) {
 		release_sock(sk);
 		return;
 	}
@@ -535,7 +543,7 @@ static void skex_fw_conn_step(struct skex_fw_conn *conn)
 	release_sock(sk);
 	timer_delete_sync(&conn->timer);
 
-	skex_fw_deliver(rule, sk, conn->req, port, seq);
+	skex_fw_deliver(rule, sk, conn->req, port, seq, def_port);
 	skex_fw_conn_unlink(conn);
 	skex_fw_conn_put(conn);		/* the parking reference */
 }
@@ -561,7 +569,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 			      unsigned long timeout)
 {
 	struct skex_fw_conn *conn;
-	u16 port;
+	u16 port, def_port;
 	u64 seq;
 
 	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
@@ -584,11 +592,11 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	 * without parking it (no list, callbacks, timer or work).
 	 */
 	lock_sock(child);
-	if (skex_fw_conn_decide(conn, &port, &seq)) {
+	if (skex_fw_conn_decide(conn, &port, &seq, &def_port)) {
 		skex_fw_child_detach(lsn, child);
 		release_sock(child);
 		kfree(conn);
-		skex_fw_deliver(lsn->rule, child, req, port, seq);
+		skex_fw_deliver(lsn->rule, child, req, port, seq, def_port);
 		return true;
 	}
 	release_sock(child);
@@ -644,7 +652,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	unsigned long timeout = 0;
 	struct skex_fw_tab *tab;
 	u32 window = 0;
-	u16 port = 0;
+	u16 port = 0, def_port;
 	u64 seq = 0;
 
 	if (!closing)
@@ -669,6 +677,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 		port = e->port;
 		seq = e->seq;
 	}
+	def_port = tab->def_port;	/* the decision's snapshot's */
 	rcu_read_unlock();
 
 	if (window && skex_fw_conn_park(lsn, child, req, window, timeout))
@@ -677,7 +686,7 @@ static void skex_fw_take(struct skex_fw_lsn *lsn, struct request_sock *req,
 	lock_sock(child);
 	skex_fw_child_detach(lsn, child);
 	release_sock(child);
-	skex_fw_deliver(rule, child, req, port, seq);
+	skex_fw_deliver(rule, child, req, port, seq, def_port);
 }
 
 /*
@@ -1025,4 +1034,18 @@ void skex_fw_listen_close_batch(struct list_head *batch)
 		skex_fw_listen_finish(lsn);
 		cond_resched();
 	}
+}
+
+/*
+ * Have every connection parked on @lsn look at the rule's snapshot again
+ * (the rule was replaced): what it received may decide it now.
+ */
+void skex_fw_listen_kick(struct skex_fw_lsn *lsn)
+{
+	struct skex_fw_conn *conn;
+
+	spin_lock_bh(&lsn->lock);
+	list_for_each_entry(conn, &lsn->parked, node)
+		skex_fw_conn_kick(conn);
+	spin_unlock_bh(&lsn->lock);
 }

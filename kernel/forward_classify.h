@@ -98,5 +98,6 @@ void skex_fw_rule_fresh(struct skex_fw_rule *rule);
 struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule);
 void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch);
 void skex_fw_listen_close_batch(struct list_head *batch);
+void skex_fw_listen_kick(struct skex_fw_lsn *lsn);
 
 #endif /* _SKEX_FW_CLASSIFY_H */

@@ -6,17 +6,20 @@
  * /proc/net/skex_groups, one of each per network namespace (configfs shows
  * the initial namespace only; the sockopt front can set but not list).
  *
- *   $ cat /proc/net/skex_forward
- *   port branch type target enable timeout_ms window source pattern chance hits dropped
- *   80 - content 8080 1 1000 2048 - - - 12 0
- *   80 img content 8081 - - - - 474554202f696d672f - 5 -
+ *   $ cat /proc/net/skex_forward	(the header is one line)
+ *   port branch type target enable timeout_ms window source pattern chance
+ *     hits dropped until offset
+ *   80 - content 8080 1 1000 2048 - - - 12 0 \r\n\r\n -
+ *   80 img content 8081 - - - - 474554202f696d672f - 5 - - 0
  *
  * A header row, then per rule (sorted by port) one row with branch "-",
  * target its default port and hits its default hits, followed by one row
  * per branch in creation order (target its port, hits its hits). "-" is a
  * value that is not set or does not apply. pattern is in hexadecimal,
  * source in CIDR; branch names escape space, tab, newline and backslash
- * as \ooo.
+ * as \ooo. until (content rules) is push, window or the delimiter as
+ * configfs writes it, with a space as \x20; offset (content branches) is
+ * any or the anchor.
  *
  *   $ cat /proc/net/skex_groups
  *   gid type port quota nonblock throttled burst
@@ -42,7 +45,7 @@
 #include <net/net_namespace.h>
 
 #define SKEX_PROC_FW_HEADER \
-	"port branch type target enable timeout_ms window source pattern chance hits dropped\n"
+	"port branch type target enable timeout_ms window source pattern chance hits dropped until offset\n"
 #define SKEX_PROC_GROUPS_HEADER "gid type port quota nonblock throttled burst\n"
 
 static const char * const skex_proc_fw_types[] = {
@@ -90,7 +93,52 @@ static void skex_proc_fw_branch(struct seq_file *seq,
 		seq_printf(seq, " %u", b->chance);
 	else
 		seq_puts(seq, " -");
-	seq_printf(seq, " %llu -\n", (unsigned long long)atomic64_read(&b->hits));
+	seq_printf(seq, " %llu - - ", (unsigned long long)atomic64_read(&b->hits));
+	if (rule->type != SKEX_FW_CONTENT)
+		seq_puts(seq, "-\n");
+	else if (b->offset == SKEX_FC_ANY)
+		seq_puts(seq, "any\n");
+	else
+		seq_printf(seq, "%u\n", b->offset);
+}
+
+/*
+ * A content rule's until as configfs reads it, in one column: a space is
+ * \x20, and a delimiter that would read as a keyword or as "-" has its
+ * first byte as \xHH.
+ */
+static void skex_proc_fw_until(struct seq_file *seq,
+			       const struct skex_fw_rule *rule)
+{
+	static const char * const words[] = { "push", "window", "-" };
+	char e[5];
+	unsigned int i;
+	bool word = false;
+
+	if (rule->type != SKEX_FW_CONTENT) {
+		seq_putc(seq, '-');
+		return;
+	}
+	if (rule->until == SKEX_FC_UNTIL_PUSH) {
+		seq_puts(seq, "push");
+		return;
+	}
+	if (rule->until != SKEX_FC_UNTIL_DELIM) {
+		seq_puts(seq, "window");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (rule->delim_len == strlen(words[i]) &&
+		    !memcmp(rule->delim, words[i], rule->delim_len))
+			word = true;
+	for (i = 0; i < rule->delim_len; i++) {
+		u8 c = rule->delim[i];
+
+		if (c == ' ' || (word && !i))
+			seq_printf(seq, "\\x%02x", c);
+		else if (skex_fc_escape(&c, 1, e, sizeof(e)) < sizeof(e))
+			seq_puts(seq, e);
+	}
 }
 
 static int skex_proc_fw_show(struct seq_file *seq, void *v)
@@ -119,10 +167,12 @@ static int skex_proc_fw_show(struct seq_file *seq, void *v)
 			seq_printf(seq, "%u", rule->def_port);
 		else
 			seq_putc(seq, '-');
-		seq_printf(seq, " %u %u %u - - - %llu %llu\n", rule->enabled,
+		seq_printf(seq, " %u %u %u - - - %llu %llu ", rule->enabled,
 			   rule->timeout_ms, rule->window,
 			   (unsigned long long)atomic64_read(&rule->default_hits),
 			   (unsigned long long)atomic64_read(&rule->dropped));
+		skex_proc_fw_until(seq, rule);
+		seq_puts(seq, " -\n");
 		list_for_each_entry(b, &rule->branches, node)
 			skex_proc_fw_branch(seq, rule, b);
 	}

@@ -65,6 +65,7 @@ static int skex_get_stat(struct sock *sk, void __user *optval, int len)
 }
 
 #define SKEX_FW(name)	{ name, sizeof(struct tcp_fw_user), skex_fw_setsockopt }
+#define SKEX_FW_LEN(name, type) { name, sizeof(type), skex_fw_setsockopt }
 #define SKEX_GROUP(name, type) { name, sizeof(type), skex_group_setsockopt }
 
 static const struct skex_sockopt skex_sockopts[] = {
@@ -74,6 +75,9 @@ static const struct skex_sockopt skex_sockopts[] = {
 	SKEX_FW(TCP_FW_FLUSH_BRANCH),
 	SKEX_FW(TCP_FW_EDIT_RULE),
 	SKEX_FW(TCP_FW_DEL_RULE),
+	SKEX_FW_LEN(TCP_FW_ADD_BRANCH6, struct tcp_fw_addr6_user),
+	SKEX_FW_LEN(TCP_FW_DEL_BRANCH6, struct tcp_fw_addr6_user),
+	SKEX_FW_LEN(TCP_FW_REPLACE_RULE, struct tcp_fw_replace_user),
 	SKEX_GROUP(TCP_SKEX_ADD_GROUP, struct sock_group_user),
 	SKEX_GROUP(TCP_SKEX_EDIT_GROUP, struct sock_group_user),
 	SKEX_GROUP(TCP_SKEX_DEL_GROUP, int),

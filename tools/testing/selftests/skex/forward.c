@@ -39,6 +39,16 @@
  *   many_branches      a rule of 1500 address branches: each deleted one
  *                      by one, the rule still classifies in between (its
  *                      snapshot no longer fits in a few pages)
+ *   addr6_netns        TCP_FW_ADD_BRANCH6/DEL_BRANCH6 in a new namespace:
+ *                      IPv6 clients from fd00::1, fd00::2 and ::1 go by
+ *                      their longest prefix, a v4-mapped source is an IPv4
+ *                      branch; /proc/net/skex_forward lists them; every bad
+ *                      field's errno, nothing changed
+ *   replace_rule       TCP_FW_REPLACE_RULE: dice -> dice (a kept branch
+ *                      keeps its hits) -> address -> content, configfs
+ *                      follows (old branch directories gone, new ones
+ *                      there), the rule's counters and listener stay; every
+ *                      bad field's errno, nothing changed
  *   listener_options   a connection handed to a listener carries the socket
  *                      options that listener's own connections inherit
  *                      (TCP_NODELAY, keepalive, buffers, mark,
@@ -47,7 +57,9 @@
  *                      it, for the kernel's children too)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -984,6 +996,292 @@ TEST_F_TIMEOUT(fw, many_branches, 300)
 	}
 	EXPECT_EQ(0, one_conn(_metadata, self, "127.0.0.1", "127.0.0.1", "z", 5000));
 	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, self->p, 0));
+}
+
+TEST_F(fw, addr6_netns)
+{
+	static const char *const addrs[] = { "fd00::1", "fd00::2", NULL };
+	uint16_t d;
+	struct tcp_fw_addr6_user a;
+	char row[512], want[512];
+	int i, fd;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, fw_netns_lo(addrs));
+	for (i = 0; i < NLST; i++) {
+		close(self->fd[i]);
+		self->fd[i] = fw_listen(i == 2 ? "0.0.0.0" : "::",
+					self->port[i], 256, false, NULL);
+		ASSERT_LE(0, self->fd[i]) TH_LOG("listen: %s", strerror(errno));
+	}
+	d = self->port[IDX_D];
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p, d));
+	ASSERT_EQ(0, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, self->port[0],
+			      "fd00::1234", 64));
+	ASSERT_EQ(0, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, self->port[1],
+			      "fd00::2", 128));
+	/* v4-mapped: an IPv4 branch, 127.0.0.0/8 */
+	ASSERT_EQ(0, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, self->port[2],
+			      "::ffff:127.1.2.3", 104));
+	EXPECT_EQ(-EEXIST, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, self->port[2],
+				    "fd00::9", 64));
+	/* the seed's structure names the same IPv4 branch */
+	EXPECT_EQ(-EEXIST, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				   "127.0.0.0", "255.0.0.0"));
+
+	EXPECT_EQ(0, one_conn(_metadata, self, "fd00::1", "::1", "a", 5000));
+	EXPECT_EQ(1, one_conn(_metadata, self, "fd00::2", "::1", "b", 5000));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, "::1", "::1", "c", 5000));
+	EXPECT_EQ(2, one_conn(_metadata, self, "127.0.0.1", "127.0.0.1", "d", 5000));
+
+	ASSERT_EQ(0, fw_proc_row(self->p, "br1", row, sizeof(row)));
+	snprintf(want, sizeof(want), "%u br1 address %u - - - fd00::/64 - - 1 - - -",
+		 self->p, self->port[0]);
+	EXPECT_STREQ(want, row);
+	ASSERT_EQ(0, fw_proc_row(self->p, "br2", row, sizeof(row)));
+	snprintf(want, sizeof(want), "%u br2 address %u - - - fd00::2/128 - - 1 - - -",
+		 self->p, self->port[1]);
+	EXPECT_STREQ(want, row);
+	ASSERT_EQ(0, fw_proc_row(self->p, "br3", row, sizeof(row)));
+	snprintf(want, sizeof(want), "%u br3 address %u - - - 127.0.0.0/8 - - 1 - - -",
+		 self->p, self->port[2]);
+	EXPECT_STREQ(want, row);
+
+	/* bad fields: precise errors, nothing made */
+	EXPECT_EQ(-EINVAL, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, self->port[0],
+				    "::ffff:10.0.0.0", 80));	/* mapped, < 96 */
+	EXPECT_EQ(-EINVAL, fw_addr6(TCP_FW_ADD_BRANCH6, 0, self->port[0],
+				    "fd01::", 64));
+	EXPECT_EQ(-EINVAL, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, 0, "fd01::", 64));
+	EXPECT_EQ(-EINVAL, fw_addr6(TCP_FW_ADD_BRANCH6, self->p, self->p,
+				    "fd01::", 64));
+	EXPECT_EQ(-ENOENT, fw_addr6(TCP_FW_ADD_BRANCH6, self->p + 1 ?: 1,
+				    self->port[0], "fd01::", 64));
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	memset(&a, 0, sizeof(a));
+	a.type = TCP_ADDR_FW;
+	a.port = self->p;
+	a.redir_port = self->port[0];
+	inet_pton(AF_INET6, "fd01::", &a.src);
+	fw_mask6(&a.src_mask, 64);
+	a.src_mask.s6_addr[15] = 1;		/* not a prefix */
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_BRANCH6, &a, sizeof(a)));
+	EXPECT_EQ(EINVAL, errno);
+	fw_mask6(&a.src_mask, 64);
+	a.reserved = 1;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_BRANCH6, &a, sizeof(a)));
+	EXPECT_EQ(EINVAL, errno);
+	a.reserved = 0;
+	a.type = TCP_DICE_FW;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_BRANCH6, &a, sizeof(a)));
+	EXPECT_EQ(EINVAL, errno);
+	a.type = TCP_ADDR_FW;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_BRANCH6, &a, sizeof(a) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_BRANCH6, (void *)8, sizeof(a)));
+	EXPECT_EQ(EFAULT, errno);
+	close(fd);
+	EXPECT_NE(0, fw_proc_row(self->p, "br4", row, sizeof(row)));
+	/* another type's rule */
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->port[0] + 1 ?: 1, d));
+	EXPECT_EQ(-EINVAL, fw_addr6(TCP_FW_ADD_BRANCH6, self->port[0] + 1 ?: 1,
+				    self->port[1], "fd01::", 64));
+
+	/* delete: the same fields; fd00::2 then goes by the /64 */
+	EXPECT_EQ(-ENOENT, fw_addr6(TCP_FW_DEL_BRANCH6, self->p, self->port[0],
+				    "fd00::2", 128));
+	EXPECT_EQ(0, fw_addr6(TCP_FW_DEL_BRANCH6, self->p, self->port[1],
+			      "fd00::2", 128));
+	EXPECT_EQ(-ENOENT, fw_addr6(TCP_FW_DEL_BRANCH6, self->p, self->port[1],
+				    "fd00::2", 128));
+	EXPECT_NE(0, fw_proc_row(self->p, "br2", row, sizeof(row)));
+	EXPECT_EQ(0, one_conn(_metadata, self, "fd00::2", "::1", "e", 5000));
+	ASSERT_EQ(0, fw_proc_row(self->p, "-", row, sizeof(row)));
+	snprintf(want, sizeof(want), "%u - address %u 1 1000 2048 - - - 1 0 - -",
+		 self->p, d);
+	EXPECT_STREQ(want, row);
+}
+
+/* The names of the branch directories of rule @p, sorted, space-separated. */
+static const char *fw_cfs_branches(uint16_t p)
+{
+	static char out[512];
+	struct dirent **ents;
+	char path[256];
+	int i, n;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), FW_CFS "/%u/branches", p);
+	n = scandir(path, &ents, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(out);
+
+		if (ents[i]->d_name[0] != '.' &&
+		    len + strlen(ents[i]->d_name) + 2 < sizeof(out))
+			sprintf(out + len, "%s%s", len ? " " : "",
+				ents[i]->d_name);
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+	return out;
+}
+
+TEST_F(fw, replace_rule)
+{
+	uint16_t d = self->port[IDX_D], p = self->p;
+	struct tcp_fw_branch_user br[4], one;
+	struct tcp_fw_replace_user r, keep;
+	char name32[33], delim[] = "\r\n\r\n";
+	long pg = sysconf(_SC_PAGESIZE);
+	char *map;
+	int i;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, p, d));
+	ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, p, self->port[0], 100));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1", "a", 5000));
+	EXPECT_EQ(3, fw_cfs_num(p, "br1", "hits"));
+
+	/* the same rule, br1 to another port: br1 keeps its hits */
+	fw_repl(&r, TCP_DICE_FW, p, d, br, 1);
+	fw_br(&br[0], "br1", self->port[1]);
+	br[0].chance = 100;
+	ASSERT_EQ(0, fw_replace(&r));
+	EXPECT_EQ(1, one_conn(_metadata, self, NULL, "127.0.0.1", "b", 5000));
+	EXPECT_EQ(4, fw_cfs_num(p, "br1", "hits"));
+	EXPECT_STREQ("br1", fw_cfs_branches(p));
+
+	/* an address rule now: br1 goes, three branches come */
+	fw_repl(&r, TCP_ADDR_FW, p, d, br, 3);
+	fw_br_addr(&br[0], "lan", self->port[2], "::ffff:127.0.0.0", 104);
+	fw_br_addr(&br[1], "v6", self->port[0], "::1", 128);
+	fw_br_addr(&br[2], "w", self->port[1], "fd00::", 8);
+	ASSERT_EQ(0, fw_replace(&r));
+	EXPECT_STREQ("lan v6 w", fw_cfs_branches(p));
+	EXPECT_STREQ("address", fw_cfs_get(p, NULL, "type"));
+	EXPECT_STREQ("127.0.0.0/8", fw_cfs_get(p, "lan", "source"));
+	EXPECT_STREQ("::1/128", fw_cfs_get(p, "v6", "source"));
+	EXPECT_STREQ("1", fw_cfs_get(p, NULL, "enable"));
+	EXPECT_EQ(2, one_conn(_metadata, self, "127.0.0.1", "127.0.0.1", "c", 5000));
+	EXPECT_EQ(0, one_conn(_metadata, self, "::1", "::1", "d", 5000));
+	EXPECT_EQ(1, fw_cfs_num(p, "lan", "hits"));
+	EXPECT_EQ(1, fw_cfs_num(p, "v6", "hits"));
+
+	/* content, anchored, a delimiter, an unnamed branch (br1) */
+	fw_repl(&r, TCP_CONTENT_FW, p, d, br, 2);
+	r.until = TCP_FW_UNTIL_DELIM;
+	r.delim = (uintptr_t)delim;
+	r.delim_len = 4;
+	r.timeout_ms = 500;
+	r.window = 4096;
+	fw_br_content(&br[0], "img", self->port[0], "GET /img", 0);
+	fw_br_content(&br[1], "", self->port[1], "xyz", -1);
+	ASSERT_EQ(0, fw_replace(&r));
+	EXPECT_STREQ("br1 img", fw_cfs_branches(p));
+	EXPECT_STREQ("content", fw_cfs_get(p, NULL, "type"));
+	EXPECT_STREQ("\\r\\n\\r\\n", fw_cfs_get(p, NULL, "until"));
+	EXPECT_STREQ("500", fw_cfs_get(p, NULL, "timeout_ms"));
+	EXPECT_STREQ("4096", fw_cfs_get(p, NULL, "window"));
+	EXPECT_STREQ("0", fw_cfs_get(p, "img", "offset"));
+	EXPECT_STREQ("any", fw_cfs_get(p, "br1", "offset"));
+	EXPECT_STREQ("GET /img", fw_cfs_get(p, "img", "pattern"));
+	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1",
+			      "GET /img/a HTTP/1.0\r\n\r\n", 5000));
+	EXPECT_EQ(1, one_conn(_metadata, self, NULL, "127.0.0.1",
+			      "GET /xyz HTTP/1.0\r\n\r\n", 5000));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, NULL, "127.0.0.1",
+				  "POST /img HTTP/1.0\r\n\r\n", 5000));
+	/* the rule's counters went on: one default hit, nothing dropped */
+	expect_counters(_metadata, p, 1, 0);
+
+	/* bad fields: each refused with its errno, nothing changed */
+	keep = r;
+#define BAD(err, ...) do {						\
+		r = keep;						\
+		fw_br_content(&br[0], "img", self->port[0], "GET /img", 0); \
+		fw_br_content(&br[1], "", self->port[1], "xyz", -1);	\
+		__VA_ARGS__;						\
+		EXPECT_EQ(err, fw_replace(&r)) TH_LOG("%s", #__VA_ARGS__); \
+	} while (0)
+	BAD(-ENOENT, r.port = p + 1 ?: 1);
+	BAD(-EINVAL, r.port = 0);
+	BAD(-EINVAL, r.type = 0);
+	BAD(-EINVAL, r.type = 4);
+	BAD(-EINVAL, r.reserved = 1);
+	BAD(-EINVAL, r.def_port = 0);
+	BAD(-EINVAL, r.def_port = p);
+	BAD(-E2BIG, r.nbranches = TCP_FW_BRANCHES_MAX + 1);
+	BAD(-EFAULT, r.branches = 8);
+	BAD(-EFAULT, r.delim = 8);
+	BAD(-EINVAL, r.delim_len = 0);
+	BAD(-EINVAL, r.delim_len = 257);
+	BAD(-EINVAL, r.until = 0);
+	BAD(-EINVAL, r.until = 4);
+	BAD(-EINVAL, r.until = TCP_FW_UNTIL_PUSH);	/* with a delimiter */
+	BAD(-ERANGE, r.timeout_ms = 3600001);
+	BAD(-ERANGE, r.window = 65537);
+	BAD(-EINVAL, br[1].redir_port = 0);
+	BAD(-EINVAL, br[1].redir_port = p);
+	BAD(-EINVAL, br[1].ptn_len = 0);
+	BAD(-EINVAL, br[1].ptn_len = 257);
+	BAD(-EFAULT, br[1].pattern = 8);
+	BAD(-EINVAL, br[1].chance = 5);
+	BAD(-EINVAL, br[1].reserved = 1);
+	BAD(-EINVAL, br[1].flags = 2);
+	BAD(-EINVAL, br[1].offset = 3);			/* not anchored */
+	BAD(-ERANGE, br[0].offset = 65536);
+	BAD(-EINVAL, br[1].src.s6_addr[0] = 1);
+	BAD(-EEXIST, strcpy(br[1].name, "img"));
+	BAD(-EEXIST, fw_br_content(&br[1], "x", self->port[1], "GET /img", 0));
+	BAD(-EINVAL, strcpy(br[1].name, "a/b"));
+	BAD(-EINVAL, strcpy(br[1].name, ".."));
+	BAD(-EINVAL, memcpy(br[1].name, "a\0b", 4));	/* an embedded NUL */
+	memset(name32, 'n', sizeof(name32));
+	BAD(-EINVAL, memcpy(br[1].name, name32, 32));	/* no NUL */
+	/* a dice rule: content fields must be 0, chances <= 100 in all */
+	BAD(-EINVAL, r.type = TCP_DICE_FW);
+	BAD(-EINVAL, r.type = TCP_DICE_FW; r.until = 0; r.delim = 0;
+	    r.delim_len = 0; r.timeout_ms = 0; r.window = 0;
+	    fw_br(&br[0], "a", self->port[0]); br[0].chance = 60;
+	    fw_br(&br[1], "b", self->port[1]); br[1].chance = 41);
+	BAD(-EINVAL, r.type = TCP_ADDR_FW; r.until = 0; r.delim = 0;
+	    r.delim_len = 0; r.timeout_ms = 0; r.window = 0;
+	    fw_br_addr(&br[0], "a", self->port[0], "::ffff:10.0.0.0", 64);
+	    fw_br_addr(&br[1], "b", self->port[1], "fd00::", 8));
+	BAD(-EINVAL, r.type = TCP_ADDR_FW; r.until = 0; r.delim = 0;
+	    r.delim_len = 0; r.timeout_ms = 0; r.window = 0;
+	    fw_br_addr(&br[0], "a", self->port[0], "fd00::", 8);
+	    br[0].src_mask.s6_addr[15] = 1;
+	    fw_br_addr(&br[1], "b", self->port[1], "fd01::", 16));
+	/* a pattern running into an unmapped page */
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, munmap(map + pg, pg));
+	strcpy(map + pg - 4, "abc");
+	BAD(-EFAULT, br[1].pattern = (uintptr_t)(map + pg - 4); br[1].ptn_len = 10);
+	/* the branch array running into it */
+	memcpy(map + pg - sizeof(one), &br[0], sizeof(one));
+	BAD(-EFAULT, r.branches = (uintptr_t)(map + pg - sizeof(one)));
+	munmap(map, pg);
+	r = keep;
+	EXPECT_EQ(-EINVAL, fw_replace_len(&r, sizeof(r) - 1));
+#undef BAD
+	EXPECT_STREQ("br1 img", fw_cfs_branches(p));
+	EXPECT_STREQ("content", fw_cfs_get(p, NULL, "type"));
+	EXPECT_STREQ("500", fw_cfs_get(p, NULL, "timeout_ms"));
+	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1",
+			      "GET /img/b HTTP/1.0\r\n\r\n", 5000));
+	EXPECT_EQ(2, fw_cfs_num(p, "img", "hits"));
+
+	/* no branches at all; a rule made by mkdir is replaced too */
+	fw_repl(&r, TCP_DICE_FW, p, self->port[2], NULL, 0);
+	ASSERT_EQ(0, fw_replace(&r));
+	EXPECT_STREQ("", fw_cfs_branches(p));
+	EXPECT_EQ(2, one_conn(_metadata, self, "127.0.0.1", "127.0.0.1", "e", 5000));
+	expect_counters(_metadata, p, 2, 0);
 }
 
 struct fw_opt {

@@ -378,4 +378,144 @@ static inline void fw_unmap(struct sockaddr_storage *ss)
 	memcpy(ss, &s4, sizeof(s4));
 }
 
+/* ---- skex's own commands: IPv6 sources, replace ---- */
+
+/* @bits ones from the top of a 128-bit mask */
+static inline void fw_mask6(struct in6_addr *m, int bits)
+{
+	int i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < bits; i++)
+		m->s6_addr[i / 8] |= 0x80 >> (i % 8);
+}
+
+/* TCP_FW_ADD_BRANCH6/DEL_BRANCH6 of @src/@bits (IPv6 or ::ffff:a.b.c.d) */
+static inline int fw_addr6(int optname, uint16_t port, uint16_t redir,
+			   const char *src, int bits)
+{
+	struct tcp_fw_addr6_user a;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&a, 0, sizeof(a));
+	a.type = TCP_ADDR_FW;
+	a.port = port;
+	a.redir_port = redir;
+	inet_pton(AF_INET6, src, &a.src);
+	fw_mask6(&a.src_mask, bits);
+	if (setsockopt(fd, IPPROTO_TCP, optname, &a, sizeof(a)))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* One branch of a replace: name, port and a condition of its rule's type. */
+static inline void fw_br(struct tcp_fw_branch_user *b, const char *name,
+			 uint16_t redir)
+{
+	memset(b, 0, sizeof(*b));
+	strncpy(b->name, name, sizeof(b->name) - 1);
+	b->redir_port = redir;
+}
+
+static inline void fw_br_addr(struct tcp_fw_branch_user *b, const char *name,
+			      uint16_t redir, const char *src, int bits)
+{
+	fw_br(b, name, redir);
+	inet_pton(AF_INET6, src, &b->src);
+	fw_mask6(&b->src_mask, bits);
+}
+
+static inline void fw_br_content(struct tcp_fw_branch_user *b,
+				 const char *name, uint16_t redir,
+				 const char *pattern, int anchor)
+{
+	fw_br(b, name, redir);
+	b->ptn_len = strlen(pattern);
+	b->pattern = (uintptr_t)pattern;
+	if (anchor >= 0) {
+		b->flags = TCP_FW_BRANCH_ANCHORED;
+		b->offset = anchor;
+	}
+}
+
+/* TCP_FW_REPLACE_RULE with @r (its branches set by the caller): 0 or -errno */
+static inline int fw_replace_len(const struct tcp_fw_replace_user *r,
+				 socklen_t len)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_FW_REPLACE_RULE, r, len))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static inline int fw_replace(const struct tcp_fw_replace_user *r)
+{
+	return fw_replace_len(r, sizeof(*r));
+}
+
+static inline void fw_repl(struct tcp_fw_replace_user *r, int type,
+			   uint16_t port, uint16_t def_port,
+			   struct tcp_fw_branch_user *br, int n)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->port = port;
+	r->def_port = def_port;
+	r->nbranches = n;
+	r->branches = (uintptr_t)br;
+	if (type == TCP_CONTENT_FW)
+		r->until = TCP_FW_UNTIL_PUSH;
+}
+
+/*
+ * The row of /proc/net/skex_forward of rule @port and @branch ("-": the
+ * rule's), without its newline, in @buf; 0, or -1 when there is none.
+ */
+static inline int fw_proc_row(uint16_t port, const char *branch, char *buf,
+			      size_t size)
+{
+	char want[64], line[1024];
+	FILE *f = fopen("/proc/net/skex_forward", "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%u %s ", port, branch);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line) < size) {
+			strcpy(buf, line);
+			ret = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Bring up lo in a new network namespace (ip(8) from the host's root). */
+static inline int fw_netns_lo(const char *const *addrs6)
+{
+	char cmd[256];
+
+	if (system("ip link set lo up"))
+		return -1;
+	for (; addrs6 && *addrs6; addrs6++) {
+		snprintf(cmd, sizeof(cmd), "ip -6 addr add %s/128 dev lo nodad",
+			 *addrs6);
+		if (system(cmd))
+			return -1;
+	}
+	return 0;
+}
+
 #endif /* _SKEX_FORWARD_COMMON_H */

@@ -34,7 +34,12 @@
  * set, EFAULT where every pointer was valid, success where a value is out of
  * range (EINVAL in the docs), anything but EPERM for a set command without
  * CAP_NET_ADMIN, a configfs write with a NUL, a negative or out-of-range
- * number that succeeds. A worker that dies of a signal, or makes no progress
+ * number that succeeds. TCP_FW_ADD_BRANCH6, TCP_FW_DEL_BRANCH6 and
+ * TCP_FW_REPLACE_RULE (structures, branch arrays, delimiters and patterns
+ * of every kind of pointer, names with embedded NULs, out-of-range fields)
+ * may fail with any errno docs/sockopt.md lists for them, EFAULT included,
+ * but only with EINVAL for a short optlen and EFAULT for an unreadable
+ * structure. A worker that dies of a signal, or makes no progress
  * for HANG_SECS (its kernel stack is printed), fails the run.
  *
  * At the end: all configuration is cleared (both fronts), and the run fails
@@ -383,6 +388,7 @@ struct expect {
 	const int *set;		/* allowed results (0: success), -1 ended */
 	int only;		/* >= 0: exactly this result */
 	bool no_success;	/* a value is out of range */
+	bool may_fault;		/* nested pointers of any kind: EFAULT too */
 };
 
 static bool allowed(const struct expect *e, int err)
@@ -394,7 +400,7 @@ static bool allowed(const struct expect *e, int err)
 	if (!err && e->no_success)
 		return false;
 	if (err == EFAULT)
-		return false;	/* only ever expected as e->only */
+		return e->may_fault;	/* else only ever expected as e->only */
 	for (i = 0; e->set[i] >= 0; i++)
 		if (e->set[i] == err)
 			return true;
@@ -406,6 +412,7 @@ static const int optnames[] = {
 	TCP_FW_FLUSH_BRANCH, TCP_FW_EDIT_RULE, TCP_FW_DEL_RULE,
 	TCP_SKEX_ADD_GROUP, TCP_SKEX_EDIT_GROUP, TCP_SKEX_DEL_GROUP,
 	TCP_SKEX_FLUSH_LIST, TCP_SKEX_STAT,
+	TCP_FW_ADD_BRANCH6, TCP_FW_DEL_BRANCH6, TCP_FW_REPLACE_RULE,
 };
 
 static const int outside[] = {
@@ -553,6 +560,159 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 	}
 }
 
+/*
+ * ---- skex's own forwarding commands: struct tcp_fw_addr6_user,
+ * struct tcp_fw_replace_user with its nested branches, delimiter and
+ * patterns (any kind of pointer) ----
+ */
+
+static const int fw_new_errs[] = { 0, EINVAL, EEXIST, ENOENT, ENOSPC,
+				   ENOMEM, ERANGE, E2BIG, -1 };
+
+static void rnd_src6(struct worker *w, struct in6_addr *a, struct in6_addr *m)
+{
+	int i, bits = chance(w, 50) ? 96 + below(w, 33) : below(w, 129);
+
+	memset(a, 0, sizeof(*a));
+	memset(m, 0, sizeof(*m));
+	switch (below(w, 4)) {
+	case 0:
+		a->s6_addr[0] = 0xfd;
+		a->s6_addr[15] = below(w, 4);
+		break;
+	case 1:		/* v4-mapped */
+		a->s6_addr[10] = a->s6_addr[11] = 0xff;
+		a->s6_addr[12] = 10;
+		a->s6_addr[13] = below(w, 4);
+		break;
+	case 2:
+		a->s6_addr[15] = 1;
+		break;
+	default:
+		skex_gen_fill(&(struct skex_gen){ rnd(w), 0, 0 }, a, sizeof(*a));
+		break;
+	}
+	for (i = 0; i < bits; i++)
+		m->s6_addr[i / 8] |= 0x80 >> (i % 8);
+	if (chance(w, 10))
+		skex_gen_fill(&(struct skex_gen){ rnd(w), 0, 0 }, m, sizeof(*m));
+}
+
+static void gen_branch(struct worker *w, struct tcp_fw_branch_user *b,
+		       int type, int i)
+{
+	memset(b, 0, sizeof(*b));
+	if (chance(w, 5))
+		skex_gen_fill(&(struct skex_gen){ rnd(w), 0, 0 }, b, sizeof(*b));
+	switch (below(w, 20)) {
+	case 0:
+		break;				/* "": br<N> */
+	case 1:
+		memset(b->name, 'n', sizeof(b->name));	/* no NUL */
+		break;
+	case 2:
+		memcpy(b->name, "a\0b", 4);	/* an embedded NUL */
+		break;
+	case 3:
+		strcpy(b->name, below(w, 2) ? "a/b" : "..");
+		break;
+	default:
+		snprintf(b->name, sizeof(b->name), "b%d", chance(w, 80) ? i :
+			 (int)below(w, 3));
+		break;
+	}
+	b->redir_port = pick_port(w);
+	if (type == TCP_DICE_FW || chance(w, 5))
+		b->chance = chance(w, 80) ? below(w, 40) : (uint16_t)rnd(w);
+	if (type == TCP_CONTENT_FW || chance(w, 5)) {
+		b->ptn_len = chance(w, 85) ? 1 + below(w, 8) :
+			     ONE_OF(w, 0, 256, 257, 65535);
+		/* readable bytes, or a pointer of any kind */
+		b->pattern = chance(w, 85) ?
+			(uintptr_t)(RO_PAGE(w) + below(w, PAGE - 300)) :
+			(uintptr_t)place(w, b->ptn_len, pick_ptr_kind(w)).p;
+		if (chance(w, 50)) {
+			b->flags = chance(w, 95) ? TCP_FW_BRANCH_ANCHORED :
+				   (uint16_t)rnd(w);
+			b->offset = chance(w, 90) ? below(w, 16) : (uint32_t)rnd(w);
+		}
+	}
+	if (type == TCP_ADDR_FW || chance(w, 5))
+		rnd_src6(w, &b->src, &b->src_mask);
+	if (chance(w, 5))
+		b->reserved = rnd(w);
+}
+
+static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
+{
+	struct tcp_fw_branch_user br[6];
+	struct tcp_fw_replace_user r;
+	struct tcp_fw_addr6_user a;
+	int need, i, n;
+	struct ptr p;
+
+	if (c->name != TCP_FW_REPLACE_RULE) {
+		need = sizeof(a);
+		memset(&a, 0, sizeof(a));
+		a.type = chance(w, 85) ? TCP_ADDR_FW : ONE_OF(w, 0, 1, 2, 4, 0xffff);
+		a.port = pick_port(w);
+		a.redir_port = pick_port(w);
+		a.reserved = chance(w, 90) ? 0 : (uint16_t)rnd(w);
+		rnd_src6(w, &a.src, &a.src_mask);
+		c->optlen = pick_optlen(w, need);
+		c->arg = place(w, need, pick_ptr_kind(w));
+		store(&c->arg, &a, need);
+		snprintf(c->desc, sizeof(c->desc),
+			 "optlen %d arg %zu/%zu type %u port %u redir %u res %u",
+			 c->optlen, c->arg.rd, c->arg.wr, a.type, a.port,
+			 a.redir_port, a.reserved);
+	} else {
+		need = sizeof(r);
+		memset(&r, 0, sizeof(r));
+		r.type = chance(w, 85) ? 1 + below(w, 3) : ONE_OF(w, 0, 4, 0xffff);
+		r.port = pick_port(w);
+		r.def_port = chance(w, 10) ? r.port : pick_port(w);
+		if (r.type == TCP_CONTENT_FW || chance(w, 5)) {
+			r.until = chance(w, 90) ? 1 + below(w, 3) : (uint16_t)rnd(w);
+			r.timeout_ms = chance(w, 50) ? 0 : chance(w, 80) ?
+				       1 + below(w, 5000) : (uint32_t)rnd(w);
+			r.window = chance(w, 50) ? 0 : chance(w, 80) ?
+				   1 + below(w, 65536) : (uint32_t)rnd(w);
+		}
+		if (r.until == 3 || chance(w, 5)) {
+			r.delim_len = chance(w, 85) ? 1 + below(w, 8) :
+				      ONE_OF(w, 0, 256, 257, 65535);
+			r.delim = chance(w, 85) ?
+				(uintptr_t)(RO_PAGE(w) + below(w, PAGE - 300)) :
+				(uintptr_t)place(w, r.delim_len, pick_ptr_kind(w)).p;
+		}
+		n = chance(w, 90) ? (int)below(w, 7) : ONE_OF(w, 4096, 4097, 65535);
+		r.nbranches = n;
+		for (i = 0; i < 6; i++)
+			gen_branch(w, &br[i], r.type, i);
+		p = place(w, sizeof(br), pick_ptr_kind(w));
+		store(&p, br, sizeof(br));
+		r.branches = (uintptr_t)p.p;
+		r.reserved = chance(w, 95) ? 0 : (uint32_t)rnd(w);
+		c->optlen = pick_optlen(w, need);
+		c->arg = place(w, need, pick_ptr_kind(w));
+		store(&c->arg, &r, need);
+		snprintf(c->desc, sizeof(c->desc),
+			 "optlen %d arg %zu/%zu type %u port %u def %u until %u n %u br %zu",
+			 c->optlen, c->arg.rd, c->arg.wr, r.type, r.port,
+			 r.def_port, r.until, r.nbranches, p.rd);
+	}
+
+	/* the front: lengths, then the structure; nested pointers may fault */
+	e->set = fw_new_errs;
+	e->only = -1;
+	e->may_fault = true;
+	if (c->optlen < 0 || c->optlen < need)
+		e->only = EINVAL;
+	else if (c->arg.rd < (size_t)need)
+		e->only = EFAULT;
+}
+
 /* ---- groups: struct sock_group_user ---- */
 
 static bool accept_type(int type)
@@ -695,13 +855,16 @@ static int sock_fd(struct worker *w, int *fds)
 static void fuzz_set(struct worker *w, int fd, bool udp, bool foreign)
 {
 	static const int other_errs[] = { EINVAL, ENOPROTOOPT, EOPNOTSUPP, -1 };
-	struct expect e = { fw_errs, -1, false };
+	struct expect e = { fw_errs, -1, false, false };
 	struct call c;
 	int err, kind;
 
 	memset(&c, 0, sizeof(c));
-	c.name = chance(w, 88) ? optnames[below(w, 11)] : outside[below(w, 8)];
-	if (is_fw(c.name))
+	c.name = chance(w, 88) ? optnames[below(w, ARRAY_SIZE(optnames))] : outside[below(w, 8)];
+	if (c.name == TCP_FW_ADD_BRANCH6 || c.name == TCP_FW_DEL_BRANCH6 ||
+	    c.name == TCP_FW_REPLACE_RULE)
+		gen_fw_new(w, &c, &e);
+	else if (is_fw(c.name))
 		gen_fw(w, &c, &e);
 	else if (c.name == TCP_SKEX_ADD_GROUP || c.name == TCP_SKEX_EDIT_GROUP)
 		gen_group(w, &c, &e);
@@ -746,13 +909,13 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 {
 	static const int stat_errs[] = { 0, ENOENT, -1 };
 	static const int other_errs[] = { EINVAL, ENOPROTOOPT, EOPNOTSUPP, -1 };
-	struct expect e = { stat_errs, -1, false };
+	struct expect e = { stat_errs, -1, false, false };
 	struct ptr lenp, arg;
 	int name, len, err, kind, need = sizeof(struct netmeter);
 	uint16_t port = pick_port(w);
 
 	name = chance(w, 70) ? TCP_SKEX_STAT :
-	       chance(w, 50) ? optnames[below(w, 11)] : outside[below(w, 8)];
+	       chance(w, 50) ? optnames[below(w, ARRAY_SIZE(optnames))] : outside[below(w, 8)];
 	len = pick_optlen(w, need);
 	arg = place(w, need, pick_ptr_kind(w));
 	store(&arg, &port, sizeof(port));
@@ -797,9 +960,13 @@ static void fuzz_get(struct worker *w, int fd, bool udp)
 		return;
 	}
 	if (!err && kind == K_GET_SKEX) {
+		const char *a = arg.p, *l = lenp.p;
 		struct netmeter nm;
 		int got;
 
+		/* both in the arena: the length written over the answer */
+		if (l + sizeof(int) > a && l < a + need)
+			return;
 		memcpy(&got, lenp.p, sizeof(got));
 		memcpy(&nm, arg.p, sizeof(nm));
 		if (got != need || nm.port != port)

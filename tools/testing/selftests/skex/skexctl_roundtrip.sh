@@ -9,15 +9,20 @@
 #  2. save, clear (configfs empty, ports free), restore: show -j is equal
 #     byte for byte;
 #  3. restore of the same file leaves every object alone (same configfs
-#     inodes); a file changing one rule replaces that rule only;
+#     inodes); a file changing one rule replaces that rule only, in one
+#     step (TCP_FW_REPLACE_RULE): its directory, kept branches and
+#     listener stay, a changed type and branches show in configfs;
 #  4. objects made by forward_tool/group_tool (the sockopt front) are seen,
 #     saved and restored by skexctl; objects made by skexctl are edited and
 #     deleted by the seed's programs;
 #  5. in a non-initial namespace: restore goes through the sockopt front
 #     (rules there, not in configfs); /proc/net/skex_forward and
 #     skex_groups list them back (header rows, a branch row); show -j reads
-#     back what was made; save, clear, restore gives the same show -j;
-#     stats lists the rules' ports; the per-object verbs say why not.
+#     back what was made, branch names, a non-default until, window,
+#     timeout_ms and offset, and an IPv6 source included; save, clear,
+#     restore gives the same show -j; a changed rule is replaced with its
+#     listener kept; stats lists the rules' ports; the per-object verbs
+#     say why not.
 source "$(dirname "$0")/lib.sh"
 
 skex_need_module
@@ -45,6 +50,12 @@ empty_tree()
 	return 0
 }
 ino() { stat -c %i "$CFS/$1"; }
+# lsn_ino NS PORT: the inode of the listening socket on PORT
+lsn_ino()
+{
+	skex_in_ns "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v h="$(printf ':%04X' "$2")" '$4 == "0A" && substr($2, length($2) - 4) == h { print $10 }'
+}
 
 skexctl clear || skex_die "skexctl clear at start"
 empty_tree || skex_die "configfs not empty after clear at start"
@@ -120,16 +131,45 @@ i0=$(ino "forward/${P[0]}"); i4=$(ino "forward/${P[4]}"); i5=$(ino "forward/${P[
 must skexctl restore "$tmp/conf.json"
 skex_check_eq "inodes after restoring the same file" "$i0 $i4 $i5 $g1" \
 	"$(ino "forward/${P[0]}") $(ino "forward/${P[4]}") $(ino "forward/${P[5]}") $(ino groups/101)"
+ib=$(ino "forward/${P[5]}/branches/b")
 sed "s/\"chance\": 70/\"chance\": 60/" "$tmp/conf.json" >"$tmp/conf2.json"
 must skexctl restore "$tmp/conf2.json"
 skex_check_eq "unchanged rules, group kept" "$i0 $i4 $g1" \
 	"$(ino "forward/${P[0]}") $(ino "forward/${P[4]}") $(ino groups/101)"
 skex_check_eq "changed rule's chance" 60 "$(cat "$CFS/forward/${P[5]}/branches/b/chance")"
-if [ "$(ino "forward/${P[5]}")" != "$i5" ]; then
-	skex_pass "changed rule replaced"
+skex_check_eq "changed rule replaced in place (rule, branch inodes)" "$i5 $ib" \
+	"$(ino "forward/${P[5]}") $(ino "forward/${P[5]}/branches/b")"
+# the content rule becomes an address rule with other branches: one step,
+# its listener stays, configfs shows the new branches only
+l0=$(lsn_ino "" "${P[0]}")
+[ -n "$l0" ] || skex_fail "no listener on ${P[0]}"
+"$PYTHON" - "$tmp/conf.json" "$tmp/conf3.json" "${P[@]}" <<'PY' || skex_fail "conf3"
+import json, sys
+c = json.load(open(sys.argv[1]))
+P = [int(x) for x in sys.argv[3:]]
+r = [r for r in c["forward"] if r["port"] == P[0]][0]
+for k in ("timeout_ms", "window", "until"):
+    r.pop(k, None)
+r["type"] = "address"
+r["branches"] = [{"name": "img", "port": P[3], "source": "fd00:1::/48"},
+                 {"name": "new", "port": P[2], "source": "192.168.1.0/24"}]
+json.dump(c, open(sys.argv[2], "w"))
+PY
+must skexctl restore "$tmp/conf3.json"
+skex_check_eq "replaced rule: type, branches" "address img new" \
+	"$(cat "$CFS/forward/${P[0]}/type") $(cd "$CFS/forward/${P[0]}/branches" && echo *)"
+skex_check_eq "replaced rule: sources" "fd00:1::/48 192.168.1.0/24" \
+	"$(cat "$CFS/forward/${P[0]}/branches/img/source") $(cat "$CFS/forward/${P[0]}/branches/new/source")"
+skex_check_eq "replaced rule: directory and listener kept" "$i0 $l0" \
+	"$(ino "forward/${P[0]}") $(lsn_ino "" "${P[0]}")"
+must skexctl restore "$tmp/conf.json"
+skexctl show -j >"$tmp/b2.json"
+if cmp -s "$tmp/a.json" "$tmp/b2.json"; then
+	skex_pass "show -j equal after replacing back"
 else
-	skex_fail "changed rule ${P[5]} not replaced"
+	skex_fail "show -j differs after replacing back: $(diff "$tmp/a.json" "$tmp/b2.json" | head -20)"
 fi
+skex_check_eq "replaced back: listener kept" "$l0" "$(lsn_ino "" "${P[0]}")"
 
 # ---- 4. the seed's programs ----
 skex_check_eq "forward_tool rule add address ${P[7]}" ok "$("$FWT" rule add address "${P[7]}" "${P[1]}")"
@@ -171,9 +211,11 @@ ns=
 skex_ns_add ns skexctl
 cat >"$tmp/ns.json" <<JSON
 {"forward": [{"port": ${P[0]}, "type": "address", "default_port": ${P[1]}, "enable": 1,
-              "branches": [{"name": "x", "port": ${P[2]}, "source": "10.0.0.0/8"}]},
+              "branches": [{"name": "x", "port": ${P[2]}, "source": "10.0.0.0/8"},
+                           {"name": "x6", "port": ${P[3]}, "source": "fd00:1:2::/48"}]},
              {"port": ${P[4]}, "type": "content", "default_port": ${P[1]}, "enable": 1,
-              "branches": [{"name": "y", "port": ${P[2]}, "pattern": "abc"},
+              "timeout_ms": 700, "window": 1024, "until": "END \\\\r\\\\n",
+              "branches": [{"name": "y", "port": ${P[2]}, "pattern": "abc", "offset": 3},
                            {"name": "z", "port": ${P[3]}, "pattern_hex": "ff0a"}]},
              {"port": ${P[5]}, "type": "dice", "default_port": ${P[1]}, "enable": 1,
               "branches": [{"name": "w", "port": ${P[3]}, "chance": 40}]}],
@@ -192,13 +234,16 @@ empty_tree || skex_fail "the namespace's objects appear in configfs"
 skex_check_eq "the namespace's rule through setsockopt" EEXIST \
 	"$(skex_in_ns "$ns" "$FWT" rule add address "${P[0]}" "${P[1]}")"
 skex_check_eq "/proc/net/skex_forward header" \
-	"port branch type target enable timeout_ms window source pattern chance hits dropped" \
+	"port branch type target enable timeout_ms window source pattern chance hits dropped until offset" \
 	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_forward)"
 skex_check_eq "/proc/net/skex_groups header" "gid type port quota nonblock throttled burst" \
 	"$(skex_in_ns "$ns" head -n1 /proc/net/skex_groups)"
 skex_check_eq "the content rule's branch row" \
-	"${P[4]} br2 content ${P[3]} - - - - ff0a - 0 -" \
-	"$(skex_in_ns "$ns" grep "^${P[4]} br2 " /proc/net/skex_forward)"
+	"${P[4]} z content ${P[3]} - - - - ff0a - 0 - - any" \
+	"$(skex_in_ns "$ns" grep "^${P[4]} z " /proc/net/skex_forward)"
+skex_check_eq "the content rule's row" \
+	"${P[4]} - content ${P[1]} 1 700 1024 - - - 0 0 END\\x20\\r\\n -" \
+	"$(skex_in_ns "$ns" grep "^${P[4]} - " /proc/net/skex_forward)"
 skexctl -n "$ns" show -j >"$tmp/ns-a.json" || skex_fail "-n show -j"
 "$PYTHON" - "$tmp/ns-a.json" "${P[@]}" <<'PY' || skex_fail "-n show -j does not read back what was made"
 import json, sys
@@ -208,14 +253,15 @@ want = {
  "forward": sorted([
   {"port": P[0], "type": "address", "default_port": P[1], "enable": 1,
    "default_hits": 0, "dropped": 0,
-   "branches": [{"name": "br1", "port": P[2], "source": "10.0.0.0/8", "hits": 0}]},
+   "branches": [{"name": "x", "port": P[2], "source": "10.0.0.0/8", "hits": 0},
+                {"name": "x6", "port": P[3], "source": "fd00:1:2::/48", "hits": 0}]},
   {"port": P[4], "type": "content", "default_port": P[1], "enable": 1,
-   "timeout_ms": 1000, "window": 2048, "default_hits": 0, "dropped": 0,
-   "branches": [{"name": "br1", "port": P[2], "pattern": "abc", "hits": 0},
-                {"name": "br2", "port": P[3], "pattern_hex": "ff0a", "hits": 0}]},
+   "timeout_ms": 700, "window": 1024, "until": "END \\r\\n", "default_hits": 0, "dropped": 0,
+   "branches": [{"name": "y", "port": P[2], "pattern": "abc", "offset": 3, "hits": 0},
+                {"name": "z", "port": P[3], "pattern_hex": "ff0a", "offset": "any", "hits": 0}]},
   {"port": P[5], "type": "dice", "default_port": P[1], "enable": 1,
    "default_hits": 0, "dropped": 0,
-   "branches": [{"name": "br1", "port": P[3], "chance": 40, "hits": 0}]}],
+   "branches": [{"name": "w", "port": P[3], "chance": 40, "hits": 0}]}],
   key=lambda r: r["port"]),
  "groups": [
   {"gid": 1, "type": "output_rate", "ports": [{"port": P[3], "quota": 1000, "nonblock": 0, "throttled": 0}]},
@@ -242,6 +288,24 @@ if cmp -s "$tmp/ns-a.json" "$tmp/ns-b.json"; then
 else
 	skex_fail "-n: show -j differs after restore: $(diff "$tmp/ns-a.json" "$tmp/ns-b.json" | head -20)"
 fi
+# a changed rule in the namespace: replaced, its listener kept
+l4=$(lsn_ino "$ns" "${P[4]}")
+l0=$(lsn_ino "$ns" "${P[0]}")
+[ -n "$l4" ] || skex_fail "no listener on ${P[4]} in $ns"
+sed -e 's/"window": 1024/"window": 2000/' -e 's/"offset": 3/"offset": 5/' \
+	-e 's/"name": "x6"/"name": "v6"/' "$tmp/ns.json" >"$tmp/ns2.json"
+must skexctl -n "$ns" restore "$tmp/ns2.json"
+skex_check_eq "-n: replaced rule's row" \
+	"${P[4]} - content ${P[1]} 1 700 2000 - - - 0 0 END\\x20\\r\\n -" \
+	"$(skex_in_ns "$ns" grep "^${P[4]} - " /proc/net/skex_forward)"
+skex_check_eq "-n: replaced rule's branch row" \
+	"${P[4]} y content ${P[2]} - - - - 616263 - 0 - - 5" \
+	"$(skex_in_ns "$ns" grep "^${P[4]} y " /proc/net/skex_forward)"
+skex_check_eq "-n: renamed branch's row" \
+	"${P[0]} v6 address ${P[3]} - - - fd00:1:2::/48 - - 0 - - -" \
+	"$(skex_in_ns "$ns" grep "^${P[0]} v6 " /proc/net/skex_forward)"
+skex_check_eq "-n: x6 gone" "" "$(skex_in_ns "$ns" grep "^${P[0]} x6 " /proc/net/skex_forward)"
+skex_check_eq "-n: listeners kept" "$l4 $l0" "$(lsn_ino "$ns" "${P[4]}") $(lsn_ino "$ns" "${P[0]}")"
 skexctl -n "$ns" stats >"$tmp/ns.stats" || skex_fail "-n stats"
 for p in "${P[0]}" "${P[4]}" "${P[3]}"; do
 	grep -q "^ *$p " "$tmp/ns.stats" || skex_fail "port $p not in -n stats: $(cat "$tmp/ns.stats")"
