@@ -1283,8 +1283,8 @@ err:
  * checked first; a failure changes nothing.
  *
  * Return: 0, -EINVAL/-ERANGE/-E2BIG for a bad @spec, -EEXIST for two
- * branches with one name or condition, -ENOMEM, -ENODEV for a deleted
- * rule.
+ * branches with one name or condition, -ENOSPC past the namespace's
+ * max_branches, -ENOMEM, -ENODEV for a deleted rule.
  */
 int skex_fw_rule_replace(struct skex_fw_rule *rule,
 			 struct skex_fw_rule_spec *spec, struct list_head *gone)
@@ -1302,6 +1302,11 @@ int skex_fw_rule_replace(struct skex_fw_rule *rule,
 	err = skex_fw_spec_check(rule, spec);
 	if (err)
 		return err;
+	/* the namespace's limit counts the rule's new branches, not its old */
+	if (spec->n > rule->nbranches &&
+	    rule->fw->nbranches + (spec->n - rule->nbranches) >
+	    READ_ONCE(rule->fw->sn->max_branches))
+		return -ENOSPC;
 
 	/* the list's length itself: what is copied must fit */
 	list_for_each_entry(b, &rule->branches, node)
@@ -1347,6 +1352,8 @@ int skex_fw_rule_replace(struct skex_fw_rule *rule,
 		rule->name_max = max(rule->name_max,
 				     skex_fw_branch_number(b->name));
 	}
+	rule->fw->nbranches += spec->n;
+	rule->fw->nbranches -= rule->nbranches;
 	rule->nbranches = spec->n;
 
 	err = __skex_fw_rule_commit(rule, GFP_KERNEL_ACCOUNT);
@@ -1359,7 +1366,9 @@ int skex_fw_rule_replace(struct skex_fw_rule *rule,
 		}
 		for (i = 0; i < nprev; i++)
 			list_add_tail(&prev[i]->node, &rule->branches);
+		rule->fw->nbranches -= spec->n;
 		skex_fw_rule_restore(rule, saved);
+		rule->fw->nbranches += rule->nbranches;
 		for (i = 0; i < spec->n; i++) {
 			kfree(rp[i].pat);
 			if (spec->br[i].made)

@@ -430,6 +430,39 @@ TEST_F_TIMEOUT(scale, cross_ns, 120 * SCALE_T)
 	close(fd);
 }
 
+/*
+ * With max_branches 5 and no rule: a replace counts its rule's new
+ * branches against the limit and gives the old ones back, so that the
+ * namespace has exactly 5 again once the rule is gone.
+ */
+static void scale_replace_limit(struct __test_metadata *_metadata)
+{
+	struct tcp_fw_branch_user br[6];
+	struct tcp_fw_replace_user r;
+	char src[32];
+	int i;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2005, 2000));
+	for (i = 0; i < 6; i++) {
+		snprintf(src, sizeof(src), "::ffff:10.9.%d.0", i);
+		fw_br_addr(&br[i], "", 3000, src, 120);
+	}
+	fw_repl(&r, TCP_ADDR_FW, 2005, 2000, br, 6);
+	EXPECT_EQ(-ENOSPC, fw_replace(&r));
+	fw_repl(&r, TCP_ADDR_FW, 2005, 2000, br, 5);
+	EXPECT_EQ(0, fw_replace(&r));
+	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2005, 3000, 20));
+	fw_repl(&r, TCP_ADDR_FW, 2005, 2000, br, 2);
+	EXPECT_EQ(0, fw_replace(&r));
+	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 2005, 0));
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 2006, 2000));
+	for (i = 1; i <= 5; i++)
+		EXPECT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, 2006, 3000,
+					    20 + i));
+	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2006, 3000, 26));
+	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
+}
+
 TEST_F_TIMEOUT(scale, limits, 60 * SCALE_T)
 {
 	unsigned long long init_groups, v;
@@ -506,6 +539,7 @@ TEST_F_TIMEOUT(scale, limits, 60 * SCALE_T)
 	EXPECT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, 2003,
 					     3000, 12));
 	EXPECT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, 0, 0));
+	scale_replace_limit(_metadata);
 	close(fd);
 
 	/* a local user become user-namespace root (unshare -Urn) */
