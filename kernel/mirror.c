@@ -291,11 +291,13 @@ static int skex_mirror_branches(struct skex_net *sn, u16 port,
 	mutex_lock(&sn->config_mutex);
 	rule = skex_fw_rule_find(sn->fw, port);
 	if (rule) {
-		*names = kvcalloc(rule->nbranches ?: 1, sizeof(**names),
-				  GFP_KERNEL);
+		unsigned int cap = rule->nbranches ?: 1;
+
+		*names = kvcalloc(cap, sizeof(**names), GFP_KERNEL);
 		n = *names ? 0 : -ENOMEM;
 		list_for_each_entry(b, &rule->branches, node) {
-			if (!*names)
+			/* the count is the list's length: never write past it */
+			if (!*names || WARN_ON_ONCE(n >= cap))
 				break;
 			strscpy((*names)[n++].s, b->name, sizeof((*names)->s));
 		}
