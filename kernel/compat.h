@@ -139,6 +139,18 @@ static inline int skex_vfs_rmdir(struct inode *dir, struct dentry *dentry)
 #endif
 }
 
+/*
+ * The children of a dentry, walked under its d_lock: a list (d_subdirs,
+ * d_child) until 6.8, then an hlist (d_children, d_sib).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
+#define skex_for_each_child(child, parent)				\
+	list_for_each_entry(child, &(parent)->d_subdirs, d_child)
+#else
+#define skex_for_each_child(child, parent)				\
+	hlist_for_each_entry(child, &(parent)->d_children, d_sib)
+#endif
+
 /* tcp_sendpage() carries sendfile() and splice() to TCP until 6.5. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
 #define SKEX_HAVE_TCP_SENDPAGE	1

@@ -32,10 +32,19 @@
  * them again in drop_item (skex_configfs_repin()) just before
  * configfs_rmdir() puts them.
  *
+ * Cost: a change costs what it changed, not what there is. A branch is
+ * one mkdir or rmdir; a rule or group is compared with the directories
+ * of that one object only, read from the dcache (configfs keeps every
+ * directory there), and names are looked up in the dcache alone, never
+ * by configfs_lookup()'s walk over all the siblings. What is left is
+ * configfs's own: its mkdir compares the new name with every sibling
+ * (configfs_dirent_exists()), so making n directories in one directory
+ * costs n^2/2 string compares, whoever makes them.
+ *
  * Locking: skex_mirror_mutex, then the VFS and configfs locks, under
  * which the fronts' callbacks take config_mutex. The mirror reads the
- * engines under config_mutex and the tree under the subsystem's mutex,
- * each taken alone.
+ * engines under config_mutex and the tree under the directory's inode
+ * lock, each taken alone.
  */
 #include "skex.h"
 #include "compat.h"
@@ -66,7 +75,7 @@ struct skex_mirror_name {
 static DEFINE_MUTEX(skex_mirror_mutex);
 static struct task_struct *skex_mirror_task;	/* the pass runs in it */
 static bool skex_mirror_making;			/* the dirop is a mkdir */
-static bool skex_mirror_cred;			/* as the kernel */
+static const struct cred *skex_mirror_cred;	/* the kernel's, kept */
 static bool skex_mirror_on;			/* between start and stop */
 
 /**
@@ -98,6 +107,31 @@ void skex_configfs_repin(bool unpinned)
 		__module_get(THIS_MODULE);
 }
 
+/*
+ * configfs keeps every directory in the dcache (it pins their dentries;
+ * its lookup finds attributes only), so a directory is looked up there
+ * alone, in the parent's hash chain: a lookup that misses the dcache
+ * would walk all the siblings (configfs_lookup()), for nothing. The
+ * caller holds the parent's inode lock. Return: the entry with a
+ * reference (dput() it; negative if the name is not in the dcache but
+ * @make), NULL if there is none, or an error.
+ */
+static struct dentry *skex_mirror_lookup(struct dentry *parent,
+					 const char *name, bool make)
+{
+	struct dentry *dentry;
+
+	dentry = try_lookup_one_len(name, parent, strlen(name));
+	if (dentry || !make)
+		return dentry;
+	/* the negative entry configfs_lookup() would add, as configfs does */
+	dentry = d_alloc_name(parent, name);
+	if (!dentry)
+		return ERR_PTR(-ENOMEM);
+	d_add(dentry, NULL);
+	return dentry;
+}
+
 /* A directory's entry with a reference (dput() it), or NULL. */
 static struct dentry *skex_mirror_child(struct dentry *parent,
 					const char *name)
@@ -106,12 +140,12 @@ static struct dentry *skex_mirror_child(struct dentry *parent,
 
 	if (!parent)
 		return NULL;
-	inode_lock(d_inode(parent));
-	dentry = lookup_one_len(name, parent, strlen(name));
-	inode_unlock(d_inode(parent));
-	if (IS_ERR(dentry))
+	inode_lock_shared(d_inode(parent));
+	dentry = skex_mirror_lookup(parent, name, false);
+	inode_unlock_shared(d_inode(parent));
+	if (IS_ERR_OR_NULL(dentry))
 		return NULL;
-	if (d_really_is_negative(dentry)) {
+	if (!d_is_dir(dentry)) {
 		dput(dentry);
 		return NULL;
 	}
@@ -136,8 +170,10 @@ static int skex_mirror_dirop(struct dentry *parent, const char *name,
 		return -ENOMEM;
 	skex_mirror_making = make;
 	inode_lock_nested(dir, I_MUTEX_PARENT);
-	dentry = lookup_one_len(name, parent, strlen(name));
-	if (IS_ERR(dentry)) {
+	dentry = skex_mirror_lookup(parent, name, make);
+	if (!dentry) {
+		err = -ENOENT;
+	} else if (IS_ERR(dentry)) {
 		err = PTR_ERR(dentry);
 	} else {
 		if (make)
@@ -169,45 +205,45 @@ static int skex_mirror_name_cmp(const void *a, const void *b)
 }
 
 /*
- * The names of the directories in @root/@a/@b (@root itself without @a),
- * read under the subsystem's mutex, in *@names (kvfree() it). Return: how
- * many (0 if there is no such directory) or -ENOMEM.
+ * The names of the directories in @dir (none without it), in *@names
+ * (kvfree() it), from the dcache, where configfs keeps every directory:
+ * the cost is @dir's own entries, whatever the rest of the tree. Return:
+ * how many or -ENOMEM.
  */
-static int skex_mirror_shown(struct config_group *root, const char *a,
-			     const char *b, struct skex_mirror_name **names)
+static int skex_mirror_listdir(struct dentry *dir,
+			       struct skex_mirror_name **names)
 {
-	struct mutex *su_mutex = &root->cg_subsys->su_mutex;
-	struct config_item *ia = NULL, *ib = NULL, *item;
-	struct config_group *group = root;
-	struct skex_mirror_name *v = NULL;
+	struct skex_mirror_name *v;
 	unsigned int n = 0, max = 0;
-	int ret = 0;
+	struct dentry *child;
 
-	mutex_lock(su_mutex);
-	if (a) {
-		ia = config_group_find_item(root, a);
-		group = ia ? to_config_group(ia) : NULL;
+	*names = NULL;
+	if (!dir)
+		return 0;
+	/* directories come and go under the exclusive lock only */
+	inode_lock_shared(d_inode(dir));
+	spin_lock(&dir->d_lock);
+	skex_for_each_child(child, dir)
+		max++;
+	spin_unlock(&dir->d_lock);
+	v = kvcalloc(max ?: 1, sizeof(*v), GFP_KERNEL);
+	if (!v) {
+		inode_unlock_shared(d_inode(dir));
+		return -ENOMEM;
 	}
-	if (group && b) {
-		ib = config_group_find_item(group, b);
-		group = ib ? to_config_group(ib) : NULL;
+	spin_lock(&dir->d_lock);
+	skex_for_each_child(child, dir) {
+		if (n >= max)
+			break;
+		spin_lock_nested(&child->d_lock, DENTRY_D_LOCK_NESTED);
+		if (simple_positive(child) && d_is_dir(child))
+			strscpy(v[n++].s, child->d_name.name, sizeof(v->s));
+		spin_unlock(&child->d_lock);
 	}
-	if (group) {
-		list_for_each_entry(item, &group->cg_children, ci_entry)
-			max++;
-		v = kvcalloc(max ?: 1, sizeof(*v), GFP_KERNEL);
-		if (v)
-			list_for_each_entry(item, &group->cg_children, ci_entry)
-				strscpy(v[n++].s, config_item_name(item),
-					sizeof(v->s));
-		else
-			ret = -ENOMEM;
-	}
-	mutex_unlock(su_mutex);
-	config_item_put(ib);
-	config_item_put(ia);
+	spin_unlock(&dir->d_lock);
+	inode_unlock_shared(d_inode(dir));
 	*names = v;
-	return ret ?: n;
+	return n;
 }
 
 /*
@@ -258,8 +294,8 @@ static void skex_mirror_object(struct config_group *root, const char *name,
 	}
 	if (!odir)
 		return;
-	nhave = skex_mirror_shown(root, name, sub, &have);
 	sdir = skex_mirror_child(odir, sub);
+	nhave = skex_mirror_listdir(sdir, &have);
 	if (nhave < 0)
 		pr_warn("%pd/%s: cannot mirror: %d\n", rdir, name, nhave);
 	else if (sdir)
@@ -360,7 +396,7 @@ static void skex_mirror_shown_keys(struct config_group *root,
 	int i, n;
 	u16 key;
 
-	n = skex_mirror_shown(root, NULL, NULL, &have);
+	n = skex_mirror_listdir(root->cg_item.ci_dentry, &have);
 	for (i = 0; i < n; i++)
 		if (!kstrtou16(have[i].s, 10, &key))
 			__set_bit(key, keys);
@@ -471,13 +507,13 @@ static void skex_mirror_pass(struct skex_net *sn,
 			     const struct skex_change *chg)
 {
 	const struct cred *old = NULL;
-	struct cred *cred;
 
 	lockdep_assert_held(&skex_mirror_mutex);
-	cred = prepare_kernel_cred(&init_task);
-	if (cred)
-		old = override_creds(cred);
-	skex_mirror_cred = !!cred;
+	/* made once (not per pass), until stop */
+	if (!skex_mirror_cred)
+		skex_mirror_cred = prepare_kernel_cred(&init_task);
+	if (skex_mirror_cred)
+		old = override_creds(skex_mirror_cred);
 	WRITE_ONCE(skex_mirror_task, current);
 
 	switch (chg->what) {
@@ -501,10 +537,8 @@ static void skex_mirror_pass(struct skex_net *sn,
 	}
 
 	WRITE_ONCE(skex_mirror_task, NULL);
-	if (cred) {
+	if (old)
 		revert_creds(old);
-		put_cred(cred);
-	}
 }
 
 /**
@@ -559,5 +593,8 @@ void skex_mirror_stop(void)
 	skex_mirror_pass(NULL, &rules);
 	skex_mirror_pass(NULL, &groups);
 	skex_mirror_on = false;
+	if (skex_mirror_cred)
+		put_cred(skex_mirror_cred);
+	skex_mirror_cred = NULL;
 	mutex_unlock(&skex_mirror_mutex);
 }
