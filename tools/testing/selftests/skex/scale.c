@@ -19,6 +19,13 @@
  *                  the limit; a namespace cannot raise its limit above the
  *                  initial namespace's, a user-namespace root can lower its
  *                  own and cannot touch the initial namespace's
+ *   rules_init     a rule of 4096 address branches and one of 1,000
+ *                  content branches built through the sockopt front in
+ *                  the initial namespace (mirrored to configfs): the tree
+ *                  names exactly the engine's branches
+ *                  (/proc/net/skex_forward) after the build, after a
+ *                  TCP_FW_REPLACE_RULE that keeps some, renames some and
+ *                  drops the rest, after a delete and after a flush
  *   memcg_groups   a process in a cgroup with a small memory.max making
  *   memcg_rules    groups (rules) until it fails: ENOMEM well before the
  *                  namespace limit, memory.events counts "max", no OOM kill,
@@ -262,6 +269,176 @@ TEST_F_TIMEOUT(scale, groups_init, 60 * SCALE_T)
 	groups_round(_metadata, fd, N_GROUPS_INIT, 1000,
 		     "groups, initial namespace (configfs mirror)", true);
 	close(fd);
+}
+
+/* qsort() of names */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct names {
+	char **v;
+	unsigned int n;
+};
+
+static void names_free(struct names *s)
+{
+	while (s->n)
+		free(s->v[--s->n]);
+	free(s->v);
+	s->v = NULL;
+}
+
+static int names_add(struct names *s, const char *name)
+{
+	char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -1;
+	s->v = v;
+	s->v[s->n] = strdup(name);
+	return s->v[s->n] ? (int)s->n++ : -1;
+}
+
+/* The directories of forward/<port>/branches, sorted; -1: none. */
+static int tree_branches(uint16_t port, struct names *s)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/kernel/config/skex/forward/%u/branches",
+		 port);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && names_add(s, de->d_name) < 0)
+			break;
+	closedir(d);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), name_cmp);
+	return s->n;
+}
+
+/* The engine's branches of rule @port (/proc/net/skex_forward), sorted. */
+static int engine_branches(uint16_t port, struct names *s)
+{
+	char want[16], line[1024], name[64];
+	FILE *f = fopen("/proc/net/skex_forward", "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%u ", port);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)) &&
+		    sscanf(line + strlen(want), "%63s", name) == 1 &&
+		    strcmp(name, "-") && names_add(s, name) < 0)
+			break;
+	fclose(f);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), name_cmp);
+	return s->n;
+}
+
+/* configfs shows rule @port with exactly the engine's @n branches. */
+static void tree_is_engine(struct __test_metadata *_metadata, uint16_t port,
+			   int n)
+{
+	struct names t = {}, e = {};
+	unsigned int i;
+
+	ASSERT_EQ(n, engine_branches(port, &e));
+	ASSERT_EQ(n, tree_branches(port, &t));
+	for (i = 0; i < e.n; i++)
+		ASSERT_STREQ(e.v[i], t.v[i]) TH_LOG("rule %u, branch %u", port, i);
+	names_free(&t);
+	names_free(&e);
+}
+
+TEST_F_TIMEOUT(scale, rules_init, 120 * SCALE_T)
+{
+	static struct tcp_fw_branch_user br[N_BRANCHES];
+	const uint16_t pa = 40200, pc = 40201;
+	struct tcp_fw_replace_user r;
+	char name[16], pat[32], src[32];
+	uint64_t t0, tbr, tcont, trep;
+	unsigned int i, n;
+	int fd;
+
+	fd = ctl_socket();
+	ASSERT_LE(0, fd);
+	fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, pa, 0);
+	fw_rule(TCP_FW_DEL_RULE, TCP_CONTENT_FW, pc, 0);
+
+	/* 4096 address branches: br1 .. br4096 */
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, pa, 19999));
+	t0 = skex_now_us();
+	for (i = 0; i < N_BRANCHES; i++)
+		ASSERT_EQ(0, fw_host_branch(TCP_FW_ADD_BRANCH, pa, 19998,
+					       0x0a000000 + i))
+			TH_LOG("branch %u", i);
+	tbr = skex_now_us() - t0;
+	ASSERT_EQ(-ENOSPC, fw_host_branch(TCP_FW_ADD_BRANCH, pa, 19998,
+					     0x0b000000));
+	tree_is_engine(_metadata, pa, N_BRANCHES);
+	ASSERT_TRUE(fw_cfs_exists(pa, "br1"));
+	ASSERT_TRUE(fw_cfs_exists(pa, "br4096"));
+	ASSERT_STREQ("10.0.15.255/32", fw_cfs_get(pa, "br4096", "source"));
+
+	/* 1,000 content branches */
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_CONTENT_FW, pc, 19999));
+	t0 = skex_now_us();
+	for (i = 0; i < 1000; i++) {
+		snprintf(pat, sizeof(pat), "X-NoMatch-%06u", i);
+		ASSERT_EQ(0, fw_content_str(TCP_FW_ADD_BRANCH, pc, 19998, pat))
+			TH_LOG("branch %u", i);
+	}
+	tcont = skex_now_us() - t0;
+	tree_is_engine(_metadata, pc, 1000);
+	note("rules, initial namespace (configfs mirror): %u address branches added in %.2f s, 1000 content branches in %.2f s\n",
+	     N_BRANCHES, secs(tbr), secs(tcont));
+
+	/*
+	 * A replace: br1 .. br2048 stay (sources moved to 11.x), r1 .. r1024
+	 * are new, br2049 .. br4096 go.
+	 */
+	n = 0;
+	for (i = 0; i < 2048; i++, n++) {
+		snprintf(name, sizeof(name), "br%u", i + 1);
+		snprintf(src, sizeof(src), "::ffff:11.0.%u.%u", i >> 8, i & 255);
+		fw_br_addr(&br[n], name, 19998, src, 128);
+	}
+	for (i = 0; i < 1024; i++, n++) {
+		snprintf(name, sizeof(name), "r%u", i + 1);
+		snprintf(src, sizeof(src), "::ffff:12.0.%u.%u", i >> 8, i & 255);
+		fw_br_addr(&br[n], name, 19998, src, 128);
+	}
+	fw_repl(&r, TCP_ADDR_FW, pa, 19999, br, n);
+	t0 = skex_now_us();
+	ASSERT_EQ(0, fw_replace(&r));
+	trep = skex_now_us() - t0;
+	note("rules, initial namespace: replace of 4096 branches by %u (2048 kept) in %.2f s\n",
+	     n, secs(trep));
+	tree_is_engine(_metadata, pa, n);
+	ASSERT_FALSE(fw_cfs_exists(pa, "br2049"));
+	ASSERT_TRUE(fw_cfs_exists(pa, "r1024"));
+	ASSERT_STREQ("11.0.7.255/32", fw_cfs_get(pa, "br2048", "source"));
+
+	/* one branch deleted, then all of them flushed */
+	ASSERT_EQ(0, fw_host_branch(TCP_FW_DEL_BRANCH, pa, 19998, 0x0b000000));
+	tree_is_engine(_metadata, pa, n - 1);
+	ASSERT_FALSE(fw_cfs_exists(pa, "br1"));
+	ASSERT_EQ(0, fw_rule(TCP_FW_FLUSH_BRANCH, TCP_ADDR_FW, pa, 0));
+	tree_is_engine(_metadata, pa, 0);
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_ADDR_FW, pa, 0));
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_CONTENT_FW, pc, 0));
+	ASSERT_FALSE(fw_cfs_exists(pa, NULL));
+	ASSERT_FALSE(fw_cfs_exists(pc, NULL));
+	close(fd);
+	fw_call_fd = -1;
 }
 
 TEST_F_TIMEOUT(scale, rules_netns, 120 * SCALE_T)
