@@ -153,12 +153,12 @@ static struct dentry *skex_mirror_child(struct dentry *parent,
 }
 
 /*
- * mkdir (@make) or rmdir @name in @parent as the kernel. One that is
- * there already, or gone already, is no failure; another is logged.
- * Return: 0 or the error.
+ * mkdir (@make) or rmdir @name in @parent as the kernel; the caller holds
+ * the parent's inode lock. One that is there already, or gone already,
+ * is no failure; another is logged. Return: 0 or the error.
  */
-static int skex_mirror_dirop(struct dentry *parent, const char *name,
-			     bool make)
+static int skex_mirror_dirop_locked(struct dentry *parent, const char *name,
+				    bool make)
 {
 	struct inode *dir = d_inode(parent);
 	struct dentry *dentry;
@@ -169,7 +169,6 @@ static int skex_mirror_dirop(struct dentry *parent, const char *name,
 	if (make && !skex_mirror_cred)
 		return -ENOMEM;
 	skex_mirror_making = make;
-	inode_lock_nested(dir, I_MUTEX_PARENT);
 	dentry = skex_mirror_lookup(parent, name, make);
 	if (!dentry) {
 		err = -ENOENT;
@@ -184,7 +183,6 @@ static int skex_mirror_dirop(struct dentry *parent, const char *name,
 			      skex_vfs_rmdir(dir, dentry);
 		dput(dentry);
 	}
-	inode_unlock(dir);
 
 	if (make && !err)
 		for (i = 0; i < SKEX_CONFIGFS_PINS; i++)
@@ -198,6 +196,18 @@ static int skex_mirror_dirop(struct dentry *parent, const char *name,
 	return err;
 }
 
+/* skex_mirror_dirop_locked() with the parent's lock taken here. */
+static int skex_mirror_dirop(struct dentry *parent, const char *name,
+			     bool make)
+{
+	int err;
+
+	inode_lock_nested(d_inode(parent), I_MUTEX_PARENT);
+	err = skex_mirror_dirop_locked(parent, name, make);
+	inode_unlock(d_inode(parent));
+	return err;
+}
+
 static int skex_mirror_name_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct skex_mirror_name *)a)->s,
@@ -205,10 +215,11 @@ static int skex_mirror_name_cmp(const void *a, const void *b)
 }
 
 /*
- * The names of the directories in @dir (none without it), in *@names
- * (kvfree() it), from the dcache, where configfs keeps every directory:
- * the cost is @dir's own entries, whatever the rest of the tree. Return:
- * how many or -ENOMEM.
+ * The names of the directories in @dir, in *@names (kvfree() it), from
+ * the dcache, where configfs keeps every directory: the cost is @dir's
+ * own entries, whatever the rest of the tree. The caller holds @dir's
+ * inode lock (directories come and go under it). Return: how many or
+ * -ENOMEM.
  */
 static int skex_mirror_listdir(struct dentry *dir,
 			       struct skex_mirror_name **names)
@@ -218,19 +229,13 @@ static int skex_mirror_listdir(struct dentry *dir,
 	struct dentry *child;
 
 	*names = NULL;
-	if (!dir)
-		return 0;
-	/* directories come and go under the exclusive lock only */
-	inode_lock_shared(d_inode(dir));
 	spin_lock(&dir->d_lock);
 	skex_for_each_child(child, dir)
 		max++;
 	spin_unlock(&dir->d_lock);
 	v = kvcalloc(max ?: 1, sizeof(*v), GFP_KERNEL);
-	if (!v) {
-		inode_unlock_shared(d_inode(dir));
+	if (!v)
 		return -ENOMEM;
-	}
 	spin_lock(&dir->d_lock);
 	skex_for_each_child(child, dir) {
 		if (n >= max)
@@ -241,14 +246,14 @@ static int skex_mirror_listdir(struct dentry *dir,
 		spin_unlock(&child->d_lock);
 	}
 	spin_unlock(&dir->d_lock);
-	inode_unlock_shared(d_inode(dir));
 	*names = v;
 	return n;
 }
 
 /*
  * Make the directories in @dir what @want says: remove those of @have it
- * does not name, then make those it names that @have has not.
+ * does not name, then make those it names that @have has not. Under
+ * @dir's inode lock.
  */
 static void skex_mirror_diff(struct dentry *dir,
 			     struct skex_mirror_name *want, unsigned int nwant,
@@ -262,30 +267,48 @@ static void skex_mirror_diff(struct dentry *dir,
 		while (i < nwant && strcmp(want[i].s, have[j].s) < 0)
 			i++;
 		if (i >= nwant || strcmp(want[i].s, have[j].s))
-			skex_mirror_dirop(dir, have[j].s, false);
+			skex_mirror_dirop_locked(dir, have[j].s, false);
 	}
 	for (i = 0, j = 0; i < nwant; i++) {
 		while (j < nhave && strcmp(have[j].s, want[i].s) < 0)
 			j++;
 		if (j >= nhave || strcmp(have[j].s, want[i].s))
-			skex_mirror_dirop(dir, want[i].s, true);
+			skex_mirror_dirop_locked(dir, want[i].s, true);
 	}
 }
 
 /*
- * Show one object of @root, @name, and the directories in its @sub as
- * @want (@nwant of them) says; @nwant < 0: there is no such object, its
- * directory goes, its @sub first.
+ * What the engine has of object @id: the names of the directories in its
+ * sub-directory in *@names (kvfree() it; @names NULL: only whether it
+ * exists). Return: how many, -ENOENT if there is no such object (or no
+ * @sn), or -ENOMEM.
  */
-static void skex_mirror_object(struct config_group *root, const char *name,
-			       const char *sub, struct skex_mirror_name *want,
-			       int nwant)
+typedef int (*skex_mirror_want_t)(struct skex_net *sn, u16 id,
+				  struct skex_mirror_name **names);
+
+/*
+ * Show object @id of @root and the directories in its @sub as @want
+ * says; if there is no such object, its directory goes, its @sub first.
+ *
+ * A directory made with mkdir holds its object in the engine: removing it
+ * as the mirror (which only forgets the object) while the object is
+ * still there would free it under the engine. So a directory is removed
+ * only on what the engine says under the lock of the directory it is in,
+ * held from that reading to the rmdir: no mkdir can come in between. A
+ * directory made in excess does no harm (its make callback finds no
+ * object: ENOENT).
+ */
+static void skex_mirror_object(struct skex_net *sn, struct config_group *root,
+			       u16 id, const char *sub, skex_mirror_want_t want)
 {
 	struct dentry *rdir = root->cg_item.ci_dentry;
-	struct skex_mirror_name *have = NULL;
-	struct dentry *odir, *sdir;
-	int nhave;
+	struct skex_mirror_name *w = NULL, *have = NULL;
+	struct dentry *odir, *sdir = NULL;
+	int nwant, nhave;
+	char name[8];
 
+	snprintf(name, sizeof(name), "%u", id);
+	nwant = want(sn, id, NULL);
 	odir = skex_mirror_child(rdir, name);
 	if (nwant >= 0 && !odir) {
 		if (skex_mirror_dirop(rdir, name, true))
@@ -295,24 +318,32 @@ static void skex_mirror_object(struct config_group *root, const char *name,
 	if (!odir)
 		return;
 	sdir = skex_mirror_child(odir, sub);
-	nhave = skex_mirror_listdir(sdir, &have);
-	if (nhave < 0)
-		pr_warn("%pd/%s: cannot mirror: %d\n", rdir, name, nhave);
-	else if (sdir)
-		skex_mirror_diff(sdir, want, max(nwant, 0), have, nhave);
-	dput(sdir);
 	dput(odir);
-	kvfree(have);
-	if (nwant < 0)
-		skex_mirror_dirop(rdir, name, false);
+	if (sdir) {
+		inode_lock_nested(d_inode(sdir), I_MUTEX_PARENT);
+		nwant = want(sn, id, &w);
+		nhave = nwant == -ENOMEM ? 0 : skex_mirror_listdir(sdir, &have);
+		if (nwant == -ENOMEM || nhave < 0)
+			pr_warn("%pd/%s: cannot mirror: %d\n", rdir, name,
+				-ENOMEM);
+		else
+			skex_mirror_diff(sdir, w, max(nwant, 0), have, nhave);
+		inode_unlock(d_inode(sdir));
+		dput(sdir);
+		kvfree(have);
+		kvfree(w);
+	}
+	if (nwant != -ENOENT)
+		return;
+	inode_lock_nested(d_inode(rdir), I_MUTEX_PARENT);
+	if (want(sn, id, NULL) == -ENOENT)
+		skex_mirror_dirop_locked(rdir, name, false);
+	inode_unlock(d_inode(rdir));
 }
 
 /* ---- forwarding rules ---- */
 
-/*
- * The names of rule @port's branches in *@names (kvfree() it). Return:
- * how many, -ENOENT if there is no such rule (or no @sn), or -ENOMEM.
- */
+/* skex_mirror_want_t of rules: the names of rule @port's branches. */
 static int skex_mirror_branches(struct skex_net *sn, u16 port,
 				struct skex_mirror_name **names)
 {
@@ -321,12 +352,15 @@ static int skex_mirror_branches(struct skex_net *sn, u16 port,
 	int n = -ENOENT;
 
 	BUILD_BUG_ON(sizeof((*names)->s) < SKEX_FW_NAME_MAX);
-	*names = NULL;
+	if (names)
+		*names = NULL;
 	if (!sn)
 		return n;
 	mutex_lock(&sn->config_mutex);
 	rule = skex_fw_rule_find(sn->fw, port);
-	if (rule) {
+	if (rule && !names) {
+		n = rule->nbranches;
+	} else if (rule) {
 		unsigned int cap = rule->nbranches ?: 1;
 
 		*names = kvcalloc(cap, sizeof(**names), GFP_KERNEL);
@@ -345,18 +379,22 @@ static int skex_mirror_branches(struct skex_net *sn, u16 port,
 /* forward/<port>/ and its branches as the engine has them. */
 static void skex_mirror_rule(struct skex_net *sn, u16 port)
 {
-	struct skex_mirror_name *want;
-	char name[8];
-	int n;
+	skex_mirror_object(sn, &skex_forward_group, port, "branches",
+			   skex_mirror_branches);
+}
 
-	snprintf(name, sizeof(name), "%u", port);
-	n = skex_mirror_branches(sn, port, &want);
-	if (n == -ENOMEM)
-		pr_warn("forward/%s: cannot mirror: %d\n", name, n);
-	else
-		skex_mirror_object(&skex_forward_group, name, "branches",
-				   want, n);
-	kvfree(want);
+/* Whether rule @port has a branch @branch. */
+static bool skex_mirror_branch_exists(struct skex_net *sn, u16 port,
+				      const char *branch)
+{
+	struct skex_fw_rule *rule;
+	bool exists;
+
+	mutex_lock(&sn->config_mutex);
+	rule = skex_fw_rule_find(sn->fw, port);
+	exists = rule && skex_fw_branch_find(rule, branch);
+	mutex_unlock(&sn->config_mutex);
+	return exists;
 }
 
 /* forward/<port>/branches/<branch>/ as the engine has it. */
@@ -365,24 +403,24 @@ static void skex_mirror_branch(struct skex_net *sn, u16 port,
 {
 	struct dentry *forward = skex_forward_group.cg_item.ci_dentry;
 	struct dentry *rdir, *bdir;
-	struct skex_fw_rule *rule;
-	bool exists;
 	char name[8];
-
-	mutex_lock(&sn->config_mutex);
-	rule = skex_fw_rule_find(sn->fw, port);
-	exists = rule && skex_fw_branch_find(rule, branch);
-	mutex_unlock(&sn->config_mutex);
 
 	snprintf(name, sizeof(name), "%u", port);
 	rdir = skex_mirror_child(forward, name);
 	bdir = skex_mirror_child(rdir, "branches");
-	if (bdir)
-		skex_mirror_dirop(bdir, branch, exists);
-	else if (exists)
-		skex_mirror_rule(sn, port);	/* the rule is not shown yet */
-	dput(bdir);
 	dput(rdir);
+	if (!bdir) {
+		/* the rule is not shown yet */
+		if (skex_mirror_branch_exists(sn, port, branch))
+			skex_mirror_rule(sn, port);
+		return;
+	}
+	/* read and acted on under the lock (skex_mirror_object()) */
+	inode_lock_nested(d_inode(bdir), I_MUTEX_PARENT);
+	skex_mirror_dirop_locked(bdir, branch,
+				 skex_mirror_branch_exists(sn, port, branch));
+	inode_unlock(d_inode(bdir));
+	dput(bdir);
 }
 
 /*
@@ -392,11 +430,14 @@ static void skex_mirror_branch(struct skex_net *sn, u16 port,
 static void skex_mirror_shown_keys(struct config_group *root,
 				   unsigned long *keys)
 {
+	struct dentry *dir = root->cg_item.ci_dentry;
 	struct skex_mirror_name *have;
 	int i, n;
 	u16 key;
 
-	n = skex_mirror_listdir(root->cg_item.ci_dentry, &have);
+	inode_lock_shared(d_inode(dir));
+	n = skex_mirror_listdir(dir, &have);
+	inode_unlock_shared(d_inode(dir));
 	for (i = 0; i < n; i++)
 		if (!kstrtou16(have[i].s, 10, &key))
 			__set_bit(key, keys);
@@ -437,34 +478,41 @@ static void skex_mirror_rules(struct skex_net *sn)
 
 /* ---- socket groups ---- */
 
+/* skex_mirror_want_t of groups: the ports of group @gid. */
+static int skex_mirror_ports(struct skex_net *sn, u16 gid,
+			     struct skex_mirror_name **names)
+{
+	struct skex_group_spec *spec;
+	int i, n = -ENOENT;
+
+	if (names)
+		*names = NULL;
+	if (!sn)
+		return n;
+	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
+	if (!spec)
+		return -ENOMEM;
+	mutex_lock(&sn->config_mutex);
+	if (!skex_group_get(sn, gid, spec))
+		n = spec->nports;
+	mutex_unlock(&sn->config_mutex);
+	if (n >= 0 && names) {
+		*names = kcalloc(n ?: 1, sizeof(**names), GFP_KERNEL);
+		for (i = 0; *names && i < n; i++)
+			snprintf((*names)[i].s, sizeof((*names)->s), "%u",
+				 spec->ports[i].port);
+		if (!*names)
+			n = -ENOMEM;
+	}
+	kfree(spec);
+	return n;
+}
+
 /* groups/<gid>/ and its ports as the engine has them. */
 static void skex_mirror_group(struct skex_net *sn, u16 gid)
 {
-	struct skex_mirror_name *want = NULL;
-	struct skex_group_spec *spec;
-	char name[8];
-	int i, n = -ENOENT;
-
-	snprintf(name, sizeof(name), "%u", gid);
-	spec = kmalloc(sizeof(*spec), GFP_KERNEL);
-	if (spec && sn) {
-		mutex_lock(&sn->config_mutex);
-		if (!skex_group_get(sn, gid, spec))
-			n = spec->nports;
-		mutex_unlock(&sn->config_mutex);
-	}
-	if (n >= 0) {
-		want = kcalloc(n ?: 1, sizeof(*want), GFP_KERNEL);
-		for (i = 0; want && i < n; i++)
-			snprintf(want[i].s, sizeof(want->s), "%u",
-				 spec->ports[i].port);
-	}
-	if (!spec || (n >= 0 && !want))
-		pr_warn("groups/%s: cannot mirror: %d\n", name, -ENOMEM);
-	else
-		skex_mirror_object(&skex_groups_group, name, "ports", want, n);
-	kfree(want);
-	kfree(spec);
+	skex_mirror_object(sn, &skex_groups_group, gid, "ports",
+			   skex_mirror_ports);
 }
 
 /* Every group; @sn NULL: none any more (unload). */
