@@ -1796,4 +1796,160 @@ TEST_F_TIMEOUT(fw, target_cgroup, 120)
 	EXPECT_EQ(0, rmdir(cg));
 }
 
+/*
+ * issue 14: with net.ipv4.tcp_fastopen 0x400 (Fast Open on every listener
+ * without a socket option), Fast Open was on for the instant between the
+ * module listener's listen() and the module turning it off: a SYN with
+ * data then made a child in SYN_RECV tied to the module listener. Now
+ * never on: rules enabled again and again while Fast Open clients hammer
+ * their port make no Fast Open child (TCPFastOpenPassive), and every
+ * client's byte reaches the target (a direct one shows Fast Open works).
+ */
+static long fw_tcpext(const char *name)
+{
+	char names[4096], vals[4096], *n, *v, *sn, *sv;
+	long ret = -1;
+	FILE *f = fopen("/proc/net/netstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
+		if (strncmp(names, "TcpExt:", 7))
+			continue;
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(vals, " \n", &sv);
+		while (n && v) {
+			if (!strcmp(n, name)) {
+				ret = atol(v);
+				break;
+			}
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+struct fw_tfo {
+	uint16_t port;
+	int lfd[2];		/* R1 and D: a deleted rule hands off to D */
+	volatile int stop, stop_server;
+	int sent, got, bad;
+};
+
+static void *fw_tfo_client(void *arg)
+{
+	struct fw_tfo *t = arg;
+	struct skex_addr a;
+
+	fw_sockaddr("127.0.0.1", t->port, &a);
+	while (!t->stop) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (c < 0)
+			break;
+		if (sendto(c, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&a.ss,
+			   a.len) == 1) {
+			char ch;
+
+			t->sent++;
+			/* the target answers once it has the byte */
+			if (fw_read_exact(c, &ch, 1, 5000))
+				t->bad++;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void *fw_tfo_server(void *arg)
+{
+	struct fw_tfo *t = arg;
+	int w;
+
+	while (!t->stop_server) {
+		int a = fw_accept_any(t->lfd, 2, 50, &w);
+		char ch = 0;
+
+		if (a < 0)
+			continue;
+		if (fw_read_exact(a, &ch, 1, 5000) || ch != 'x')
+			t->bad++;
+		else
+			t->got++;
+		if (write(a, "y", 1) != 1)
+			t->bad++;
+		close(a);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fw, fastopen_listen, 240)
+{
+	struct fw_tfo t = { .port = self->p };
+	long before, after;
+	pthread_t tc, ts;
+	char ch;
+	int i, c, a, w;
+	FILE *f;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, fw_netns_lo(NULL));
+	f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "w");
+	ASSERT_NE(NULL, f);
+	/* client, client without cookie, server, without cookie, all */
+	ASSERT_LT(0, fprintf(f, "%d\n", 0x1 | 0x4 | 0x2 | 0x200 | 0x400));
+	ASSERT_EQ(0, fclose(f));
+	for (i = 0; i < NLST; i++) {
+		close(self->fd[i]);
+		self->fd[i] = fw_listen(i == 2 ? "0.0.0.0" : "::",
+					self->port[i], 256, false, NULL);
+		ASSERT_LE(0, self->fd[i]) TH_LOG("listen: %s", strerror(errno));
+	}
+
+	/* Fast Open works here: straight to R2 */
+	before = fw_tcpext("TCPFastOpenPassive");
+	ASSERT_LE(0, before);
+	{
+		struct skex_addr r2;
+
+		ASSERT_EQ(0, fw_sockaddr("127.0.0.1", self->port[1], &r2));
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		ASSERT_EQ(1, sendto(c, "x", 1, MSG_FASTOPEN,
+				    (struct sockaddr *)&r2.ss, r2.len));
+		a = fw_accept_any(&self->fd[1], 1, 5000, &w);
+		ASSERT_LE(0, a);
+		EXPECT_EQ(0, fw_read_exact(a, &ch, 1, 5000));
+		close(a);
+		close(c);
+	}
+	EXPECT_EQ(before + 1, fw_tcpext("TCPFastOpenPassive"));
+
+	before = fw_tcpext("TCPFastOpenPassive");
+	t.lfd[0] = self->fd[0];
+	t.lfd[1] = self->fd[IDX_D];
+	ASSERT_EQ(0, pthread_create(&ts, NULL, fw_tfo_server, &t));
+	ASSERT_EQ(0, pthread_create(&tc, NULL, fw_tfo_client, &t));
+	for (i = 0; i < 40; i++) {
+		ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+				     self->port[IDX_D]));
+		ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				     100));
+		skex_sleep_ms(20);
+		ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, self->p, 0));
+	}
+	t.stop = 1;
+	pthread_join(tc, NULL);
+	t.stop_server = 1;
+	pthread_join(ts, NULL);
+	after = fw_tcpext("TCPFastOpenPassive");
+	TH_LOG("%d Fast Open clients sent, %d bytes reached the target", t.sent,
+	       t.got);
+	EXPECT_EQ(before, after) TH_LOG("Fast Open children of the module's listener");
+	EXPECT_EQ(0, t.bad);
+	EXPECT_LT(0, t.got);
+}
+
 TEST_HARNESS_MAIN
