@@ -55,6 +55,20 @@
  *                      timeouts, linger, ...), the same as one accepted
  *                      directly (not SO_PRIORITY: sk_clone_lock() clears
  *                      it, for the kernel's children too)
+ *   target_closes      issue 14: the target stops listening while connections
+ *                      are handed to it: each reaches it, the default port or
+ *                      is reset by its close; none dropped, no socket left
+ *   inet_target        issue 14: an IPv4 client handed to an AF_INET listener
+ *                      is an AF_INET socket (SO_DOMAIN, IPV6_JOIN_ANYCAST, no
+ *                      anycast left after close), to a dual-stack one a mapped
+ *                      IPv6 one, as direct connections
+ *   target_policy      issue 14: targets with MD5 keys, a socket filter or a
+ *                      reuseport BPF program are refused (default port; reset
+ *                      when it has keys too)
+ *   target_cgroup      issue 14: a forwarded connection is in the target's
+ *                      cgroup: a cgroup-BPF egress drop applies to it
+ *   fastopen_listen    issue 14: no Fast Open child on a module listener with
+ *                      tcp_fastopen 0x400, rules enabled again and again
  */
 #define _GNU_SOURCE
 #include <dirent.h>
