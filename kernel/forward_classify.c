@@ -88,6 +88,8 @@ struct skex_fw_lsn {
 	struct mem_cgroup *memcg;
 	struct list_head batch;
 	struct request_sock *taken;
+	/* a connection's room kept for the next child: listen work only */
+	struct skex_fw_conn *spare;
 	void (*data_ready)(struct sock *sk);	/* stock callbacks */
 	void (*state_change)(struct sock *sk);
 	struct work_struct work;
@@ -707,14 +709,24 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 			      struct request_sock *req, u32 window,
 			      unsigned long timeout)
 {
-	struct skex_fw_conn *conn;
+	struct skex_fw_conn *conn = lsn->spare;
 	u16 port, def_port;
 	u64 seq;
 
-	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
-		       GFP_KERNEL_ACCOUNT);
-	if (!conn)
-		return false;
+	/*
+	 * The room of a connection decided at once is kept for the next one:
+	 * most are, and then nothing is allocated per connection. Only the
+	 * listen work parks, one child at a time.
+	 */
+	lsn->spare = NULL;
+	if (!conn) {
+		conn = kmalloc(offsetof(struct skex_fw_conn, st) +
+			       SKEX_FC_STATE_MAX, GFP_KERNEL_ACCOUNT);
+		if (!conn)
+			return false;
+	}
+	/* @gen 0 is no snapshot's: @st is started at the first look */
+	memset(conn, 0, offsetof(struct skex_fw_conn, st));
 	/* one reference for the parking, one for us until we are done */
 	refcount_set(&conn->ref, 2);
 	conn->lsn = lsn;
@@ -734,7 +746,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	if (skex_fw_conn_decide(conn, &port, &seq, &def_port)) {
 		skex_fw_child_detach(lsn, child);
 		release_sock(child);
-		kfree(conn);
+		lsn->spare = conn;
 		skex_fw_deliver(lsn->rule, child, req, port, seq, def_port);
 		return true;
 	}
@@ -750,7 +762,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 		*lsn->late_tail = req;
 		lsn->late_tail = &req->dl_next;
 		spin_unlock_bh(&lsn->lock);
-		kfree(conn);
+		lsn->spare = conn;
 		return true;
 	}
 	list_add_tail(&conn->node, &lsn->parked);
@@ -1189,6 +1201,7 @@ static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
 
 	sock_release(lsn->sock);
 	mem_cgroup_put(lsn->memcg);
+	kfree(lsn->spare);
 	kfree(lsn);
 }
 
