@@ -44,7 +44,9 @@
 #include "forward.h"
 #include "forward_classify.h"
 
+#include <linux/bpf-cgroup.h>
 #include <linux/bsearch.h>
+#include <linux/cgroup.h>
 #include <linux/ctype.h>
 #include <linux/in.h>
 #include <linux/memcontrol.h>
@@ -63,6 +65,8 @@
 #include <net/ipv6.h>
 #include <net/request_sock.h>
 #include <net/sock.h>
+#include <net/sock_reuseport.h>
+#include <net/transp_v6.h>
 #include <net/tcp.h>
 
 #define SKEX_FW_BACKLOG		4096
@@ -84,6 +88,8 @@ struct skex_fw_lsn {
 	struct mem_cgroup *memcg;
 	struct list_head batch;
 	struct request_sock *taken;
+	/* a connection's room kept for the next child: listen work only */
+	struct skex_fw_conn *spare;
 	void (*data_ready)(struct sock *sk);	/* stock callbacks */
 	void (*state_change)(struct sock *sk);
 	struct work_struct work;
@@ -117,8 +123,6 @@ struct skex_fw_conn {
 	u64 gen;			/* the snapshot @st follows */
 	struct skex_fc_state st;	/* last: SKEX_FC_STATE_MAX bytes */
 };
-
-enum skex_fw_queued { SKEX_FW_SKIP, SKEX_FW_QUEUED, SKEX_FW_GONE };
 
 static void skex_fw_listen_ready(struct sock *sk);
 
@@ -282,37 +286,174 @@ static void skex_fw_inherit(struct sock *child, const struct sock *target)
 }
 
 /*
+ * Whether @target has a policy that a connection it did not answer itself
+ * would bypass: TCP-MD5 or TCP-AO keys (the session would not be
+ * authenticated), a socket filter or a reuseport BPF program (neither saw
+ * the SYN). Such a target is refused, as a missing one. Under RCU.
+ */
+static bool skex_fw_target_refused(const struct sock *target)
+{
+	const struct sock_reuseport *reuse;
+#ifdef CONFIG_TCP_MD5SIG
+	const struct tcp_md5sig_info *md5;
+
+	md5 = rcu_dereference(tcp_sk(target)->md5sig_info);
+	if (md5 && !hlist_empty(&md5->head))
+		return true;
+#endif
+#ifdef CONFIG_TCP_AO
+	if (rcu_access_pointer(tcp_sk(target)->ao_info))
+		return true;
+#endif
+	if (rcu_access_pointer(target->sk_filter))
+		return true;
+	reuse = rcu_dereference(target->sk_reuseport_cb);
+	return reuse && rcu_access_pointer(reuse->prog);
+}
+
+/*
+ * Give @child the cgroup (v2, and the v1 net_cls/net_prio ids) of @target,
+ * as sk_clone_lock() gives a child its listener's: cgroup-BPF programs and
+ * `socket cgroupv2` matches see it as the target's connection. It was the
+ * module listener's, made by a kworker (the root cgroup).
+ */
+static void skex_fw_take_cgroup(struct sock *child, struct sock *target)
+{
+#ifdef CONFIG_SOCK_CGROUP_DATA
+	struct sock_cgroup_data *skcd = &child->sk_cgrp_data;
+	struct cgroup *old = sock_cgroup_ptr(skcd);
+	struct cgroup *cgrp = sock_cgroup_ptr(&target->sk_cgrp_data);
+
+	if (cgrp != old && cgrp) {
+		/* as cgroup_sk_clone() */
+		cgroup_get(cgrp);
+		cgroup_bpf_get(cgrp);
+		/* readers in softirq: the old one is freed after RCU */
+		WRITE_ONCE(skcd->cgroup, cgrp);
+		if (old) {
+			/* as cgroup_sk_free() */
+			cgroup_bpf_put(old);
+			cgroup_put(old);
+		}
+	}
+#ifdef CONFIG_CGROUP_NET_CLASSID
+	sock_cgroup_set_classid(skcd,
+				sock_cgroup_classid(&target->sk_cgrp_data));
+#endif
+#ifdef CONFIG_CGROUP_NET_PRIO
+	sock_cgroup_set_prioidx(skcd,
+				sock_cgroup_prioidx(&target->sk_cgrp_data));
+#endif
+#endif
+}
+
+/* ipv4_specific, which 6.12 no longer exports: see skex_fw_open_work() */
+static const struct inet_connection_sock_af_ops *skex_fw_v4_ops;
+
+/*
+ * Whether @child, an IPv4 client's child of the dual-stack module listener
+ * (a v4-mapped tcp6 socket), can become the plain IPv4 socket an AF_INET
+ * listener's own child would be (skex_fw_to_inet()).
+ */
+static bool skex_fw_can_inet(const struct sock *child)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	return child->sk_prot == &tcpv6_prot && !ipv6_only_sock(child) &&
+	       ipv6_addr_v4mapped(&child->sk_v6_daddr) &&
+	       READ_ONCE(skex_fw_v4_ops);
+#else
+	return false;
+#endif
+}
+
+/*
+ * Make @child an IPv4 socket, as IPV6_ADDRFORM does: an AF_INET listener
+ * grafts it on an AF_INET socket (inet_stream_ops: inet_release, not
+ * inet6_release), where a v4-mapped tcp6 socket would keep IPv6 state the
+ * release never frees (an IPv6 anycast address joined on it stays on the
+ * device). The child is fresh from tcp_v6_syn_recv_sock(): no IPv6 option,
+ * flow label, multicast or anycast membership to free, its MSS already
+ * for IPv4 headers; the struct sock stays in the tcp6 slab
+ * (sk_prot_creator). Under the child's bh lock, before it is queued.
+ */
+static void skex_fw_to_inet(struct sock *child)
+{
+	struct net *net = sock_net(child);
+
+	sock_prot_inuse_add(net, child->sk_prot, -1);
+	sock_prot_inuse_add(net, &tcp_prot, 1);
+	WRITE_ONCE(child->sk_prot, &tcp_prot);
+	WRITE_ONCE(inet_csk(child)->icsk_af_ops, READ_ONCE(skex_fw_v4_ops));
+	WRITE_ONCE(child->sk_family, AF_INET);
+}
+
+/*
+ * inet_csk_reqsk_queue_add(), but a target that stopped listening since
+ * the lookup is only refused (the caller tries the default port) instead
+ * of resetting the child; the family change for an AF_INET target is made
+ * only once the queueing cannot fail.
+ */
+static bool skex_fw_queue_add(struct sock *target, struct request_sock *req,
+			      struct sock *child, bool to_inet)
+{
+	struct request_sock_queue *queue = &inet_csk(target)->icsk_accept_queue;
+
+	spin_lock(&queue->rskq_lock);
+	if (unlikely(target->sk_state != TCP_LISTEN)) {
+		spin_unlock(&queue->rskq_lock);
+		return false;
+	}
+	if (to_inet)
+		skex_fw_to_inet(child);
+	req->sk = child;
+	req->dl_next = NULL;
+	if (!queue->rskq_accept_head)
+		WRITE_ONCE(queue->rskq_accept_head, req);
+	else
+		queue->rskq_accept_tail->dl_next = req;
+	queue->rskq_accept_tail = req;
+	sk_acceptq_added(target);
+	spin_unlock(&queue->rskq_lock);
+	return true;
+}
+
+/*
  * Queue @child on the listener of @port. Under RCU with BHs off and the
  * child's bh lock held, as tcp_v4_rcv() queues a child.
  */
-static enum skex_fw_queued skex_fw_queue(struct sock *child,
-					 struct request_sock *req, u16 port,
-					 atomic64_t *hits)
+static bool skex_fw_queue(struct sock *child, struct request_sock *req,
+			  u16 port, atomic64_t *hits)
 {
 	struct sock *target;
+	bool to_inet;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
 	lockdep_assert_in_softirq();
 	lockdep_assert_held(&child->sk_lock.slock);
 	if (!port)
-		return SKEX_FW_SKIP;
+		return false;
 	target = skex_fw_lookup(child, port);
 	if (!target || target->sk_state != TCP_LISTEN ||
-	    sk_acceptq_is_full(target) || skex_fw_is_ours(target))
-		return SKEX_FW_SKIP;
+	    sk_acceptq_is_full(target) || skex_fw_is_ours(target) ||
+	    skex_fw_target_refused(target))
+		return false;
 	/* An IPv4 socket cannot be accepted from an IPv6 listener. */
 	if (child->sk_family != AF_INET6 && target->sk_family == AF_INET6)
-		return SKEX_FW_SKIP;
+		return false;
+	to_inet = child->sk_family == AF_INET6 && target->sk_family == AF_INET;
+	if (to_inet && !skex_fw_can_inet(child))
+		return false;
 
 	child->sk_uid = target->sk_uid;
 	skex_fw_inherit(child, target);
-	if (!inet_csk_reqsk_queue_add(target, req, child))
-		return SKEX_FW_GONE;	/* target stopped listening: reset */
+	skex_fw_take_cgroup(child, target);
+	if (!skex_fw_queue_add(target, req, child, to_inet))
+		return false;	/* it stopped listening: try the next */
 	/* counted before the application can see it */
 	if (hits)
 		atomic64_inc(hits);
 	target->sk_data_ready(target);
-	return SKEX_FW_QUEUED;
+	return true;
 }
 
 /* As inet_child_forget(): reset the child and let it go. */
@@ -336,8 +477,8 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 			    u16 def_port)
 {
 	struct skex_fw_net *fw = rule->fw;
-	enum skex_fw_queued res = SKEX_FW_SKIP;
 	struct skex_fw_tab *tab;
+	bool queued = false;
 
 	if (!READ_ONCE(fw->dying) && check_net(sock_net(child)))
 		skex_sk_net_refcnt_upgrade(child);
@@ -348,20 +489,20 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 	bh_lock_sock(child);
 	tab = rcu_dereference(rule->tab);
 	if (port)
-		res = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
-	if (res == SKEX_FW_SKIP)
-		res = skex_fw_queue(child, req, def_port,
-				    &rule->default_hits);
-	/* counted before the client can see the reset */
-	if (res != SKEX_FW_QUEUED)
+		queued = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
+	if (!queued)
+		queued = skex_fw_queue(child, req, def_port,
+				       &rule->default_hits);
+	if (!queued) {
+		/* counted before the client can see the reset */
 		atomic64_inc(&rule->dropped);
-	if (res == SKEX_FW_SKIP)
 		skex_fw_reset(child);
+	}
 	bh_unlock_sock(child);
 	local_bh_enable();
 	rcu_read_unlock();
 
-	if (res != SKEX_FW_QUEUED)
+	if (!queued)
 		reqsk_put(req);
 	sock_put(child);
 }
@@ -568,14 +709,24 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 			      struct request_sock *req, u32 window,
 			      unsigned long timeout)
 {
-	struct skex_fw_conn *conn;
+	struct skex_fw_conn *conn = lsn->spare;
 	u16 port, def_port;
 	u64 seq;
 
-	conn = kzalloc(offsetof(struct skex_fw_conn, st) + SKEX_FC_STATE_MAX,
-		       GFP_KERNEL_ACCOUNT);
-	if (!conn)
-		return false;
+	/*
+	 * The room of a connection decided at once is kept for the next one:
+	 * most are, and then nothing is allocated per connection. Only the
+	 * listen work parks, one child at a time.
+	 */
+	lsn->spare = NULL;
+	if (!conn) {
+		conn = kmalloc(offsetof(struct skex_fw_conn, st) +
+			       SKEX_FC_STATE_MAX, GFP_KERNEL_ACCOUNT);
+		if (!conn)
+			return false;
+	}
+	/* @gen 0 is no snapshot's: @st is started at the first look */
+	memset(conn, 0, offsetof(struct skex_fw_conn, st));
 	/* one reference for the parking, one for us until we are done */
 	refcount_set(&conn->ref, 2);
 	conn->lsn = lsn;
@@ -595,7 +746,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	if (skex_fw_conn_decide(conn, &port, &seq, &def_port)) {
 		skex_fw_child_detach(lsn, child);
 		release_sock(child);
-		kfree(conn);
+		lsn->spare = conn;
 		skex_fw_deliver(lsn->rule, child, req, port, seq, def_port);
 		return true;
 	}
@@ -611,7 +762,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 		*lsn->late_tail = req;
 		lsn->late_tail = &req->dl_next;
 		spin_unlock_bh(&lsn->lock);
-		kfree(conn);
+		lsn->spare = conn;
 		return true;
 	}
 	list_add_tail(&conn->node, &lsn->parked);
@@ -832,6 +983,41 @@ bind:
 }
 
 /*
+ * As inet_listen(), without ever enabling Fast Open on the socket: with
+ * net.ipv4.tcp_fastopen including 0x400 (Fast Open on every listener
+ * without a socket option), inet_listen() would let a SYN with data make
+ * a child in SYN_RECV before it could be turned off, whose request sock
+ * stays tied to this listener's Fast Open queue and cannot be handed off.
+ */
+static int skex_fw_sock_listen(struct sock *sk, int backlog)
+{
+	int err;
+
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+	err = inet_csk_listen_start(sk);
+	if (!err)
+		tcp_call_bpf(sk, BPF_SOCK_OPS_TCP_LISTEN_CB, 0, NULL);
+	release_sock(sk);
+	return err;
+}
+
+/*
+ * Learn the af_ops of a plain IPv4 TCP socket (ipv4_specific), which
+ * skex_fw_to_inet() gives a child that becomes IPv4: from a socket made
+ * for it. Without it, such children are not handed to AF_INET listeners.
+ */
+static void skex_fw_get_v4_ops(struct net *net)
+{
+	struct socket *sock;
+
+	if (sock_create_kern(net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock))
+		return;
+	WRITE_ONCE(skex_fw_v4_ops, inet_csk(sock->sk)->icsk_af_ops);
+	sock_release(sock);
+}
+
+/*
  * Runs in a kworker, so that the socket and its children belong to the
  * root cgroup rather than to whoever configured the rule (cgroup-BPF, the
  * task's LSM context); its memory (struct sock, the socket inode) is
@@ -862,16 +1048,14 @@ static void skex_fw_open_work(struct work_struct *work)
 	write_unlock_bh(&sk->sk_callback_lock);
 	lsn->sock = sock;
 
-	err = kernel_listen(sock, SKEX_FW_BACKLOG);
+	err = skex_fw_sock_listen(sk, SKEX_FW_BACKLOG);
 	if (err) {
 		lsn->sock = NULL;
 		sock_release(sock);
 		goto out;
 	}
-	/* No Fast Open: its request socks cannot change listener. */
-	lock_sock(sk);
-	WRITE_ONCE(inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen, 0);
-	release_sock(sk);
+	if (!READ_ONCE(skex_fw_v4_ops))
+		skex_fw_get_v4_ops(op->net);
 out:
 	op->err = err;
 }
@@ -1017,6 +1201,7 @@ static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
 
 	sock_release(lsn->sock);
 	mem_cgroup_put(lsn->memcg);
+	kfree(lsn->spare);
 	kfree(lsn);
 }
 

@@ -55,15 +55,34 @@
  *                      timeouts, linger, ...), the same as one accepted
  *                      directly (not SO_PRIORITY: sk_clone_lock() clears
  *                      it, for the kernel's children too)
+ *   target_closes      issue 14: the target stops listening while connections
+ *                      are handed to it: each reaches it, the default port or
+ *                      is reset by its close; none dropped, no socket left
+ *   inet_target        issue 14: an IPv4 client handed to an AF_INET listener
+ *                      is an AF_INET socket (SO_DOMAIN, IPV6_JOIN_ANYCAST, no
+ *                      anycast left after close), to a dual-stack one a mapped
+ *                      IPv6 one, as direct connections
+ *   target_policy      issue 14: targets with MD5 keys, a socket filter or a
+ *                      reuseport BPF program are refused (default port; reset
+ *                      when it has keys too)
+ *   target_cgroup      issue 14: a forwarded connection is in the target's
+ *                      cgroup: a cgroup-BPF egress drop applies to it
+ *   fastopen_listen    issue 14: no Fast Open child on a module listener with
+ *                      tcp_fastopen 0x400, rules enabled again and again
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <linux/bpf.h>
+#include <linux/filter.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -1375,6 +1394,576 @@ TEST_F(fw, listener_options)
 	close(a2);
 	close(c1);
 	close(c2);
+}
+
+/*
+ * issue 14: the target stops listening while connections are handed to
+ * it. Every client gets the default port's answer, the target's, or a
+ * reset from the target's close (it was queued there); none is reset by
+ * the module (dropped) while the default port listens, and no socket is
+ * left behind.
+ */
+#define CLOSE_N		1000
+
+struct fw_closer {
+	uint16_t port;
+	int dfd;		/* the default port's listener */
+	volatile int stop;
+	int cycles;
+};
+
+static void *fw_closer_main(void *arg)
+{
+	struct fw_closer *cl = arg;
+	unsigned int seed = 1;
+
+	while (!cl->stop) {
+		int fd = fw_listen("::", cl->port, 64, false, NULL), a;
+
+		if (fd < 0) {
+			usleep(100);
+			continue;
+		}
+		usleep(rand_r(&seed) % 400);
+		while ((a = accept4(fd, NULL, NULL, 0)) >= 0) {
+			if (write(a, "R", 1) != 1)
+				break;
+			close(a);
+		}
+		close(fd);	/* resets what is still queued */
+		cl->cycles++;
+	}
+	return NULL;
+}
+
+static void *fw_answer_main(void *arg)
+{
+	struct fw_closer *cl = arg;
+
+	while (!cl->stop) {
+		struct pollfd p = { .fd = cl->dfd, .events = POLLIN };
+		int a;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		a = accept4(cl->dfd, NULL, NULL, 0);
+		if (a < 0)
+			continue;
+		if (write(a, "D", 1) != 1)
+			break;
+		close(a);
+	}
+	return NULL;
+}
+
+/* TCP sockets allocated in the system (/proc/net/sockstat), -1: unknown */
+static long fw_tcp_alloc(void)
+{
+	char line[256];
+	long alloc = -1;
+	FILE *f = fopen("/proc/net/sockstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %*d orphan %*d tw %*d alloc %ld",
+			   &alloc) == 1)
+			break;
+	fclose(f);
+	return alloc;
+}
+
+TEST_F_TIMEOUT(fw, target_closes, 300)
+{
+	struct fw_closer cl = { .port = self->port[0] };
+	int got_r = 0, got_d = 0, reset = 0, lost = 0, eof = 0, i;
+	long base, now = -1;
+	pthread_t tc, ta;
+	char ch;
+
+	close(self->fd[0]);
+	self->fd[0] = -1;
+	cl.dfd = self->fd[IDX_D];
+	base = fw_tcp_alloc();
+	ASSERT_LE(0, base);
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 100));
+	ASSERT_EQ(0, pthread_create(&tc, NULL, fw_closer_main, &cl));
+	ASSERT_EQ(0, pthread_create(&ta, NULL, fw_answer_main, &cl));
+	for (i = 0; i < CLOSE_N; i++) {
+		int c = fw_connect(NULL, "127.0.0.1", self->p);
+
+		if (c < 0) {
+			reset++;	/* reset before connect() returned */
+			continue;
+		}
+		if (!fw_read_exact(c, &ch, 1, 5000)) {
+			if (ch == 'R')
+				got_r++;
+			else
+				got_d++;
+		} else if (errno == ECONNRESET) {
+			reset++;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			lost++;
+		} else {
+			eof++;
+		}
+		close(c);
+	}
+	cl.stop = 1;
+	pthread_join(tc, NULL);
+	pthread_join(ta, NULL);
+	TH_LOG("%d to the target, %d to the default, %d reset by the target's close, %d listen cycles",
+	       got_r, got_d, reset, cl.cycles);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, eof);
+	EXPECT_EQ(0, fw_cfs_num(self->p, NULL, "dropped"));
+	EXPECT_EQ(got_d, fw_cfs_num(self->p, NULL, "default_hits"));
+	EXPECT_EQ(got_r + reset, fw_cfs_num(self->p, "br1", "hits"));
+	EXPECT_EQ(CLOSE_N, got_r + got_d + reset);
+
+	/* every socket freed: the count is back where it was */
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, self->p, 0));
+	for (i = 0; i < 100; i++) {
+		now = fw_tcp_alloc();
+		if (now <= base)
+			break;
+		skex_sleep_ms(100);
+	}
+	EXPECT_GE(base, now) TH_LOG("%ld TCP sockets before, %ld after", base, now);
+}
+
+/*
+ * issue 14: an IPv4 client handed to an AF_INET listener gets the socket
+ * an AF_INET listener's own child is (AF_INET, released by inet_release),
+ * to a dual-stack listener a v4-mapped IPv6 one, as a direct connection
+ * to each: SO_DOMAIN, getsockname()'s family and IPV6_JOIN_ANYCAST (on an
+ * IPv6 socket an anycast address joined is left at close; on a mapped
+ * socket released as IPv4 it stayed on the device).
+ */
+static bool fw_anycast_joined(const char *hex)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/net/anycast6", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, hex);
+	fclose(f);
+	return found;
+}
+
+/* IPV6_JOIN_ANYCAST of fd00::a1 on lo: 0 or errno */
+static int fw_join_anycast(int fd)
+{
+	struct ipv6_mreq m = { .ipv6mr_interface = if_nametoindex("lo") };
+
+	inet_pton(AF_INET6, "fd00::a1", &m.ipv6mr_multiaddr);
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_ANYCAST, &m,
+			  sizeof(m)) ? errno : 0;
+}
+
+TEST_F(fw, inet_target)
+{
+	static const char *const src[2] = { "127.0.0.2", "127.0.0.3" };
+	static const char ac[] = "fd0000000000000000000000000000a1";
+	static const int tgt[2] = { 2, 0 };	/* R3 AF_INET, R1 dual */
+	int k, i;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, fw_netns_lo(NULL));
+	/* anycast needs a prefix of the device (a host, not a router) */
+	ASSERT_EQ(0, system("ip -6 addr add fd00::1/64 dev lo nodad"));
+	for (i = 0; i < NLST; i++) {
+		close(self->fd[i]);
+		self->fd[i] = fw_listen(i == 2 ? "0.0.0.0" : "::",
+					self->port[i], 256, false, NULL);
+		ASSERT_LE(0, self->fd[i]) TH_LOG("listen: %s", strerror(errno));
+	}
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[2],
+			     src[0], "255.255.255.255"));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     src[1], "255.255.255.255"));
+
+	for (k = 0; k < 2; k++) {
+		int c[2], a[2], dom[2], join[2], w;
+		struct sockaddr_storage ss[2];
+		socklen_t len;
+
+		for (i = 0; i < 2; i++) {
+			/* i 0: straight to the target, 1: through the rule */
+			c[i] = fw_connect(src[k], "127.0.0.1",
+					  i ? self->p : self->port[tgt[k]]);
+			ASSERT_LE(0, c[i]);
+			a[i] = fw_accept_any(&self->fd[tgt[k]], 1, 5000, &w);
+			ASSERT_LE(0, a[i]) TH_LOG("%s: nothing on the target",
+						  src[k]);
+			len = sizeof(int);
+			ASSERT_EQ(0, getsockopt(a[i], SOL_SOCKET, SO_DOMAIN,
+						&dom[i], &len));
+			len = sizeof(ss[i]);
+			ASSERT_EQ(0, getsockname(a[i],
+						 (struct sockaddr *)&ss[i],
+						 &len));
+			join[i] = fw_join_anycast(a[i]);
+			close(a[i]);
+			close(c[i]);
+			/* nothing of it stays after the close */
+			EXPECT_FALSE(fw_anycast_joined(ac))
+				TH_LOG("%s %s: anycast address left behind",
+				       src[k], i ? "forwarded" : "direct");
+		}
+		EXPECT_EQ(k ? AF_INET6 : AF_INET, dom[0]);
+		EXPECT_EQ(dom[0], dom[1]) TH_LOG("%s: SO_DOMAIN", src[k]);
+		EXPECT_EQ(ss[0].ss_family, ss[1].ss_family);
+		EXPECT_EQ(k ? 0 : ENOPROTOOPT, join[0]) TH_LOG("%s", strerror(join[0]));
+		EXPECT_EQ(join[0], join[1]) TH_LOG("%s: IPV6_JOIN_ANYCAST %s",
+						   src[k], strerror(join[1]));
+	}
+}
+
+/*
+ * issue 14: a target whose policy the hand-off would bypass is refused:
+ * TCP-MD5 keys (the session would not be authenticated), a socket filter,
+ * a reuseport BPF program; the connection goes to the default port, and is
+ * reset when the default port has keys too.
+ */
+static int fw_md5(int fd, const char *peer, int keylen)
+{
+	struct tcp_md5sig m;
+	struct skex_addr a;
+
+	memset(&m, 0, sizeof(m));
+	if (fw_sockaddr(peer, 0, &a))
+		return -1;
+	memcpy(&m.tcpm_addr, &a.ss, a.len);
+	m.tcpm_keylen = keylen;
+	memcpy(m.tcpm_key, "skex-key", 8);
+	return setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &m, sizeof(m));
+}
+
+TEST_F(fw, target_policy)
+{
+	struct sock_filter all[] = { BPF_STMT(BPF_RET | BPF_K, 0xffffffff) };
+	struct sock_filter first[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog fall = { .len = 1, .filter = all };
+	struct sock_fprog ffirst = { .len = 1, .filter = first };
+	const char *c2 = "127.0.0.2";
+	char buf[8];
+	int c, err, w;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+			     "127.0.0.0", "255.0.0.0"));
+	EXPECT_EQ(0, one_conn(_metadata, self, c2, "127.0.0.1", "a", 5000));
+
+	/* R1 wants MD5 from this client: not an unsigned session */
+	ASSERT_EQ(0, fw_md5(self->fd[0], "::ffff:127.0.0.2", 8))
+		TH_LOG("TCP_MD5SIG: %s", strerror(errno));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, c2, "127.0.0.1", "b", 5000));
+	/* the key deleted: R1 again */
+	ASSERT_EQ(0, fw_md5(self->fd[0], "::ffff:127.0.0.2", 0));
+	EXPECT_EQ(0, one_conn(_metadata, self, c2, "127.0.0.1", "c", 5000));
+
+	/* a socket filter, even one that takes everything */
+	ASSERT_EQ(0, setsockopt(self->fd[0], SOL_SOCKET, SO_ATTACH_FILTER,
+				&fall, sizeof(fall)));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, c2, "127.0.0.1", "d", 5000));
+	ASSERT_EQ(0, setsockopt(self->fd[0], SOL_SOCKET, SO_DETACH_FILTER,
+				&w, sizeof(w)));
+	EXPECT_EQ(0, one_conn(_metadata, self, c2, "127.0.0.1", "e", 5000));
+
+	/* a reuseport group with a BPF program, on R2 for 127.0.0.3 */
+	close(self->fd[1]);
+	self->fd[1] = fw_listen("::", self->port[1], 64, true, NULL);
+	ASSERT_LE(0, self->fd[1]);
+	ASSERT_EQ(0, setsockopt(self->fd[1], SOL_SOCKET,
+				SO_ATTACH_REUSEPORT_CBPF, &ffirst,
+				sizeof(ffirst)));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, self->port[1],
+			     "127.0.0.3", "255.255.255.255"));
+	EXPECT_EQ(IDX_D, one_conn(_metadata, self, "127.0.0.3", "127.0.0.1",
+				  "f", 5000));
+
+	/* the default port wants MD5 too: reset, counted dropped */
+	ASSERT_EQ(0, fw_md5(self->fd[0], "::ffff:127.0.0.2", 8));
+	ASSERT_EQ(0, fw_md5(self->fd[IDX_D], "::ffff:127.0.0.2", 8));
+	c = fw_connect(c2, "127.0.0.1", self->p);
+	err = errno;
+	if (c >= 0) {
+		EXPECT_GT(0, fw_read_exact(c, buf, 1, 5000));
+		err = errno;
+		close(c);
+	}
+	EXPECT_EQ(ECONNRESET, err);
+	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 100, &w));
+
+	EXPECT_EQ(3, fw_cfs_num(self->p, "br1", "hits"));
+	EXPECT_EQ(0, fw_cfs_num(self->p, "br2", "hits"));
+	expect_counters(_metadata, self->p, 3, 1);
+}
+
+/*
+ * issue 14: a connection handed to a listener is in that listener's
+ * cgroup, as the listener's own children are: a cgroup-BPF program that
+ * drops the egress of a cgroup applies to it. The target listens from a
+ * process in a cgroup of its own; its answer goes out only once the
+ * program is detached (retransmitted, intact).
+ */
+static int fw_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+TEST_F_TIMEOUT(fw, target_cgroup, 120)
+{
+	struct bpf_insn drop[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char cg[128], path[160], buf[8], log[512] = "";
+	int cgfd, pfd, sync[2], done[2], c, st;
+	union bpf_attr attr;
+	uint16_t rp = 0;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(cg, sizeof(cg), "/sys/fs/cgroup/skex_fw_%d", getpid());
+	if (mkdir(cg, 0755))
+		SKIP(return, "no cgroup2 at /sys/fs/cgroup: %s", strerror(errno));
+	ASSERT_EQ(0, pipe(sync));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int r, a;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		f = fopen(path, "w");
+		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+			_exit(1);
+		r = fw_listen("::", 0, 16, false, &rp);
+		if (r < 0 || write(sync[1], &rp, sizeof(rp)) != sizeof(rp))
+			_exit(2);
+		a = fw_accept_any(&r, 1, 20000, &c);
+		if (a < 0 || write(a, "pong", 4) != 4)
+			_exit(3);
+		/* keep the connection until the parent is done */
+		if (read(done[0], buf, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(rp), read(sync[0], &rp, sizeof(rp)));
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_CGROUP_SKB;
+	attr.expected_attach_type = BPF_CGROUP_INET_EGRESS;
+	attr.insns = (uintptr_t)drop;
+	attr.insn_cnt = ARRAY_SIZE(drop);
+	attr.license = (uintptr_t)"GPL";
+	attr.log_buf = (uintptr_t)log;
+	attr.log_size = sizeof(log);
+	attr.log_level = 1;
+	pfd = fw_bpf(BPF_PROG_LOAD, &attr);
+	ASSERT_LE(0, pfd) TH_LOG("BPF_PROG_LOAD: %s %s", strerror(errno), log);
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, cgfd);
+	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = cgfd;
+	attr.attach_bpf_fd = pfd;
+	attr.attach_type = BPF_CGROUP_INET_EGRESS;
+	ASSERT_EQ(0, fw_bpf(BPF_PROG_ATTACH, &attr))
+		TH_LOG("BPF_PROG_ATTACH: %s", strerror(errno));
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_addr(TCP_FW_ADD_BRANCH, self->p, rp, "127.0.0.0",
+			     "255.0.0.0"));
+	c = fw_connect(NULL, "127.0.0.1", self->p);
+	ASSERT_LE(0, c);
+	/* the target's answer is its cgroup's egress: dropped */
+	EXPECT_GT(0, fw_read_exact(c, buf, 4, 1500))
+		TH_LOG("the answer left the target's cgroup past its program");
+	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = cgfd;
+	attr.attach_bpf_fd = pfd;
+	attr.attach_type = BPF_CGROUP_INET_EGRESS;
+	ASSERT_EQ(0, fw_bpf(BPF_PROG_DETACH, &attr));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(0, fw_read_exact(c, buf, 4, 10000));
+	EXPECT_STREQ("pong", buf);
+	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
+
+	close(c);
+	ASSERT_EQ(1, write(done[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
+	close(cgfd);
+	close(pfd);
+	EXPECT_EQ(0, rmdir(cg));
+}
+
+/*
+ * issue 14: with net.ipv4.tcp_fastopen 0x400 (Fast Open on every listener
+ * without a socket option), Fast Open was on for the instant between the
+ * module listener's listen() and the module turning it off: a SYN with
+ * data then made a child in SYN_RECV tied to the module listener. Now
+ * never on: rules enabled again and again while Fast Open clients hammer
+ * their port make no Fast Open child (TCPFastOpenPassive), and every
+ * client's byte reaches the target (a direct one shows Fast Open works).
+ */
+static long fw_tcpext(const char *name)
+{
+	char names[4096], vals[4096], *n, *v, *sn, *sv;
+	long ret = -1;
+	FILE *f = fopen("/proc/net/netstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
+		if (strncmp(names, "TcpExt:", 7))
+			continue;
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(vals, " \n", &sv);
+		while (n && v) {
+			if (!strcmp(n, name)) {
+				ret = atol(v);
+				break;
+			}
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+struct fw_tfo {
+	uint16_t port;
+	int lfd[2];		/* R1 and D: a deleted rule hands off to D */
+	volatile int stop, stop_server;
+	int sent, got, bad;
+};
+
+static void *fw_tfo_client(void *arg)
+{
+	struct fw_tfo *t = arg;
+	struct skex_addr a;
+
+	fw_sockaddr("127.0.0.1", t->port, &a);
+	while (!t->stop) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (c < 0)
+			break;
+		if (sendto(c, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&a.ss,
+			   a.len) == 1) {
+			char ch;
+
+			t->sent++;
+			/* the target answers once it has the byte */
+			if (fw_read_exact(c, &ch, 1, 5000))
+				t->bad++;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void *fw_tfo_server(void *arg)
+{
+	struct fw_tfo *t = arg;
+	int w;
+
+	while (!t->stop_server) {
+		int a = fw_accept_any(t->lfd, 2, 50, &w);
+		char ch = 0;
+
+		if (a < 0)
+			continue;
+		if (fw_read_exact(a, &ch, 1, 5000) || ch != 'x')
+			t->bad++;
+		else
+			t->got++;
+		if (write(a, "y", 1) != 1)
+			t->bad++;
+		close(a);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fw, fastopen_listen, 240)
+{
+	struct fw_tfo t = { .port = self->p };
+	long before, after;
+	pthread_t tc, ts;
+	char ch;
+	int i, c, a, w;
+	FILE *f;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, fw_netns_lo(NULL));
+	f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "w");
+	ASSERT_NE(NULL, f);
+	/* client, client without cookie, server, without cookie, all */
+	ASSERT_LT(0, fprintf(f, "%d\n", 0x1 | 0x4 | 0x2 | 0x200 | 0x400));
+	ASSERT_EQ(0, fclose(f));
+	for (i = 0; i < NLST; i++) {
+		close(self->fd[i]);
+		self->fd[i] = fw_listen(i == 2 ? "0.0.0.0" : "::",
+					self->port[i], 256, false, NULL);
+		ASSERT_LE(0, self->fd[i]) TH_LOG("listen: %s", strerror(errno));
+	}
+
+	/* Fast Open works here: straight to R2 */
+	before = fw_tcpext("TCPFastOpenPassive");
+	ASSERT_LE(0, before);
+	{
+		struct skex_addr r2;
+
+		ASSERT_EQ(0, fw_sockaddr("127.0.0.1", self->port[1], &r2));
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		ASSERT_EQ(1, sendto(c, "x", 1, MSG_FASTOPEN,
+				    (struct sockaddr *)&r2.ss, r2.len));
+		a = fw_accept_any(&self->fd[1], 1, 5000, &w);
+		ASSERT_LE(0, a);
+		EXPECT_EQ(0, fw_read_exact(a, &ch, 1, 5000));
+		close(a);
+		close(c);
+	}
+	EXPECT_EQ(before + 1, fw_tcpext("TCPFastOpenPassive"));
+
+	before = fw_tcpext("TCPFastOpenPassive");
+	t.lfd[0] = self->fd[0];
+	t.lfd[1] = self->fd[IDX_D];
+	ASSERT_EQ(0, pthread_create(&ts, NULL, fw_tfo_server, &t));
+	ASSERT_EQ(0, pthread_create(&tc, NULL, fw_tfo_client, &t));
+	for (i = 0; i < 40; i++) {
+		ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+				     self->port[IDX_D]));
+		ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0],
+				     100));
+		skex_sleep_ms(20);
+		ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, self->p, 0));
+	}
+	t.stop = 1;
+	pthread_join(tc, NULL);
+	t.stop_server = 1;
+	pthread_join(ts, NULL);
+	after = fw_tcpext("TCPFastOpenPassive");
+	TH_LOG("%d Fast Open clients sent, %d bytes reached the target", t.sent,
+	       t.got);
+	EXPECT_EQ(before, after) TH_LOG("Fast Open children of the module's listener");
+	EXPECT_EQ(0, t.bad);
+	EXPECT_LT(0, t.got);
 }
 
 TEST_HARNESS_MAIN
