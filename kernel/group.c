@@ -158,14 +158,37 @@ static void skex_group_port_discard(struct skex_group_port *gp)
 	kfree(gp);
 }
 
-/* Take @gp out of the data path and drop the group's reference. */
-static void skex_group_port_unpublish(struct skex_net *sn, struct skex_group_port *gp)
+/*
+ * Take @gp out of the data path, under the group's lock: no call finds it
+ * any more, and calls that hold it go on with the port published in its
+ * place (skex_group_port_succeed(): a type change, done under the same
+ * lock hold, so that every call finds one port or the other), or through
+ * unthrottled if none was. Its sleepers are woken (its pollers are the
+ * caller's to wake). It moves to @gone, for skex_group_port_release().
+ */
+static void skex_group_port_retire(struct skex_net *sn,
+				   struct skex_group_port *gp,
+				   struct list_head *gone, u64 now)
 {
-	struct skex_group *g = gp->group;
-	struct skex_poller *list;
+	struct skex_group_port __rcu **slot = skex_slot(gp->port, gp->type);
+	struct skex_group_port *cur;
 
 	lockdep_assert_held(&sn->config_mutex);
-	RCU_INIT_POINTER(*skex_slot(gp->port, gp->type), NULL);
+	lockdep_assert_held(&gp->group->lock);
+	cur = rcu_dereference_protected(*slot,
+					lockdep_is_held(&sn->config_mutex));
+	if (cur == gp)
+		RCU_INIT_POINTER(*slot, NULL);
+	else if (!WARN_ON_ONCE(!cur || cur->group != gp->group))
+		skex_group_port_succeed(gp, cur, now);
+	gp->dead = true;
+	list_move_tail(&gp->node, gone);
+	skex_group_port_wake_sleepers(gp);
+}
+
+/* The rest of retiring @gp, unlocked: the group's reference dropped. */
+static void skex_group_port_release(struct skex_group_port *gp)
+{
 	atomic_dec(skex_kind_count(gp->type));
 	if (gp->type == SKEX_OUTPUT_ABSOLUTE_FTP) {
 		atomic_dec(&skex_group_nr_ftp);
@@ -173,30 +196,47 @@ static void skex_group_port_unpublish(struct skex_net *sn, struct skex_group_por
 	}
 	skex_port_unuse(gp->port);
 	skex_hooks_demand_put();
-
-	spin_lock_bh(&g->lock);
-	gp->dead = true;
-	list_del(&gp->node);
-	skex_group_port_wake_sleepers(gp);
-	list = skex_pollers_take(g, gp);
-	spin_unlock_bh(&g->lock);
-	skex_pollers_release(list);
 	skex_group_port_put(gp);
 }
 
-static void skex_group_port_publish(struct skex_group_port *gp)
+/* skex_group_port_release() for every port on @gone. */
+static void skex_group_ports_release(struct list_head *gone)
+{
+	struct skex_group_port *gp, *tmp;
+
+	list_for_each_entry_safe(gp, tmp, gone, node) {
+		list_del(&gp->node);
+		skex_group_port_release(gp);
+	}
+}
+
+/*
+ * What publishing @gp takes, before skex_group_port_publish() makes it
+ * visible under the group's lock: nothing of it can fail.
+ */
+static void skex_group_port_hold(struct skex_group_port *gp)
 {
 	refcount_inc(&gp->group->ref);
 	skex_port_use(gp->port);
 	if (gp->type == SKEX_OUTPUT_ABSOLUTE_FTP)
 		atomic_inc(&skex_group_nr_ftp);
 	atomic_inc(skex_kind_count(gp->type));
+}
+
+/* @gp goes into the port table, in place of whatever port was there. */
+static void skex_group_port_publish(struct skex_group_port *gp)
+{
+	lockdep_assert_held(&gp->group->lock);
+	list_add_tail(&gp->node, &gp->group->ports);
 	rcu_assign_pointer(*skex_slot(gp->port, gp->type), gp);
 }
 
 /*
  * Make @g what @spec says, all or nothing: ports that stay keep their
- * state (tokens, pass, counters); a changed type starts afresh.
+ * state (tokens, pass, counters); a changed type starts afresh, but for an
+ * output bucket, which the port of the new type takes over. The new ports
+ * are published before the old ones are retired, under one hold of the
+ * group's lock: no call finds the port table empty in between.
  */
 static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 			    const struct skex_group_spec *spec)
@@ -204,6 +244,7 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	struct skex_group_port **keep, **fresh, *gp, *tmp;
 	bool same = g->type == spec->type;
 	unsigned int i, n = spec->nports;
+	LIST_HEAD(gone);
 	u64 now;
 	int err = 0;
 
@@ -245,10 +286,9 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	}
 
 	/* Nothing can fail from here on. */
-	list_for_each_entry_safe(gp, tmp, &g->ports, node)
-		if (!gp->mark)
-			skex_group_port_unpublish(sn, gp);
-
+	for (i = 0; i < n; i++)
+		if (fresh[i])
+			skex_group_port_hold(fresh[i]);
 	now = ktime_get_ns();
 	spin_lock_bh(&g->lock);
 	if (!same)
@@ -257,16 +297,19 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	for (i = 0; i < n; i++) {
 		gp = keep[i] ? keep[i] : fresh[i];
 		skex_group_port_configure(gp, &spec->ports[i], now);
-		if (!keep[i])
-			list_add_tail(&gp->node, &g->ports);
-	}
-	spin_unlock_bh(&g->lock);
-	for (i = 0; i < n; i++) {
-		if (fresh[i])
-			skex_group_port_publish(fresh[i]);
+		if (keep[i])
+			continue;
+		gp->mark = true;
+		skex_group_port_publish(gp);
 		fresh[i] = NULL;
 	}
+	list_for_each_entry_safe(gp, tmp, &g->ports, node)
+		if (!gp->mark)
+			skex_group_port_retire(sn, gp, &gone, now);
+	spin_unlock_bh(&g->lock);
+	/* the sleepers and pollers of the old ports and of the new */
 	skex_group_wake(g);
+	skex_group_ports_release(&gone);
 out:
 	for (i = 0; i < n; i++)
 		skex_group_port_discard(fresh[i]);
@@ -295,6 +338,7 @@ static void skex_group_destroy(struct skex_net *sn, struct skex_group *g)
 {
 	struct skex_group_port *gp, *tmp;
 	struct skex_poller *list;
+	LIST_HEAD(gone);
 
 	lockdep_assert_held(&sn->config_mutex);
 	xa_erase(&skex_gn(sn)->groups, g->gid);
@@ -303,12 +347,13 @@ static void skex_group_destroy(struct skex_net *sn, struct skex_group *g)
 	g->dead = true;
 	spin_unlock_bh(&g->lock);
 	hrtimer_cancel(&g->timer);
-	list_for_each_entry_safe(gp, tmp, &g->ports, node)
-		skex_group_port_unpublish(sn, gp);
 	spin_lock_bh(&g->lock);
+	list_for_each_entry_safe(gp, tmp, &g->ports, node)
+		skex_group_port_retire(sn, gp, &gone, 0);
 	list = skex_pollers_take(g, NULL);
 	spin_unlock_bh(&g->lock);
 	skex_pollers_release(list);
+	skex_group_ports_release(&gone);
 	pr_debug("group %u destroyed\n", g->gid);
 	skex_group_put(g);
 }

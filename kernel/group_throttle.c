@@ -151,11 +151,16 @@ void skex_group_put(struct skex_group *g)
 		kfree_rcu(g, rcu);
 }
 
+/* Iterative: the chain of successors (@next) may be long. */
 void skex_group_port_put(struct skex_group_port *gp)
 {
-	if (refcount_dec_and_test(&gp->ref)) {
+	struct skex_group_port *next;
+
+	while (gp && refcount_dec_and_test(&gp->ref)) {
+		next = gp->next;
 		skex_group_put(gp->group);
 		kfree_rcu(gp, rcu);
+		gp = next;
 	}
 }
 
@@ -212,6 +217,54 @@ static u64 skex_bucket_when(const struct skex_group_port *gp, u64 need)
 	if (!gp->rate || need > gp->depth)
 		return U64_MAX;
 	return gp->stamp + div64_u64(need - gp->level + gp->rate - 1, gp->rate);
+}
+
+/**
+ * skex_group_port_succeed - a port takes another's place
+ * @old: a port retired by a type change of its group (being marked dead)
+ * @gp: the port of the new type published in @old's place in the port table
+ * @now: the time
+ *
+ * Calls that hold @old go on with @gp (skex_group_follow()). Between the two
+ * output types the bucket is handed on, so that a type change lets no
+ * burst through; between the accept types, whose quotas mean different
+ * things, @gp starts afresh. Under the group's lock.
+ */
+void skex_group_port_succeed(struct skex_group_port *old,
+			     struct skex_group_port *gp, u64 now)
+{
+	refcount_inc(&gp->ref);
+	old->next = gp;
+	if (skex_group_accept_type(old->type) ||
+	    skex_group_accept_type(gp->type) || !old->set || !gp->set)
+		return;
+	skex_bucket_fill(old, now);
+	gp->level = min(old->level, gp->depth);
+	gp->busy_until = old->busy_until;
+}
+
+/*
+ * *@gpp was retired by a type change of its group: go on with the port
+ * that took its place, leaving @s's place in line on the old one. Under
+ * the group's lock (both ports are of the group). Return: whether it moved.
+ */
+static bool skex_group_follow(struct skex_group_port **gpp,
+			      struct skex_sleeper *s)
+{
+	struct skex_group_port *gp = *gpp;
+
+	if (!gp->dead || !gp->next)
+		return false;
+	if (s->listed) {
+		list_del(&s->node);
+		gp->nsleepers--;
+		s->listed = false;
+	}
+	refcount_inc(&gp->next->ref);
+	*gpp = gp->next;
+	/* not the last reference to the group: @gp->next holds one */
+	skex_group_port_put(gp);
+	return true;
 }
 
 /* Apply a port's configuration; under the group's lock. */
@@ -635,7 +688,8 @@ struct skex_group_port *skex_group_accept_port(struct sock *listener)
 
 /**
  * skex_group_accept_wait - wait until an accept may go
- * @gp: the listener's group port
+ * @gpp: the listener's group port (a reference); replaced by the port
+ *	that took its place if a type change of the group retires it
  * @w: the call; @w->sk is the listener
  *
  * Waits (unless non-blocking) for a connection to be queued and for the
@@ -646,8 +700,9 @@ struct skex_group_port *skex_group_accept_port(struct sock *listener)
  * socket stopped listening), call the original as it was called; or a
  * negative errno to fail with.
  */
-int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
+int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w)
 {
+	struct skex_group_port *gp = *gpp;
 	struct skex_group *g = gp->group;
 	struct sock *sk = w->sk;
 	struct skex_sleeper s;
@@ -665,6 +720,11 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 		ret = -EAGAIN;
 
 		spin_lock_bh(&g->lock);
+		if (skex_group_follow(gpp, &s)) {
+			gp = *gpp;
+			spin_unlock_bh(&g->lock);
+			continue;
+		}
 		if (gp->dead || !gp->set || sk->sk_state != TCP_LISTEN) {
 			ret = 0;
 		} else if (reqsk_queue_empty(&inet_csk(sk)->icsk_accept_queue)) {
@@ -965,18 +1025,20 @@ static void skex_output_push(struct sock *sk)
 
 /**
  * skex_group_output_take - tokens for a send
- * @gp: the group port covering the send
+ * @gpp: the group port covering the send (a reference); replaced by the
+ *	port that took its place if a type change of the group retires it
  * @w: the call; @w->sk is the socket written to
  * @want: bytes the caller has to send
  *
  * Blocks (unless non-blocking) until the quota allows some.
  *
  * Return: the bytes that may go now (the caller hands back what it did not
- * send with skex_group_output_refund()), or a negative errno.
+ * send with skex_group_output_refund(), to *@gpp), or a negative errno.
  */
-long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
+long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 			    size_t want)
 {
+	struct skex_group_port *gp = *gpp;
 	struct skex_group *g = gp->group;
 	struct skex_sleeper s;
 	u64 now, until;
@@ -992,6 +1054,11 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		until = U64_MAX;
 
 		spin_lock_bh(&g->lock);
+		if (skex_group_follow(gpp, &s)) {
+			gp = *gpp;
+			spin_unlock_bh(&g->lock);
+			continue;
+		}
 		if (gp->dead || !gp->set) {
 			spin_unlock_bh(&g->lock);
 			ret = want;

@@ -21,6 +21,9 @@
  *   nonblock_flag  nonblock = 1: a blocking socket gets a partial count,
  *                  then EAGAIN
  *   two_conns      two connections of the port share one quota, in turns
+ *   type_change    the type switched between output_rate and
+ *                  output_rate_ftp every 20 ms under a blocking writer:
+ *                  the rate stays within 2% of the quota
  */
 #define _GNU_SOURCE
 #include <sys/epoll.h>
@@ -244,10 +247,13 @@ FIXTURE_TEARDOWN(output)
 	group_flush();
 }
 
-/* Run writer @how at @quota until the receiver saw @secs s of data. */
-static void run_rate(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(output) * self, enum writer how,
-		     uint32_t quota, unsigned int secs)
+/*
+ * An output_rate group of @quota on the port, and writer @how running
+ * until the receiver has seen @secs s of data (run_stop()).
+ */
+static void run_start(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(output) * self, enum writer how,
+		      uint32_t quota, unsigned int secs)
 {
 	self->rx.window_us = secs * 1000000ull;
 	self->tx.how = how;
@@ -255,6 +261,12 @@ static void run_rate(struct __test_metadata *_metadata,
 				&self->gid));
 	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
 	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+}
+
+/* Wait for the end of run_start()'s window, then stop both sides. */
+static void run_stop(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(output) * self)
+{
 	while (!self->rx.done)
 		skex_sleep_ms(50);
 	self->tx.stop = true;
@@ -263,6 +275,15 @@ static void run_rate(struct __test_metadata *_metadata,
 	shutdown(self->p.sfd, SHUT_RDWR);
 	pthread_join(self->rxt, NULL);
 	EXPECT_EQ(0, self->tx.err) TH_LOG("writer: %s", strerror(self->tx.err));
+}
+
+/* Run writer @how at @quota until the receiver saw @secs s of data. */
+static void run_rate(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(output) * self, enum writer how,
+		     uint32_t quota, unsigned int secs)
+{
+	run_start(_metadata, self, how, quota, secs);
+	run_stop(_metadata, self);
 }
 
 static void check_rate(struct __test_metadata *_metadata,
@@ -327,12 +348,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 	double r;
 	int i;
 
-	self->rx.window_us = 9000000;
-	self->tx.how = W_BLOCK;
-	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, q[0], 0,
-				&self->gid));
-	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
-	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+	run_start(_metadata, self, W_BLOCK, q[0], 9);
 	while (!self->rx.t0)
 		skex_sleep_ms(10);
 	for (i = 1; i < 3; i++) {
@@ -341,13 +357,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 		ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE,
 					 self->p.port, q[i], 0));
 	}
-	while (!self->rx.done)
-		skex_sleep_ms(50);
-	self->tx.stop = true;
-	pthread_join(self->txt, NULL);
-	self->rx.stop = true;
-	shutdown(self->p.sfd, SHUT_RDWR);
-	pthread_join(self->rxt, NULL);
+	run_stop(_metadata, self);
 
 	for (i = 0; i < 3; i++) {
 		/* from 1 s after the change to shortly before the next */
@@ -357,6 +367,37 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 		EXPECT_LE(r, q[i] * 1.05);
 		EXPECT_GE(r, q[i] * 0.95);
 	}
+}
+
+/*
+ * The group's type switched between output_rate and output_rate_ftp every
+ * 20 ms while a blocking writer runs: every send finds the port of one
+ * type or the other, a writer asleep on the old one goes on waiting on
+ * the new one, which takes over the bucket: the rate stays the quota's.
+ */
+TEST_F_TIMEOUT(output, type_change, 60)
+{
+	unsigned int changes = 0;
+	double rate;
+
+	run_start(_metadata, self, W_BLOCK, QUOTA, 5);
+	while (!self->rx.t0)
+		skex_sleep_ms(10);
+	while (!self->rx.done) {
+		ASSERT_EQ(0, group_edit1(self->gid, changes % 2 ?
+					 SKEX_OUTPUT_ABSOLUTE :
+					 SKEX_OUTPUT_ABSOLUTE_FTP,
+					 self->p.port, QUOTA, 0));
+		changes++;
+		skex_sleep_ms(20);
+	}
+	run_stop(_metadata, self);
+	rate = self->rx.bytes / 5.0;
+	TH_LOG("%u type changes in 5 s: %.0f B/s (%+.2f%%)", changes, rate,
+	       100.0 * (rate - QUOTA) / QUOTA);
+	EXPECT_GE(changes, 50);
+	EXPECT_LE(rate, QUOTA * 1.02);
+	EXPECT_GE(rate, QUOTA * 0.95);
 }
 
 TEST_F(output, sndtimeo)
