@@ -444,6 +444,35 @@ int skex_group_del(struct skex_net *sn, u16 gid)
 }
 
 /**
+ * skex_group_del_port - take a port out of a group
+ * @sn: the namespace
+ * @gid: the group
+ * @port: the port
+ *
+ * The other ports keep their configuration and state. Allocates nothing,
+ * so that configfs's rmdir, which cannot fail, never leaves the port in the
+ * group.
+ *
+ * Return: 0 or -ENOENT.
+ */
+int skex_group_del_port(struct skex_net *sn, u16 gid, u16 port)
+{
+	struct skex_group *g = skex_group_find(sn, gid);
+	struct skex_group_port *gp = g ? skex_group_find_port(g, port) : NULL;
+	LIST_HEAD(gone);
+
+	if (!gp)
+		return -ENOENT;
+	spin_lock_bh(&g->lock);
+	skex_group_port_retire(sn, gp, &gone, 0);
+	spin_unlock_bh(&g->lock);
+	/* as an edit does: the other ports' callers may go on */
+	skex_group_wake(g);
+	skex_group_ports_release(&gone);
+	return 0;
+}
+
+/**
  * skex_group_flush - delete every group of a namespace
  * @sn: the namespace
  *

@@ -50,6 +50,7 @@ int skex_group_add(struct skex_net *sn, u16 *gid,
 int skex_group_edit(struct skex_net *sn, u16 gid,
 		    const struct skex_group_spec *spec);
 int skex_group_del(struct skex_net *sn, u16 gid);
+int skex_group_del_port(struct skex_net *sn, u16 gid, u16 port);
 void skex_group_flush(struct skex_net *sn);
 int skex_group_get(struct skex_net *sn, u16 gid, struct skex_group_spec *spec);
 int skex_group_throttled(struct skex_net *sn, u16 gid, u16 port, u64 *count);

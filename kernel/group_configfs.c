@@ -484,21 +484,11 @@ static void skex_cfs_drop_port(struct config_group *group,
 {
 	struct skex_cfs_port *cp = to_cfs_port(item);
 	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_spec *spec;
-	unsigned int i;
-	int err;
 
+	/* cannot fail: the port may be gone already (setsockopt) */
 	if (!skex_configfs_mirroring()) {
 		mutex_lock(&sn->config_mutex);
-		spec = skex_cfs_spec(sn, cp->grp->gid, &err);
-		for (i = 0; spec && i < spec->nports; i++) {
-			if (spec->ports[i].port != cp->port)
-				continue;
-			spec->ports[i] = spec->ports[--spec->nports];
-			skex_group_edit(sn, cp->grp->gid, spec);
-			break;
-		}
-		kfree(spec);
+		skex_group_del_port(sn, cp->grp->gid, cp->port);
 		mutex_unlock(&sn->config_mutex);
 	}
 	skex_configfs_repin(cp->unpinned);
