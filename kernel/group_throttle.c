@@ -32,8 +32,8 @@
  *                    catches up; idle, it keeps 50 ms worth: no burst.
  *   output_rate_ftp  as output_rate; in addition every process (tgid) that
  *                    reads or writes a control connection accepted on the
- *                    port is charged for all its TCP output until that
- *                    connection is destroyed.
+ *                    port is charged for all its TCP output in the port's
+ *                    namespace until that connection is destroyed.
  *
  * Waiting. A blocking caller sleeps in the wrapper, interruptibly, on
  * sk_sleep() of its socket (so that skex_calls_drain() reaches it at
@@ -127,12 +127,16 @@ struct skex_poller {
 };
 
 /*
- * A process serving an FTP control connection: its TCP output counts
- * for @gp. Found by tgid under RCU; written under skex_ftp_lock. Marks are
- * removed when the control connection is destroyed or @gp unpublished.
+ * A process serving an FTP control connection: its TCP output in the
+ * control connection's namespace @sn counts for @gp (of @sn), and its
+ * output in other namespaces does not: a namespace's FTP groups charge
+ * nothing to another's. Found by namespace and tgid under RCU; written
+ * under skex_ftp_lock. Marks are removed when the control connection is
+ * destroyed or @gp unpublished.
  */
 struct skex_ftp_proc {
 	struct hlist_node node;
+	const struct skex_net *sn;
 	pid_t tgid;
 	u64 start;
 	struct skex_group_port *gp;
@@ -790,15 +794,24 @@ void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 
 /* ---- output ---- */
 
-/* The FTP group port whose quota covers the current process, or NULL. */
-static struct skex_group_port *skex_ftp_find(void)
+/* The key of the marks of the current process in namespace @sn. */
+static unsigned long skex_ftp_key(const struct skex_net *sn)
+{
+	return (unsigned long)sn ^ current->tgid;
+}
+
+/*
+ * The FTP group port whose quota covers the current process's output in
+ * namespace @sn, or NULL.
+ */
+static struct skex_group_port *skex_ftp_find(const struct skex_net *sn)
 {
 	u64 start = current->group_leader->start_time;
 	pid_t tgid = current->tgid;
 	struct skex_ftp_proc *p;
 
-	hash_for_each_possible_rcu(skex_ftp_procs, p, node, tgid)
-		if (p->tgid == tgid && p->start == start)
+	hash_for_each_possible_rcu(skex_ftp_procs, p, node, skex_ftp_key(sn))
+		if (p->sn == sn && p->tgid == tgid && p->start == start)
 			return READ_ONCE(p->gp);
 	return NULL;
 }
@@ -809,22 +822,28 @@ static void skex_ftp_free(struct skex_ftp_proc *p)
 	kfree_rcu(p, rcu);
 }
 
-/* The current process serves control connection @sk of FTP port @gp. */
+/*
+ * The current process serves control connection @sk of FTP port @gp: it
+ * replaces the process's mark in @gp's namespace, if any.
+ */
 static void skex_ftp_mark(struct skex_group_port *gp, const struct sock *sk)
 {
 	u64 start = current->group_leader->start_time;
+	const struct skex_net *sn = gp->group->sn;
+	unsigned long key = skex_ftp_key(sn);
 	pid_t tgid = current->tgid;
 	struct skex_ftp_proc *p, *n;
 	struct hlist_node *tmp;
 
-	hash_for_each_possible_rcu(skex_ftp_procs, p, node, tgid)
-		if (p->tgid == tgid && p->start == start && p->ctrl == sk &&
-		    p->gp == gp)
+	hash_for_each_possible_rcu(skex_ftp_procs, p, node, key)
+		if (p->sn == sn && p->tgid == tgid && p->start == start &&
+		    p->ctrl == sk && p->gp == gp)
 			return;
 
 	n = kmalloc(sizeof(*n), GFP_ATOMIC);
 	if (!n)
 		return;
+	n->sn = sn;
 	n->tgid = tgid;
 	n->start = start;
 	n->gp = gp;
@@ -836,10 +855,10 @@ static void skex_ftp_mark(struct skex_group_port *gp, const struct sock *sk)
 		kfree(n);
 		return;
 	}
-	hash_for_each_possible_safe(skex_ftp_procs, p, tmp, node, tgid)
-		if (p->tgid == tgid)
+	hash_for_each_possible_safe(skex_ftp_procs, p, tmp, node, key)
+		if (p->sn == sn && p->tgid == tgid)
 			skex_ftp_free(p);
-	hash_add_rcu(skex_ftp_procs, &n->node, tgid);
+	hash_add_rcu(skex_ftp_procs, &n->node, key);
 	spin_unlock_bh(&skex_ftp_lock);
 }
 
@@ -872,8 +891,8 @@ static struct skex_group_port *skex_output_gport_rcu(const struct sock *sk)
  * @sk: the socket written to
  *
  * That of the port @sk was accepted from; else, for any TCP socket of
- * user space, that of an FTP group whose control connection the current
- * process serves. A kernel socket (no file: NFS, nbd, CIFS) written from
+ * user space, that of an FTP group of @sk's namespace whose control
+ * connection the current process serves. A kernel socket (no file: NFS, nbd, CIFS) written from
  * the process is not charged: its callers do not expect to wait.
  *
  * Return: the group port, with a reference, or NULL when nothing applies.
@@ -890,7 +909,7 @@ struct skex_group_port *skex_group_output_port(struct sock *sk)
 		skex_ftp_mark(gp, sk);
 	if (!gp && atomic_read(&skex_group_nr_ftp) && sk->sk_socket &&
 	    sk->sk_socket->file)
-		gp = skex_ftp_find();
+		gp = skex_ftp_find(skex_net(sock_net(sk)));
 	gp = skex_group_port_tryget(gp);
 	rcu_read_unlock();
 	return gp;

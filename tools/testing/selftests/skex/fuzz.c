@@ -251,20 +251,6 @@ static uint16_t pick_port(struct worker *w)
 		      pool_port(w));
 }
 
-static void lo_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd < 0)
-		return;
-	if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-}
-
 /* ---- pointers: valid, NULL, faulting, straddling the unmapped page ---- */
 
 enum { P_VALID, P_END, P_RO, P_NULL, P_KERNEL, P_UNMAPPED, P_STRADDLE, NPTR };
@@ -1536,7 +1522,7 @@ static int enter_userns(void)
 			  write_file("/proc/self/uid_map", "0 65534 1") ||
 			  write_file("/proc/self/gid_map", "0 65534 1")))
 		return -1;
-	lo_up();
+	skex_lo_up();
 	return mode;
 }
 
@@ -1603,7 +1589,7 @@ static void netns_child(struct worker *w, bool user)
 
 	if (user ? enter_userns() < 0 : unshare(CLONE_NEWNET))
 		_exit(3);
-	lo_up();
+	skex_lo_up();
 	skex_loopback(&a, AF_INET, POOL_BASE + POOL_N - 1);
 	lfd = skex_listen(&a, 16, false);
 	for (i = 0; i < 40 && !stopping(); i++) {

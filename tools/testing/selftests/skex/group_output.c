@@ -24,8 +24,12 @@
  *   type_change    the type switched between output_rate and
  *                  output_rate_ftp every 20 ms under a blocking writer:
  *                  the rate stays within 2% of the quota
+ *   ftp_netns      a process serving an output_rate_ftp control
+ *                  connection is charged for a data connection in the
+ *                  port's namespace, not for one in another namespace
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 
@@ -398,6 +402,66 @@ TEST_F_TIMEOUT(output, type_change, 60)
 	EXPECT_GE(changes, 50);
 	EXPECT_LE(rate, QUOTA * 1.02);
 	EXPECT_GE(rate, QUOTA * 0.95);
+}
+
+#define FTP_DATA	4096
+
+/* What a non-blocking send of FTP_DATA bytes sent, in another namespace. */
+struct other_ns {
+	ssize_t sent;
+	int err;
+};
+
+static void *send_other_ns(void *arg)
+{
+	static char buf[FTP_DATA];
+	struct other_ns *o = arg;
+	struct pair p;
+
+	o->sent = -1;
+	/* this thread's namespace only: the process stays the same */
+	if (unshare(CLONE_NEWNET) || skex_lo_up() || pair_open(&p)) {
+		o->err = errno;
+		return NULL;
+	}
+	o->sent = send(p.sfd, buf, sizeof(buf), MSG_DONTWAIT);
+	o->err = errno;
+	pair_close(&p);
+	return NULL;
+}
+
+/*
+ * The process serving a control connection of an output_rate_ftp port is
+ * charged for its output in the port's namespace, and not in another
+ * namespace, whose traffic that port's quota must not hold back.
+ */
+TEST_F(output, ftp_netns)
+{
+	static char buf[FTP_DATA];
+	struct other_ns o = {};
+	struct pair data;
+	long long before;
+	pthread_t t;
+	ssize_t n;
+
+	/* 1000 B/s: a bucket of 50 bytes */
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE_FTP, self->p.port, 1000,
+				0, &self->gid));
+	/* a reply on the control connection: this process serves it */
+	EXPECT_EQ(5, write(self->p.sfd, "220\r\n", 5));
+	/* a data connection of the process in the namespace: charged */
+	ASSERT_EQ(0, pair_open(&data));
+	n = send(data.sfd, buf, sizeof(buf), MSG_DONTWAIT);
+	EXPECT_LT(n, 100) TH_LOG("data connection, same namespace: %zd", n);
+	before = cfs_throttled(self->gid, self->p.port);
+	EXPECT_GE(before, 1);
+	/* and one in another namespace: not charged */
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_other_ns, &o));
+	pthread_join(t, NULL);
+	EXPECT_EQ(FTP_DATA, o.sent) TH_LOG("data connection, other namespace: "
+					   "%zd (%s)", o.sent, strerror(o.err));
+	EXPECT_EQ(before, cfs_throttled(self->gid, self->p.port));
+	pair_close(&data);
 }
 
 TEST_F(output, sndtimeo)
