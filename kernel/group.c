@@ -44,6 +44,42 @@ bool skex_group_type_valid(u16 type)
 	return type >= SKEX_ACCEPT_ABSOLUTE && type <= SKEX_OUTPUT_ABSOLUTE_FTP;
 }
 
+/* The names configfs reads and writes, and /proc shows ("" for none yet). */
+const char *const skex_group_type_names[SKEX_GROUP_TYPES] = {
+	[0] = "",
+	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
+	[SKEX_ACCEPT_RATIO] = "accept_ratio",
+	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
+	[SKEX_OUTPUT_ABSOLUTE_FTP] = "output_rate_ftp",
+};
+
+/**
+ * skex_group_quota_str - a quota as configfs and /proc read it back
+ * @buf: filled, NUL-terminated
+ * @len: its size (SKEX_QUOTA_LEN is enough)
+ * @type: the group's type
+ * @quota: thousandths for the accept types ("12.5", "7"), bytes per
+ *	second for the output types
+ *
+ * Return: the length written.
+ */
+int skex_group_quota_str(char *buf, size_t len, u16 type, u32 quota)
+{
+	u32 frac = quota % 1000;
+	unsigned int digits = 3;
+
+	if (!skex_type_accept(type))
+		return scnprintf(buf, len, "%u", quota);
+	while (frac && !(frac % 10)) {
+		frac /= 10;
+		digits--;
+	}
+	if (frac)
+		return scnprintf(buf, len, "%u.%0*u", quota / 1000, digits,
+				 frac);
+	return scnprintf(buf, len, "%u", quota / 1000);
+}
+
 static struct skex_group_port __rcu **skex_slot(struct skex_port *p, u16 type)
 {
 	return skex_type_accept(type) ? &p->accept_group : &p->output_group;
