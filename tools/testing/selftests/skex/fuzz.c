@@ -430,6 +430,23 @@ struct call {
 
 /* ---- forwarding: struct tcp_fw_user ---- */
 
+/*
+ * What the front checks first, in its order (sockopt.c): the length, then
+ * the copy of @need bytes. @e allows @set; false when a check decided the
+ * result (e->only).
+ */
+static bool expect_front(struct expect *e, const struct call *c,
+			 const int *set, int need)
+{
+	e->set = set;
+	e->only = -1;
+	if (c->optlen < 0 || c->optlen < need)
+		e->only = EINVAL;
+	else if (c->arg.rd < (size_t)need)
+		e->only = EFAULT;
+	return e->only < 0;
+}
+
 static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 {
 	struct tcp_fw_user u;
@@ -495,16 +512,8 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 		 c->nested.rd);
 
 	/* the front, in its order (sockopt.c, forward_sockopt.c) */
-	e->set = fw_errs;
-	e->only = -1;
-	if (c->optlen < 0 || c->optlen < need) {
-		e->only = EINVAL;
+	if (!expect_front(e, c, fw_errs, need))
 		return;
-	}
-	if (c->arg.rd < (size_t)need) {
-		e->only = EFAULT;
-		return;
-	}
 	if (u.type < TCP_DICE_FW || u.type > TCP_ADDR_FW) {
 		e->only = EINVAL;
 		return;
@@ -690,13 +699,8 @@ static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
 	}
 
 	/* the front: lengths, then the structure; nested pointers may fault */
-	e->set = fw_new_errs;
-	e->only = -1;
 	e->may_fault = true;
-	if (c->optlen < 0 || c->optlen < need)
-		e->only = EINVAL;
-	else if (c->arg.rd < (size_t)need)
-		e->only = EFAULT;
+	expect_front(e, c, fw_new_errs, need);
 }
 
 /* ---- groups: struct sock_group_user ---- */
@@ -757,16 +761,8 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 		 g.sock_cnt, socks[0].port,
 		 socks[0].quota.integer, socks[0].nonblock);
 
-	e->set = group_errs;
-	e->only = -1;
-	if (c->optlen < 0 || c->optlen < need) {
-		e->only = EINVAL;
+	if (!expect_front(e, c, group_errs, need))
 		return;
-	}
-	if (c->arg.rd < (size_t)need) {
-		e->only = EFAULT;
-		return;
-	}
 	if (g.type < 1 || g.type > 4 || !g.sock_cnt ||
 	    g.sock_cnt > SKEX_GROUP_PORTS_MAX) {
 		e->only = EINVAL;
@@ -816,13 +812,9 @@ static void gen_int(struct worker *w, struct call *c, struct expect *e)
 	fetch(&c->arg, &v, sizeof(v));
 	snprintf(c->desc, sizeof(c->desc), "optlen %d int %d", c->optlen, v);
 
-	e->set = c->name == TCP_SKEX_FLUSH_LIST ? ok_only : del_errs;
-	e->only = -1;
-	if (c->optlen < 0 || c->optlen < (int)sizeof(int))
-		e->only = EINVAL;
-	else if (c->arg.rd < sizeof(int))
-		e->only = EFAULT;
-	else if (c->name == TCP_SKEX_DEL_GROUP && (v < 1 || v > 65535))
+	if (expect_front(e, c, c->name == TCP_SKEX_FLUSH_LIST ? ok_only :
+			 del_errs, sizeof(int)) &&
+	    c->name == TCP_SKEX_DEL_GROUP && (v < 1 || v > 65535))
 		e->only = ENOENT;
 }
 
@@ -1484,18 +1476,6 @@ static void back_to_chroot(int root)
 	close(root);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 /*
  * Become root of a new user and network namespace: as an unprivileged user
  * (uid 65534) if the kernel lets one (returns 1), else as root (2); -1 if
@@ -1518,9 +1498,9 @@ static int enter_userns(void)
 		mode = 2;
 	}
 	back_to_chroot(root);
-	if (mode == 1 && (write_file("/proc/self/setgroups", "deny") ||
-			  write_file("/proc/self/uid_map", "0 65534 1") ||
-			  write_file("/proc/self/gid_map", "0 65534 1")))
+	if (mode == 1 && (skex_write_file("/proc/self/setgroups", "deny") ||
+			  skex_write_file("/proc/self/uid_map", "0 65534 1") ||
+			  skex_write_file("/proc/self/gid_map", "0 65534 1")))
 		return -1;
 	skex_lo_up();
 	return mode;
@@ -1783,7 +1763,7 @@ static long slabs_growth(const struct slabs *before, bool print)
 static void shrink(void)
 {
 	sync();
-	if (write_file("/proc/sys/vm/drop_caches", "3"))
+	if (skex_write_file("/proc/sys/vm/drop_caches", "3"))
 		perror("fuzz: /proc/sys/vm/drop_caches");
 }
 

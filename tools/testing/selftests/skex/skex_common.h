@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +43,35 @@ static inline void skex_sleep_ms(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* ---- files ---- */
+
+/*
+ * @len bytes of @buf (NULs included) to @path in one write(2), as echo
+ * does to configfs, /proc and /sys: 0, -errno, or -EIO if it was short.
+ */
+static inline int skex_write_file_len(const char *path, const void *buf,
+				      size_t len)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != len)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/* The string @s to @path in one write(2): 0 or -errno. */
+static inline int skex_write_file(const char *path, const char *s)
+{
+	return skex_write_file_len(path, s, strlen(s));
 }
 
 /* ---- addresses and sockets ---- */
@@ -132,6 +162,24 @@ static inline int skex_lo_up(void)
 		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
 	}
 	close(fd);
+	return ret;
+}
+
+/*
+ * setsockopt(IPPROTO_TCP, @optname) of @len bytes at @arg on @fd, or when
+ * @fd is -1 on a fresh TCP socket of @family: 0 or -errno.
+ */
+static inline int skex_tcp_setsockopt(int fd, int family, int optname,
+				      const void *arg, socklen_t len)
+{
+	int s = fd >= 0 ? fd : socket(family, SOCK_STREAM, 0), ret = 0;
+
+	if (s < 0)
+		return -errno;
+	if (setsockopt(s, IPPROTO_TCP, optname, arg, len))
+		ret = -errno;
+	if (s != fd)
+		close(s);
 	return ret;
 }
 
