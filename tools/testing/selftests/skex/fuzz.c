@@ -431,6 +431,18 @@ struct call {
 /* ---- forwarding: struct tcp_fw_user ---- */
 
 /*
+ * The call's argument: @need bytes of @arg at a pointer of a random kind,
+ * and a random optlen around @need.
+ */
+static void place_arg(struct worker *w, struct call *c, const void *arg,
+		      int need)
+{
+	c->optlen = pick_optlen(w, need);
+	c->arg = place(w, need, pick_ptr_kind(w));
+	store(&c->arg, arg, need);
+}
+
+/*
  * What the front checks first, in its order (sockopt.c): the length, then
  * the copy of @need bytes. @e allows @set; false when a check decided the
  * result (e->only).
@@ -496,9 +508,7 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 		u.u.cfb_u.pattern = c->nested.p;
 	}
 
-	c->optlen = pick_optlen(w, need);
-	c->arg = place(w, need, pick_ptr_kind(w));
-	store(&c->arg, &u, need);
+	place_arg(w, c, &u, need);
 	if (fetch(&c->arg, &u, need) && u.type == TCP_CONTENT_FW) {
 		c->nested.p = u.u.cfb_u.pattern;
 		c->nested.rd = readable(w, c->nested.p);
@@ -654,9 +664,7 @@ static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
 		a.redir_port = pick_port(w);
 		a.reserved = chance(w, 90) ? 0 : (uint16_t)rnd(w);
 		rnd_src6(w, &a.src, &a.src_mask);
-		c->optlen = pick_optlen(w, need);
-		c->arg = place(w, need, pick_ptr_kind(w));
-		store(&c->arg, &a, need);
+		place_arg(w, c, &a, need);
 		snprintf(c->desc, sizeof(c->desc),
 			 "optlen %d arg %zu/%zu type %u port %u redir %u res %u",
 			 c->optlen, c->arg.rd, c->arg.wr, a.type, a.port,
@@ -689,9 +697,7 @@ static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
 		store(&p, br, sizeof(br));
 		r.branches = (uintptr_t)p.p;
 		r.reserved = chance(w, 95) ? 0 : (uint32_t)rnd(w);
-		c->optlen = pick_optlen(w, need);
-		c->arg = place(w, need, pick_ptr_kind(w));
-		store(&c->arg, &r, need);
+		place_arg(w, c, &r, need);
 		snprintf(c->desc, sizeof(c->desc),
 			 "optlen %d arg %zu/%zu type %u port %u def %u until %u n %u br %zu",
 			 c->optlen, c->arg.rd, c->arg.wr, r.type, r.port,
@@ -744,9 +750,7 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 	store(&c->nested, socks, n * sizeof(socks[0]));
 	g.socks = c->nested.p;
 
-	c->optlen = pick_optlen(w, need);
-	c->arg = place(w, need, pick_ptr_kind(w));
-	store(&c->arg, &g, need);
+	place_arg(w, c, &g, need);
 	if (fetch(&c->arg, &g, need)) {
 		c->nested.p = g.socks;
 		c->nested.rd = readable(w, g.socks);
@@ -806,9 +810,7 @@ static void gen_int(struct worker *w, struct call *c, struct expect *e)
 	int v = chance(w, 80) ? (int)below(w, 10) :
 		ONE_OF(w, -1, 65535, 65536, INT_MIN, (int)rnd(w));
 
-	c->optlen = pick_optlen(w, sizeof(int));
-	c->arg = place(w, sizeof(int), pick_ptr_kind(w));
-	store(&c->arg, &v, sizeof(v));
+	place_arg(w, c, &v, sizeof(v));
 	fetch(&c->arg, &v, sizeof(v));
 	snprintf(c->desc, sizeof(c->desc), "optlen %d int %d", c->optlen, v);
 
