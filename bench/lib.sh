@@ -54,8 +54,6 @@ fi
 
 bench_id=''
 bench_tsv=''
-bench_pids=()
-bench_tmpdirs=()
 bench_cleanups=()
 
 bench_log() { echo "bench: ${bench_id:+$bench_id: }[${SECONDS}s] $*"; }
@@ -125,28 +123,21 @@ bench_tmpdir()
 	local d
 	d=$(mktemp -d "/tmp/skex-bench-${2:-x}.XXXXXX") || bench_fail "mktemp"
 	chmod 755 "$d"
-	bench_tmpdirs+=("$d")
+	skex_tmpdirs+=("$d")
 	printf -v "$1" %s "$d"
 }
 
-bench_track_pid() { bench_pids+=("$@"); }
+# pids and directories go with the selftests' (skex_cleanup)
+bench_track_pid() { skex_track_pid "$@"; }
 bench_at_exit() { bench_cleanups+=("$*"); }
 
 bench_cleanup()
 {
-	local p c d
+	local c
 	for c in "${bench_cleanups[@]}"; do
 		eval "$c" >/dev/null 2>&1
 	done
-	for p in "${bench_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${bench_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	for d in "${bench_tmpdirs[@]}"; do
-		rm -rf "$d"
-	done
+	skex_cleanup
 }
 trap bench_cleanup EXIT
 

@@ -337,7 +337,7 @@ skex_check_counters()
 {
 	local ns=$1 port=$2 want="conns=$3 waiting=$4 bytes_in=$5 bytes_out=$6"
 	local where="port $2${1:+ in $1}" line st got c w delay bi bo kv
-	local -A f=()
+	local -A stat=()
 	line=$(skex_line "$ns" "$port") ||
 		{ skex_fail "$where: no (single) line in $SKEX_PROC"; return; }
 	read -r _ c w delay bi bo _ <<<"$line"
@@ -345,10 +345,10 @@ skex_check_counters()
 	skex_check_eq "$where $SKEX_PROC" "$want" "$got"
 	st=$(skex_stat "$ns" "$port")
 	for kv in $st; do
-		f[${kv%%=*}]=${kv#*=}
+		stat[${kv%%=*}]=${kv#*=}
 	done
-	got="conns=${f[conn]:-} waiting=${f[waiting]:-} bytes_in=${f[bin]:-}"
-	got+=" bytes_out=${f[bout]:-} accept_delay=${f[accept_delay]:-}"
+	got="conns=${stat[conn]:-} waiting=${stat[waiting]:-} bytes_in=${stat[bin]:-}"
+	got+=" bytes_out=${stat[bout]:-} accept_delay=${stat[accept_delay]:-}"
 	case $st in conn=*) ;; *) got=$st ;; esac
 	case $delay in ''|*[!0-9]*) delay=-10000 ;; esac
 	skex_check_eq "$where TCP_SKEX_STAT" \
