@@ -36,6 +36,10 @@
 # (the skex_bench tool), BENCH_REPS, SKEX_MODULE (the .ko, for reloading);
 # BENCH_TRACE=1: a timestamped shell trace on stderr.
 
+# the selftests' helpers (skex_nginx_conf); bench_cleanup replaces its trap
+# shellcheck source=tools/testing/selftests/skex/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/testing/selftests/skex/lib.sh"
+
 BENCH_OUT=${BENCH_OUT:?BENCH_OUT not set: run through bench/guest.sh}
 BENCH_SMOKE=${BENCH_SMOKE:-0}
 BENCH_BIN=${BENCH_BIN:-skex_bench}
@@ -50,8 +54,6 @@ fi
 
 bench_id=''
 bench_tsv=''
-bench_pids=()
-bench_tmpdirs=()
 bench_cleanups=()
 
 bench_log() { echo "bench: ${bench_id:+$bench_id: }[${SECONDS}s] $*"; }
@@ -121,28 +123,21 @@ bench_tmpdir()
 	local d
 	d=$(mktemp -d "/tmp/skex-bench-${2:-x}.XXXXXX") || bench_fail "mktemp"
 	chmod 755 "$d"
-	bench_tmpdirs+=("$d")
+	skex_tmpdirs+=("$d")
 	printf -v "$1" %s "$d"
 }
 
-bench_track_pid() { bench_pids+=("$@"); }
+# pids and directories go with the selftests' (skex_cleanup)
+bench_track_pid() { skex_track_pid "$@"; }
 bench_at_exit() { bench_cleanups+=("$*"); }
 
 bench_cleanup()
 {
-	local p c d
+	local c
 	for c in "${bench_cleanups[@]}"; do
 		eval "$c" >/dev/null 2>&1
 	done
-	for p in "${bench_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${bench_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	for d in "${bench_tmpdirs[@]}"; do
-		rm -rf "$d"
-	done
+	skex_cleanup
 }
 trap bench_cleanup EXIT
 
@@ -204,38 +199,18 @@ bench_nginx()
 	local dir=$1 p listen=''
 	shift
 	for p in "$@"; do
-		listen+="listen 127.0.0.1:$p backlog=4096; "
+		listen+="127.0.0.1:$p "
 	done
-	mkdir -p "$dir/www" "$dir/temp"
+	mkdir -p "$dir/www"
 	head -c 100 /dev/zero | tr '\0' a >"$dir/www/small.html"
 	head -c $((1024 * 1024)) /dev/zero >"$dir/www/big.bin"
 	chmod -R a+rX "$dir"
-	cat >"$dir/nginx.conf" <<EOC
-user root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
+	SKEX_NGINX_CONNS=1024 SKEX_NGINX_LISTEN=backlog=4096 \
+		skex_nginx_conf "$dir" "$listen" "access_log off;
 	sendfile on;
 	tcp_nopush on;
 	keepalive_timeout 60;
-	keepalive_requests 1000000;
-	default_type application/octet-stream;
-	client_body_temp_path $dir/temp/body;
-	proxy_temp_path $dir/temp/proxy;
-	fastcgi_temp_path $dir/temp/fastcgi;
-	uwsgi_temp_path $dir/temp/uwsgi;
-	scgi_temp_path $dir/temp/scgi;
-	server {
-		$listen
-		root $dir/www;
-	}
-}
-EOC
+	keepalive_requests 1000000;"
 	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/nginx.out" 2>&1 &
 	nginx_pid=$!
 	bench_track_pid "$nginx_pid"

@@ -44,6 +44,42 @@ bool skex_group_type_valid(u16 type)
 	return type >= SKEX_ACCEPT_ABSOLUTE && type <= SKEX_OUTPUT_ABSOLUTE_FTP;
 }
 
+/* The names configfs reads and writes, and /proc shows ("" for none yet). */
+const char *const skex_group_type_names[SKEX_GROUP_TYPES] = {
+	[0] = "",
+	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
+	[SKEX_ACCEPT_RATIO] = "accept_ratio",
+	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
+	[SKEX_OUTPUT_ABSOLUTE_FTP] = "output_rate_ftp",
+};
+
+/**
+ * skex_group_quota_str - a quota as configfs and /proc read it back
+ * @buf: filled, NUL-terminated
+ * @len: its size (SKEX_QUOTA_LEN is enough)
+ * @type: the group's type
+ * @quota: thousandths for the accept types ("12.5", "7"), bytes per
+ *	second for the output types
+ *
+ * Return: the length written.
+ */
+int skex_group_quota_str(char *buf, size_t len, u16 type, u32 quota)
+{
+	u32 frac = quota % 1000;
+	unsigned int digits = 3;
+
+	if (!skex_type_accept(type))
+		return scnprintf(buf, len, "%u", quota);
+	while (frac && !(frac % 10)) {
+		frac /= 10;
+		digits--;
+	}
+	if (frac)
+		return scnprintf(buf, len, "%u.%0*u", quota / 1000, digits,
+				 frac);
+	return scnprintf(buf, len, "%u", quota / 1000);
+}
+
 static struct skex_group_port __rcu **skex_slot(struct skex_port *p, u16 type)
 {
 	return skex_type_accept(type) ? &p->accept_group : &p->output_group;
@@ -158,14 +194,37 @@ static void skex_group_port_discard(struct skex_group_port *gp)
 	kfree(gp);
 }
 
-/* Take @gp out of the data path and drop the group's reference. */
-static void skex_group_port_unpublish(struct skex_net *sn, struct skex_group_port *gp)
+/*
+ * Take @gp out of the data path, under the group's lock: no call finds it
+ * any more, and calls that hold it go on with the port published in its
+ * place (skex_group_port_succeed(): a type change, done under the same
+ * lock hold, so that every call finds one port or the other), or through
+ * unthrottled if none was. Its sleepers are woken (its pollers are the
+ * caller's to wake). It moves to @gone, for skex_group_port_release().
+ */
+static void skex_group_port_retire(struct skex_net *sn,
+				   struct skex_group_port *gp,
+				   struct list_head *gone, u64 now)
 {
-	struct skex_group *g = gp->group;
-	struct skex_poller *list;
+	struct skex_group_port __rcu **slot = skex_slot(gp->port, gp->type);
+	struct skex_group_port *cur;
 
 	lockdep_assert_held(&sn->config_mutex);
-	RCU_INIT_POINTER(*skex_slot(gp->port, gp->type), NULL);
+	lockdep_assert_held(&gp->group->lock);
+	cur = rcu_dereference_protected(*slot,
+					lockdep_is_held(&sn->config_mutex));
+	if (cur == gp)
+		RCU_INIT_POINTER(*slot, NULL);
+	else if (!WARN_ON_ONCE(!cur || cur->group != gp->group))
+		skex_group_port_succeed(gp, cur, now);
+	gp->dead = true;
+	list_move_tail(&gp->node, gone);
+	skex_group_port_wake_sleepers(gp);
+}
+
+/* The rest of retiring @gp, unlocked: the group's reference dropped. */
+static void skex_group_port_release(struct skex_group_port *gp)
+{
 	atomic_dec(skex_kind_count(gp->type));
 	if (gp->type == SKEX_OUTPUT_ABSOLUTE_FTP) {
 		atomic_dec(&skex_group_nr_ftp);
@@ -173,30 +232,47 @@ static void skex_group_port_unpublish(struct skex_net *sn, struct skex_group_por
 	}
 	skex_port_unuse(gp->port);
 	skex_hooks_demand_put();
-
-	spin_lock_bh(&g->lock);
-	gp->dead = true;
-	list_del(&gp->node);
-	skex_group_port_wake_sleepers(gp);
-	list = skex_pollers_take(g, gp);
-	spin_unlock_bh(&g->lock);
-	skex_pollers_release(list);
 	skex_group_port_put(gp);
 }
 
-static void skex_group_port_publish(struct skex_group_port *gp)
+/* skex_group_port_release() for every port on @gone. */
+static void skex_group_ports_release(struct list_head *gone)
+{
+	struct skex_group_port *gp, *tmp;
+
+	list_for_each_entry_safe(gp, tmp, gone, node) {
+		list_del(&gp->node);
+		skex_group_port_release(gp);
+	}
+}
+
+/*
+ * What publishing @gp takes, before skex_group_port_publish() makes it
+ * visible under the group's lock: nothing of it can fail.
+ */
+static void skex_group_port_hold(struct skex_group_port *gp)
 {
 	refcount_inc(&gp->group->ref);
 	skex_port_use(gp->port);
 	if (gp->type == SKEX_OUTPUT_ABSOLUTE_FTP)
 		atomic_inc(&skex_group_nr_ftp);
 	atomic_inc(skex_kind_count(gp->type));
+}
+
+/* @gp goes into the port table, in place of whatever port was there. */
+static void skex_group_port_publish(struct skex_group_port *gp)
+{
+	lockdep_assert_held(&gp->group->lock);
+	list_add_tail(&gp->node, &gp->group->ports);
 	rcu_assign_pointer(*skex_slot(gp->port, gp->type), gp);
 }
 
 /*
  * Make @g what @spec says, all or nothing: ports that stay keep their
- * state (tokens, pass, counters); a changed type starts afresh.
+ * state (tokens, pass, counters); a changed type starts afresh, but for an
+ * output bucket, which the port of the new type takes over. The new ports
+ * are published before the old ones are retired, under one hold of the
+ * group's lock: no call finds the port table empty in between.
  */
 static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 			    const struct skex_group_spec *spec)
@@ -204,6 +280,7 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	struct skex_group_port **keep, **fresh, *gp, *tmp;
 	bool same = g->type == spec->type;
 	unsigned int i, n = spec->nports;
+	LIST_HEAD(gone);
 	u64 now;
 	int err = 0;
 
@@ -245,10 +322,9 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	}
 
 	/* Nothing can fail from here on. */
-	list_for_each_entry_safe(gp, tmp, &g->ports, node)
-		if (!gp->mark)
-			skex_group_port_unpublish(sn, gp);
-
+	for (i = 0; i < n; i++)
+		if (fresh[i])
+			skex_group_port_hold(fresh[i]);
 	now = ktime_get_ns();
 	spin_lock_bh(&g->lock);
 	if (!same)
@@ -257,16 +333,19 @@ static int skex_group_apply(struct skex_net *sn, struct skex_group *g,
 	for (i = 0; i < n; i++) {
 		gp = keep[i] ? keep[i] : fresh[i];
 		skex_group_port_configure(gp, &spec->ports[i], now);
-		if (!keep[i])
-			list_add_tail(&gp->node, &g->ports);
-	}
-	spin_unlock_bh(&g->lock);
-	for (i = 0; i < n; i++) {
-		if (fresh[i])
-			skex_group_port_publish(fresh[i]);
+		if (keep[i])
+			continue;
+		gp->mark = true;
+		skex_group_port_publish(gp);
 		fresh[i] = NULL;
 	}
+	list_for_each_entry_safe(gp, tmp, &g->ports, node)
+		if (!gp->mark)
+			skex_group_port_retire(sn, gp, &gone, now);
+	spin_unlock_bh(&g->lock);
+	/* the sleepers and pollers of the old ports and of the new */
 	skex_group_wake(g);
+	skex_group_ports_release(&gone);
 out:
 	for (i = 0; i < n; i++)
 		skex_group_port_discard(fresh[i]);
@@ -295,6 +374,7 @@ static void skex_group_destroy(struct skex_net *sn, struct skex_group *g)
 {
 	struct skex_group_port *gp, *tmp;
 	struct skex_poller *list;
+	LIST_HEAD(gone);
 
 	lockdep_assert_held(&sn->config_mutex);
 	xa_erase(&skex_gn(sn)->groups, g->gid);
@@ -303,12 +383,13 @@ static void skex_group_destroy(struct skex_net *sn, struct skex_group *g)
 	g->dead = true;
 	spin_unlock_bh(&g->lock);
 	hrtimer_cancel(&g->timer);
-	list_for_each_entry_safe(gp, tmp, &g->ports, node)
-		skex_group_port_unpublish(sn, gp);
 	spin_lock_bh(&g->lock);
+	list_for_each_entry_safe(gp, tmp, &g->ports, node)
+		skex_group_port_retire(sn, gp, &gone, 0);
 	list = skex_pollers_take(g, NULL);
 	spin_unlock_bh(&g->lock);
 	skex_pollers_release(list);
+	skex_group_ports_release(&gone);
 	pr_debug("group %u destroyed\n", g->gid);
 	skex_group_put(g);
 }
@@ -395,6 +476,35 @@ int skex_group_del(struct skex_net *sn, u16 gid)
 	if (!g)
 		return -ENOENT;
 	skex_group_destroy(sn, g);
+	return 0;
+}
+
+/**
+ * skex_group_del_port - take a port out of a group
+ * @sn: the namespace
+ * @gid: the group
+ * @port: the port
+ *
+ * The other ports keep their configuration and state. Allocates nothing,
+ * so that configfs's rmdir, which cannot fail, never leaves the port in the
+ * group.
+ *
+ * Return: 0 or -ENOENT.
+ */
+int skex_group_del_port(struct skex_net *sn, u16 gid, u16 port)
+{
+	struct skex_group *g = skex_group_find(sn, gid);
+	struct skex_group_port *gp = g ? skex_group_find_port(g, port) : NULL;
+	LIST_HEAD(gone);
+
+	if (!gp)
+		return -ENOENT;
+	spin_lock_bh(&g->lock);
+	skex_group_port_retire(sn, gp, &gone, 0);
+	spin_unlock_bh(&g->lock);
+	/* as an edit does: the other ports' callers may go on */
+	skex_group_wake(g);
+	skex_group_ports_release(&gone);
 	return 0;
 }
 

@@ -44,12 +44,20 @@ struct skex_group_spec {
 	struct skex_group_port_spec ports[SKEX_GROUP_PORTS_MAX];
 };
 
+/* the type values are 1 to SKEX_OUTPUT_ABSOLUTE_FTP */
+#define SKEX_GROUP_TYPES	(SKEX_OUTPUT_ABSOLUTE_FTP + 1)
+extern const char *const skex_group_type_names[SKEX_GROUP_TYPES];
+/* "65535.999" or "4294967295", and a NUL */
+#define SKEX_QUOTA_LEN		12
+int skex_group_quota_str(char *buf, size_t len, u16 type, u32 quota);
+
 /* group.c: configuration, all under skex_net.config_mutex */
 int skex_group_add(struct skex_net *sn, u16 *gid,
 		   const struct skex_group_spec *spec);
 int skex_group_edit(struct skex_net *sn, u16 gid,
 		    const struct skex_group_spec *spec);
 int skex_group_del(struct skex_net *sn, u16 gid);
+int skex_group_del_port(struct skex_net *sn, u16 gid, u16 port);
 void skex_group_flush(struct skex_net *sn);
 int skex_group_get(struct skex_net *sn, u16 gid, struct skex_group_spec *spec);
 int skex_group_throttled(struct skex_net *sn, u16 gid, u16 port, u64 *count);

@@ -70,15 +70,6 @@ struct skex_cfs_port {
 	bool unpinned;
 };
 
-/* "" is what a new group shows; it cannot be written */
-static const char *const skex_type_names[] = {
-	[0] = "",
-	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
-	[SKEX_ACCEPT_RATIO] = "accept_ratio",
-	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
-	[SKEX_OUTPUT_ABSOLUTE_FTP] = "output_rate_ftp",
-};
-
 static struct skex_net *skex_cfs_net(void)
 {
 	return skex_net(&init_net);
@@ -162,7 +153,29 @@ static int skex_cfs_apply(struct skex_net *sn, u16 gid,
 
 /* ---- groups/<gid>/ports/<port>/ ---- */
 
-static ssize_t skex_port_quota_show(struct config_item *item, char *page)
+/*
+ * What a store to a port attribute wrote: the text, and the value when the
+ * store parsed it before taking the lock.
+ */
+struct skex_cfs_input {
+	const char *page;
+	size_t count;
+	u32 val;
+};
+
+/* A port attribute's show, given its group's description and port. */
+typedef ssize_t (*skex_cfs_show_fn)(const struct skex_group_spec *spec,
+				    const struct skex_group_port_spec *ps,
+				    char *page);
+
+/* A port attribute's store: changes *@ps (0) or refuses (an errno). */
+typedef int (*skex_cfs_set_fn)(const struct skex_group_spec *spec,
+			       struct skex_group_port_spec *ps,
+			       const struct skex_cfs_input *in);
+
+/* Show an attribute of @item's port with @show. */
+static ssize_t skex_cfs_port_show(struct config_item *item, char *page,
+				  skex_cfs_show_fn show)
 {
 	struct skex_cfs_port *cp = to_cfs_port(item);
 	struct skex_net *sn = skex_cfs_net();
@@ -176,27 +189,62 @@ static ssize_t skex_port_quota_show(struct config_item *item, char *page)
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
-
-	if (!ps->set) {
-		ret = sysfs_emit(page, "\n");
-	} else if (skex_group_accept_type(spec->type)) {
-		u32 frac = ps->quota % 1000;
-		unsigned int digits = 3;
-
-		while (frac && !(frac % 10)) {
-			frac /= 10;
-			digits--;
-		}
-		if (frac)
-			ret = sysfs_emit(page, "%u.%0*u\n", ps->quota / 1000,
-					 digits, frac);
-		else
-			ret = sysfs_emit(page, "%u\n", ps->quota / 1000);
-	} else {
-		ret = sysfs_emit(page, "%u\n", ps->quota);
-	}
+	ret = show(spec, ps, page);
 	kfree(spec);
 	return ret;
+}
+
+/*
+ * Change @item's port with @set and apply its group's new description,
+ * under config_mutex: 0 or an errno, and nothing changed.
+ */
+static int skex_cfs_port_store(struct config_item *item, skex_cfs_set_fn set,
+			       const struct skex_cfs_input *in)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+	struct skex_net *sn = skex_cfs_net();
+	struct skex_group_port_spec *ps;
+	struct skex_group_spec *spec;
+	int err;
+
+	mutex_lock(&sn->config_mutex);
+	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
+	if (spec) {
+		err = set(spec, ps, in);
+		if (!err)
+			err = skex_cfs_apply(sn, cp->grp->gid, spec);
+		kfree(spec);
+	}
+	mutex_unlock(&sn->config_mutex);
+	return err;
+}
+
+/* A refused quota or burst: the kernel log says which, and why. */
+static void skex_cfs_port_refused(struct config_item *item, const char *attr,
+				  const char *page, size_t count, int err)
+{
+	struct skex_cfs_port *cp = to_cfs_port(item);
+
+	pr_info("groups/%u/ports/%u/%s: cannot set '%.*s': %d\n",
+		cp->grp->gid, cp->port, attr,
+		skex_configfs_quote(page, count), page, err);
+}
+
+static ssize_t skex_cfs_quota_show(const struct skex_group_spec *spec,
+				   const struct skex_group_port_spec *ps,
+				   char *page)
+{
+	char buf[SKEX_QUOTA_LEN];
+
+	if (!ps->set)
+		return sysfs_emit(page, "\n");
+	skex_group_quota_str(buf, sizeof(buf), spec->type, ps->quota);
+	return sysfs_emit(page, "%s\n", buf);
+}
+
+static ssize_t skex_port_quota_show(struct config_item *item, char *page)
+{
+	return skex_cfs_port_show(item, page, skex_cfs_quota_show);
 }
 
 /* "W", "W." or "W.F" with up to three decimals, in thousandths. */
@@ -234,148 +282,114 @@ static int skex_cfs_parse_frac(const char *page, size_t count, u32 *quota)
 	return 0;
 }
 
+/* The quota's syntax is its group type's. */
+static int skex_cfs_quota_set(const struct skex_group_spec *spec,
+			      struct skex_group_port_spec *ps,
+			      const struct skex_cfs_input *in)
+{
+	u32 quota;
+	int err = -EINVAL;
+
+	if (skex_group_accept_type(spec->type))
+		err = skex_cfs_parse_frac(in->page, in->count, &quota);
+	else if (isdigit(in->page[0]))
+		err = kstrtou32(in->page, 10, &quota);
+	if (err)
+		return err;
+	ps->quota = quota;
+	ps->set = true;
+	return 0;
+}
+
 static ssize_t skex_port_quota_store(struct config_item *item,
 				     const char *page, size_t count)
 {
-	struct skex_cfs_port *cp = to_cfs_port(item);
-	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_port_spec *ps;
-	struct skex_group_spec *spec;
-	u32 quota;
+	struct skex_cfs_input in = { .page = page, .count = count };
 	int err;
 
 	if (skex_configfs_has_nul(page, count))
 		return -EINVAL;
-	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
-	if (!spec)
-		goto unlock;
-	if (skex_group_accept_type(spec->type)) {
-		err = skex_cfs_parse_frac(page, count, &quota);
-	} else {
-		err = -EINVAL;
-		if (isdigit(page[0]))
-			err = kstrtou32(page, 10, &quota);
-	}
+	err = skex_cfs_port_store(item, skex_cfs_quota_set, &in);
 	if (err)
-		goto out;
-	ps->quota = quota;
-	ps->set = true;
-	err = skex_cfs_apply(sn, cp->grp->gid, spec);
-out:
-	kfree(spec);
-unlock:
-	mutex_unlock(&sn->config_mutex);
-	if (err)
-		pr_info("groups/%u/ports/%u/quota: cannot set '%.*s': %d\n",
-			cp->grp->gid, cp->port,
-			skex_configfs_quote(page, count), page, err);
+		skex_cfs_port_refused(item, "quota", page, count, err);
 	return err ?: count;
+}
+
+static ssize_t skex_cfs_burst_show(const struct skex_group_spec *spec,
+				   const struct skex_group_port_spec *ps,
+				   char *page)
+{
+	if (spec->type == SKEX_ACCEPT_ABSOLUTE)
+		return sysfs_emit(page, "%u\n", ps->burst);
+	return sysfs_emit(page, "\n");
 }
 
 static ssize_t skex_port_burst_show(struct config_item *item, char *page)
 {
-	struct skex_cfs_port *cp = to_cfs_port(item);
-	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_port_spec *ps;
-	struct skex_group_spec *spec;
-	ssize_t ret;
-	int err;
+	return skex_cfs_port_show(item, page, skex_cfs_burst_show);
+}
 
-	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
-	mutex_unlock(&sn->config_mutex);
-	if (!spec)
-		return err;
-	if (spec->type == SKEX_ACCEPT_ABSOLUTE)
-		ret = sysfs_emit(page, "%u\n", ps->burst);
-	else
-		ret = sysfs_emit(page, "\n");
-	kfree(spec);
-	return ret;
+/* accept_rate's only */
+static int skex_cfs_burst_set(const struct skex_group_spec *spec,
+			      struct skex_group_port_spec *ps,
+			      const struct skex_cfs_input *in)
+{
+	if (spec->type != SKEX_ACCEPT_ABSOLUTE)
+		return -EINVAL;
+	ps->burst = in->val;
+	return 0;
 }
 
 static ssize_t skex_port_burst_store(struct config_item *item,
 				     const char *page, size_t count)
 {
-	struct skex_cfs_port *cp = to_cfs_port(item);
-	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_port_spec *ps;
-	struct skex_group_spec *spec;
-	u32 burst;
+	struct skex_cfs_input in = { .page = page, .count = count };
 	int err;
 
 	if (skex_configfs_has_nul(page, count) || !isdigit(page[0]))
 		return -EINVAL;
-	err = kstrtou32(page, 10, &burst);
-	if (!err && (!burst || burst > SKEX_BURST_MAX))
+	err = kstrtou32(page, 10, &in.val);
+	if (!err && (!in.val || in.val > SKEX_BURST_MAX))
 		err = -ERANGE;
+	if (!err)
+		err = skex_cfs_port_store(item, skex_cfs_burst_set, &in);
 	if (err)
-		goto log;
-
-	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
-	if (spec) {
-		if (spec->type == SKEX_ACCEPT_ABSOLUTE) {
-			ps->burst = burst;
-			err = skex_cfs_apply(sn, cp->grp->gid, spec);
-		} else {
-			err = -EINVAL;
-		}
-		kfree(spec);
-	}
-	mutex_unlock(&sn->config_mutex);
-log:
-	if (err)
-		pr_info("groups/%u/ports/%u/burst: cannot set '%.*s': %d\n",
-			cp->grp->gid, cp->port,
-			skex_configfs_quote(page, count), page, err);
+		skex_cfs_port_refused(item, "burst", page, count, err);
 	return err ?: count;
+}
+
+static ssize_t skex_cfs_nonblock_show(const struct skex_group_spec *spec,
+				      const struct skex_group_port_spec *ps,
+				      char *page)
+{
+	return sysfs_emit(page, "%d\n", ps->nonblock);
 }
 
 static ssize_t skex_port_nonblock_show(struct config_item *item, char *page)
 {
-	struct skex_cfs_port *cp = to_cfs_port(item);
-	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_port_spec *ps;
-	struct skex_group_spec *spec;
-	ssize_t ret;
-	int err;
+	return skex_cfs_port_show(item, page, skex_cfs_nonblock_show);
+}
 
-	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
-	mutex_unlock(&sn->config_mutex);
-	if (!spec)
-		return err;
-	ret = sysfs_emit(page, "%d\n", ps->nonblock);
-	kfree(spec);
-	return ret;
+static int skex_cfs_nonblock_set(const struct skex_group_spec *spec,
+				 struct skex_group_port_spec *ps,
+				 const struct skex_cfs_input *in)
+{
+	ps->nonblock = in->val;
+	return 0;
 }
 
 static ssize_t skex_port_nonblock_store(struct config_item *item,
 					const char *page, size_t count)
 {
-	struct skex_cfs_port *cp = to_cfs_port(item);
-	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_port_spec *ps;
-	struct skex_group_spec *spec;
-	unsigned int val;
+	struct skex_cfs_input in = { .page = page, .count = count };
 	int err;
 
 	if (skex_configfs_has_nul(page, count))
 		return -EINVAL;
-	err = kstrtouint(page, 10, &val);
-	if (err || val > 1 || !isdigit(page[0]))
+	err = kstrtou32(page, 10, &in.val);
+	if (err || in.val > 1 || !isdigit(page[0]))
 		return -EINVAL;
-
-	mutex_lock(&sn->config_mutex);
-	spec = skex_cfs_port_spec(sn, cp, &ps, &err);
-	if (spec) {
-		ps->nonblock = val;
-		err = skex_cfs_apply(sn, cp->grp->gid, spec);
-		kfree(spec);
-	}
-	mutex_unlock(&sn->config_mutex);
+	err = skex_cfs_port_store(item, skex_cfs_nonblock_set, &in);
 	return err ?: count;
 }
 
@@ -484,21 +498,11 @@ static void skex_cfs_drop_port(struct config_group *group,
 {
 	struct skex_cfs_port *cp = to_cfs_port(item);
 	struct skex_net *sn = skex_cfs_net();
-	struct skex_group_spec *spec;
-	unsigned int i;
-	int err;
 
+	/* cannot fail: the port may be gone already (setsockopt) */
 	if (!skex_configfs_mirroring()) {
 		mutex_lock(&sn->config_mutex);
-		spec = skex_cfs_spec(sn, cp->grp->gid, &err);
-		for (i = 0; spec && i < spec->nports; i++) {
-			if (spec->ports[i].port != cp->port)
-				continue;
-			spec->ports[i] = spec->ports[--spec->nports];
-			skex_group_edit(sn, cp->grp->gid, spec);
-			break;
-		}
-		kfree(spec);
+		skex_group_del_port(sn, cp->grp->gid, cp->port);
 		mutex_unlock(&sn->config_mutex);
 	}
 	skex_configfs_repin(cp->unpinned);
@@ -530,7 +534,7 @@ static ssize_t skex_group_type_show(struct config_item *item, char *page)
 	mutex_unlock(&sn->config_mutex);
 	if (!spec)
 		return err;
-	ret = sysfs_emit(page, "%s\n", skex_type_names[spec->type]);
+	ret = sysfs_emit(page, "%s\n", skex_group_type_names[spec->type]);
 	kfree(spec);
 	return ret;
 }
@@ -545,7 +549,8 @@ static ssize_t skex_group_type_store(struct config_item *item,
 
 	if (skex_configfs_has_nul(page, count))
 		return -EINVAL;
-	type = sysfs_match_string(skex_type_names, page);
+	/* "" is what a new group shows; it cannot be written */
+	type = sysfs_match_string(skex_group_type_names, page);
 	if (type <= 0) {
 		pr_info("groups/%u/type: unknown type '%.*s'\n", cg->gid,
 			skex_configfs_quote(page, count), page);

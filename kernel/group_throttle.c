@@ -32,8 +32,8 @@
  *                    catches up; idle, it keeps 50 ms worth: no burst.
  *   output_rate_ftp  as output_rate; in addition every process (tgid) that
  *                    reads or writes a control connection accepted on the
- *                    port is charged for all its TCP output until that
- *                    connection is destroyed.
+ *                    port is charged for all its TCP output in the port's
+ *                    namespace until that connection is destroyed.
  *
  * Waiting. A blocking caller sleeps in the wrapper, interruptibly, on
  * sk_sleep() of its socket (so that skex_calls_drain() reaches it at
@@ -127,12 +127,16 @@ struct skex_poller {
 };
 
 /*
- * A process serving an FTP control connection: its TCP output counts
- * for @gp. Found by tgid under RCU; written under skex_ftp_lock. Marks are
- * removed when the control connection is destroyed or @gp unpublished.
+ * A process serving an FTP control connection: its TCP output in the
+ * control connection's namespace @sn counts for @gp (of @sn), and its
+ * output in other namespaces does not: a namespace's FTP groups charge
+ * nothing to another's. Found by namespace and tgid under RCU; written
+ * under skex_ftp_lock. Marks are removed when the control connection is
+ * destroyed or @gp unpublished.
  */
 struct skex_ftp_proc {
 	struct hlist_node node;
+	const struct skex_net *sn;
 	pid_t tgid;
 	u64 start;
 	struct skex_group_port *gp;
@@ -151,11 +155,16 @@ void skex_group_put(struct skex_group *g)
 		kfree_rcu(g, rcu);
 }
 
+/* Iterative: the chain of successors (@next) may be long. */
 void skex_group_port_put(struct skex_group_port *gp)
 {
-	if (refcount_dec_and_test(&gp->ref)) {
+	struct skex_group_port *next;
+
+	while (gp && refcount_dec_and_test(&gp->ref)) {
+		next = gp->next;
 		skex_group_put(gp->group);
 		kfree_rcu(gp, rcu);
+		gp = next;
 	}
 }
 
@@ -212,6 +221,54 @@ static u64 skex_bucket_when(const struct skex_group_port *gp, u64 need)
 	if (!gp->rate || need > gp->depth)
 		return U64_MAX;
 	return gp->stamp + div64_u64(need - gp->level + gp->rate - 1, gp->rate);
+}
+
+/**
+ * skex_group_port_succeed - a port takes another's place
+ * @old: a port retired by a type change of its group (being marked dead)
+ * @gp: the port of the new type published in @old's place in the port table
+ * @now: the time
+ *
+ * Calls that hold @old go on with @gp (skex_group_follow()). Between the two
+ * output types the bucket is handed on, so that a type change lets no
+ * burst through; between the accept types, whose quotas mean different
+ * things, @gp starts afresh. Under the group's lock.
+ */
+void skex_group_port_succeed(struct skex_group_port *old,
+			     struct skex_group_port *gp, u64 now)
+{
+	refcount_inc(&gp->ref);
+	old->next = gp;
+	if (skex_group_accept_type(old->type) ||
+	    skex_group_accept_type(gp->type) || !old->set || !gp->set)
+		return;
+	skex_bucket_fill(old, now);
+	gp->level = min(old->level, gp->depth);
+	gp->busy_until = old->busy_until;
+}
+
+/*
+ * *@gpp was retired by a type change of its group: go on with the port
+ * that took its place, leaving @s's place in line on the old one. Under
+ * the group's lock (both ports are of the group). Return: whether it moved.
+ */
+static bool skex_group_follow(struct skex_group_port **gpp,
+			      struct skex_sleeper *s)
+{
+	struct skex_group_port *gp = *gpp;
+
+	if (!gp->dead || !gp->next)
+		return false;
+	if (s->listed) {
+		list_del(&s->node);
+		gp->nsleepers--;
+		s->listed = false;
+	}
+	refcount_inc(&gp->next->ref);
+	*gpp = gp->next;
+	/* not the last reference to the group: @gp->next holds one */
+	skex_group_port_put(gp);
+	return true;
 }
 
 /* Apply a port's configuration; under the group's lock. */
@@ -635,7 +692,8 @@ struct skex_group_port *skex_group_accept_port(struct sock *listener)
 
 /**
  * skex_group_accept_wait - wait until an accept may go
- * @gp: the listener's group port
+ * @gpp: the listener's group port (a reference); replaced by the port
+ *	that took its place if a type change of the group retires it
  * @w: the call; @w->sk is the listener
  *
  * Waits (unless non-blocking) for a connection to be queued and for the
@@ -646,8 +704,9 @@ struct skex_group_port *skex_group_accept_port(struct sock *listener)
  * socket stopped listening), call the original as it was called; or a
  * negative errno to fail with.
  */
-int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
+int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w)
 {
+	struct skex_group_port *gp = *gpp;
 	struct skex_group *g = gp->group;
 	struct sock *sk = w->sk;
 	struct skex_sleeper s;
@@ -665,6 +724,11 @@ int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w)
 		ret = -EAGAIN;
 
 		spin_lock_bh(&g->lock);
+		if (skex_group_follow(gpp, &s)) {
+			gp = *gpp;
+			spin_unlock_bh(&g->lock);
+			continue;
+		}
 		if (gp->dead || !gp->set || sk->sk_state != TCP_LISTEN) {
 			ret = 0;
 		} else if (reqsk_queue_empty(&inet_csk(sk)->icsk_accept_queue)) {
@@ -730,15 +794,24 @@ void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 
 /* ---- output ---- */
 
-/* The FTP group port whose quota covers the current process, or NULL. */
-static struct skex_group_port *skex_ftp_find(void)
+/* The key of the marks of the current process in namespace @sn. */
+static unsigned long skex_ftp_key(const struct skex_net *sn)
+{
+	return (unsigned long)sn ^ current->tgid;
+}
+
+/*
+ * The FTP group port whose quota covers the current process's output in
+ * namespace @sn, or NULL.
+ */
+static struct skex_group_port *skex_ftp_find(const struct skex_net *sn)
 {
 	u64 start = current->group_leader->start_time;
 	pid_t tgid = current->tgid;
 	struct skex_ftp_proc *p;
 
-	hash_for_each_possible_rcu(skex_ftp_procs, p, node, tgid)
-		if (p->tgid == tgid && p->start == start)
+	hash_for_each_possible_rcu(skex_ftp_procs, p, node, skex_ftp_key(sn))
+		if (p->sn == sn && p->tgid == tgid && p->start == start)
 			return READ_ONCE(p->gp);
 	return NULL;
 }
@@ -749,22 +822,28 @@ static void skex_ftp_free(struct skex_ftp_proc *p)
 	kfree_rcu(p, rcu);
 }
 
-/* The current process serves control connection @sk of FTP port @gp. */
+/*
+ * The current process serves control connection @sk of FTP port @gp: it
+ * replaces the process's mark in @gp's namespace, if any.
+ */
 static void skex_ftp_mark(struct skex_group_port *gp, const struct sock *sk)
 {
 	u64 start = current->group_leader->start_time;
+	const struct skex_net *sn = gp->group->sn;
+	unsigned long key = skex_ftp_key(sn);
 	pid_t tgid = current->tgid;
 	struct skex_ftp_proc *p, *n;
 	struct hlist_node *tmp;
 
-	hash_for_each_possible_rcu(skex_ftp_procs, p, node, tgid)
-		if (p->tgid == tgid && p->start == start && p->ctrl == sk &&
-		    p->gp == gp)
+	hash_for_each_possible_rcu(skex_ftp_procs, p, node, key)
+		if (p->sn == sn && p->tgid == tgid && p->start == start &&
+		    p->ctrl == sk && p->gp == gp)
 			return;
 
 	n = kmalloc(sizeof(*n), GFP_ATOMIC);
 	if (!n)
 		return;
+	n->sn = sn;
 	n->tgid = tgid;
 	n->start = start;
 	n->gp = gp;
@@ -776,10 +855,10 @@ static void skex_ftp_mark(struct skex_group_port *gp, const struct sock *sk)
 		kfree(n);
 		return;
 	}
-	hash_for_each_possible_safe(skex_ftp_procs, p, tmp, node, tgid)
-		if (p->tgid == tgid)
+	hash_for_each_possible_safe(skex_ftp_procs, p, tmp, node, key)
+		if (p->sn == sn && p->tgid == tgid)
 			skex_ftp_free(p);
-	hash_add_rcu(skex_ftp_procs, &n->node, tgid);
+	hash_add_rcu(skex_ftp_procs, &n->node, key);
 	spin_unlock_bh(&skex_ftp_lock);
 }
 
@@ -812,8 +891,8 @@ static struct skex_group_port *skex_output_gport_rcu(const struct sock *sk)
  * @sk: the socket written to
  *
  * That of the port @sk was accepted from; else, for any TCP socket of
- * user space, that of an FTP group whose control connection the current
- * process serves. A kernel socket (no file: NFS, nbd, CIFS) written from
+ * user space, that of an FTP group of @sk's namespace whose control
+ * connection the current process serves. A kernel socket (no file: NFS, nbd, CIFS) written from
  * the process is not charged: its callers do not expect to wait.
  *
  * Return: the group port, with a reference, or NULL when nothing applies.
@@ -830,7 +909,7 @@ struct skex_group_port *skex_group_output_port(struct sock *sk)
 		skex_ftp_mark(gp, sk);
 	if (!gp && atomic_read(&skex_group_nr_ftp) && sk->sk_socket &&
 	    sk->sk_socket->file)
-		gp = skex_ftp_find();
+		gp = skex_ftp_find(skex_net(sock_net(sk)));
 	gp = skex_group_port_tryget(gp);
 	rcu_read_unlock();
 	return gp;
@@ -965,18 +1044,20 @@ static void skex_output_push(struct sock *sk)
 
 /**
  * skex_group_output_take - tokens for a send
- * @gp: the group port covering the send
+ * @gpp: the group port covering the send (a reference); replaced by the
+ *	port that took its place if a type change of the group retires it
  * @w: the call; @w->sk is the socket written to
  * @want: bytes the caller has to send
  *
  * Blocks (unless non-blocking) until the quota allows some.
  *
  * Return: the bytes that may go now (the caller hands back what it did not
- * send with skex_group_output_refund()), or a negative errno.
+ * send with skex_group_output_refund(), to *@gpp), or a negative errno.
  */
-long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
+long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 			    size_t want)
 {
+	struct skex_group_port *gp = *gpp;
 	struct skex_group *g = gp->group;
 	struct skex_sleeper s;
 	u64 now, until;
@@ -992,6 +1073,11 @@ long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
 		until = U64_MAX;
 
 		spin_lock_bh(&g->lock);
+		if (skex_group_follow(gpp, &s)) {
+			gp = *gpp;
+			spin_unlock_bh(&g->lock);
+			continue;
+		}
 		if (gp->dead || !gp->set) {
 			spin_unlock_bh(&g->lock);
 			ret = want;

@@ -69,7 +69,10 @@ struct skex_group {
  * @type: the group type it was made for (fixed)
  * @num: the port number
  * @nonblock, @set, @quota, @burst: configuration (skex_group_port_spec)
- * @dead: unpublished; calls that still hold it go through unthrottled
+ * @dead: unpublished; calls that still hold it go on with @next, or
+ *	through unthrottled when there is none
+ * @next: the port that took its place in the port table when its group's
+ *	type changed (holds a reference), or NULL; set with @dead
  * @mark: scratch of skex_group_apply()
  * @rate: token rate per second (bytes, or thousandths of connections)
  * @level, @depth, @quantum: token bucket, in tokens * NSEC_PER_SEC;
@@ -108,6 +111,7 @@ struct skex_group_port {
 	u32 burst;
 	bool dead;
 	bool mark;
+	struct skex_group_port *next;
 	u64 rate;
 	u64 level;
 	u64 depth;
@@ -156,12 +160,12 @@ void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
 void skex_group_port_put(struct skex_group_port *gp);
 
 struct skex_group_port *skex_group_accept_port(struct sock *listener);
-int skex_group_accept_wait(struct skex_group_port *gp, struct skex_wait *w);
+int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w);
 void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 			    bool accepted);
 
 struct skex_group_port *skex_group_output_port(struct sock *sk);
-long skex_group_output_take(struct skex_group_port *gp, struct skex_wait *w,
+long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 			    size_t want);
 void skex_group_output_refund(struct skex_group_port *gp, size_t unused);
 
@@ -175,6 +179,8 @@ void skex_group_port_configure(struct skex_group_port *gp,
 			       const struct skex_group_port_spec *ps,
 			       u64 now);
 void skex_group_port_wake_sleepers(struct skex_group_port *gp);
+void skex_group_port_succeed(struct skex_group_port *old,
+			     struct skex_group_port *gp, u64 now);
 struct skex_poller *skex_pollers_take(struct skex_group *g,
 				      struct skex_group_port *gp);
 void skex_pollers_release(struct skex_poller *list);

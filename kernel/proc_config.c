@@ -55,14 +55,6 @@ static const char * const skex_proc_fw_types[] = {
 	[SKEX_FW_ADDR] = "address",
 };
 
-static const char * const skex_proc_group_types[] = {
-	[0] = "-",
-	[SKEX_ACCEPT_ABSOLUTE] = "accept_rate",
-	[SKEX_ACCEPT_RATIO] = "accept_ratio",
-	[SKEX_OUTPUT_ABSOLUTE] = "output_rate",
-	[SKEX_OUTPUT_ABSOLUTE_FTP] = "output_rate_ftp",
-};
-
 static void skex_proc_fw_branch(struct seq_file *seq,
 				const struct skex_fw_rule *rule,
 				struct skex_fw_branch *b)
@@ -183,29 +175,18 @@ static int skex_proc_fw_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
-/* A quota as configfs reads it: 12.5 (thousandths) or bytes per second. */
+/* A quota as configfs reads it, "-" when not set. */
 static void skex_proc_quota(struct seq_file *seq, u16 type,
 			    const struct skex_group_port_spec *ps)
 {
-	u32 frac = ps->quota % 1000;
-	unsigned int digits = 3;
+	char buf[SKEX_QUOTA_LEN];
 
 	if (!ps->set) {
 		seq_putc(seq, '-');
 		return;
 	}
-	if (!skex_group_accept_type(type)) {
-		seq_printf(seq, "%u", ps->quota);
-		return;
-	}
-	while (frac && !(frac % 10)) {
-		frac /= 10;
-		digits--;
-	}
-	if (frac)
-		seq_printf(seq, "%u.%0*u", ps->quota / 1000, digits, frac);
-	else
-		seq_printf(seq, "%u", ps->quota / 1000);
+	skex_group_quota_str(buf, sizeof(buf), type, ps->quota);
+	seq_puts(seq, buf);
 }
 
 static int skex_proc_groups_show(struct seq_file *seq, void *v)
@@ -233,8 +214,8 @@ static int skex_proc_groups_show(struct seq_file *seq, void *v)
 
 		if (skex_group_get(sn, gids[i], spec))
 			continue;
-		type = spec->type < ARRAY_SIZE(skex_proc_group_types) ?
-		       skex_proc_group_types[spec->type] : "-";
+		type = spec->type && spec->type < SKEX_GROUP_TYPES ?
+		       skex_group_type_names[spec->type] : "-";
 		if (!spec->nports)
 			seq_printf(seq, "%u %s - - - - -\n", gids[i], type);
 		for (j = 0; j < spec->nports; j++) {

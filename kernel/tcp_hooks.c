@@ -100,7 +100,7 @@ static struct sock *skex_accept_throttled(struct skex_group_port *gp,
 	skex_wait_init(&w, sk,
 		       sock_rcvtimeo(sk, skex_accept_flags(a) & O_NONBLOCK));
 	for (;;) {
-		ret = skex_group_accept_wait(gp, &w);
+		ret = skex_group_accept_wait(&gp, &w);
 		if (ret < 0) {
 			skex_accept_set_err(a, ret);
 			break;
@@ -191,7 +191,7 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 	skex_wait_init(&w, sk, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT));
 	while (done < size) {
 		size_t before = iov_iter_count(&msg->msg_iter);
-		long n = skex_group_output_take(gp, &w, size - done);
+		long n = skex_group_output_take(&gp, &w, size - done);
 
 		if (n < 0) {
 			ret = n;
@@ -235,7 +235,7 @@ static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 
 	skex_wait_init(&w, sk, sock_sndtimeo(sk, flags & MSG_DONTWAIT));
 	while (done < size) {
-		long n = skex_group_output_take(gp, &w, size - done);
+		long n = skex_group_output_take(&gp, &w, size - done);
 
 		if (n < 0) {
 			ret = n;

@@ -24,16 +24,7 @@ static int fw_call_fd = -1;
 
 static inline int fw_call(int optname, const struct tcp_fw_user *u)
 {
-	int fd = fw_call_fd >= 0 ? fw_call_fd : socket(AF_INET, SOCK_STREAM, 0);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, IPPROTO_TCP, optname, u, sizeof(*u)))
-		ret = -errno;
-	if (fd != fw_call_fd)
-		close(fd);
-	return ret;
+	return skex_tcp_setsockopt(fw_call_fd, AF_INET, optname, u, sizeof(*u));
 }
 
 static inline int fw_rule(int optname, int type, uint16_t port,
@@ -145,16 +136,9 @@ static inline int fw_cfs_set(uint16_t port, const char *branch,
 			     const char *attr, const char *val)
 {
 	char path[256];
-	int fd, ret = 0;
 
 	fw_cfs_path(path, sizeof(path), port, branch, attr);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return skex_write_file(path, val);
 }
 
 static inline bool fw_cfs_exists(uint16_t port, const char *branch)
@@ -395,20 +379,14 @@ static inline int fw_addr6(int optname, uint16_t port, uint16_t redir,
 			   const char *src, int bits)
 {
 	struct tcp_fw_addr6_user a;
-	int fd = socket(AF_INET6, SOCK_STREAM, 0), ret = 0;
 
-	if (fd < 0)
-		return -errno;
 	memset(&a, 0, sizeof(a));
 	a.type = TCP_ADDR_FW;
 	a.port = port;
 	a.redir_port = redir;
 	inet_pton(AF_INET6, src, &a.src);
 	fw_mask6(&a.src_mask, bits);
-	if (setsockopt(fd, IPPROTO_TCP, optname, &a, sizeof(a)))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return skex_tcp_setsockopt(-1, AF_INET6, optname, &a, sizeof(a));
 }
 
 /* One branch of a replace: name, port and a condition of its rule's type. */
@@ -445,14 +423,7 @@ static inline void fw_br_content(struct tcp_fw_branch_user *b,
 static inline int fw_replace_len(const struct tcp_fw_replace_user *r,
 				 socklen_t len)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_FW_REPLACE_RULE, r, len))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return skex_tcp_setsockopt(-1, AF_INET, TCP_FW_REPLACE_RULE, r, len);
 }
 
 static inline int fw_replace(const struct tcp_fw_replace_user *r)

@@ -61,7 +61,7 @@ FIXTURE_SETUP(fm)
 /* Remove the rule on @p, whichever front made it. */
 static void rule_del(uint16_t p)
 {
-	char path[300];
+	char path[320];
 	struct dirent *d;
 	DIR *dir;
 	int t;
@@ -518,34 +518,23 @@ static int addr_4096(uint16_t p, uint16_t d, uint16_t r1, double *secs,
 		     double *half)
 {
 	uint64_t t0 = skex_now_us();
-	int fd = socket(AF_INET, SOCK_STREAM, 0), i, err = 0;
-	struct tcp_fw_user u;
+	int i, err;
 
-	if (fd < 0)
+	fw_call_fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fw_call_fd < 0)
 		return -errno;
-	memset(&u, 0, sizeof(u));
-	u.type = TCP_ADDR_FW;
-	u.port = p;
-	u.def_port = d;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_RULE, &u, sizeof(u)))
-		err = -errno;
+	err = fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, p, d);
 	for (i = 0; !err && i < 4096; i++) {
 		char src[32];
 
 		snprintf(src, sizeof(src), "10.%d.%d.1", i / 256, i % 256);
-		u.u.afb_u.redir_port = r1 + i % 3;
-		inet_pton(AF_INET, i < 4095 ? src : "127.0.0.2",
-			  &u.u.afb_u.src);
-		inet_pton(AF_INET, "255.255.255.255", &u.u.afb_u.src_mask);
-		if (i == 4095)
-			u.u.afb_u.redir_port = r1;
 		if (i == 2048)
 			*half = (skex_now_us() - t0) / 1e6;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_FW_ADD_BRANCH, &u,
-			       sizeof(u)))
-			err = -errno;
+		err = fw_addr(TCP_FW_ADD_BRANCH, p, i < 4095 ? r1 + i % 3 : r1,
+			      i < 4095 ? src : "127.0.0.2", "255.255.255.255");
 	}
-	close(fd);
+	close(fw_call_fd);
+	fw_call_fd = -1;
 	*secs = (skex_now_us() - t0) / 1e6;
 	return err;
 }

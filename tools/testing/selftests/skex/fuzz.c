@@ -251,20 +251,6 @@ static uint16_t pick_port(struct worker *w)
 		      pool_port(w));
 }
 
-static void lo_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd < 0)
-		return;
-	if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-}
-
 /* ---- pointers: valid, NULL, faulting, straddling the unmapped page ---- */
 
 enum { P_VALID, P_END, P_RO, P_NULL, P_KERNEL, P_UNMAPPED, P_STRADDLE, NPTR };
@@ -444,6 +430,35 @@ struct call {
 
 /* ---- forwarding: struct tcp_fw_user ---- */
 
+/*
+ * The call's argument: @need bytes of @arg at a pointer of a random kind,
+ * and a random optlen around @need.
+ */
+static void place_arg(struct worker *w, struct call *c, const void *arg,
+		      int need)
+{
+	c->optlen = pick_optlen(w, need);
+	c->arg = place(w, need, pick_ptr_kind(w));
+	store(&c->arg, arg, need);
+}
+
+/*
+ * What the front checks first, in its order (sockopt.c): the length, then
+ * the copy of @need bytes. @e allows @set; false when a check decided the
+ * result (e->only).
+ */
+static bool expect_front(struct expect *e, const struct call *c,
+			 const int *set, int need)
+{
+	e->set = set;
+	e->only = -1;
+	if (c->optlen < 0 || c->optlen < need)
+		e->only = EINVAL;
+	else if (c->arg.rd < (size_t)need)
+		e->only = EFAULT;
+	return e->only < 0;
+}
+
 static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 {
 	struct tcp_fw_user u;
@@ -493,9 +508,7 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 		u.u.cfb_u.pattern = c->nested.p;
 	}
 
-	c->optlen = pick_optlen(w, need);
-	c->arg = place(w, need, pick_ptr_kind(w));
-	store(&c->arg, &u, need);
+	place_arg(w, c, &u, need);
 	if (fetch(&c->arg, &u, need) && u.type == TCP_CONTENT_FW) {
 		c->nested.p = u.u.cfb_u.pattern;
 		c->nested.rd = readable(w, c->nested.p);
@@ -509,16 +522,8 @@ static void gen_fw(struct worker *w, struct call *c, struct expect *e)
 		 c->nested.rd);
 
 	/* the front, in its order (sockopt.c, forward_sockopt.c) */
-	e->set = fw_errs;
-	e->only = -1;
-	if (c->optlen < 0 || c->optlen < need) {
-		e->only = EINVAL;
+	if (!expect_front(e, c, fw_errs, need))
 		return;
-	}
-	if (c->arg.rd < (size_t)need) {
-		e->only = EFAULT;
-		return;
-	}
 	if (u.type < TCP_DICE_FW || u.type > TCP_ADDR_FW) {
 		e->only = EINVAL;
 		return;
@@ -659,9 +664,7 @@ static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
 		a.redir_port = pick_port(w);
 		a.reserved = chance(w, 90) ? 0 : (uint16_t)rnd(w);
 		rnd_src6(w, &a.src, &a.src_mask);
-		c->optlen = pick_optlen(w, need);
-		c->arg = place(w, need, pick_ptr_kind(w));
-		store(&c->arg, &a, need);
+		place_arg(w, c, &a, need);
 		snprintf(c->desc, sizeof(c->desc),
 			 "optlen %d arg %zu/%zu type %u port %u redir %u res %u",
 			 c->optlen, c->arg.rd, c->arg.wr, a.type, a.port,
@@ -694,9 +697,7 @@ static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
 		store(&p, br, sizeof(br));
 		r.branches = (uintptr_t)p.p;
 		r.reserved = chance(w, 95) ? 0 : (uint32_t)rnd(w);
-		c->optlen = pick_optlen(w, need);
-		c->arg = place(w, need, pick_ptr_kind(w));
-		store(&c->arg, &r, need);
+		place_arg(w, c, &r, need);
 		snprintf(c->desc, sizeof(c->desc),
 			 "optlen %d arg %zu/%zu type %u port %u def %u until %u n %u br %zu",
 			 c->optlen, c->arg.rd, c->arg.wr, r.type, r.port,
@@ -704,13 +705,8 @@ static void gen_fw_new(struct worker *w, struct call *c, struct expect *e)
 	}
 
 	/* the front: lengths, then the structure; nested pointers may fault */
-	e->set = fw_new_errs;
-	e->only = -1;
 	e->may_fault = true;
-	if (c->optlen < 0 || c->optlen < need)
-		e->only = EINVAL;
-	else if (c->arg.rd < (size_t)need)
-		e->only = EFAULT;
+	expect_front(e, c, fw_new_errs, need);
 }
 
 /* ---- groups: struct sock_group_user ---- */
@@ -754,9 +750,7 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 	store(&c->nested, socks, n * sizeof(socks[0]));
 	g.socks = c->nested.p;
 
-	c->optlen = pick_optlen(w, need);
-	c->arg = place(w, need, pick_ptr_kind(w));
-	store(&c->arg, &g, need);
+	place_arg(w, c, &g, need);
 	if (fetch(&c->arg, &g, need)) {
 		c->nested.p = g.socks;
 		c->nested.rd = readable(w, g.socks);
@@ -771,16 +765,8 @@ static void gen_group(struct worker *w, struct call *c, struct expect *e)
 		 g.sock_cnt, socks[0].port,
 		 socks[0].quota.integer, socks[0].nonblock);
 
-	e->set = group_errs;
-	e->only = -1;
-	if (c->optlen < 0 || c->optlen < need) {
-		e->only = EINVAL;
+	if (!expect_front(e, c, group_errs, need))
 		return;
-	}
-	if (c->arg.rd < (size_t)need) {
-		e->only = EFAULT;
-		return;
-	}
 	if (g.type < 1 || g.type > 4 || !g.sock_cnt ||
 	    g.sock_cnt > SKEX_GROUP_PORTS_MAX) {
 		e->only = EINVAL;
@@ -824,19 +810,13 @@ static void gen_int(struct worker *w, struct call *c, struct expect *e)
 	int v = chance(w, 80) ? (int)below(w, 10) :
 		ONE_OF(w, -1, 65535, 65536, INT_MIN, (int)rnd(w));
 
-	c->optlen = pick_optlen(w, sizeof(int));
-	c->arg = place(w, sizeof(int), pick_ptr_kind(w));
-	store(&c->arg, &v, sizeof(v));
+	place_arg(w, c, &v, sizeof(v));
 	fetch(&c->arg, &v, sizeof(v));
 	snprintf(c->desc, sizeof(c->desc), "optlen %d int %d", c->optlen, v);
 
-	e->set = c->name == TCP_SKEX_FLUSH_LIST ? ok_only : del_errs;
-	e->only = -1;
-	if (c->optlen < 0 || c->optlen < (int)sizeof(int))
-		e->only = EINVAL;
-	else if (c->arg.rd < sizeof(int))
-		e->only = EFAULT;
-	else if (c->name == TCP_SKEX_DEL_GROUP && (v < 1 || v > 65535))
+	if (expect_front(e, c, c->name == TCP_SKEX_FLUSH_LIST ? ok_only :
+			 del_errs, sizeof(int)) &&
+	    c->name == TCP_SKEX_DEL_GROUP && (v < 1 || v > 65535))
 		e->only = ENOENT;
 }
 
@@ -1498,18 +1478,6 @@ static void back_to_chroot(int root)
 	close(root);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 /*
  * Become root of a new user and network namespace: as an unprivileged user
  * (uid 65534) if the kernel lets one (returns 1), else as root (2); -1 if
@@ -1532,11 +1500,11 @@ static int enter_userns(void)
 		mode = 2;
 	}
 	back_to_chroot(root);
-	if (mode == 1 && (write_file("/proc/self/setgroups", "deny") ||
-			  write_file("/proc/self/uid_map", "0 65534 1") ||
-			  write_file("/proc/self/gid_map", "0 65534 1")))
+	if (mode == 1 && (skex_write_file("/proc/self/setgroups", "deny") ||
+			  skex_write_file("/proc/self/uid_map", "0 65534 1") ||
+			  skex_write_file("/proc/self/gid_map", "0 65534 1")))
 		return -1;
-	lo_up();
+	skex_lo_up();
 	return mode;
 }
 
@@ -1603,7 +1571,7 @@ static void netns_child(struct worker *w, bool user)
 
 	if (user ? enter_userns() < 0 : unshare(CLONE_NEWNET))
 		_exit(3);
-	lo_up();
+	skex_lo_up();
 	skex_loopback(&a, AF_INET, POOL_BASE + POOL_N - 1);
 	lfd = skex_listen(&a, 16, false);
 	for (i = 0; i < 40 && !stopping(); i++) {
@@ -1797,7 +1765,7 @@ static long slabs_growth(const struct slabs *before, bool print)
 static void shrink(void)
 {
 	sync();
-	if (write_file("/proc/sys/vm/drop_caches", "3"))
+	if (skex_write_file("/proc/sys/vm/drop_caches", "3"))
 		perror("fuzz: /proc/sys/vm/drop_caches");
 }
 

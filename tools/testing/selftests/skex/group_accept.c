@@ -692,22 +692,6 @@ TEST_F_TIMEOUT(accept, ratio_idle, 60)
 	close(lfd2);
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	if (!ret) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
-}
-
 /* "sockets: used" of the namespace: struct socks not yet freed */
 static int sockets_used(void)
 {
@@ -736,7 +720,7 @@ TEST(quota0_poller)
 
 	SKEX_NEED_MODULE();
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, lo_up());
+	ASSERT_EQ(0, skex_lo_up());
 	base = sockets_used();
 	ASSERT_LE(0, base);
 	lfd = listen_any(&port, 16);

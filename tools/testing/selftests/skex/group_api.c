@@ -348,8 +348,8 @@ TEST_F(groups, mirror)
 	EXPECT_CFS("1", 1, 45001, "nonblock");
 	EXPECT_CFS("0", 1, 45001, "throttled");
 	EXPECT_EQ(ref0, module_refcnt()) TH_LOG("a mirrored group pins the module");
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/1/ports/45001/quota", "654321\n"));
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/1/ports/45001/nonblock", "0"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/1/ports/45001/quota", "654321\n"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/1/ports/45001/nonblock", "0"));
 	EXPECT_CFS("654321", 1, 45001, "quota");
 	EXPECT_CFS("0", 1, 45001, "nonblock");
 
@@ -385,9 +385,9 @@ TEST_F(groups, mirror)
 	/* configfs -> sockopt */
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9"));
 	EXPECT_EQ(ref0 + 2, module_refcnt()) TH_LOG("mkdir pins the module");
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/9/type", "accept_rate\n"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/9/type", "accept_rate\n"));
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9/ports/45004"));
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/9/ports/45004/quota", "3.25"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/9/ports/45004/quota", "3.25"));
 	/* the lowest free gid is 1, not 9 */
 	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, 45005, 1000, 0, &gid));
 	EXPECT_EQ(1, gid);
@@ -407,7 +407,7 @@ TEST_F(groups, mirror)
 	ASSERT_EQ(0, group_del(9));
 	EXPECT_FALSE(cfs_exists(CFS_GROUPS "/9"));
 	EXPECT_EQ(ref0, module_refcnt());
-	EXPECT_EQ(-ENOENT, cfs_write(CFS_GROUPS "/9/type", "accept_rate"));
+	EXPECT_EQ(-ENOENT, skex_write_file(CFS_GROUPS "/9/type", "accept_rate"));
 	ASSERT_EQ(0, group_flush());
 	EXPECT_EQ(0, cfs_count_groups());
 	EXPECT_EQ(ref0, module_refcnt());
@@ -434,20 +434,20 @@ TEST_F(groups, configfs_input)
 	EXPECT_CFS("", 5, 0, "type");
 	EXPECT_EQ(-EINVAL, cfs_mkdir(CFS_GROUPS "/5/ports/46001"))
 		TH_LOG("a port before the type");
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/type", "bogus"));
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/type", "accept_rate\n\n"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/5/type", "bogus"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/5/type", "accept_rate\n\n"));
 	/* a NUL inside the write is refused, not taken as the end */
-	EXPECT_EQ(-EINVAL, cfs_write_len(CFS_GROUPS "/5/type",
+	EXPECT_EQ(-EINVAL, skex_write_file_len(CFS_GROUPS "/5/type",
 					 "accept_rate\0junk", 16));
 	EXPECT_CFS("", 5, 0, "type");
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/5/type", "accept_rate\n"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/5/type", "accept_rate\n"));
 	EXPECT_CFS("accept_rate", 5, 0, "type");
 	EXPECT_EQ(-EINVAL, cfs_mkdir(CFS_GROUPS "/5/ports/0"));
 	EXPECT_EQ(-EINVAL, cfs_mkdir(CFS_GROUPS "/5/ports/http"));
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/5/ports/46001"));
 	EXPECT_EQ(-EINVAL, cfs_mkdir(CFS_GROUPS "/5/ports/46002"))
 		TH_LOG("two ports in an absolute group");
-	EXPECT_EQ(-EBUSY, cfs_write(CFS_GROUPS "/5/type", "output_rate"));
+	EXPECT_EQ(-EBUSY, skex_write_file(CFS_GROUPS "/5/type", "output_rate"));
 	EXPECT_CFS("accept_rate", 5, 0, "type");
 
 	/* no quota yet */
@@ -457,10 +457,10 @@ TEST_F(groups, configfs_input)
 		" 1", "+1", "0x10", "1e3",
 	};
 	for (i = 0; i < sizeof(bad_frac) / sizeof(bad_frac[0]); i++)
-		EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/quota",
+		EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/5/ports/46001/quota",
 					     bad_frac[i]))
 			TH_LOG("quota '%s'", bad_frac[i]);
-	EXPECT_EQ(-ERANGE, cfs_write(CFS_GROUPS "/5/ports/46001/quota", "70000"));
+	EXPECT_EQ(-ERANGE, skex_write_file(CFS_GROUPS "/5/ports/46001/quota", "70000"));
 	EXPECT_CFS("", 5, 46001, "quota");
 
 	static const char *const good_frac[][2] = {
@@ -469,46 +469,46 @@ TEST_F(groups, configfs_input)
 		{ "0", "0" }, { "1.010", "1.01" },
 	};
 	for (i = 0; i < sizeof(good_frac) / sizeof(good_frac[0]); i++) {
-		EXPECT_EQ(0, cfs_write(CFS_GROUPS "/5/ports/46001/quota",
+		EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/5/ports/46001/quota",
 				       good_frac[i][0]));
 		EXPECT_CFS(good_frac[i][1], 5, 46001, "quota");
 	}
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "2"));
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "x"));
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "-1"));
-	EXPECT_EQ(-EINVAL, cfs_write_len(CFS_GROUPS "/5/ports/46001/nonblock",
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/5/ports/46001/nonblock", "2"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/5/ports/46001/nonblock", "x"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/5/ports/46001/nonblock", "-1"));
+	EXPECT_EQ(-EINVAL, skex_write_file_len(CFS_GROUPS "/5/ports/46001/nonblock",
 					 "1\0junk", 6));
 	EXPECT_CFS("0", 5, 46001, "nonblock");
-	EXPECT_EQ(-EINVAL, cfs_write_len(CFS_GROUPS "/5/ports/46001/quota",
+	EXPECT_EQ(-EINVAL, skex_write_file_len(CFS_GROUPS "/5/ports/46001/quota",
 					 "10\0junk", 7));
 	EXPECT_CFS("1.01", 5, 46001, "quota");
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/5/ports/46001/nonblock", "1\n"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/5/ports/46001/nonblock", "1\n"));
 	EXPECT_CFS("1", 5, 46001, "nonblock");
-	EXPECT_NE(0, cfs_write(CFS_GROUPS "/5/ports/46001/throttled", "5"));
+	EXPECT_NE(0, skex_write_file(CFS_GROUPS "/5/ports/46001/throttled", "5"));
 	EXPECT_CFS("0", 5, 46001, "throttled");
 
 	/* output types take integers only */
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/6"));
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/6/type", "output_rate_ftp"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/6/type", "output_rate_ftp"));
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/6/ports/46001"))
 		TH_LOG("one accept and one output group per port");
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/6/ports/46001/quota", "1.5"));
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/6/ports/46001/quota", "-5"));
-	EXPECT_EQ(-ERANGE, cfs_write(CFS_GROUPS "/6/ports/46001/quota",
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/6/ports/46001/quota", "1.5"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/6/ports/46001/quota", "-5"));
+	EXPECT_EQ(-ERANGE, skex_write_file(CFS_GROUPS "/6/ports/46001/quota",
 				     "4294967296"));
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/6/ports/46001/quota", "4294967295"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/6/ports/46001/quota", "4294967295"));
 	EXPECT_CFS("4294967295", 6, 46001, "quota");
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/7"));
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/7/type", "output_rate"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/7/type", "output_rate"));
 	EXPECT_EQ(-EEXIST, cfs_mkdir(CFS_GROUPS "/7/ports/46001"));
 
 	/* ratio weights are not 0 */
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/7/type", "accept_ratio"))
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/7/type", "accept_ratio"))
 		TH_LOG("type change without ports");
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/7/ports/46003"));
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/7/ports/46004"));
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/7/ports/46003/quota", "0"));
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/7/ports/46003/quota", "0.001"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/7/ports/46003/quota", "0"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/7/ports/46003/quota", "0.001"));
 	EXPECT_CFS("0.001", 7, 46003, "quota");
 
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/7/ports/46003"));
@@ -558,16 +558,16 @@ TEST_F(groups, burst_input)
 	EXPECT_CFS("1", gid, 46011, "burst");
 	cfs_path(path, sizeof(path), gid, 46011, "burst");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		EXPECT_EQ(-EINVAL, cfs_write(path, bad[i]))
+		EXPECT_EQ(-EINVAL, skex_write_file(path, bad[i]))
 			TH_LOG("burst '%s'", bad[i]);
 	for (i = 0; i < sizeof(range) / sizeof(range[0]); i++)
-		EXPECT_EQ(-ERANGE, cfs_write(path, range[i]))
+		EXPECT_EQ(-ERANGE, skex_write_file(path, range[i]))
 			TH_LOG("burst '%s'", range[i]);
-	EXPECT_EQ(-EINVAL, cfs_write_len(path, "5\0junk", 6));
+	EXPECT_EQ(-EINVAL, skex_write_file_len(path, "5\0junk", 6));
 	EXPECT_CFS("1", gid, 46011, "burst");
-	EXPECT_EQ(0, cfs_write(path, "65535"));
+	EXPECT_EQ(0, skex_write_file(path, "65535"));
 	EXPECT_CFS("65535", gid, 46011, "burst");
-	EXPECT_EQ(0, cfs_write(path, "5\n"));
+	EXPECT_EQ(0, skex_write_file(path, "5\n"));
 	EXPECT_CFS("5", gid, 46011, "burst");
 	ASSERT_EQ(0, proc_group_row(gid, row, sizeof(row)));
 	EXPECT_STREQ("accept_rate 46011 10 0 0 5", strchr(row, ' ') + 1);
@@ -579,30 +579,30 @@ TEST_F(groups, burst_input)
 	ASSERT_EQ(0, group_edit1(gid, SKEX_OUTPUT_ABSOLUTE, 46012, 1000, 0));
 	EXPECT_CFS("", gid, 46012, "burst");	/* output_rate has none */
 	cfs_path(path, sizeof(path), gid, 46012, "burst");
-	EXPECT_EQ(-EINVAL, cfs_write(path, "1"));
+	EXPECT_EQ(-EINVAL, skex_write_file(path, "1"));
 	ASSERT_EQ(0, proc_group_row(gid, row, sizeof(row)));
 	EXPECT_STREQ("output_rate 46012 1000 0 0 -", strchr(row, ' ') + 1);
 	ASSERT_EQ(0, group_del(gid));
 
 	/* configfs: 1 from mkdir on, settable before the quota */
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9"));
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/9/type", "accept_rate"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/9/type", "accept_rate"));
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9/ports/46013"));
 	EXPECT_CFS("1", 9, 46013, "burst");
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/9/ports/46013/burst", "3"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/9/ports/46013/burst", "3"));
 	EXPECT_CFS("3", 9, 46013, "burst");
 	EXPECT_CFS("", 9, 46013, "quota");
-	EXPECT_EQ(0, cfs_write(CFS_GROUPS "/9/ports/46013/quota", "2.5"));
+	EXPECT_EQ(0, skex_write_file(CFS_GROUPS "/9/ports/46013/quota", "2.5"));
 	EXPECT_CFS("3", 9, 46013, "burst");
 	ASSERT_EQ(0, proc_group_row(9, row, sizeof(row)));
 	EXPECT_STREQ("9 accept_rate 46013 2.5 0 0 3", row);
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9/ports/46013"));
 
 	/* accept_ratio has no burst */
-	ASSERT_EQ(0, cfs_write(CFS_GROUPS "/9/type", "accept_ratio"));
+	ASSERT_EQ(0, skex_write_file(CFS_GROUPS "/9/type", "accept_ratio"));
 	ASSERT_EQ(0, cfs_mkdir(CFS_GROUPS "/9/ports/46013"));
 	EXPECT_CFS("", 9, 46013, "burst");
-	EXPECT_EQ(-EINVAL, cfs_write(CFS_GROUPS "/9/ports/46013/burst", "2"));
+	EXPECT_EQ(-EINVAL, skex_write_file(CFS_GROUPS "/9/ports/46013/burst", "2"));
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9/ports/46013"));
 	EXPECT_EQ(0, cfs_rmdir(CFS_GROUPS "/9"));
 }

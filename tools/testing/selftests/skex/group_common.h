@@ -43,14 +43,7 @@ static inline struct sock_ex_user sx_int(uint16_t port, uint32_t q, int nb)
 /* setsockopt(@opt) with @sg on a fresh TCP socket: 0 or -errno. */
 static inline int group_call(int opt, void *arg, socklen_t len)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, IPPROTO_TCP, opt, arg, len))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return skex_tcp_setsockopt(-1, AF_INET, opt, arg, len);
 }
 
 /* TCP_SKEX_ADD_GROUP: 0 and *gid, or -errno. */
@@ -131,30 +124,6 @@ static inline int cfs_read(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Write @val to a configfs file in one write(): 0 or -errno. */
-/* Writes @len bytes of @val (NULs included) in one write(2). */
-static inline int cfs_write_len(const char *path, const char *val,
-				size_t len)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	if (n < 0)
-		ret = -errno;
-	else if ((size_t)n != len)
-		ret = -EIO;
-	close(fd);
-	return ret;
-}
-
-static inline int cfs_write(const char *path, const char *val)
-{
-	return cfs_write_len(path, val, strlen(val));
-}
-
 static inline int cfs_mkdir(const char *path)
 {
 	return mkdir(path, 0755) ? -errno : 0;
@@ -181,7 +150,7 @@ static inline int cfs_set_burst(unsigned int gid, unsigned int port,
 	snprintf(path, sizeof(path), CFS_GROUPS "/%u/ports/%u/burst", gid,
 		 port);
 	snprintf(val, sizeof(val), "%u\n", burst);
-	return cfs_write(path, val);
+	return skex_write_file(path, val);
 }
 
 /* Entries of a directory, "." and ".." aside; -1 if it cannot be read. */

@@ -21,8 +21,15 @@
  *   nonblock_flag  nonblock = 1: a blocking socket gets a partial count,
  *                  then EAGAIN
  *   two_conns      two connections of the port share one quota, in turns
+ *   type_change    the type switched between output_rate and
+ *                  output_rate_ftp every 20 ms under a blocking writer:
+ *                  the rate stays within 2% of the quota
+ *   ftp_netns      a process serving an output_rate_ftp control
+ *                  connection is charged for a data connection in the
+ *                  port's namespace, not for one in another namespace
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 
@@ -244,10 +251,13 @@ FIXTURE_TEARDOWN(output)
 	group_flush();
 }
 
-/* Run writer @how at @quota until the receiver saw @secs s of data. */
-static void run_rate(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(output) * self, enum writer how,
-		     uint32_t quota, unsigned int secs)
+/*
+ * An output_rate group of @quota on the port, and writer @how running
+ * until the receiver has seen @secs s of data (run_stop()).
+ */
+static void run_start(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(output) * self, enum writer how,
+		      uint32_t quota, unsigned int secs)
 {
 	self->rx.window_us = secs * 1000000ull;
 	self->tx.how = how;
@@ -255,6 +265,12 @@ static void run_rate(struct __test_metadata *_metadata,
 				&self->gid));
 	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
 	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+}
+
+/* Wait for the end of run_start()'s window, then stop both sides. */
+static void run_stop(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(output) * self)
+{
 	while (!self->rx.done)
 		skex_sleep_ms(50);
 	self->tx.stop = true;
@@ -263,6 +279,15 @@ static void run_rate(struct __test_metadata *_metadata,
 	shutdown(self->p.sfd, SHUT_RDWR);
 	pthread_join(self->rxt, NULL);
 	EXPECT_EQ(0, self->tx.err) TH_LOG("writer: %s", strerror(self->tx.err));
+}
+
+/* Run writer @how at @quota until the receiver saw @secs s of data. */
+static void run_rate(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(output) * self, enum writer how,
+		     uint32_t quota, unsigned int secs)
+{
+	run_start(_metadata, self, how, quota, secs);
+	run_stop(_metadata, self);
 }
 
 static void check_rate(struct __test_metadata *_metadata,
@@ -327,12 +352,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 	double r;
 	int i;
 
-	self->rx.window_us = 9000000;
-	self->tx.how = W_BLOCK;
-	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, q[0], 0,
-				&self->gid));
-	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
-	ASSERT_EQ(0, pthread_create(&self->txt, NULL, tx_main, &self->tx));
+	run_start(_metadata, self, W_BLOCK, q[0], 9);
 	while (!self->rx.t0)
 		skex_sleep_ms(10);
 	for (i = 1; i < 3; i++) {
@@ -341,13 +361,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 		ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE,
 					 self->p.port, q[i], 0));
 	}
-	while (!self->rx.done)
-		skex_sleep_ms(50);
-	self->tx.stop = true;
-	pthread_join(self->txt, NULL);
-	self->rx.stop = true;
-	shutdown(self->p.sfd, SHUT_RDWR);
-	pthread_join(self->rxt, NULL);
+	run_stop(_metadata, self);
 
 	for (i = 0; i < 3; i++) {
 		/* from 1 s after the change to shortly before the next */
@@ -357,6 +371,97 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 		EXPECT_LE(r, q[i] * 1.05);
 		EXPECT_GE(r, q[i] * 0.95);
 	}
+}
+
+/*
+ * The group's type switched between output_rate and output_rate_ftp every
+ * 20 ms while a blocking writer runs: every send finds the port of one
+ * type or the other, a writer asleep on the old one goes on waiting on
+ * the new one, which takes over the bucket: the rate stays the quota's.
+ */
+TEST_F_TIMEOUT(output, type_change, 60)
+{
+	unsigned int changes = 0;
+	double rate;
+
+	run_start(_metadata, self, W_BLOCK, QUOTA, 5);
+	while (!self->rx.t0)
+		skex_sleep_ms(10);
+	while (!self->rx.done) {
+		ASSERT_EQ(0, group_edit1(self->gid, changes % 2 ?
+					 SKEX_OUTPUT_ABSOLUTE :
+					 SKEX_OUTPUT_ABSOLUTE_FTP,
+					 self->p.port, QUOTA, 0));
+		changes++;
+		skex_sleep_ms(20);
+	}
+	run_stop(_metadata, self);
+	rate = self->rx.bytes / 5.0;
+	TH_LOG("%u type changes in 5 s: %.0f B/s (%+.2f%%)", changes, rate,
+	       100.0 * (rate - QUOTA) / QUOTA);
+	EXPECT_GE(changes, 50);
+	EXPECT_LE(rate, QUOTA * 1.02);
+	EXPECT_GE(rate, QUOTA * 0.95);
+}
+
+#define FTP_DATA	4096
+
+/* What a non-blocking send of FTP_DATA bytes sent, in another namespace. */
+struct other_ns {
+	ssize_t sent;
+	int err;
+};
+
+static void *send_other_ns(void *arg)
+{
+	static char buf[FTP_DATA];
+	struct other_ns *o = arg;
+	struct pair p;
+
+	o->sent = -1;
+	/* this thread's namespace only: the process stays the same */
+	if (unshare(CLONE_NEWNET) || skex_lo_up() || pair_open(&p)) {
+		o->err = errno;
+		return NULL;
+	}
+	o->sent = send(p.sfd, buf, sizeof(buf), MSG_DONTWAIT);
+	o->err = errno;
+	pair_close(&p);
+	return NULL;
+}
+
+/*
+ * The process serving a control connection of an output_rate_ftp port is
+ * charged for its output in the port's namespace, and not in another
+ * namespace, whose traffic that port's quota must not hold back.
+ */
+TEST_F(output, ftp_netns)
+{
+	static char buf[FTP_DATA];
+	struct other_ns o = {};
+	struct pair data;
+	long long before;
+	pthread_t t;
+	ssize_t n;
+
+	/* 1000 B/s: a bucket of 50 bytes */
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE_FTP, self->p.port, 1000,
+				0, &self->gid));
+	/* a reply on the control connection: this process serves it */
+	EXPECT_EQ(5, write(self->p.sfd, "220\r\n", 5));
+	/* a data connection of the process in the namespace: charged */
+	ASSERT_EQ(0, pair_open(&data));
+	n = send(data.sfd, buf, sizeof(buf), MSG_DONTWAIT);
+	EXPECT_LT(n, 100) TH_LOG("data connection, same namespace: %zd", n);
+	before = cfs_throttled(self->gid, self->p.port);
+	EXPECT_GE(before, 1);
+	/* and one in another namespace: not charged */
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_other_ns, &o));
+	pthread_join(t, NULL);
+	EXPECT_EQ(FTP_DATA, o.sent) TH_LOG("data connection, other namespace: "
+					   "%zd (%s)", o.sent, strerror(o.err));
+	EXPECT_EQ(before, cfs_throttled(self->gid, self->p.port));
+	pair_close(&data);
 }
 
 TEST_F(output, sndtimeo)

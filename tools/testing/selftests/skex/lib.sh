@@ -222,14 +222,15 @@ skex_start_server()
 
 # ---- nginx ----
 
-# skex_nginx DIR LISTEN [HTTP [SERVER]]: an nginx (one worker, in the
-# foreground, killed at exit) with prefix DIR and root DIR/www, listening on
-# each address of LISTEN ("127.0.0.1:P [::1]:P"); HTTP and SERVER are more
-# directives of its http and server blocks. Waits until the first address
-# listens; sets skex_last_pid to the master's pid.
-skex_nginx()
+# skex_nginx_conf DIR LISTEN [HTTP [SERVER]]: DIR/nginx.conf of an nginx
+# (one worker, in the foreground) with prefix DIR and root DIR/www,
+# listening on each address of LISTEN ("127.0.0.1:P [::1]:P"); HTTP and
+# SERVER are more directives of its http and server blocks. Environment:
+# SKEX_NGINX_CONNS, its worker_connections (64); SKEX_NGINX_LISTEN, more
+# parameters of every listen ("backlog=4096"). bench/lib.sh uses it too.
+skex_nginx_conf()
 {
-	local dir=$1 listen=$2 http=${3:-} server=${4:-} l port
+	local dir=$1 listen=$2 http=${3:-} server=${4:-} l
 	mkdir -p "$dir/temp"
 	{
 		cat <<EOC
@@ -238,7 +239,7 @@ worker_processes 1;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 64; use epoll; }
+events { worker_connections ${SKEX_NGINX_CONNS:-64}; use epoll; }
 http {
 	default_type application/octet-stream;
 	client_body_temp_path $dir/temp/body;
@@ -252,10 +253,20 @@ http {
 		$server
 EOC
 		for l in $listen; do
-			printf '\t\tlisten %s;\n' "$l"
+			printf '\t\tlisten %s%s;\n' "$l" \
+				"${SKEX_NGINX_LISTEN:+ $SKEX_NGINX_LISTEN}"
 		done
 		printf '\t}\n}\n'
 	} >"$dir/nginx.conf"
+}
+
+# skex_nginx DIR LISTEN [HTTP [SERVER]]: the nginx of skex_nginx_conf,
+# killed at exit. Waits until the first address listens; sets
+# skex_last_pid to the master's pid.
+skex_nginx()
+{
+	local dir=$1 listen=$2 port
+	skex_nginx_conf "$@"
 	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/nginx.out" 2>&1 &
 	skex_last_pid=$!
 	skex_track_pid "$skex_last_pid"
@@ -326,7 +337,7 @@ skex_check_counters()
 {
 	local ns=$1 port=$2 want="conns=$3 waiting=$4 bytes_in=$5 bytes_out=$6"
 	local where="port $2${1:+ in $1}" line st got c w delay bi bo kv
-	local -A f=()
+	local -A stat=()
 	line=$(skex_line "$ns" "$port") ||
 		{ skex_fail "$where: no (single) line in $SKEX_PROC"; return; }
 	read -r _ c w delay bi bo _ <<<"$line"
@@ -334,10 +345,10 @@ skex_check_counters()
 	skex_check_eq "$where $SKEX_PROC" "$want" "$got"
 	st=$(skex_stat "$ns" "$port")
 	for kv in $st; do
-		f[${kv%%=*}]=${kv#*=}
+		stat[${kv%%=*}]=${kv#*=}
 	done
-	got="conns=${f[conn]:-} waiting=${f[waiting]:-} bytes_in=${f[bin]:-}"
-	got+=" bytes_out=${f[bout]:-} accept_delay=${f[accept_delay]:-}"
+	got="conns=${stat[conn]:-} waiting=${stat[waiting]:-} bytes_in=${stat[bin]:-}"
+	got+=" bytes_out=${stat[bout]:-} accept_delay=${stat[accept_delay]:-}"
 	case $st in conn=*) ;; *) got=$st ;; esac
 	case $delay in ''|*[!0-9]*) delay=-10000 ;; esac
 	skex_check_eq "$where TCP_SKEX_STAT" \

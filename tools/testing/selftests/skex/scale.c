@@ -149,25 +149,12 @@ static int read_uint(const char *path, unsigned long long *val)
 	return 0;
 }
 
-/* write(2) of @val to @path: 0 or -errno. */
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static int write_uint(const char *path, unsigned long long val)
 {
 	char b[32];
 
 	snprintf(b, sizeof(b), "%llu", val);
-	return write_str(path, b);
+	return skex_write_file(path, b);
 }
 
 /* The test VM runs in a chroot: user namespaces need PID 1's root. */
@@ -178,6 +165,41 @@ static int unchroot(void)
 	return chdir("/");
 }
 
+/* The times of a loop of @n adds: all of it, its first and last tenth. */
+struct add_timer {
+	unsigned int n, k;
+	uint64_t t0, first, last;
+};
+
+static void add_timer_start(struct add_timer *t, unsigned int n)
+{
+	t->n = n;
+	t->k = n / 10;
+	t->first = 0;
+	t->last = 0;
+	t->t0 = skex_now_us();
+}
+
+/* Before add @i (from 0). */
+static void add_timer_tick(struct add_timer *t, unsigned int i)
+{
+	if (i == t->k)
+		t->first = skex_now_us() - t->t0;
+	if (i == t->n - t->k)
+		t->last = skex_now_us();
+}
+
+/* After the last add: "@what: added @n @objects in ..." */
+static void add_timer_end(struct add_timer *t, const char *what,
+			  const char *objects)
+{
+	uint64_t now = skex_now_us();
+
+	note("%s: added %u %s in %.2f s (first %u: %.0f us each, last %u: %.0f us each)\n",
+	     what, t->n, objects, secs(now - t->t0), t->k,
+	     (double)t->first / t->k, t->k, (double)(now - t->last) / t->k);
+}
+
 /*
  * Add @n accept_rate groups on ports @base.. with @fd and flush them,
  * checking every gid; prints the times under @what.
@@ -186,28 +208,19 @@ static void groups_round(struct __test_metadata *_metadata, int fd,
 			 unsigned int n, uint16_t base, const char *what,
 			 bool cfs)
 {
-	uint64_t t0, t1, tadd, tfirst = 0, tlast = 0, tflush;
-	unsigned int i, k = n / 10;
+	struct add_timer at;
+	uint64_t t0, tflush;
+	unsigned int i;
 	uint16_t gid;
 
-	t0 = skex_now_us();
+	add_timer_start(&at, n);
 	for (i = 0; i < n; i++) {
-		uint64_t t = i == n - k ? skex_now_us() : 0;
-
+		add_timer_tick(&at, i);
 		ASSERT_EQ(0, add_rate_group(fd, base + i, &gid))
 			TH_LOG("group %u", i + 1);
 		ASSERT_EQ(i + 1, gid);
-		if (i == k - 1)
-			tfirst = skex_now_us() - t0;
-		if (t)
-			tlast = t;
 	}
-	t1 = skex_now_us();
-	tadd = t1 - t0;
-	tlast = t1 - tlast;
-	note("%s: added %u accept_rate groups in %.2f s (first %u: %.0f us each, last %u: %.0f us each)\n",
-	     what, n, secs(tadd), k, (double)tfirst / k, k,
-	     (double)tlast / k);
+	add_timer_end(&at, what, "accept_rate groups");
 	/* a freed gid is the lowest free one again */
 	ASSERT_EQ(0, del_group(fd, n / 2));
 	ASSERT_EQ(0, add_rate_group(fd, base + n / 2 - 1, &gid));
@@ -443,7 +456,8 @@ TEST_F_TIMEOUT(scale, rules_init, 120 * SCALE_T)
 
 TEST_F_TIMEOUT(scale, rules_netns, 120 * SCALE_T)
 {
-	uint64_t t0, tadd, tfirst = 0, tlast = 0, tbr, tflush, tdel;
+	uint64_t t0, tbr, tflush, tdel;
+	struct add_timer at;
 	unsigned int i;
 	int fd;
 
@@ -451,20 +465,13 @@ TEST_F_TIMEOUT(scale, rules_netns, 120 * SCALE_T)
 	fd = ctl_socket();
 	ASSERT_LE(0, fd);
 
-	t0 = skex_now_us();
+	add_timer_start(&at, N_RULES);
 	for (i = 0; i < N_RULES; i++) {
-		if (i == N_RULES / 10)
-			tfirst = skex_now_us() - t0;
-		if (i == N_RULES - N_RULES / 10)
-			tlast = skex_now_us();
+		add_timer_tick(&at, i);
 		ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000 + i,
 				     19999)) TH_LOG("rule %u", i);
 	}
-	tadd = skex_now_us() - t0;
-	tlast = skex_now_us() - tlast;
-	note("rules, own namespace: added %u enabled address rules in %.2f s (first %u: %.0f us each, last %u: %.0f us each)\n",
-	     N_RULES, secs(tadd), N_RULES / 10, (double)tfirst / (N_RULES / 10),
-	     N_RULES / 10, (double)tlast / (N_RULES / 10));
+	add_timer_end(&at, "rules, own namespace", "enabled address rules");
 	ASSERT_FALSE(port_free(20000));
 	ASSERT_FALSE(port_free(20000 + N_RULES - 1));
 	ASSERT_EQ(-EEXIST, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, 20000,
@@ -735,7 +742,7 @@ TEST_F_TIMEOUT(scale, limits, 60 * SCALE_T)
 			_exit(7);
 		if (unshare(CLONE_NEWUSER))
 			_exit(10);
-		if (write_str("/proc/self/uid_map", "0 65534 1"))
+		if (skex_write_file("/proc/self/uid_map", "0 65534 1"))
 			_exit(6);
 		/* in the initial namespace: may not write its limits */
 		r1 = write_uint(SYSCTL "max_groups", 1);
@@ -797,7 +804,7 @@ static void memcg_fill(struct __test_metadata *_metadata, bool rules,
 	if (access(CGROOT "/cgroup.controllers", F_OK))
 		SKIP(return, "no cgroup v2");
 	rmdir(CG);
-	write_str(CGROOT "/cgroup.subtree_control", "+memory");
+	skex_write_file(CGROOT "/cgroup.subtree_control", "+memory");
 	if (mkdir(CG, 0755) || access(CG "/memory.max", F_OK)) {
 		rmdir(CG);
 		SKIP(return, "no memory controller");

@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +43,35 @@ static inline void skex_sleep_ms(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* ---- files ---- */
+
+/*
+ * @len bytes of @buf (NULs included) to @path in one write(2), as echo
+ * does to configfs, /proc and /sys: 0, -errno, or -EIO if it was short.
+ */
+static inline int skex_write_file_len(const char *path, const void *buf,
+				      size_t len)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != len)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/* The string @s to @path in one write(2): 0 or -errno. */
+static inline int skex_write_file(const char *path, const char *s)
+{
+	return skex_write_file_len(path, s, strlen(s));
 }
 
 /* ---- addresses and sockets ---- */
@@ -114,6 +146,41 @@ static inline int skex_listen(struct skex_addr *addr, int backlog, bool reusepor
 err:
 	close(fd);
 	return -1;
+}
+
+/* Bring "lo" up in the namespace of the caller (a new one has it down). */
+static inline int skex_lo_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * setsockopt(IPPROTO_TCP, @optname) of @len bytes at @arg on @fd, or when
+ * @fd is -1 on a fresh TCP socket of @family: 0 or -errno.
+ */
+static inline int skex_tcp_setsockopt(int fd, int family, int optname,
+				      const void *arg, socklen_t len)
+{
+	int s = fd >= 0 ? fd : socket(family, SOCK_STREAM, 0), ret = 0;
+
+	if (s < 0)
+		return -errno;
+	if (setsockopt(s, IPPROTO_TCP, optname, arg, len))
+		ret = -errno;
+	if (s != fd)
+		close(s);
+	return ret;
 }
 
 static inline int skex_connect(const struct skex_addr *addr)
