@@ -11,11 +11,12 @@
  * calls the observer with the entry registers. For a wrapped function it moves the
  * instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
- * wrapper calls the original at its real start; ftrace fires again there,
- * sees a caller inside this module and lets the original run. So a wrapper
- * must not tail-call the original: the return address would then be its
- * caller's, the original would be redirected again, and again. Every
- * wrapper has work after the call (skex_call_exit()), which rules it out.
+ * wrapper calls the original past its ftrace call site (skex_orig_FN(),
+ * hook_call.S), so a wrapped call goes through ftrace once: the second pass
+ * through the trampoline, which saves every register, would cost as much
+ * again as the first. Other tracers of the function have seen the call on
+ * that first pass. The thunk still lets through calls from the module's own
+ * code, which calls the functions it wraps as any other caller does.
  *
  * Unloading must never leave a task executing module text: see
  * skex_calls_drain().
@@ -125,42 +126,33 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 }
 
 /*
- * Find where ftrace traces @name (after an ENDBR, if any) and where the
- * function really starts, which is what an indirect call must target.
+ * Find where ftrace traces @name: its call to __fentry__, after an ENDBR if
+ * any. The kprobe lands there and says whether it is ftrace's.
  */
-static int skex_resolve(const char *name, unsigned long *entry,
-			unsigned long *start)
+static int skex_resolve(const char *name, unsigned long *entry)
 {
 	struct kprobe kp = { .symbol_name = name };
-	char sym[KSYM_SYMBOL_LEN];
-	unsigned long off;
-	const char *plus;
+	bool ftrace;
 	int err;
 
 	err = register_kprobe(&kp);
 	if (err)
 		return err;
 	*entry = (unsigned long)kp.addr;
+	ftrace = kp.flags & KPROBE_FLAG_FTRACE;
 	unregister_kprobe(&kp);
-
-	sprint_symbol(sym, *entry);
-	plus = strchr(sym, '+');
-	if (!plus || sscanf(plus, "+%lx", &off) != 1 || off > *entry)
-		return -ENOENT;
-	*start = *entry - off;
-	return 0;
+	return ftrace ? 0 : -EOPNOTSUPP;
 }
 
 int skex_hooks_install(struct skex_hook *hooks, size_t count)
 {
-	unsigned long start;
 	size_t i;
 	int err;
 
 	for (i = 0; i < count; i++) {
 		struct skex_hook *hook = &hooks[i];
 
-		err = skex_resolve(hook->name, &hook->addr, &start);
+		err = skex_resolve(hook->name, &hook->addr);
 		if (err) {
 			hook->addr = 0;
 			if (hook->optional)
@@ -168,8 +160,9 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 			pr_err("cannot find %s: %d\n", hook->name, err);
 			goto err_filter;
 		}
-		if (hook->orig)
-			*hook->orig = (void *)start;
+		/* the call to __fentry__ is MCOUNT_INSN_SIZE bytes long */
+		if (hook->body)
+			*hook->body = hook->addr + MCOUNT_INSN_SIZE;
 		err = ftrace_set_filter_ip(hook->demand ? &skex_demand_ops :
 					   &skex_ftrace_ops, hook->addr, 0, 0);
 		if (err) {

@@ -15,13 +15,15 @@ struct sock;
  * struct skex_hook - one wrapped or observed kernel function
  * @name: the kernel function
  * @wrapper: replacement with the function's prototype; it runs instead of
- *	the function and calls the original through *@orig. May sleep.
+ *	the function and calls the original through skex_orig_FN() (see
+ *	SKEX_ORIG()). May sleep.
  * @observe: alternative to @wrapper: called at the function's entry with
  *	its registers, atomically, and the function then runs unchanged.
  * @want: optional filter for @wrapper, called with the entry registers;
  *	when it returns false the function runs unchanged, without a frame of
  *	the module on the stack.
- * @orig: where the address of the original is stored for @wrapper.
+ * @body: where skex_orig_FN() jumps, set for @wrapper: the function's
+ *	code past its ftrace call site.
  * @optional: a kernel may lack the function; it is then skipped.
  * @demand: hooked only while skex_hooks_demand_get() is held: a wrapper
  *	that only a configured feature needs costs nothing otherwise.
@@ -34,16 +36,27 @@ struct skex_hook {
 	void *wrapper;
 	void (*observe)(struct pt_regs *regs);
 	bool (*want)(struct pt_regs *regs);
-	void **orig;
+	unsigned long *body;
 	bool optional;
 	bool demand;
 	/* private to hook.c: where it is traced (0: optional, missing) */
 	unsigned long addr;
 };
 
-#define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .orig = (void **)&(fn ## _orig) }
+#define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .body = &skex_body_ ## fn }
 #define SKEX_WRAP_DEMAND(fn, w)	{ .name = #fn, .wrapper = (w), .demand = true, \
-				  .orig = (void **)&(fn ## _orig) }
+				  .body = &skex_body_ ## fn }
+
+/*
+ * SKEX_ORIG(fn) declares skex_orig_fn(), with fn's prototype: the original
+ * of wrapped function fn, entered past its ftrace call site so that ftrace
+ * does not redirect it again (hook_call.S has one for each), and defines
+ * skex_body_fn, where it jumps, set when the hooks are installed.
+ */
+#define SKEX_ORIG(fn)						\
+	extern typeof(fn) skex_orig_ ## fn;			\
+	extern unsigned long skex_body_ ## fn;			\
+	unsigned long skex_body_ ## fn __ro_after_init
 #define SKEX_OBSERVE(fn, o)	{ .name = #fn, .observe = (o) }
 
 int skex_hooks_install(struct skex_hook *hooks, size_t count);

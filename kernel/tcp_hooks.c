@@ -39,14 +39,14 @@
 #include <linux/uio.h>
 #include <net/tcp.h>
 
-static typeof(inet_csk_accept) *inet_csk_accept_orig;
-static typeof(tcp_sendmsg) *tcp_sendmsg_orig;
-static typeof(tcp_recvmsg) *tcp_recvmsg_orig;
-static typeof(tcp_setsockopt) *tcp_setsockopt_orig;
-static typeof(tcp_getsockopt) *tcp_getsockopt_orig;
-static typeof(tcp_poll) *tcp_poll_orig;
+SKEX_ORIG(inet_csk_accept);
+SKEX_ORIG(tcp_sendmsg);
+SKEX_ORIG(tcp_recvmsg);
+SKEX_ORIG(tcp_setsockopt);
+SKEX_ORIG(tcp_getsockopt);
+SKEX_ORIG(tcp_poll);
 #if SKEX_HAVE_TCP_SENDPAGE
-static typeof(tcp_sendpage) *tcp_sendpage_orig;
+SKEX_ORIG(tcp_sendpage);
 #endif
 
 /* inet_csk_reqsk_queue_add(sk, req, child): fast open, migration, skex */
@@ -106,12 +106,12 @@ static struct sock *skex_accept_throttled(struct skex_group_port *gp,
 			break;
 		}
 		if (!ret) {
-			child = skex_accept_call(inet_csk_accept_orig, sk, a,
+			child = skex_accept_call(skex_orig_inet_csk_accept, sk, a,
 						 false);
 			break;
 		}
 		/* Granted: take what is queued, without waiting. */
-		child = skex_accept_call(inet_csk_accept_orig, sk, a, true);
+		child = skex_accept_call(skex_orig_inet_csk_accept, sk, a, true);
 		skex_group_accept_done(gp, &w, !!child);
 		if (child || skex_accept_err(a) != -EAGAIN)
 			break;
@@ -132,7 +132,7 @@ static struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 	if (gp)
 		child = skex_accept_throttled(gp, sk, a);
 	else
-		child = skex_accept_call(inet_csk_accept_orig, sk, a, false);
+		child = skex_accept_call(skex_orig_inet_csk_accept, sk, a, false);
 	if (child && sk->sk_protocol == IPPROTO_TCP)
 		skex_nm_accepted(sk, child);
 	skex_call_exit(&call);
@@ -198,7 +198,7 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 			break;
 		}
 		iov_iter_truncate(&msg->msg_iter, n);
-		ret = tcp_sendmsg_orig(sk, msg, n);
+		ret = skex_orig_tcp_sendmsg(sk, msg, n);
 		iov_iter_reexpand(&msg->msg_iter, before - max(ret, 0));
 		if (!skex_output_sent(gp, n, ret, &done))
 			break;
@@ -218,7 +218,7 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	if (gp)
 		ret = skex_sendmsg_throttled(gp, sk, msg, size);
 	else
-		ret = tcp_sendmsg_orig(sk, msg, size);
+		ret = skex_orig_tcp_sendmsg(sk, msg, size);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -241,7 +241,7 @@ static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 			ret = n;
 			break;
 		}
-		ret = tcp_sendpage_orig(sk, page, offset + done, n, flags);
+		ret = skex_orig_tcp_sendpage(sk, page, offset + done, n, flags);
 		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
@@ -261,7 +261,7 @@ static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 	if (gp)
 		ret = skex_sendpage_throttled(gp, sk, page, offset, size, flags);
 	else
-		ret = tcp_sendpage_orig(sk, page, offset, size, flags);
+		ret = skex_orig_tcp_sendpage(sk, page, offset, size, flags);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -275,7 +275,7 @@ static int skex_tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 	skex_call_enter(&call, sk);
 	skex_group_received(sk);
-	ret = tcp_recvmsg_orig(sk, msg, len, flags, addr_len);
+	ret = skex_orig_tcp_recvmsg(sk, msg, len, flags, addr_len);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -287,7 +287,7 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 	__poll_t mask;
 
 	skex_call_enter_nosleep(&call);
-	mask = tcp_poll_orig(file, sock, wait);
+	mask = skex_orig_tcp_poll(file, sock, wait);
 	if (mask & (EPOLLIN | EPOLLOUT))
 		mask = skex_group_poll(sock->sk, mask);
 	skex_call_exit(&call);
@@ -318,7 +318,7 @@ static int skex_tcp_setsockopt(struct sock *sk, int level, int optname,
 	if (level == SOL_TCP && skex_sockopt_owns(optname, true))
 		ret = skex_sockopt_set(sk, optname, optval, optlen);
 	else
-		ret = tcp_setsockopt_orig(sk, level, optname, optval, optlen);
+		ret = skex_orig_tcp_setsockopt(sk, level, optname, optval, optlen);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -333,7 +333,7 @@ static int skex_tcp_getsockopt(struct sock *sk, int level, int optname,
 	if (level == SOL_TCP && skex_sockopt_owns(optname, false))
 		ret = skex_sockopt_get(sk, optname, optval, optlen);
 	else
-		ret = tcp_getsockopt_orig(sk, level, optname, optval, optlen);
+		ret = skex_orig_tcp_getsockopt(sk, level, optname, optval, optlen);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -356,13 +356,13 @@ static struct skex_hook skex_tcp_hooks[] = {
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,
 		.want = skex_want_setsockopt,
-		.orig = (void **)&tcp_setsockopt_orig,
+		.body = &skex_body_tcp_setsockopt,
 	},
 	{
 		.name = "tcp_getsockopt",
 		.wrapper = skex_tcp_getsockopt,
 		.want = skex_want_getsockopt,
-		.orig = (void **)&tcp_getsockopt_orig,
+		.body = &skex_body_tcp_getsockopt,
 	},
 };
 
