@@ -5,11 +5,11 @@
  * Wrapping kernel functions without patching the kernel.
  *
  * One ftrace_ops, filtered on the entry of every hooked function, runs
- * skex_ftrace_thunk(); a second one, with the same callback, carries the
- * hooks only configured features need and is registered only while they
- * are wanted (skex_hooks_demand_get()). For an observed function the thunk
- * calls the observer with the entry registers. For a wrapped function it moves the
- * instruction pointer to the wrapper, which then runs in place of the
+ * skex_ftrace_thunk(); others, with the same callback, carry the hooks
+ * only configured features need, one per class of features, and are
+ * registered only while they are wanted (skex_hooks_demand_get()). For an
+ * observed function the thunk calls the observer with the entry registers.
+ * For a wrapped function it moves the instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
  * wrapper calls the original past its ftrace call site (skex_orig_FN(),
  * hook_call.S), so a wrapped call goes through ftrace once: the second pass
@@ -58,27 +58,25 @@ static struct ftrace_ops skex_ftrace_ops = {
 	.flags = SKEX_FTRACE_FLAGS,
 };
 
-static struct ftrace_ops skex_demand_ops = {
-	.func = skex_ftrace_thunk,
-	.flags = SKEX_FTRACE_FLAGS,
+/*
+ * A class of demand hooks: registered while @users is not zero, and for a
+ * second after it drops to zero (@work), so that a controller recreating
+ * its groups does not patch the kernel each time. Once skex_demand_dead is
+ * set (unload) they are never registered again. The mutex is global and
+ * held across ftrace's waits, so only the first user of a class and the
+ * last take it: the others count with atomics, and one namespace's groups
+ * never wait for another's (docs/design.md).
+ */
+struct skex_demand_class {
+	struct ftrace_ops ops;
+	atomic_t users;		/* changes from and to zero under the mutex */
+	bool on;		/* under skex_demand_mutex */
+	struct delayed_work work;
 };
 
-/*
- * The demand hooks: registered while @skex_demand_users is not zero, and
- * for a second after it drops to zero (skex_demand_work), so that a
- * controller recreating its groups does not patch the kernel each time.
- * Once @skex_demand_dead is set (unload) they are never registered again.
- * The mutex is global and held across ftrace's waits, so only the first
- * user and the last take it: the others count with atomics, and one
- * namespace's groups never wait for another's (docs/design.md).
- */
 static DEFINE_MUTEX(skex_demand_mutex);
-/* changes from and to zero under skex_demand_mutex */
-static atomic_t skex_demand_users = ATOMIC_INIT(0);
-static bool skex_demand_on;		/* under skex_demand_mutex */
 static bool skex_demand_dead;		/* under skex_demand_mutex */
-static void skex_demand_off(struct work_struct *work);
-static DECLARE_DELAYED_WORK(skex_demand_work, skex_demand_off);
+static struct skex_demand_class skex_demand[SKEX_NR_DEMAND];
 
 /* Written before the ftrace_ops is registered, read-only while it is. */
 static struct skex_hook *skex_hooks;
@@ -163,7 +161,8 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 		/* the call to __fentry__ is MCOUNT_INSN_SIZE bytes long */
 		if (hook->body)
 			*hook->body = hook->addr + MCOUNT_INSN_SIZE;
-		err = ftrace_set_filter_ip(hook->demand ? &skex_demand_ops :
+		err = ftrace_set_filter_ip(hook->demand ?
+					   &skex_demand[hook->demand].ops :
 					   &skex_ftrace_ops, hook->addr, 0, 0);
 		if (err) {
 			pr_err("cannot trace %s: %d\n", hook->name, err);
@@ -183,61 +182,94 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 
 err_filter:
 	ftrace_free_filter(&skex_ftrace_ops);
-	ftrace_free_filter(&skex_demand_ops);
+	for (i = 1; i < SKEX_NR_DEMAND; i++)
+		ftrace_free_filter(&skex_demand[i].ops);
 	skex_hooks = NULL;
 	skex_nr_hooks = 0;
 	return err;
 }
 
-/**
- * skex_hooks_demand_get - have the demand hooks installed
- *
- * Process context. Return: 0 once they are, or an error from ftrace.
- */
-int skex_hooks_demand_get(void)
+static int skex_demand_get_one(struct skex_demand_class *d)
 {
 	int err = 0;
 
-	if (atomic_inc_not_zero(&skex_demand_users))
+	if (atomic_inc_not_zero(&d->users))
 		return 0;
 	mutex_lock(&skex_demand_mutex);
-	if (!skex_demand_on && !skex_demand_dead) {
-		err = register_ftrace_function(&skex_demand_ops);
+	if (!d->on && !skex_demand_dead) {
+		err = register_ftrace_function(&d->ops);
 		if (err)
 			pr_err("cannot register ftrace ops: %d\n", err);
 		else
-			skex_demand_on = true;
+			d->on = true;
 	}
 	if (!err)
-		atomic_inc(&skex_demand_users);
+		atomic_inc(&d->users);
 	mutex_unlock(&skex_demand_mutex);
 	return err;
 }
 
-/* Process context; the hooks go a second after the last user. */
-void skex_hooks_demand_put(void)
+static void skex_demand_put_one(struct skex_demand_class *d)
 {
-	if (!atomic_dec_and_mutex_lock(&skex_demand_users, &skex_demand_mutex))
+	if (!atomic_dec_and_mutex_lock(&d->users, &skex_demand_mutex))
 		return;
-	if (skex_demand_on && !skex_demand_dead)
-		mod_delayed_work(system_wq, &skex_demand_work, HZ);
+	if (d->on && !skex_demand_dead)
+		mod_delayed_work(system_wq, &d->work, HZ);
 	mutex_unlock(&skex_demand_mutex);
 }
 
-static void skex_demand_unregister(void)
+/**
+ * skex_hooks_demand_get - have classes of demand hooks installed
+ * @mask: the classes, BIT(SKEX_DEMAND_...)
+ *
+ * Process context. Return: 0 once they are, or an error from ftrace (and
+ * none is held).
+ */
+int skex_hooks_demand_get(unsigned int mask)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 1; i < SKEX_NR_DEMAND; i++) {
+		if (!(mask & BIT(i)))
+			continue;
+		err = skex_demand_get_one(&skex_demand[i]);
+		if (err) {
+			skex_hooks_demand_put(mask & (BIT(i) - 1));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Process context; the hooks of a class go a second after its last user. */
+void skex_hooks_demand_put(unsigned int mask)
+{
+	unsigned int i;
+
+	for (i = 1; i < SKEX_NR_DEMAND; i++)
+		if (mask & BIT(i))
+			skex_demand_put_one(&skex_demand[i]);
+}
+
+static void skex_demand_unregister(struct skex_demand_class *d)
 {
 	lockdep_assert_held(&skex_demand_mutex);
-	if (skex_demand_on) {
-		unregister_ftrace_function(&skex_demand_ops);
-		skex_demand_on = false;
+	if (d->on) {
+		unregister_ftrace_function(&d->ops);
+		d->on = false;
 	}
 }
 
 static void skex_demand_off(struct work_struct *work)
 {
+	struct skex_demand_class *d =
+		container_of(to_delayed_work(work), struct skex_demand_class,
+			     work);
+
 	mutex_lock(&skex_demand_mutex);
-	if (!atomic_read(&skex_demand_users))
-		skex_demand_unregister();
+	if (!atomic_read(&d->users))
+		skex_demand_unregister(d);
 	mutex_unlock(&skex_demand_mutex);
 }
 
@@ -248,14 +280,18 @@ static void skex_demand_off(struct work_struct *work)
  */
 void skex_hooks_remove(struct skex_hook *hooks, size_t count)
 {
+	unsigned int i;
+
 	mutex_lock(&skex_demand_mutex);
 	skex_demand_dead = true;
 	mutex_unlock(&skex_demand_mutex);
-	cancel_delayed_work_sync(&skex_demand_work);
-	mutex_lock(&skex_demand_mutex);
-	skex_demand_unregister();
-	mutex_unlock(&skex_demand_mutex);
-	ftrace_free_filter(&skex_demand_ops);
+	for (i = 1; i < SKEX_NR_DEMAND; i++) {
+		cancel_delayed_work_sync(&skex_demand[i].work);
+		mutex_lock(&skex_demand_mutex);
+		skex_demand_unregister(&skex_demand[i]);
+		mutex_unlock(&skex_demand_mutex);
+		ftrace_free_filter(&skex_demand[i].ops);
+	}
 
 	unregister_ftrace_function(&skex_ftrace_ops);
 	ftrace_free_filter(&skex_ftrace_ops);
@@ -401,7 +437,14 @@ void skex_calls_drain(void)
 
 int skex_hook_init(void)
 {
+	unsigned int i;
 	int cpu;
+
+	for (i = 1; i < SKEX_NR_DEMAND; i++) {
+		skex_demand[i].ops.func = skex_ftrace_thunk;
+		skex_demand[i].ops.flags = SKEX_FTRACE_FLAGS;
+		INIT_DELAYED_WORK(&skex_demand[i].work, skex_demand_off);
+	}
 
 	for_each_possible_cpu(cpu) {
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);

@@ -25,8 +25,9 @@ struct sock;
  * @body: where skex_orig_FN() jumps, set for @wrapper: the function's
  *	code past its ftrace call site.
  * @optional: a kernel may lack the function; it is then skipped.
- * @demand: hooked only while skex_hooks_demand_get() is held: a wrapper
- *	that only a configured feature needs costs nothing otherwise.
+ * @demand: 0, or hooked only while skex_hooks_demand_get() holds this
+ *	class (SKEX_DEMAND_...): a wrapper that only a configured feature
+ *	needs costs nothing otherwise.
  *
  * Calls from kernel threads are never redirected, so that a kernel socket
  * user never runs module text that could block an unload.
@@ -38,14 +39,14 @@ struct skex_hook {
 	bool (*want)(struct pt_regs *regs);
 	unsigned long *body;
 	bool optional;
-	bool demand;
+	u8 demand;
 	/* private to hook.c: where it is traced (0: optional, missing) */
 	unsigned long addr;
 };
 
 #define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .body = &skex_body_ ## fn }
-#define SKEX_WRAP_DEMAND(fn, w)	{ .name = #fn, .wrapper = (w), .demand = true, \
-				  .body = &skex_body_ ## fn }
+#define SKEX_WRAP_DEMAND(fn, w, d) { .name = #fn, .wrapper = (w), .demand = (d), \
+				     .body = &skex_body_ ## fn }
 
 /*
  * SKEX_ORIG(fn) declares skex_orig_fn(), with fn's prototype: the original
@@ -59,10 +60,18 @@ struct skex_hook {
 	unsigned long skex_body_ ## fn __ro_after_init
 #define SKEX_OBSERVE(fn, o)	{ .name = #fn, .observe = (o) }
 
+/* Classes of demand hooks: what needs them */
+enum {
+	SKEX_DEMAND_GROUPS = 1,	/* socket groups (poll) */
+	SKEX_DEMAND_OUTPUT,	/* output groups (send) */
+	SKEX_DEMAND_FTP,	/* output groups for FTP (receive) */
+	SKEX_NR_DEMAND
+};
+
 int skex_hooks_install(struct skex_hook *hooks, size_t count);
 void skex_hooks_remove(struct skex_hook *hooks, size_t count);
-int skex_hooks_demand_get(void);
-void skex_hooks_demand_put(void);
+int skex_hooks_demand_get(unsigned int mask);
+void skex_hooks_demand_put(unsigned int mask);
 
 /**
  * struct skex_call - a task inside a wrapper

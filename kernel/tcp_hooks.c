@@ -14,11 +14,11 @@
  *   socket gone       tcp_v4_destroy_sock (v4+v6, observed)  netmeter, groups
  *   control           tcp_setsockopt, tcp_getsockopt         sockopt.c
  *
- * and, only while socket groups exist (demand hooks, see hook.c):
+ * and, only while socket groups of a kind exist (demand hooks, see hook.c):
  *
- *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        groups
- *   read path         tcp_recvmsg                            groups (FTP)
- *   poll()            tcp_poll                               groups
+ *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        output groups
+ *   read path         tcp_recvmsg                            FTP output groups
+ *   poll()            tcp_poll                               any group
  *
  * The netmeter needs nothing on the data path: it reads the byte counts
  * off TCP's sequence numbers (netmeter.c).
@@ -346,12 +346,12 @@ static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(tcp_shutdown, skex_observe_shutdown),
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
 	SKEX_WRAP(inet_csk_accept, skex_inet_csk_accept),
-	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg),
+	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg, SKEX_DEMAND_OUTPUT),
 #if SKEX_HAVE_TCP_SENDPAGE
-	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage),
+	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage, SKEX_DEMAND_OUTPUT),
 #endif
-	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg),
-	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll),
+	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP),
+	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll, SKEX_DEMAND_GROUPS),
 	{
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,
