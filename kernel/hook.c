@@ -4,12 +4,13 @@
  *
  * Wrapping kernel functions without patching the kernel.
  *
- * One ftrace_ops, filtered on the entry of every hooked function, runs
- * skex_ftrace_thunk(); others, with the same callback, carry the hooks
+ * One ftrace_ops, filtered on the entry of every wrapped function, runs
+ * skex_ftrace_thunk(); another one, which saves fewer registers, calls the
+ * observers (skex_ftrace_observe()); others, with the thunk, carry the hooks
  * only configured features need, one per class of features, and are
- * registered only while they are wanted (skex_hooks_demand_get()). For an
- * observed function the thunk calls the observer with the entry registers.
- * For a wrapped function it moves the instruction pointer to the wrapper, which then runs in place of the
+ * registered only while they are wanted (skex_hooks_demand_get()). An
+ * observer gets the function's arguments (skex_ftrace_arg()). For a
+ * wrapped function the thunk moves the instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
  * wrapper calls the original past its ftrace call site (skex_orig_FN(),
  * hook_call.S), so a wrapped call goes through ftrace once: the second pass
@@ -58,6 +59,15 @@ static struct ftrace_ops skex_ftrace_ops = {
 	.flags = SKEX_FTRACE_FLAGS,
 };
 
+static void skex_ftrace_observe(unsigned long ip, unsigned long parent_ip,
+				struct ftrace_ops *ops,
+				struct ftrace_regs *fregs);
+
+static struct ftrace_ops skex_observe_ops = {
+	.func = skex_ftrace_observe,
+	.flags = FTRACE_OPS_FL_PERMANENT,
+};
+
 /*
  * A class of demand hooks: registered while @users is not zero, and for a
  * second after it drops to zero (@work), so that a controller recreating
@@ -77,6 +87,14 @@ struct skex_demand_class {
 static DEFINE_MUTEX(skex_demand_mutex);
 static bool skex_demand_dead;		/* under skex_demand_mutex */
 static struct skex_demand_class skex_demand[SKEX_NR_DEMAND];
+
+/* The ftrace_ops that carries @hook. */
+static struct ftrace_ops *skex_hook_ops(const struct skex_hook *hook)
+{
+	if (hook->observe)
+		return &skex_observe_ops;
+	return hook->demand ? &skex_demand[hook->demand].ops : &skex_ftrace_ops;
+}
 
 /* Written before the ftrace_ops is registered, read-only while it is. */
 static struct skex_hook *skex_hooks;
@@ -100,15 +118,8 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 	struct skex_hook *hook = skex_hook_by_ip(ip);
 	struct pt_regs *regs;
 
-	if (unlikely(!hook))
+	if (unlikely(!hook || !hook->wrapper))
 		return;
-
-	if (hook->observe) {
-		regs = ftrace_get_regs(fregs);
-		if (regs)
-			hook->observe(regs);
-		return;
-	}
 
 	if (!in_task() || (current->flags & PF_KTHREAD) ||
 	    within_module(parent_ip, THIS_MODULE))
@@ -121,6 +132,22 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 	}
 
 	skex_ftrace_set_ip(fregs, (unsigned long)hook->wrapper);
+}
+
+/*
+ * The callback of the observers' ftrace_ops, which saves only the argument
+ * registers: the trampoline of skex_ftrace_ops saves them all, so that the
+ * thunk can move the instruction pointer, and takes longer.
+ */
+static void notrace skex_ftrace_observe(unsigned long ip,
+					unsigned long parent_ip,
+					struct ftrace_ops *ops,
+					struct ftrace_regs *fregs)
+{
+	struct skex_hook *hook = skex_hook_by_ip(ip);
+
+	if (likely(hook && hook->observe))
+		hook->observe(fregs);
 }
 
 /*
@@ -161,9 +188,8 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 		/* the call to __fentry__ is MCOUNT_INSN_SIZE bytes long */
 		if (hook->body)
 			*hook->body = hook->addr + MCOUNT_INSN_SIZE;
-		err = ftrace_set_filter_ip(hook->demand ?
-					   &skex_demand[hook->demand].ops :
-					   &skex_ftrace_ops, hook->addr, 0, 0);
+		err = ftrace_set_filter_ip(skex_hook_ops(hook), hook->addr,
+					   0, 0);
 		if (err) {
 			pr_err("cannot trace %s: %d\n", hook->name, err);
 			goto err_filter;
@@ -173,14 +199,21 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 
 	skex_hooks = hooks;
 	skex_nr_hooks = count;
+	err = register_ftrace_function(&skex_observe_ops);
+	if (err) {
+		pr_err("cannot register ftrace ops: %d\n", err);
+		goto err_filter;
+	}
 	err = register_ftrace_function(&skex_ftrace_ops);
 	if (err) {
 		pr_err("cannot register ftrace ops: %d\n", err);
+		unregister_ftrace_function(&skex_observe_ops);
 		goto err_filter;
 	}
 	return 0;
 
 err_filter:
+	ftrace_free_filter(&skex_observe_ops);
 	ftrace_free_filter(&skex_ftrace_ops);
 	for (i = 1; i < SKEX_NR_DEMAND; i++)
 		ftrace_free_filter(&skex_demand[i].ops);
@@ -295,6 +328,8 @@ void skex_hooks_remove(struct skex_hook *hooks, size_t count)
 
 	unregister_ftrace_function(&skex_ftrace_ops);
 	ftrace_free_filter(&skex_ftrace_ops);
+	unregister_ftrace_function(&skex_observe_ops);
+	ftrace_free_filter(&skex_observe_ops);
 	synchronize_rcu_tasks();
 }
 

@@ -17,8 +17,9 @@ struct sock;
  * @wrapper: replacement with the function's prototype; it runs instead of
  *	the function and calls the original through skex_orig_FN() (see
  *	SKEX_ORIG()). May sleep.
- * @observe: alternative to @wrapper: called at the function's entry with
- *	its registers, atomically, and the function then runs unchanged.
+ * @observe: alternative to @wrapper: called at the function's entry,
+ *	atomically, with its arguments (skex_ftrace_arg()), and the function
+ *	then runs unchanged.
  * @want: optional filter for @wrapper, called with the entry registers;
  *	when it returns false the function runs unchanged, without a frame of
  *	the module on the stack.
@@ -35,7 +36,7 @@ struct sock;
 struct skex_hook {
 	const char *name;
 	void *wrapper;
-	void (*observe)(struct pt_regs *regs);
+	void (*observe)(struct ftrace_regs *fregs);
 	bool (*want)(struct pt_regs *regs);
 	unsigned long *body;
 	bool optional;

@@ -309,26 +309,34 @@ void skex_nm_accepted(struct sock *listener, struct sock *child)
 	u64 delay = 0;
 
 	rcu_read_lock();
-	port = skex_listener_port(listener, GFP_ATOMIC);
-	if (!port)
-		goto out;
-	stats = port->stats;
-
 	conn = skex_conn_find(child);
-	if (!conn) {
-		/* Queued before the module was loaded: count it, delay unknown. */
-		conn = skex_conn_new(child, skex_net(sock_net(listener)), port);
-		if (conn)
-			conn = skex_conn_insert(conn);
-		if (!conn)
-			goto count;
+	/*
+	 * Most often it was queued on this listener's port, which then has
+	 * its number: a connection and its listeners share a namespace.
+	 */
+	port = conn ? rcu_dereference(conn->port) : NULL;
+	if (!port || port->port != inet_sk(listener)->inet_num) {
+		port = skex_listener_port(listener, GFP_ATOMIC);
+		if (!port)
+			goto out;
+		if (!conn) {
+			/* Queued before the load: count it, delay unknown. */
+			conn = skex_conn_new(child,
+					     skex_net(sock_net(listener)), port);
+			if (conn)
+				conn = skex_conn_insert(conn);
+		}
+		if (!conn) {
+			this_cpu_inc(port->stats->conns);
+			goto out;
+		}
+		skex_conn_move(conn, port);
 	}
-	skex_conn_move(conn, port);
+	stats = port->stats;
 	if (test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
 		goto out;
 	if (conn->ready_ns)
 		delay = ktime_get_ns() - conn->ready_ns;
-count:
 	this_cpu_inc(stats->conns);
 	this_cpu_add(stats->delay_ns, delay);
 out:

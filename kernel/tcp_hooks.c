@@ -50,39 +50,39 @@ SKEX_ORIG(tcp_sendpage);
 #endif
 
 /* inet_csk_reqsk_queue_add(sk, req, child): fast open, migration, skex */
-static void skex_observe_queue_add(struct pt_regs *regs)
+static void skex_observe_queue_add(struct ftrace_regs *fregs)
 {
-	skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
-		       (struct sock *)regs_get_kernel_argument(regs, 2));
+	skex_nm_queued((struct sock *)skex_ftrace_arg(fregs, 0),
+		       (struct sock *)skex_ftrace_arg(fregs, 2));
 }
 
 /*
  * inet_csk_complete_hashdance(sk, child, req, own_req): the end of every
  * regular handshake; the compiler may inline the queue_add it calls.
  */
-static void skex_observe_hashdance(struct pt_regs *regs)
+static void skex_observe_hashdance(struct ftrace_regs *fregs)
 {
-	if (regs_get_kernel_argument(regs, 3) & 0xff)
-		skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
-			       (struct sock *)regs_get_kernel_argument(regs, 1));
+	if (skex_ftrace_arg(fregs, 3) & 0xff)
+		skex_nm_queued((struct sock *)skex_ftrace_arg(fregs, 0),
+			       (struct sock *)skex_ftrace_arg(fregs, 1));
 }
 
 /* tcp_close(sk, timeout) and tcp_disconnect(sk, flags) */
-static void skex_observe_close(struct pt_regs *regs)
+static void skex_observe_close(struct ftrace_regs *fregs)
 {
-	skex_nm_closed((struct sock *)regs_get_kernel_argument(regs, 0));
+	skex_nm_closed((struct sock *)skex_ftrace_arg(fregs, 0));
 }
 
 /* tcp_shutdown(sk, how) */
-static void skex_observe_shutdown(struct pt_regs *regs)
+static void skex_observe_shutdown(struct ftrace_regs *fregs)
 {
-	skex_nm_shutdown((struct sock *)regs_get_kernel_argument(regs, 0),
-			 regs_get_kernel_argument(regs, 1));
+	skex_nm_shutdown((struct sock *)skex_ftrace_arg(fregs, 0),
+			 skex_ftrace_arg(fregs, 1));
 }
 
-static void skex_observe_destroy(struct pt_regs *regs)
+static void skex_observe_destroy(struct ftrace_regs *fregs)
 {
-	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	struct sock *sk = (struct sock *)skex_ftrace_arg(fregs, 0);
 
 	skex_group_destroyed(sk);
 	skex_nm_destroyed(sk);
@@ -178,12 +178,15 @@ static bool skex_output_sent(struct skex_group_port *gp, long n, int ret,
 
 /*
  * A send covered by an output group: in pieces the quota allows, each
- * handed to the original with the message truncated to it. Returns the
- * bytes sent if any, else the error.
+ * handed to the original with the message truncated to it. MSG_EOR (the
+ * end of a record: TCP appends nothing to the segment that carries it)
+ * goes with the last piece only. Returns the bytes sent if any, else the
+ * error.
  */
 static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 				  struct msghdr *msg, size_t size)
 {
+	unsigned int eor = msg->msg_flags & MSG_EOR;
 	struct skex_wait w;
 	size_t done = 0;
 	int ret = 0;
@@ -198,11 +201,15 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 			break;
 		}
 		iov_iter_truncate(&msg->msg_iter, n);
+		msg->msg_flags &= ~MSG_EOR;
+		if (done + n == size)
+			msg->msg_flags |= eor;
 		ret = skex_orig_tcp_sendmsg(sk, msg, n);
 		iov_iter_reexpand(&msg->msg_iter, before - max(ret, 0));
 		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
+	msg->msg_flags |= eor;
 	skex_group_port_put(gp);
 	return done ? done : ret;
 }
@@ -224,7 +231,10 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 }
 
 #if SKEX_HAVE_TCP_SENDPAGE
-/* sendfile() and splice() to a socket covered by an output group (6.1). */
+/*
+ * sendfile() and splice() to a socket covered by an output group (6.1), in
+ * pieces like skex_sendmsg_throttled().
+ */
 static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 				   struct page *page, int offset, size_t size,
 				   int flags)
@@ -241,7 +251,9 @@ static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 			ret = n;
 			break;
 		}
-		ret = skex_orig_tcp_sendpage(sk, page, offset + done, n, flags);
+		ret = skex_orig_tcp_sendpage(sk, page, offset + done, n,
+					     done + n < size ? flags & ~MSG_EOR :
+					     flags);
 		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
