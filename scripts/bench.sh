@@ -118,7 +118,7 @@ machine="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB, real-time clock"
 if [ "$icount" != off ]; then
 	vmargs=(--smp 1 --icount "$icount")
 	machine="QEMU TCG (no KVM), 1 vCPU, 2 GB; guest clock counting instructions"
-	machine+=" (-icount shift=$icount: $((1 << icount)) ns each, idle time skipped):"
+	machine+=" (-icount shift=$icount: $((1 << icount)) ns each; idle time passes at the host's speed):"
 	machine+=" figures count instructions, whatever else the host runs"
 fi
 # A production kernel, not make check's: slub_debug poisons and checks every

@@ -28,10 +28,14 @@
 # out/cmd.log (CMD's stdout+stderr), out/dmesg.txt, out/status, result
 # (rc=, cmd_rc=, vm_error=). SKEX_VM_RUNDIR chooses <run>'s directory.
 #
-# --icount SHIFT: the guest's clock counts instructions, 2^SHIFT ns each
-# (QEMU -icount, align=off, sleep=off: idle time takes no host time). Timings
-# in the guest then no longer depend on how busy the host is (repeated loads
-# agree to about 1%); QEMU supports it with one vCPU only (--smp 1).
+# --icount SHIFT: the guest's clock counts instructions, 2^SHIFT ns each,
+# while the vCPU runs (QEMU -icount, align=off); while it idles, the clock
+# passes at the host's speed (sleep=on). CPU-bound timings in the guest then
+# no longer depend on how busy the host is (repeated loads agree to about
+# 1%), and idle time is real time. (sleep=off would skip idle time, but then
+# every wait on the host, a 9p read, jumps the clock to the next timer: on a
+# busy host a boot took 205 guest-seconds and timeouts fired after a few
+# host-seconds.) QEMU supports it with one vCPU only (--smp 1).
 # Environment: SKEX_VM_EXTRA_CMDLINE (appended to the kernel command line),
 # SKEX_VM_QEMU_ARGS (extra QEMU arguments), SKEX_VM_TIMEOUT (default 600),
 # SKEX_VM_MODULE_PARAMS (insmod parameters), SKEX_VM_TRACE=1 (trace the guest
@@ -301,7 +305,7 @@ if [ -n "$ICOUNT" ]; then
 		echo "vm.sh: --icount needs --smp 1 (secondary vCPUs do not come up)" >&2
 		exit 2
 	fi
-	QARGS+=(-icount "shift=$ICOUNT,align=off,sleep=off")
+	QARGS+=(-icount "shift=$ICOUNT,align=off,sleep=on")
 fi
 # shellcheck disable=SC2054
 if [ "$INTERACTIVE" = 1 ]; then
