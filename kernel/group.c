@@ -121,15 +121,17 @@ int skex_group_check(const struct skex_group_spec *spec, bool complete)
 }
 
 /*
- * The demand hooks a group port of @type needs: poll for all, the sends
- * for output, the receive for FTP (which learns there which process serves
- * a control connection).
+ * The demand hooks a group port of @type needs: poll for all, accept for
+ * accept groups, the sends for output, the receive for FTP (which learns
+ * there which process serves a control connection).
  */
 static unsigned int skex_group_hooks(u16 type)
 {
 	unsigned int mask = BIT(SKEX_DEMAND_GROUPS);
 
-	if (!skex_type_accept(type))
+	if (skex_type_accept(type))
+		mask |= BIT(SKEX_DEMAND_ACCEPT);
+	else
 		mask |= BIT(SKEX_DEMAND_OUTPUT);
 	if (type == SKEX_OUTPUT_ABSOLUTE_FTP)
 		mask |= BIT(SKEX_DEMAND_FTP);

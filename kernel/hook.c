@@ -4,13 +4,14 @@
  *
  * Wrapping kernel functions without patching the kernel.
  *
- * One ftrace_ops, filtered on the entry of every wrapped function, runs
- * skex_ftrace_thunk(); another one, which saves fewer registers, calls the
- * observers (skex_ftrace_observe()); others, with the thunk, carry the hooks
- * only configured features need, one per class of features, and are
- * registered only while they are wanted (skex_hooks_demand_get()). An
- * observer gets the function's arguments (skex_ftrace_arg()). For a
- * wrapped function the thunk moves the instruction pointer to the wrapper, which then runs in place of the
+ * One ftrace_ops, filtered on the entry of the wrapped functions always
+ * needed, runs skex_ftrace_thunk(); another one, which saves fewer
+ * registers, calls the observers (skex_ftrace_observe()); others, with the
+ * thunk, carry the hooks only configured features need, one per class of
+ * features, and are registered only while they are wanted
+ * (skex_hooks_demand_get()). An observer gets the function's arguments
+ * (skex_ftrace_arg()). For a wrapped function the thunk moves the
+ * instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
  * wrapper calls the original past its ftrace call site (skex_orig_FN(),
  * hook_call.S), so a wrapped call goes through ftrace once: the second pass

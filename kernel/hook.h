@@ -64,6 +64,7 @@ struct skex_hook {
 /* Classes of demand hooks: what needs them */
 enum {
 	SKEX_DEMAND_GROUPS = 1,	/* socket groups (poll) */
+	SKEX_DEMAND_ACCEPT,	/* accept groups (accept) */
 	SKEX_DEMAND_OUTPUT,	/* output groups (send) */
 	SKEX_DEMAND_FTP,	/* output groups for FTP (receive) */
 	SKEX_NR_DEMAND

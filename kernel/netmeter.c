@@ -300,45 +300,44 @@ out:
 	rcu_read_unlock();
 }
 
-/* accept() on @listener is returning @child. Process context. */
-void skex_nm_accepted(struct sock *listener, struct sock *child)
+/*
+ * accept() hands @child, a TCP connection, to the socket it returns
+ * (security_sock_graft()). Process context.
+ */
+void skex_nm_accepted(struct sock *child)
 {
-	struct skex_port_pcpu __percpu *stats;
 	struct skex_conn *conn;
 	struct skex_port *port;
 	u64 delay = 0;
 
 	rcu_read_lock();
 	conn = skex_conn_find(child);
-	/*
-	 * Most often it was queued on this listener's port, which then has
-	 * its number: a connection and its listeners share a namespace.
-	 */
-	port = conn ? rcu_dereference(conn->port) : NULL;
-	if (!port || port->port != inet_sk(listener)->inet_num) {
-		port = skex_listener_port(listener, GFP_ATOMIC);
+	if (!conn) {
+		/*
+		 * Queued before the module was loaded: count it, delay unknown,
+		 * for its local port, that of the listener it came from (the
+		 * module was not there to forward it).
+		 */
+		port = skex_port_get(skex_net(sock_net(child)),
+				     inet_sk(child)->inet_num, GFP_ATOMIC);
 		if (!port)
 			goto out;
-		if (!conn) {
-			/* Queued before the load: count it, delay unknown. */
-			conn = skex_conn_new(child,
-					     skex_net(sock_net(listener)), port);
-			if (conn)
-				conn = skex_conn_insert(conn);
-		}
+		conn = skex_conn_new(child, skex_net(sock_net(child)), port);
+		if (conn)
+			conn = skex_conn_insert(conn);
 		if (!conn) {
 			this_cpu_inc(port->stats->conns);
 			goto out;
 		}
-		skex_conn_move(conn, port);
 	}
-	stats = port->stats;
 	if (test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
 		goto out;
 	if (conn->ready_ns)
 		delay = ktime_get_ns() - conn->ready_ns;
-	this_cpu_inc(stats->conns);
-	this_cpu_add(stats->delay_ns, delay);
+	/* Where it was queued: it moves no more once the application has it. */
+	port = rcu_dereference(conn->port);
+	this_cpu_inc(port->stats->conns);
+	this_cpu_add(port->stats->delay_ns, delay);
 out:
 	rcu_read_unlock();
 }

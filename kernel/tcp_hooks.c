@@ -8,7 +8,7 @@
  *
  *   handshake done    inet_csk_complete_hashdance,
  *                     inet_csk_reqsk_queue_add   (observed)  netmeter
- *   accept()          inet_csk_accept                        netmeter, groups
+ *   accept() returns  security_sock_graft        (observed)  netmeter
  *   close, shutdown   tcp_close, tcp_disconnect,
  *                     tcp_shutdown               (observed)  netmeter
  *   socket gone       tcp_v4_destroy_sock (v4+v6, observed)  netmeter, groups
@@ -16,6 +16,7 @@
  *
  * and, only while socket groups of a kind exist (demand hooks, see hook.c):
  *
+ *   accept()          inet_csk_accept                        accept groups
  *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        output groups
  *   read path         tcp_recvmsg                            FTP output groups
  *   poll()            tcp_poll                               any group
@@ -65,6 +66,19 @@ static void skex_observe_hashdance(struct ftrace_regs *fregs)
 	if (skex_ftrace_arg(fregs, 3) & 0xff)
 		skex_nm_queued((struct sock *)skex_ftrace_arg(fregs, 0),
 			       (struct sock *)skex_ftrace_arg(fregs, 1));
+}
+
+/*
+ * security_sock_graft(sk, parent): accept() (inet_accept()) hands a
+ * connection to the socket it returns. The other callers graft other
+ * protocols.
+ */
+static void skex_observe_graft(struct ftrace_regs *fregs)
+{
+	struct sock *sk = (struct sock *)skex_ftrace_arg(fregs, 0);
+
+	if (sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM)
+		skex_nm_accepted(sk);
 }
 
 /* tcp_close(sk, timeout) and tcp_disconnect(sk, flags) */
@@ -133,8 +147,6 @@ static struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 		child = skex_accept_throttled(gp, sk, a);
 	else
 		child = skex_accept_call(skex_orig_inet_csk_accept, sk, a, false);
-	if (child && sk->sk_protocol == IPPROTO_TCP)
-		skex_nm_accepted(sk, child);
 	skex_call_exit(&call);
 	if (!child)
 		skex_accept_set_err(a, skex_call_ret(skex_accept_err(a)));
@@ -357,7 +369,9 @@ static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(tcp_disconnect, skex_observe_close),
 	SKEX_OBSERVE(tcp_shutdown, skex_observe_shutdown),
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
-	SKEX_WRAP(inet_csk_accept, skex_inet_csk_accept),
+	SKEX_OBSERVE(security_sock_graft, skex_observe_graft),
+	SKEX_WRAP_DEMAND(inet_csk_accept, skex_inet_csk_accept,
+			 SKEX_DEMAND_ACCEPT),
 	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg, SKEX_DEMAND_OUTPUT),
 #if SKEX_HAVE_TCP_SENDPAGE
 	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage, SKEX_DEMAND_OUTPUT),
