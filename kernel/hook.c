@@ -334,9 +334,13 @@ void skex_hooks_remove(struct skex_hook *hooks, size_t count)
 	synchronize_rcu_tasks();
 }
 
+/*
+ * An hlist: its operations are not checked like a list's (DEBUG_LIST, on in
+ * Debian's kernels), which would add two calls to every wrapped call.
+ */
 struct skex_call_list {
 	spinlock_t lock;		/* protects calls */
-	struct list_head calls;
+	struct hlist_head calls;
 };
 
 static DEFINE_PER_CPU(struct skex_call_list, skex_call_lists);
@@ -359,7 +363,7 @@ static void __skex_call_enter(struct skex_call *call, struct sock *sk,
 	call->cpu = raw_smp_processor_id();
 	list = per_cpu_ptr(&skex_call_lists, call->cpu);
 	spin_lock(&list->lock);
-	list_add(&call->node, &list->calls);
+	hlist_add_head(&call->node, &list->calls);
 	spin_unlock(&list->lock);
 }
 
@@ -388,7 +392,7 @@ void skex_call_exit(struct skex_call *call)
 	struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, call->cpu);
 
 	spin_lock(&list->lock);
-	list_del(&call->node);
+	hlist_del(&call->node);
 	spin_unlock(&list->lock);
 	if (unlikely(skex_unloading()))
 		wake_up(&skex_drain_wq);
@@ -420,7 +424,7 @@ static bool skex_calls_empty(void)
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
 
 		spin_lock(&list->lock);
-		empty &= list_empty(&list->calls);
+		empty &= hlist_empty(&list->calls);
 		spin_unlock(&list->lock);
 	}
 	return empty;
@@ -436,7 +440,7 @@ static void skex_calls_kick(void)
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
 
 		spin_lock(&list->lock);
-		list_for_each_entry(call, &list->calls, node) {
+		hlist_for_each_entry(call, &list->calls, node) {
 			if (!call->kick)
 				continue;
 			set_tsk_thread_flag(call->task, TIF_NOTIFY_SIGNAL);
@@ -486,7 +490,7 @@ int skex_hook_init(void)
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
 
 		spin_lock_init(&list->lock);
-		INIT_LIST_HEAD(&list->calls);
+		INIT_HLIST_HEAD(&list->calls);
 	}
 	return 0;
 }

@@ -85,7 +85,7 @@ void skex_hooks_demand_put(unsigned int mask);
  * is restarted transparently without the module (see skex_call_ret()).
  */
 struct skex_call {
-	struct list_head node;
+	struct hlist_node node;
 	struct task_struct *task;
 	struct sock *sk;
 	int cpu;

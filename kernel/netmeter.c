@@ -292,9 +292,10 @@ void skex_nm_queued(struct sock *listener, struct sock *child)
 		if (!conn)
 			goto out;
 		conn->ready_ns = ktime_get_ns();
+		/* listed on @port, unless it was there already */
 		conn = skex_conn_insert(conn);
 	}
-	if (conn)
+	if (conn && rcu_access_pointer(conn->port) != port)
 		skex_conn_move(conn, port);
 out:
 	rcu_read_unlock();
