@@ -32,6 +32,7 @@
 #include "skex.h"
 #include "netmeter.h"
 
+#include <linux/jhash.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
@@ -81,10 +82,41 @@ struct skex_conn {
 /* 4 GiB per connection and interval would wrap a sequence number. */
 #define SKEX_FOLD_INTERVAL	(HZ / 10)
 
+/*
+ * The key is a pointer: hashed as two words and compared as one, inline.
+ * rhashtable's defaults for an 8-byte key call out to jhash2() and to
+ * memcmp(), which the kernel has for x86-64 only as a byte loop, and the
+ * send wrappers look a connection up on every call.
+ */
+static inline u32 skex_conn_hash(const void *data, u32 len, u32 seed)
+{
+	u64 key = (unsigned long)*(const struct sock * const *)data;
+
+	return jhash_2words((u32)key, (u32)(key >> 32), seed);
+}
+
+static inline u32 skex_conn_obj_hash(const void *data, u32 len, u32 seed)
+{
+	const struct skex_conn *conn = data;
+
+	return skex_conn_hash(&conn->sk, len, seed);
+}
+
+static inline int skex_conn_cmp(struct rhashtable_compare_arg *arg,
+				const void *obj)
+{
+	const struct skex_conn *conn = obj;
+
+	return conn->sk != *(const struct sock * const *)arg->key;
+}
+
 static const struct rhashtable_params skex_conn_params = {
 	.key_len = sizeof(const struct sock *),
 	.key_offset = offsetof(struct skex_conn, sk),
 	.head_offset = offsetof(struct skex_conn, node),
+	.hashfn = skex_conn_hash,
+	.obj_hashfn = skex_conn_obj_hash,
+	.obj_cmpfn = skex_conn_cmp,
 	.automatic_shrinking = true,
 	/*
 	 * A server's connections come and go by the handful: below this the
