@@ -95,13 +95,6 @@ static inline u32 skex_conn_hash(const void *data, u32 len, u32 seed)
 	return jhash_2words((u32)key, (u32)(key >> 32), seed);
 }
 
-static inline u32 skex_conn_obj_hash(const void *data, u32 len, u32 seed)
-{
-	const struct skex_conn *conn = data;
-
-	return skex_conn_hash(&conn->sk, len, seed);
-}
-
 static inline int skex_conn_cmp(struct rhashtable_compare_arg *arg,
 				const void *obj)
 {
@@ -114,8 +107,8 @@ static const struct rhashtable_params skex_conn_params = {
 	.key_len = sizeof(const struct sock *),
 	.key_offset = offsetof(struct skex_conn, sk),
 	.head_offset = offsetof(struct skex_conn, node),
+	/* no obj_hashfn: rhashtable_lookup_get_insert_fast() forbids one */
 	.hashfn = skex_conn_hash,
-	.obj_hashfn = skex_conn_obj_hash,
 	.obj_cmpfn = skex_conn_cmp,
 	.automatic_shrinking = true,
 	/*
