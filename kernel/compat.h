@@ -34,6 +34,21 @@ static inline void skex_ftrace_set_ip(struct ftrace_regs *fregs,
 }
 
 /*
+ * Argument @n of the traced function, in an ftrace callback whose ops does
+ * not save every register (FTRACE_OPS_FL_SAVE_REGS).
+ */
+static __always_inline unsigned long skex_ftrace_arg(struct ftrace_regs *fregs,
+						     unsigned int n)
+{
+#ifdef ftrace_regs_get_argument
+	return ftrace_regs_get_argument(fregs, n);
+#else
+	/* 6.1: the trampoline saves the argument registers in a pt_regs */
+	return regs_get_kernel_argument(&fregs->regs, n);
+#endif
+}
+
+/*
  * inet_csk_accept() took (sk, flags, err, kern) until 6.10, which bundled
  * them into struct proto_accept_arg. skex_accept_args carries either form
  * so that the wrapper (tcp_hooks.c) is written once.

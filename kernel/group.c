@@ -157,9 +157,27 @@ int skex_group_check(const struct skex_group_spec *spec, bool complete)
 }
 
 /*
- * A port for @g, not published yet. It holds the demand hooks (the send,
- * receive and poll wrappers) from now until it is unpublished or
- * discarded. Return: the port or an ERR_PTR().
+ * The demand hooks a group port of @type needs: poll for all, accept for
+ * accept groups, the sends for output, the receive for FTP (which learns
+ * there which process serves a control connection).
+ */
+static unsigned int skex_group_hooks(u16 type)
+{
+	unsigned int mask = BIT(SKEX_DEMAND_GROUPS);
+
+	if (skex_type_accept(type))
+		mask |= BIT(SKEX_DEMAND_ACCEPT);
+	else
+		mask |= BIT(SKEX_DEMAND_OUTPUT);
+	if (type == SKEX_OUTPUT_ABSOLUTE_FTP)
+		mask |= BIT(SKEX_DEMAND_FTP);
+	return mask;
+}
+
+/*
+ * A port for @g, not published yet. It holds the demand hooks of its type
+ * (skex_group_hooks()) from now until it is unpublished or discarded.
+ * Return: the port or an ERR_PTR().
  */
 static struct skex_group_port *skex_group_port_alloc(struct skex_group *g,
 						     struct skex_port *port,
@@ -170,7 +188,7 @@ static struct skex_group_port *skex_group_port_alloc(struct skex_group *g,
 
 	if (!gp)
 		return ERR_PTR(-ENOMEM);
-	err = skex_hooks_demand_get();
+	err = skex_hooks_demand_get(skex_group_hooks(type));
 	if (err) {
 		kfree(gp);
 		return ERR_PTR(err);
@@ -190,7 +208,7 @@ static void skex_group_port_discard(struct skex_group_port *gp)
 {
 	if (!gp)
 		return;
-	skex_hooks_demand_put();
+	skex_hooks_demand_put(skex_group_hooks(gp->type));
 	kfree(gp);
 }
 
@@ -231,7 +249,7 @@ static void skex_group_port_release(struct skex_group_port *gp)
 		skex_ftp_forget(gp, NULL);
 	}
 	skex_port_unuse(gp->port);
-	skex_hooks_demand_put();
+	skex_hooks_demand_put(skex_group_hooks(gp->type));
 	skex_group_port_put(gp);
 }
 

@@ -4,18 +4,21 @@
  *
  * Wrapping kernel functions without patching the kernel.
  *
- * One ftrace_ops, filtered on the entry of every hooked function, runs
- * skex_ftrace_thunk(); a second one, with the same callback, carries the
- * hooks only configured features need and is registered only while they
- * are wanted (skex_hooks_demand_get()). For an observed function the thunk
- * calls the observer with the entry registers. For a wrapped function it moves the
+ * One ftrace_ops, filtered on the entry of the wrapped functions always
+ * needed, runs skex_ftrace_thunk(); another one, which saves fewer
+ * registers, calls the observers (skex_ftrace_observe()); others, with the
+ * thunk, carry the hooks only configured features need, one per class of
+ * features, and are registered only while they are wanted
+ * (skex_hooks_demand_get()). An observer gets the function's arguments
+ * (skex_ftrace_arg()). For a wrapped function the thunk moves the
  * instruction pointer to the wrapper, which then runs in place of the
  * function, with its arguments, and may sleep and change the result. The
- * wrapper calls the original at its real start; ftrace fires again there,
- * sees a caller inside this module and lets the original run. So a wrapper
- * must not tail-call the original: the return address would then be its
- * caller's, the original would be redirected again, and again. Every
- * wrapper has work after the call (skex_call_exit()), which rules it out.
+ * wrapper calls the original past its ftrace call site (skex_orig_FN(),
+ * hook_call.S), so a wrapped call goes through ftrace once: the second pass
+ * through the trampoline, which saves every register, would cost as much
+ * again as the first. Other tracers of the function have seen the call on
+ * that first pass. The thunk still lets through calls from the module's own
+ * code, which calls the functions it wraps as any other caller does.
  *
  * Unloading must never leave a task executing module text: see
  * skex_calls_drain().
@@ -57,27 +60,42 @@ static struct ftrace_ops skex_ftrace_ops = {
 	.flags = SKEX_FTRACE_FLAGS,
 };
 
-static struct ftrace_ops skex_demand_ops = {
-	.func = skex_ftrace_thunk,
-	.flags = SKEX_FTRACE_FLAGS,
+static void skex_ftrace_observe(unsigned long ip, unsigned long parent_ip,
+				struct ftrace_ops *ops,
+				struct ftrace_regs *fregs);
+
+static struct ftrace_ops skex_observe_ops = {
+	.func = skex_ftrace_observe,
+	.flags = FTRACE_OPS_FL_PERMANENT,
 };
 
 /*
- * The demand hooks: registered while @skex_demand_users is not zero, and
- * for a second after it drops to zero (skex_demand_work), so that a
- * controller recreating its groups does not patch the kernel each time.
- * Once @skex_demand_dead is set (unload) they are never registered again.
- * The mutex is global and held across ftrace's waits, so only the first
- * user and the last take it: the others count with atomics, and one
- * namespace's groups never wait for another's (docs/design.md).
+ * A class of demand hooks: registered while @users is not zero, and for a
+ * second after it drops to zero (@work), so that a controller recreating
+ * its groups does not patch the kernel each time. Once skex_demand_dead is
+ * set (unload) they are never registered again. The mutex is global and
+ * held across ftrace's waits, so only the first user of a class and the
+ * last take it: the others count with atomics, and one namespace's groups
+ * never wait for another's (docs/design.md).
  */
+struct skex_demand_class {
+	struct ftrace_ops ops;
+	atomic_t users;		/* changes from and to zero under the mutex */
+	bool on;		/* under skex_demand_mutex */
+	struct delayed_work work;
+};
+
 static DEFINE_MUTEX(skex_demand_mutex);
-/* changes from and to zero under skex_demand_mutex */
-static atomic_t skex_demand_users = ATOMIC_INIT(0);
-static bool skex_demand_on;		/* under skex_demand_mutex */
 static bool skex_demand_dead;		/* under skex_demand_mutex */
-static void skex_demand_off(struct work_struct *work);
-static DECLARE_DELAYED_WORK(skex_demand_work, skex_demand_off);
+static struct skex_demand_class skex_demand[SKEX_NR_DEMAND];
+
+/* The ftrace_ops that carries @hook. */
+static struct ftrace_ops *skex_hook_ops(const struct skex_hook *hook)
+{
+	if (hook->observe)
+		return &skex_observe_ops;
+	return hook->demand ? &skex_demand[hook->demand].ops : &skex_ftrace_ops;
+}
 
 /* Written before the ftrace_ops is registered, read-only while it is. */
 static struct skex_hook *skex_hooks;
@@ -101,15 +119,8 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 	struct skex_hook *hook = skex_hook_by_ip(ip);
 	struct pt_regs *regs;
 
-	if (unlikely(!hook))
+	if (unlikely(!hook || !hook->wrapper))
 		return;
-
-	if (hook->observe) {
-		regs = ftrace_get_regs(fregs);
-		if (regs)
-			hook->observe(regs);
-		return;
-	}
 
 	if (!in_task() || (current->flags & PF_KTHREAD) ||
 	    within_module(parent_ip, THIS_MODULE))
@@ -125,42 +136,49 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 }
 
 /*
- * Find where ftrace traces @name (after an ENDBR, if any) and where the
- * function really starts, which is what an indirect call must target.
+ * The callback of the observers' ftrace_ops, which saves only the argument
+ * registers: the trampoline of skex_ftrace_ops saves them all, so that the
+ * thunk can move the instruction pointer, and takes longer.
  */
-static int skex_resolve(const char *name, unsigned long *entry,
-			unsigned long *start)
+static void notrace skex_ftrace_observe(unsigned long ip,
+					unsigned long parent_ip,
+					struct ftrace_ops *ops,
+					struct ftrace_regs *fregs)
+{
+	struct skex_hook *hook = skex_hook_by_ip(ip);
+
+	if (likely(hook && hook->observe))
+		hook->observe(fregs);
+}
+
+/*
+ * Find where ftrace traces @name: its call to __fentry__, after an ENDBR if
+ * any. The kprobe lands there and says whether it is ftrace's.
+ */
+static int skex_resolve(const char *name, unsigned long *entry)
 {
 	struct kprobe kp = { .symbol_name = name };
-	char sym[KSYM_SYMBOL_LEN];
-	unsigned long off;
-	const char *plus;
+	bool ftrace;
 	int err;
 
 	err = register_kprobe(&kp);
 	if (err)
 		return err;
 	*entry = (unsigned long)kp.addr;
+	ftrace = kp.flags & KPROBE_FLAG_FTRACE;
 	unregister_kprobe(&kp);
-
-	sprint_symbol(sym, *entry);
-	plus = strchr(sym, '+');
-	if (!plus || sscanf(plus, "+%lx", &off) != 1 || off > *entry)
-		return -ENOENT;
-	*start = *entry - off;
-	return 0;
+	return ftrace ? 0 : -EOPNOTSUPP;
 }
 
 int skex_hooks_install(struct skex_hook *hooks, size_t count)
 {
-	unsigned long start;
 	size_t i;
 	int err;
 
 	for (i = 0; i < count; i++) {
 		struct skex_hook *hook = &hooks[i];
 
-		err = skex_resolve(hook->name, &hook->addr, &start);
+		err = skex_resolve(hook->name, &hook->addr);
 		if (err) {
 			hook->addr = 0;
 			if (hook->optional)
@@ -168,10 +186,11 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 			pr_err("cannot find %s: %d\n", hook->name, err);
 			goto err_filter;
 		}
-		if (hook->orig)
-			*hook->orig = (void *)start;
-		err = ftrace_set_filter_ip(hook->demand ? &skex_demand_ops :
-					   &skex_ftrace_ops, hook->addr, 0, 0);
+		/* the call to __fentry__ is MCOUNT_INSN_SIZE bytes long */
+		if (hook->body)
+			*hook->body = hook->addr + MCOUNT_INSN_SIZE;
+		err = ftrace_set_filter_ip(skex_hook_ops(hook), hook->addr,
+					   0, 0);
 		if (err) {
 			pr_err("cannot trace %s: %d\n", hook->name, err);
 			goto err_filter;
@@ -181,70 +200,110 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 
 	skex_hooks = hooks;
 	skex_nr_hooks = count;
+	err = register_ftrace_function(&skex_observe_ops);
+	if (err) {
+		pr_err("cannot register ftrace ops: %d\n", err);
+		goto err_filter;
+	}
 	err = register_ftrace_function(&skex_ftrace_ops);
 	if (err) {
 		pr_err("cannot register ftrace ops: %d\n", err);
+		unregister_ftrace_function(&skex_observe_ops);
 		goto err_filter;
 	}
 	return 0;
 
 err_filter:
+	ftrace_free_filter(&skex_observe_ops);
 	ftrace_free_filter(&skex_ftrace_ops);
-	ftrace_free_filter(&skex_demand_ops);
+	for (i = 1; i < SKEX_NR_DEMAND; i++)
+		ftrace_free_filter(&skex_demand[i].ops);
 	skex_hooks = NULL;
 	skex_nr_hooks = 0;
 	return err;
 }
 
-/**
- * skex_hooks_demand_get - have the demand hooks installed
- *
- * Process context. Return: 0 once they are, or an error from ftrace.
- */
-int skex_hooks_demand_get(void)
+static int skex_demand_get_one(struct skex_demand_class *d)
 {
 	int err = 0;
 
-	if (atomic_inc_not_zero(&skex_demand_users))
+	if (atomic_inc_not_zero(&d->users))
 		return 0;
 	mutex_lock(&skex_demand_mutex);
-	if (!skex_demand_on && !skex_demand_dead) {
-		err = register_ftrace_function(&skex_demand_ops);
+	if (!d->on && !skex_demand_dead) {
+		err = register_ftrace_function(&d->ops);
 		if (err)
 			pr_err("cannot register ftrace ops: %d\n", err);
 		else
-			skex_demand_on = true;
+			d->on = true;
 	}
 	if (!err)
-		atomic_inc(&skex_demand_users);
+		atomic_inc(&d->users);
 	mutex_unlock(&skex_demand_mutex);
 	return err;
 }
 
-/* Process context; the hooks go a second after the last user. */
-void skex_hooks_demand_put(void)
+static void skex_demand_put_one(struct skex_demand_class *d)
 {
-	if (!atomic_dec_and_mutex_lock(&skex_demand_users, &skex_demand_mutex))
+	if (!atomic_dec_and_mutex_lock(&d->users, &skex_demand_mutex))
 		return;
-	if (skex_demand_on && !skex_demand_dead)
-		mod_delayed_work(system_wq, &skex_demand_work, HZ);
+	if (d->on && !skex_demand_dead)
+		mod_delayed_work(system_wq, &d->work, HZ);
 	mutex_unlock(&skex_demand_mutex);
 }
 
-static void skex_demand_unregister(void)
+/**
+ * skex_hooks_demand_get - have classes of demand hooks installed
+ * @mask: the classes, BIT(SKEX_DEMAND_...)
+ *
+ * Process context. Return: 0 once they are, or an error from ftrace (and
+ * none is held).
+ */
+int skex_hooks_demand_get(unsigned int mask)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 1; i < SKEX_NR_DEMAND; i++) {
+		if (!(mask & BIT(i)))
+			continue;
+		err = skex_demand_get_one(&skex_demand[i]);
+		if (err) {
+			skex_hooks_demand_put(mask & (BIT(i) - 1));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Process context; the hooks of a class go a second after its last user. */
+void skex_hooks_demand_put(unsigned int mask)
+{
+	unsigned int i;
+
+	for (i = 1; i < SKEX_NR_DEMAND; i++)
+		if (mask & BIT(i))
+			skex_demand_put_one(&skex_demand[i]);
+}
+
+static void skex_demand_unregister(struct skex_demand_class *d)
 {
 	lockdep_assert_held(&skex_demand_mutex);
-	if (skex_demand_on) {
-		unregister_ftrace_function(&skex_demand_ops);
-		skex_demand_on = false;
+	if (d->on) {
+		unregister_ftrace_function(&d->ops);
+		d->on = false;
 	}
 }
 
 static void skex_demand_off(struct work_struct *work)
 {
+	struct skex_demand_class *d =
+		container_of(to_delayed_work(work), struct skex_demand_class,
+			     work);
+
 	mutex_lock(&skex_demand_mutex);
-	if (!atomic_read(&skex_demand_users))
-		skex_demand_unregister();
+	if (!atomic_read(&d->users))
+		skex_demand_unregister(d);
 	mutex_unlock(&skex_demand_mutex);
 }
 
@@ -255,23 +314,33 @@ static void skex_demand_off(struct work_struct *work)
  */
 void skex_hooks_remove(struct skex_hook *hooks, size_t count)
 {
+	unsigned int i;
+
 	mutex_lock(&skex_demand_mutex);
 	skex_demand_dead = true;
 	mutex_unlock(&skex_demand_mutex);
-	cancel_delayed_work_sync(&skex_demand_work);
-	mutex_lock(&skex_demand_mutex);
-	skex_demand_unregister();
-	mutex_unlock(&skex_demand_mutex);
-	ftrace_free_filter(&skex_demand_ops);
+	for (i = 1; i < SKEX_NR_DEMAND; i++) {
+		cancel_delayed_work_sync(&skex_demand[i].work);
+		mutex_lock(&skex_demand_mutex);
+		skex_demand_unregister(&skex_demand[i]);
+		mutex_unlock(&skex_demand_mutex);
+		ftrace_free_filter(&skex_demand[i].ops);
+	}
 
 	unregister_ftrace_function(&skex_ftrace_ops);
 	ftrace_free_filter(&skex_ftrace_ops);
+	unregister_ftrace_function(&skex_observe_ops);
+	ftrace_free_filter(&skex_observe_ops);
 	synchronize_rcu_tasks();
 }
 
+/*
+ * An hlist: its operations are not checked like a list's (DEBUG_LIST, on in
+ * Debian's kernels), which would add two calls to every wrapped call.
+ */
 struct skex_call_list {
 	spinlock_t lock;		/* protects calls */
-	struct list_head calls;
+	struct hlist_head calls;
 };
 
 static DEFINE_PER_CPU(struct skex_call_list, skex_call_lists);
@@ -294,7 +363,7 @@ static void __skex_call_enter(struct skex_call *call, struct sock *sk,
 	call->cpu = raw_smp_processor_id();
 	list = per_cpu_ptr(&skex_call_lists, call->cpu);
 	spin_lock(&list->lock);
-	list_add(&call->node, &list->calls);
+	hlist_add_head(&call->node, &list->calls);
 	spin_unlock(&list->lock);
 }
 
@@ -323,7 +392,7 @@ void skex_call_exit(struct skex_call *call)
 	struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, call->cpu);
 
 	spin_lock(&list->lock);
-	list_del(&call->node);
+	hlist_del(&call->node);
 	spin_unlock(&list->lock);
 	if (unlikely(skex_unloading()))
 		wake_up(&skex_drain_wq);
@@ -355,7 +424,7 @@ static bool skex_calls_empty(void)
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
 
 		spin_lock(&list->lock);
-		empty &= list_empty(&list->calls);
+		empty &= hlist_empty(&list->calls);
 		spin_unlock(&list->lock);
 	}
 	return empty;
@@ -371,7 +440,7 @@ static void skex_calls_kick(void)
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
 
 		spin_lock(&list->lock);
-		list_for_each_entry(call, &list->calls, node) {
+		hlist_for_each_entry(call, &list->calls, node) {
 			if (!call->kick)
 				continue;
 			set_tsk_thread_flag(call->task, TIF_NOTIFY_SIGNAL);
@@ -408,13 +477,20 @@ void skex_calls_drain(void)
 
 int skex_hook_init(void)
 {
+	unsigned int i;
 	int cpu;
+
+	for (i = 1; i < SKEX_NR_DEMAND; i++) {
+		skex_demand[i].ops.func = skex_ftrace_thunk;
+		skex_demand[i].ops.flags = SKEX_FTRACE_FLAGS;
+		INIT_DELAYED_WORK(&skex_demand[i].work, skex_demand_off);
+	}
 
 	for_each_possible_cpu(cpu) {
 		struct skex_call_list *list = per_cpu_ptr(&skex_call_lists, cpu);
 
 		spin_lock_init(&list->lock);
-		INIT_LIST_HEAD(&list->calls);
+		INIT_HLIST_HEAD(&list->calls);
 	}
 	return 0;
 }

@@ -15,16 +15,20 @@ struct sock;
  * struct skex_hook - one wrapped or observed kernel function
  * @name: the kernel function
  * @wrapper: replacement with the function's prototype; it runs instead of
- *	the function and calls the original through *@orig. May sleep.
- * @observe: alternative to @wrapper: called at the function's entry with
- *	its registers, atomically, and the function then runs unchanged.
+ *	the function and calls the original through skex_orig_FN() (see
+ *	SKEX_ORIG()). May sleep.
+ * @observe: alternative to @wrapper: called at the function's entry,
+ *	atomically, with its arguments (skex_ftrace_arg()), and the function
+ *	then runs unchanged.
  * @want: optional filter for @wrapper, called with the entry registers;
  *	when it returns false the function runs unchanged, without a frame of
  *	the module on the stack.
- * @orig: where the address of the original is stored for @wrapper.
+ * @body: where skex_orig_FN() jumps, set for @wrapper: the function's
+ *	code past its ftrace call site.
  * @optional: a kernel may lack the function; it is then skipped.
- * @demand: hooked only while skex_hooks_demand_get() is held: a wrapper
- *	that only a configured feature needs costs nothing otherwise.
+ * @demand: 0, or hooked only while skex_hooks_demand_get() holds this
+ *	class (SKEX_DEMAND_...): a wrapper that only a configured feature
+ *	needs costs nothing otherwise.
  *
  * Calls from kernel threads are never redirected, so that a kernel socket
  * user never runs module text that could block an unload.
@@ -32,24 +36,44 @@ struct sock;
 struct skex_hook {
 	const char *name;
 	void *wrapper;
-	void (*observe)(struct pt_regs *regs);
+	void (*observe)(struct ftrace_regs *fregs);
 	bool (*want)(struct pt_regs *regs);
-	void **orig;
+	unsigned long *body;
 	bool optional;
-	bool demand;
+	u8 demand;
 	/* private to hook.c: where it is traced (0: optional, missing) */
 	unsigned long addr;
 };
 
-#define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .orig = (void **)&(fn ## _orig) }
-#define SKEX_WRAP_DEMAND(fn, w)	{ .name = #fn, .wrapper = (w), .demand = true, \
-				  .orig = (void **)&(fn ## _orig) }
+#define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .body = &skex_body_ ## fn }
+#define SKEX_WRAP_DEMAND(fn, w, d) { .name = #fn, .wrapper = (w), .demand = (d), \
+				     .body = &skex_body_ ## fn }
+
+/*
+ * SKEX_ORIG(fn) declares skex_orig_fn(), with fn's prototype: the original
+ * of wrapped function fn, entered past its ftrace call site so that ftrace
+ * does not redirect it again (hook_call.S has one for each), and defines
+ * skex_body_fn, where it jumps, set when the hooks are installed.
+ */
+#define SKEX_ORIG(fn)						\
+	extern typeof(fn) skex_orig_ ## fn;			\
+	extern unsigned long skex_body_ ## fn;			\
+	unsigned long skex_body_ ## fn __ro_after_init
 #define SKEX_OBSERVE(fn, o)	{ .name = #fn, .observe = (o) }
+
+/* Classes of demand hooks: what needs them */
+enum {
+	SKEX_DEMAND_GROUPS = 1,	/* socket groups (poll) */
+	SKEX_DEMAND_ACCEPT,	/* accept groups (accept) */
+	SKEX_DEMAND_OUTPUT,	/* output groups (send) */
+	SKEX_DEMAND_FTP,	/* output groups for FTP (receive) */
+	SKEX_NR_DEMAND
+};
 
 int skex_hooks_install(struct skex_hook *hooks, size_t count);
 void skex_hooks_remove(struct skex_hook *hooks, size_t count);
-int skex_hooks_demand_get(void);
-void skex_hooks_demand_put(void);
+int skex_hooks_demand_get(unsigned int mask);
+void skex_hooks_demand_put(unsigned int mask);
 
 /**
  * struct skex_call - a task inside a wrapper
@@ -61,7 +85,7 @@ void skex_hooks_demand_put(void);
  * is restarted transparently without the module (see skex_call_ret()).
  */
 struct skex_call {
-	struct list_head node;
+	struct hlist_node node;
 	struct task_struct *task;
 	struct sock *sk;
 	int cpu;

@@ -32,6 +32,7 @@
 #include "skex.h"
 #include "netmeter.h"
 
+#include <linux/jhash.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
@@ -81,10 +82,34 @@ struct skex_conn {
 /* 4 GiB per connection and interval would wrap a sequence number. */
 #define SKEX_FOLD_INTERVAL	(HZ / 10)
 
+/*
+ * The key is a pointer: hashed as two words and compared as one, inline.
+ * rhashtable's defaults for an 8-byte key call out to jhash2() and to
+ * memcmp(), which the kernel has for x86-64 only as a byte loop, and the
+ * send wrappers look a connection up on every call.
+ */
+static inline u32 skex_conn_hash(const void *data, u32 len, u32 seed)
+{
+	u64 key = (unsigned long)*(const struct sock * const *)data;
+
+	return jhash_2words((u32)key, (u32)(key >> 32), seed);
+}
+
+static inline int skex_conn_cmp(struct rhashtable_compare_arg *arg,
+				const void *obj)
+{
+	const struct skex_conn *conn = obj;
+
+	return conn->sk != *(const struct sock * const *)arg->key;
+}
+
 static const struct rhashtable_params skex_conn_params = {
 	.key_len = sizeof(const struct sock *),
 	.key_offset = offsetof(struct skex_conn, sk),
 	.head_offset = offsetof(struct skex_conn, node),
+	/* no obj_hashfn: rhashtable_lookup_get_insert_fast() forbids one */
+	.hashfn = skex_conn_hash,
+	.obj_cmpfn = skex_conn_cmp,
 	.automatic_shrinking = true,
 	/*
 	 * A server's connections come and go by the handful: below this the
@@ -292,45 +317,53 @@ void skex_nm_queued(struct sock *listener, struct sock *child)
 		if (!conn)
 			goto out;
 		conn->ready_ns = ktime_get_ns();
+		/* listed on @port, unless it was there already */
 		conn = skex_conn_insert(conn);
 	}
-	if (conn)
+	if (conn && rcu_access_pointer(conn->port) != port)
 		skex_conn_move(conn, port);
 out:
 	rcu_read_unlock();
 }
 
-/* accept() on @listener is returning @child. Process context. */
-void skex_nm_accepted(struct sock *listener, struct sock *child)
+/*
+ * accept() hands @child, a TCP connection, to the socket it returns
+ * (security_sock_graft()). Process context.
+ */
+void skex_nm_accepted(struct sock *child)
 {
-	struct skex_port_pcpu __percpu *stats;
 	struct skex_conn *conn;
 	struct skex_port *port;
 	u64 delay = 0;
 
 	rcu_read_lock();
-	port = skex_listener_port(listener, GFP_ATOMIC);
-	if (!port)
-		goto out;
-	stats = port->stats;
-
 	conn = skex_conn_find(child);
 	if (!conn) {
-		/* Queued before the module was loaded: count it, delay unknown. */
-		conn = skex_conn_new(child, skex_net(sock_net(listener)), port);
+		/*
+		 * Queued before the module was loaded: count it, delay unknown,
+		 * for its local port, that of the listener it came from (the
+		 * module was not there to forward it).
+		 */
+		port = skex_port_get(skex_net(sock_net(child)),
+				     inet_sk(child)->inet_num, GFP_ATOMIC);
+		if (!port)
+			goto out;
+		conn = skex_conn_new(child, skex_net(sock_net(child)), port);
 		if (conn)
 			conn = skex_conn_insert(conn);
-		if (!conn)
-			goto count;
+		if (!conn) {
+			this_cpu_inc(port->stats->conns);
+			goto out;
+		}
 	}
-	skex_conn_move(conn, port);
 	if (test_and_set_bit(SKEX_CONN_ACCEPTED, &conn->flags))
 		goto out;
 	if (conn->ready_ns)
 		delay = ktime_get_ns() - conn->ready_ns;
-count:
-	this_cpu_inc(stats->conns);
-	this_cpu_add(stats->delay_ns, delay);
+	/* Where it was queued: it moves no more once the application has it. */
+	port = rcu_dereference(conn->port);
+	this_cpu_inc(port->stats->conns);
+	this_cpu_add(port->stats->delay_ns, delay);
 out:
 	rcu_read_unlock();
 }

@@ -12,7 +12,7 @@ struct skex_port;
 
 /* Called by the TCP hooks; see netmeter.c. */
 void skex_nm_queued(struct sock *listener, struct sock *child);
-void skex_nm_accepted(struct sock *listener, struct sock *child);
+void skex_nm_accepted(struct sock *child);
 void skex_nm_closed(struct sock *sk);
 void skex_nm_shutdown(struct sock *sk, int how);
 void skex_nm_destroyed(struct sock *sk);

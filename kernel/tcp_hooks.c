@@ -8,17 +8,18 @@
  *
  *   handshake done    inet_csk_complete_hashdance,
  *                     inet_csk_reqsk_queue_add   (observed)  netmeter
- *   accept()          inet_csk_accept                        netmeter, groups
+ *   accept() returns  security_sock_graft        (observed)  netmeter
  *   close, shutdown   tcp_close, tcp_disconnect,
  *                     tcp_shutdown               (observed)  netmeter
  *   socket gone       tcp_v4_destroy_sock (v4+v6, observed)  netmeter, groups
  *   control           tcp_setsockopt, tcp_getsockopt         sockopt.c
  *
- * and, only while socket groups exist (demand hooks, see hook.c):
+ * and, only while socket groups of a kind exist (demand hooks, see hook.c):
  *
- *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        groups
- *   read path         tcp_recvmsg                            groups (FTP)
- *   poll()            tcp_poll                               groups
+ *   accept()          inet_csk_accept                        accept groups
+ *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        output groups
+ *   read path         tcp_recvmsg                            FTP output groups
+ *   poll()            tcp_poll                               any group
  *
  * The netmeter needs nothing on the data path: it reads the byte counts
  * off TCP's sequence numbers (netmeter.c).
@@ -39,50 +40,63 @@
 #include <linux/uio.h>
 #include <net/tcp.h>
 
-static typeof(inet_csk_accept) *inet_csk_accept_orig;
-static typeof(tcp_sendmsg) *tcp_sendmsg_orig;
-static typeof(tcp_recvmsg) *tcp_recvmsg_orig;
-static typeof(tcp_setsockopt) *tcp_setsockopt_orig;
-static typeof(tcp_getsockopt) *tcp_getsockopt_orig;
-static typeof(tcp_poll) *tcp_poll_orig;
+SKEX_ORIG(inet_csk_accept);
+SKEX_ORIG(tcp_sendmsg);
+SKEX_ORIG(tcp_recvmsg);
+SKEX_ORIG(tcp_setsockopt);
+SKEX_ORIG(tcp_getsockopt);
+SKEX_ORIG(tcp_poll);
 #if SKEX_HAVE_TCP_SENDPAGE
-static typeof(tcp_sendpage) *tcp_sendpage_orig;
+SKEX_ORIG(tcp_sendpage);
 #endif
 
 /* inet_csk_reqsk_queue_add(sk, req, child): fast open, migration, skex */
-static void skex_observe_queue_add(struct pt_regs *regs)
+static void skex_observe_queue_add(struct ftrace_regs *fregs)
 {
-	skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
-		       (struct sock *)regs_get_kernel_argument(regs, 2));
+	skex_nm_queued((struct sock *)skex_ftrace_arg(fregs, 0),
+		       (struct sock *)skex_ftrace_arg(fregs, 2));
 }
 
 /*
  * inet_csk_complete_hashdance(sk, child, req, own_req): the end of every
  * regular handshake; the compiler may inline the queue_add it calls.
  */
-static void skex_observe_hashdance(struct pt_regs *regs)
+static void skex_observe_hashdance(struct ftrace_regs *fregs)
 {
-	if (regs_get_kernel_argument(regs, 3) & 0xff)
-		skex_nm_queued((struct sock *)regs_get_kernel_argument(regs, 0),
-			       (struct sock *)regs_get_kernel_argument(regs, 1));
+	if (skex_ftrace_arg(fregs, 3) & 0xff)
+		skex_nm_queued((struct sock *)skex_ftrace_arg(fregs, 0),
+			       (struct sock *)skex_ftrace_arg(fregs, 1));
+}
+
+/*
+ * security_sock_graft(sk, parent): accept() (inet_accept()) hands a
+ * connection to the socket it returns. The other callers graft other
+ * protocols.
+ */
+static void skex_observe_graft(struct ftrace_regs *fregs)
+{
+	struct sock *sk = (struct sock *)skex_ftrace_arg(fregs, 0);
+
+	if (sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM)
+		skex_nm_accepted(sk);
 }
 
 /* tcp_close(sk, timeout) and tcp_disconnect(sk, flags) */
-static void skex_observe_close(struct pt_regs *regs)
+static void skex_observe_close(struct ftrace_regs *fregs)
 {
-	skex_nm_closed((struct sock *)regs_get_kernel_argument(regs, 0));
+	skex_nm_closed((struct sock *)skex_ftrace_arg(fregs, 0));
 }
 
 /* tcp_shutdown(sk, how) */
-static void skex_observe_shutdown(struct pt_regs *regs)
+static void skex_observe_shutdown(struct ftrace_regs *fregs)
 {
-	skex_nm_shutdown((struct sock *)regs_get_kernel_argument(regs, 0),
-			 regs_get_kernel_argument(regs, 1));
+	skex_nm_shutdown((struct sock *)skex_ftrace_arg(fregs, 0),
+			 skex_ftrace_arg(fregs, 1));
 }
 
-static void skex_observe_destroy(struct pt_regs *regs)
+static void skex_observe_destroy(struct ftrace_regs *fregs)
 {
-	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	struct sock *sk = (struct sock *)skex_ftrace_arg(fregs, 0);
 
 	skex_group_destroyed(sk);
 	skex_nm_destroyed(sk);
@@ -106,12 +120,12 @@ static struct sock *skex_accept_throttled(struct skex_group_port *gp,
 			break;
 		}
 		if (!ret) {
-			child = skex_accept_call(inet_csk_accept_orig, sk, a,
+			child = skex_accept_call(skex_orig_inet_csk_accept, sk, a,
 						 false);
 			break;
 		}
 		/* Granted: take what is queued, without waiting. */
-		child = skex_accept_call(inet_csk_accept_orig, sk, a, true);
+		child = skex_accept_call(skex_orig_inet_csk_accept, sk, a, true);
 		skex_group_accept_done(gp, &w, !!child);
 		if (child || skex_accept_err(a) != -EAGAIN)
 			break;
@@ -132,9 +146,7 @@ static struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 	if (gp)
 		child = skex_accept_throttled(gp, sk, a);
 	else
-		child = skex_accept_call(inet_csk_accept_orig, sk, a, false);
-	if (child && sk->sk_protocol == IPPROTO_TCP)
-		skex_nm_accepted(sk, child);
+		child = skex_accept_call(skex_orig_inet_csk_accept, sk, a, false);
 	skex_call_exit(&call);
 	if (!child)
 		skex_accept_set_err(a, skex_call_ret(skex_accept_err(a)));
@@ -178,12 +190,15 @@ static bool skex_output_sent(struct skex_group_port *gp, long n, int ret,
 
 /*
  * A send covered by an output group: in pieces the quota allows, each
- * handed to the original with the message truncated to it. Returns the
- * bytes sent if any, else the error.
+ * handed to the original with the message truncated to it. MSG_EOR (the
+ * end of a record: TCP appends nothing to the segment that carries it)
+ * goes with the last piece only. Returns the bytes sent if any, else the
+ * error.
  */
 static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 				  struct msghdr *msg, size_t size)
 {
+	unsigned int eor = msg->msg_flags & MSG_EOR;
 	struct skex_wait w;
 	size_t done = 0;
 	int ret = 0;
@@ -198,11 +213,15 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 			break;
 		}
 		iov_iter_truncate(&msg->msg_iter, n);
-		ret = tcp_sendmsg_orig(sk, msg, n);
+		msg->msg_flags &= ~MSG_EOR;
+		if (done + n == size)
+			msg->msg_flags |= eor;
+		ret = skex_orig_tcp_sendmsg(sk, msg, n);
 		iov_iter_reexpand(&msg->msg_iter, before - max(ret, 0));
 		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
+	msg->msg_flags |= eor;
 	skex_group_port_put(gp);
 	return done ? done : ret;
 }
@@ -218,13 +237,16 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	if (gp)
 		ret = skex_sendmsg_throttled(gp, sk, msg, size);
 	else
-		ret = tcp_sendmsg_orig(sk, msg, size);
+		ret = skex_orig_tcp_sendmsg(sk, msg, size);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
 
 #if SKEX_HAVE_TCP_SENDPAGE
-/* sendfile() and splice() to a socket covered by an output group (6.1). */
+/*
+ * sendfile() and splice() to a socket covered by an output group (6.1), in
+ * pieces like skex_sendmsg_throttled().
+ */
 static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 				   struct page *page, int offset, size_t size,
 				   int flags)
@@ -241,7 +263,9 @@ static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 			ret = n;
 			break;
 		}
-		ret = tcp_sendpage_orig(sk, page, offset + done, n, flags);
+		ret = skex_orig_tcp_sendpage(sk, page, offset + done, n,
+					     done + n < size ? flags & ~MSG_EOR :
+					     flags);
 		if (!skex_output_sent(gp, n, ret, &done))
 			break;
 	}
@@ -261,7 +285,7 @@ static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 	if (gp)
 		ret = skex_sendpage_throttled(gp, sk, page, offset, size, flags);
 	else
-		ret = tcp_sendpage_orig(sk, page, offset, size, flags);
+		ret = skex_orig_tcp_sendpage(sk, page, offset, size, flags);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -275,7 +299,7 @@ static int skex_tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 	skex_call_enter(&call, sk);
 	skex_group_received(sk);
-	ret = tcp_recvmsg_orig(sk, msg, len, flags, addr_len);
+	ret = skex_orig_tcp_recvmsg(sk, msg, len, flags, addr_len);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -287,7 +311,7 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 	__poll_t mask;
 
 	skex_call_enter_nosleep(&call);
-	mask = tcp_poll_orig(file, sock, wait);
+	mask = skex_orig_tcp_poll(file, sock, wait);
 	if (mask & (EPOLLIN | EPOLLOUT))
 		mask = skex_group_poll(sock->sk, mask);
 	skex_call_exit(&call);
@@ -318,7 +342,7 @@ static int skex_tcp_setsockopt(struct sock *sk, int level, int optname,
 	if (level == SOL_TCP && skex_sockopt_owns(optname, true))
 		ret = skex_sockopt_set(sk, optname, optval, optlen);
 	else
-		ret = tcp_setsockopt_orig(sk, level, optname, optval, optlen);
+		ret = skex_orig_tcp_setsockopt(sk, level, optname, optval, optlen);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -333,7 +357,7 @@ static int skex_tcp_getsockopt(struct sock *sk, int level, int optname,
 	if (level == SOL_TCP && skex_sockopt_owns(optname, false))
 		ret = skex_sockopt_get(sk, optname, optval, optlen);
 	else
-		ret = tcp_getsockopt_orig(sk, level, optname, optval, optlen);
+		ret = skex_orig_tcp_getsockopt(sk, level, optname, optval, optlen);
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -345,24 +369,26 @@ static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(tcp_disconnect, skex_observe_close),
 	SKEX_OBSERVE(tcp_shutdown, skex_observe_shutdown),
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
-	SKEX_WRAP(inet_csk_accept, skex_inet_csk_accept),
-	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg),
+	SKEX_OBSERVE(security_sock_graft, skex_observe_graft),
+	SKEX_WRAP_DEMAND(inet_csk_accept, skex_inet_csk_accept,
+			 SKEX_DEMAND_ACCEPT),
+	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg, SKEX_DEMAND_OUTPUT),
 #if SKEX_HAVE_TCP_SENDPAGE
-	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage),
+	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage, SKEX_DEMAND_OUTPUT),
 #endif
-	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg),
-	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll),
+	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP),
+	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll, SKEX_DEMAND_GROUPS),
 	{
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,
 		.want = skex_want_setsockopt,
-		.orig = (void **)&tcp_setsockopt_orig,
+		.body = &skex_body_tcp_setsockopt,
 	},
 	{
 		.name = "tcp_getsockopt",
 		.wrapper = skex_tcp_getsockopt,
 		.want = skex_want_getsockopt,
-		.orig = (void **)&tcp_getsockopt_orig,
+		.body = &skex_body_tcp_getsockopt,
 	},
 };
 
