@@ -851,8 +851,11 @@ void skex_fw_branch_get(struct skex_fw_branch *b)
 /* The last reference frees the branch after the classifier's readers. */
 void skex_fw_branch_put(struct skex_fw_branch *b)
 {
-	if (refcount_dec_and_test(&b->ref))
-		call_rcu(&b->rcu, skex_fw_branch_free_rcu);
+	if (!refcount_dec_and_test(&b->ref))
+		return;
+	/* every path takes it off its rule's list first */
+	WARN_ON_ONCE(!list_empty(&b->node));
+	call_rcu(&b->rcu, skex_fw_branch_free_rcu);
 }
 
 static int skex_fw_branch_check_rule(struct skex_fw_branch *b, u8 type)

@@ -49,6 +49,12 @@
  *                      follows (old branch directories gone, new ones
  *                      there), the rule's counters and listener stay; every
  *                      bad field's errno, nothing changed
+ *   mirror_race        a branch made with mkdir while setsockopt replaces
+ *                      its rule over and over (each replace mirrors the
+ *                      whole rule): the mirror never removes the new
+ *                      directory of a branch the engine has (it used to,
+ *                      and freed the branch still on its rule's list);
+ *                      afterwards tree and engine agree
  *   listener_options   a connection handed to a listener carries the socket
  *                      options that listener's own connections inherit
  *                      (TCP_NODELAY, keepalive, buffers, mark,
@@ -1342,6 +1348,58 @@ static socklen_t fw_getopt(int fd, const struct fw_opt *o, char *buf)
 	if (getsockopt(fd, o->level, o->opt, buf, &len))
 		return 0;
 	return len;
+}
+
+TEST_F_TIMEOUT(fw, mirror_race, 240)
+{
+	uint16_t d = self->port[IDX_D], p = self->p;
+	struct tcp_fw_branch_user br;
+	struct tcp_fw_replace_user r;
+	char dir[256], row[512];
+	int replaced = 0, status;
+	time_t end;
+	pid_t pid;
+
+	if (access(FW_CFS, F_OK))
+		SKIP(return, "configfs not mounted");
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, p, d));
+	fw_repl(&r, TCP_ADDR_FW, p, d, &br, 1);
+	fw_br_addr(&br, "k", self->port[0], "::ffff:127.0.0.0", 104);
+	ASSERT_EQ(0, fw_replace(&r));
+	fw_cfs_path(dir, sizeof(dir), p, "u", NULL);
+
+	end = time(NULL) + 10;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/*
+		 * A user's branch, made and removed in a loop. A replace
+		 * that comes after the mkdir removes it for good (ENOENT);
+		 * one that the mirror began before must leave it alone.
+		 */
+		while (time(NULL) < end) {
+			if (mkdir(dir, 0755) && errno != EEXIST)
+				_exit(2);
+			if (rmdir(dir) && errno != ENOENT)
+				_exit(3);
+		}
+		_exit(0);
+	}
+	while (time(NULL) < end) {
+		ASSERT_EQ(0, fw_replace(&r));
+		replaced++;
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("mkdir/rmdir loop: status %#x (2: mkdir, 3: rmdir failed)",
+		       status);
+	TH_LOG("%d replaces", replaced);
+	EXPECT_LT(100, replaced);
+	/* the tree and the engine agree: k only */
+	EXPECT_STREQ("k", fw_cfs_branches(p));
+	EXPECT_EQ(0, fw_proc_row(p, "k", row, sizeof(row)));
+	EXPECT_EQ(-1, fw_proc_row(p, "u", row, sizeof(row)))
+		TH_LOG("the engine still has branch u: %s", row);
 }
 
 TEST_F(fw, listener_options)
