@@ -43,6 +43,7 @@
 #include "compat.h"
 #include "forward.h"
 #include "forward_classify.h"
+#include "netmeter.h"
 
 #include <linux/bpf-cgroup.h>
 #include <linux/bsearch.h>
@@ -447,6 +448,8 @@ static bool skex_fw_queue(struct sock *child, struct request_sock *req,
 	child->sk_uid = target->sk_uid;
 	skex_fw_inherit(child, target);
 	skex_fw_take_cgroup(child, target);
+	/* netmeter counts it for the target, as inet_csk_reqsk_queue_add() */
+	skex_nm_queued(target, child);
 	if (!skex_fw_queue_add(target, req, child, to_inet))
 		return false;	/* it stopped listening: try the next */
 	/* counted before the application can see it */
