@@ -40,10 +40,13 @@ for t in flex bison bc; do
 	command -v "$t" >/dev/null || die "$t missing (make deps)"
 done
 
+# what the kernel is made of, not where this checkout is (worktrees share it)
 key=$(
 	{
-		stat -c '%n %s %Y' "$TARBALL"
-		sha256sum "${BASH_SOURCE[0]}" "$FRAG"/*.config
+		stat -c '%s %Y' "$TARBALL"
+		for f in "${BASH_SOURCE[0]}" "$FRAG"/*.config; do
+			echo "${f##*/} $(sha256sum <"$f")"
+		done
 	} | sha256sum | cut -d' ' -f1
 )
 stamp=$WORK/$SERIES.stamp
