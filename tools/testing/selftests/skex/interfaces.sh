@@ -9,10 +9,13 @@
 #    and the initial netns' listeners are not listed there; with 900
 #    listeners, every one is listed and a read walks the ports once
 #    (a kprobe on skex_port_stats counts the walks).
-#  - the data-path hooks are there only while socket groups exist: with
-#    none, tcp_sendmsg, tcp_recvmsg and tcp_poll carry no ftrace hook
-#    (tracefs enabled_functions); a group port installs them, and they go
-#    within a few seconds of its deletion. inet_csk_accept is always hooked.
+#  - the data-path hooks are there only while socket groups of their kind
+#    exist (tracefs enabled_functions): with none, inet_csk_accept,
+#    tcp_sendmsg, tcp_recvmsg and tcp_poll carry no ftrace hook (the
+#    netmeter's observer on security_sock_graft always does); an
+#    output_rate port installs send and poll only, an output_rate_ftp port
+#    receive too, an accept_rate port accept and poll; they go within a
+#    few seconds of the groups' deletion.
 #  - sysctl kernel.ftrace_enabled=0, which would silence the hooks, is
 #    refused while the module is loaded.
 #
@@ -178,55 +181,76 @@ kill "$many_pid" 2>/dev/null
 ef=${tracefs:+$tracefs/enabled_functions}
 # hooked NAME: NAME has an ftrace hook
 hooked() { awk -v f="$1" '$1 == f { x = 1 } END { exit !x }' "$ef"; }
-# hooks_are WANT: tcp_sendmsg, tcp_recvmsg and tcp_poll hooked (1) or not (0)
+# hooks_are "F..." "G...": every F hooked, no G hooked
 hooks_are()
 {
 	local f
-	for f in tcp_sendmsg tcp_recvmsg tcp_poll; do
-		if hooked "$f"; then [ "$1" = 1 ] || return 1; else [ "$1" = 0 ] || return 1; fi
-	done
+	for f in $1; do hooked "$f" || return 1; done
+	for f in $2; do ! hooked "$f" || return 1; done
 }
-gdir=$cfs/groups/$((40000 + $$ % 20000))
+demand="inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll"
+# hooks_within TENTHS "F..." "G...": hooks_are, waiting up to TENTHS x 0.1 s
+hooks_within()
+{
+	local i
+	for ((i = 0; i < $1; i++)); do
+		hooks_are "$2" "$3" && return 0
+		sleep 0.1
+	done
+	hooks_are "$2" "$3"
+}
+# hooks_now: the demand hooks there now, for a message
+hooks_now() { grep -oE "^(${demand// /|}) " "$ef" | tr -d ' ' | sort | tr '\n' ' '; }
+g0=$((40000 + $$ % 20000))
+gdirs=()
+# group_port GID TYPE PORT: a group of TYPE with PORT, remembered for rmdir
+group_port()
+{
+	local d=$cfs/groups/$1
+	mkdir "$d" && gdirs+=("$d") && echo "$2" >"$d/type" &&
+		mkdir "$d/ports/$3" && gdirs+=("$d/ports/$3")
+}
+# check_hooks WHAT "F..." "G..."
+check_hooks()
+{
+	if hooks_within 30 "$2" "$3"; then
+		skex_pass "$1: hooked: ${2:-none}; not: ${3:-none}"
+	else
+		skex_fail "$1: want ${2:-none} hooked and ${3:-none} not; hooked: $(hooks_now)"
+	fi
+}
 if [ -z "$ef" ]; then
 	skex_fail "no enabled_functions in tracefs"
 elif [ -n "$(ls "$cfs/groups")" ]; then
 	skex_log "groups exist ($(ls "$cfs/groups" | tr '\n' ' ')): skipping the demand hook checks"
 else
-	if hooked inet_csk_accept; then
-		skex_pass "inet_csk_accept is hooked"
+	check_hooks "no group" "security_sock_graft" "$demand"
+	if group_port "$g0" output_rate "$p4"; then
+		check_hooks "an output_rate port" "tcp_sendmsg tcp_poll" \
+			"inet_csk_accept tcp_recvmsg"
 	else
-		skex_fail "inet_csk_accept is not hooked"
+		skex_fail "cannot make an output_rate group with port $p4"
 	fi
-	for ((i = 0; i < 30; i++)); do
-		hooks_are 0 && break
-		sleep 0.1
+	if group_port $((g0 + 1)) output_rate_ftp "$p6"; then
+		check_hooks "and an output_rate_ftp port" \
+			"tcp_sendmsg tcp_recvmsg tcp_poll" "inet_csk_accept"
+	else
+		skex_fail "cannot make an output_rate_ftp group with port $p6"
+	fi
+	if group_port $((g0 + 2)) accept_rate "$p4"; then
+		check_hooks "and an accept_rate port" "$demand" ""
+	else
+		skex_fail "cannot make an accept_rate group with port $p4"
+	fi
+	for ((i = ${#gdirs[@]} - 1; i >= 0; i--)); do
+		rmdir "${gdirs[i]}" || skex_fail "rmdir ${gdirs[i]}"
 	done
-	if hooks_are 0; then
-		skex_pass "no group: send, receive and poll are not hooked"
+	t0=${EPOCHREALTIME/./}
+	if hooks_within 50 "" "$demand"; then
+		t=$(((${EPOCHREALTIME/./} - t0) / 1000))
+		skex_pass "groups gone: the hooks went within $t ms"
 	else
-		skex_fail "no group, yet hooked: $(grep -E '^tcp_(sendmsg|recvmsg|poll) ' "$ef" | tr '\n' ';')"
-	fi
-	if mkdir "$gdir" && echo output_rate >"$gdir/type" && mkdir "$gdir/ports/$p4"; then
-		if hooks_are 1; then
-			skex_pass "a group port: send, receive and poll are hooked"
-		else
-			skex_fail "a group port, yet not hooked: $(grep -cE '^tcp_(sendmsg|recvmsg|poll) ' "$ef") of 3"
-		fi
-		rmdir "$gdir/ports/$p4" "$gdir"
-		t0=${EPOCHREALTIME/./}
-		for ((i = 0; i < 50; i++)); do
-			hooks_are 0 && break
-			sleep 0.1
-		done
-		if hooks_are 0; then
-			t=$(((${EPOCHREALTIME/./} - t0) / 1000))
-			skex_pass "group gone: the hooks went within $t ms"
-		else
-			skex_fail "group gone 5 s ago, still hooked"
-		fi
-	else
-		skex_fail "cannot make group $gdir with port $p4"
-		rmdir "$gdir/ports/$p4" "$gdir" 2>/dev/null
+		skex_fail "groups gone 5 s ago, still hooked: $(hooks_now)"
 	fi
 fi
 
