@@ -81,6 +81,8 @@ struct skex_conn {
 
 /* 4 GiB per connection and interval would wrap a sequence number. */
 #define SKEX_FOLD_INTERVAL	(HZ / 10)
+/* Connections folded per hold of a port's lock, or per RCU section. */
+#define SKEX_FOLD_BATCH		64
 
 /*
  * The key is a pointer: hashed as two words and compared as one, inline.
@@ -444,11 +446,22 @@ static void skex_conns_walk(void (*fn)(struct skex_conn *conn, void *arg),
 	struct rhashtable_iter iter;
 	struct skex_conn *conn;
 
+	unsigned int n = 0;
+
+	might_sleep();
 	rhashtable_walk_enter(&skex_conns, &iter);
 	rhashtable_walk_start(&iter);
-	while ((conn = rhashtable_walk_next(&iter)))
-		if (!IS_ERR(conn))
-			fn(conn, arg);
+	while ((conn = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(conn))
+			continue;
+		fn(conn, arg);
+		if (++n % SKEX_FOLD_BATCH)
+			continue;
+		/* a table of any size: one batch per RCU section */
+		rhashtable_walk_stop(&iter);
+		cond_resched();
+		rhashtable_walk_start(&iter);
+	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
 }
@@ -471,15 +484,37 @@ static void skex_fold_all(struct work_struct *work)
 		schedule_delayed_work(&skex_fold_work, SKEX_FOLD_INTERVAL);
 }
 
+/*
+ * The counters of @p into @st, its connections folded first (a fold also
+ * counts a connection accepted before the load). They are folded
+ * SKEX_FOLD_BATCH at a time, bottom halves enabled in between, so that a
+ * port with many connections holds off neither softirqs nor this port's
+ * data path for long: the ones to fold wait on a list of this call's own,
+ * under @p->lock like @p->conns (a connection that leaves meanwhile is
+ * taken off it; one listed meanwhile has nothing to fold yet), and all go
+ * back to @p->conns at the end.
+ */
 static void skex_port_sum(struct skex_port *p, struct skex_port_stat *st)
 {
 	struct skex_conn *conn;
-	int cpu;
+	LIST_HEAD(todo);
+	LIST_HEAD(done);
+	int cpu, n;
 
-	/* First: a fold counts a connection accepted before the load. */
 	spin_lock_bh(&p->lock);
-	list_for_each_entry(conn, &p->conns, live)
-		skex_conn_fold(conn, p);
+	list_splice_init(&p->conns, &todo);
+	while (!list_empty(&todo)) {
+		for (n = 0; n < SKEX_FOLD_BATCH && !list_empty(&todo); n++) {
+			conn = list_first_entry(&todo, struct skex_conn, live);
+			skex_conn_fold(conn, p);
+			list_move_tail(&conn->live, &done);
+		}
+		if (list_empty(&todo))
+			break;
+		spin_unlock_bh(&p->lock);
+		spin_lock_bh(&p->lock);
+	}
+	list_splice(&done, &p->conns);
 	st->bytes_in = p->bytes_in;
 	st->bytes_out = p->bytes_out;
 	spin_unlock_bh(&p->lock);
@@ -659,13 +694,18 @@ int skex_port_stats(struct net *net, struct skex_port_stat **stats,
 		list.stats[out++] = *st;
 	}
 
-	rcu_read_lock();
+	/*
+	 * Ports stay until their namespace goes, and the caller holds it:
+	 * RCU only for the lookup, so that each port's sum may reschedule.
+	 */
 	for (i = 0; i < out; i++) {
+		rcu_read_lock();
 		p = skex_port_find(sn, list.stats[i].port);
+		rcu_read_unlock();
 		if (p)
 			skex_port_sum(p, &list.stats[i]);
+		cond_resched();
 	}
-	rcu_read_unlock();
 
 	*stats = list.stats;
 	*count = out;

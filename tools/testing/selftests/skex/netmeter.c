@@ -7,6 +7,9 @@
  *                    distinct byte count through a different path; conns and
  *                    bytes exact after every connection, client side never
  *                    counted
+ *   many_conns       300 connections open at once on one port (the
+ *                    kernel folds a port's connections 64 at a time): bytes
+ *                    exact while they all live, and after half close
  *   endings          every way a connection ends: EOF read or not,
  *                    shutdown(SHUT_WR) then more writes refused, RST on
  *                    close (SO_LINGER 0), connect(AF_UNSPEC); bytes exact
@@ -505,6 +508,68 @@ static const char *const ending_name[] = {
 	"close, EOF not read", "shutdown(SHUT_WR), then close",
 	"close with SO_LINGER 0 (RST)", "connect(AF_UNSPEC), then close",
 };
+
+#define NMANY 300
+
+TEST_F_TIMEOUT(netmeter, many_conns, 120)
+{
+	int lfd, cfd[NMANY], sfd[NMANY];
+	uint64_t sum_in = 0, sum_out = 0;
+	struct snap before, cur;
+	struct skex_addr a;
+	char buf[NMANY + 1];
+	uint16_t port;
+
+	SKEX_NEED_MODULE();
+	memset(buf, 'm', sizeof(buf));
+	skex_loopback(&a, variant->family, 0);
+	lfd = skex_listen(&a, 16, false);
+	ASSERT_LE(0, lfd) TH_LOG("listen: %s", strerror(errno));
+	port = skex_addr_port(&a);
+	snap_take(_metadata, port, &before);
+
+	/* connection i: i + 1 bytes in, 2 * i + 1 out, all left open */
+	for (int i = 0; i < NMANY; i++) {
+		cfd[i] = skex_connect(&a);
+		ASSERT_LE(0, cfd[i]) TH_LOG("connect %d: %s", i, strerror(errno));
+		sfd[i] = accept(lfd, NULL, NULL);
+		ASSERT_LE(0, sfd[i]) TH_LOG("accept %d: %s", i, strerror(errno));
+		ASSERT_EQ(i + 1, write(cfd[i], buf, i + 1));
+		ASSERT_EQ(i + 1, recv(sfd[i], buf, i + 1, MSG_WAITALL));
+		ASSERT_EQ(2 * i + 1, write(sfd[i], buf, 2 * i + 1));
+		sum_in += i + 1;
+		sum_out += 2 * i + 1;
+	}
+	snap_take(_metadata, port, &cur);
+	EXPECT_EQ(before.l.conns + NMANY, cur.l.conns);
+	EXPECT_EQ(before.l.bytes_in + sum_in, cur.l.bytes_in);
+	EXPECT_EQ(before.l.bytes_out + sum_out, cur.l.bytes_out);
+
+	/* every other one closed, then one more byte each way on the rest */
+	for (int i = 0; i < NMANY; i += 2) {
+		close(sfd[i]);
+		close(cfd[i]);
+	}
+	for (int i = 1; i < NMANY; i += 2) {
+		ASSERT_EQ(1, write(cfd[i], buf, 1));
+		ASSERT_EQ(1, recv(sfd[i], buf, 1, MSG_WAITALL));
+		ASSERT_EQ(1, write(sfd[i], buf, 1));
+		sum_in++;
+		sum_out++;
+	}
+	snap_take(_metadata, port, &cur);
+	EXPECT_EQ(before.l.conns + NMANY, cur.l.conns);
+	EXPECT_EQ(before.l.bytes_in + sum_in, cur.l.bytes_in);
+	EXPECT_EQ(before.l.bytes_out + sum_out, cur.l.bytes_out);
+	for (int i = 1; i < NMANY; i += 2) {
+		close(sfd[i]);
+		close(cfd[i]);
+	}
+	snap_take(_metadata, port, &cur);
+	EXPECT_EQ(before.l.bytes_in + sum_in, cur.l.bytes_in);
+	EXPECT_EQ(before.l.bytes_out + sum_out, cur.l.bytes_out);
+	close(lfd);
+}
 
 TEST_F_TIMEOUT(netmeter, endings, 60)
 {
