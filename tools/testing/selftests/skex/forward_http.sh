@@ -4,7 +4,8 @@
 # A content rule made in configfs with its defaults (until \r\n\r\n,
 # offset any) in front of two nginx that answer differently: B for the
 # branch `GET /images`, A as the default port. Every request, matching or
-# not, is answered within 50 ms (real clock): curl
+# not, is answered within 50 ms (real clock; x SKEX_TIMEOUT_SCALE, at most
+# 500 ms): curl
 # with HTTP/1.1 and 1.0, a POST with a body, and a raw client that splits
 # its request over two writes 100 ms apart (timed from the second). Each
 # case runs up to seven times until one is fast enough: a host busy with
@@ -16,7 +17,10 @@ source "$(dirname "$0")/lib.sh"
 skex_need_module
 skex_need_cmd nginx curl
 CFS=/sys/kernel/config/skex/forward
-LIMIT_MS=${SKEX_HTTP_LIMIT_MS:-50}
+# times SKEX_TIMEOUT_SCALE on a debug kernel, but always under half the
+# rule's timeout_ms (1 s), so that a decision by the timer still fails
+scale=${SKEX_TIMEOUT_SCALE:-1}
+LIMIT_MS=${SKEX_HTTP_LIMIT_MS:-$((50 * scale > 500 ? 500 : 50 * scale))}
 skex_tmpdir tmp fwhttp
 chmod 755 "$tmp"
 

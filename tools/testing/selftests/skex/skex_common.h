@@ -471,18 +471,27 @@ static inline void skex_filter_tests(void)
 }
 
 /*
- * Each case's own timeout times SKEX_TIMEOUT_SCALE, as run_all.sh scales
- * a whole binary's (check-debug: a debug kernel is several times slower).
+ * SKEX_TIMEOUT_SCALE (1 to 100, default 1): how many times slower than a
+ * production kernel this one may be (check-debug: KASAN and lockdep). Time
+ * limits in tests, which bound an algorithm's order and not its speed, are
+ * multiplied by it.
  */
-static inline void skex_scale_timeouts(void)
+static inline long skex_time_scale(void)
 {
 	const char *env = getenv("SKEX_TIMEOUT_SCALE");
+	long scale = env ? strtol(env, NULL, 10) : 1;
+
+	return scale < 1 || scale > 100 ? 1 : scale;
+}
+
+/* Each case's own timeout times skex_time_scale(), as run_all.sh's. */
+static inline void skex_scale_timeouts(void)
+{
 	struct __fixture_metadata *f;
 	struct __test_metadata *t;
-	long scale;
+	long scale = skex_time_scale();
 
-	scale = env ? strtol(env, NULL, 10) : 1;
-	if (scale <= 1 || scale > 100)
+	if (scale == 1)
 		return;
 	for (f = __fixture_list; f; f = f->next)
 		for (t = f->tests; t; t = t->next)
