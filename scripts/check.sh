@@ -121,9 +121,16 @@ suite_args() {
 }
 
 mkdir -p "$CHECKDIR"
+echo $$ >"$CHECKDIR/pid"
 ln -sfn "$CHECKDIR" "$ROOT/build/check/last"
+# The five newest runs stay, and any still running (a check-debug takes
+# hours, and make check runs beside it): their pid is alive.
 # shellcheck disable=SC2012  # names are ours
-ls -1dt "$ROOT"/build/check/run-* 2>/dev/null | tail -n +6 | xargs -r rm -rf || true
+for old in $(ls -1dt "$ROOT"/build/check/run-* 2>/dev/null | tail -n +6); do
+	pid=$(cat "$old/pid" 2>/dev/null) || pid=
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && continue
+	rm -rf "$old"
+done
 TAP=()          # "ok|not ok<TAB>name<TAB>directive"
 add() { TAP+=("$1"$'\t'"$2"$'\t'"${3:-}"); }
 
