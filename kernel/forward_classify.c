@@ -1112,27 +1112,73 @@ static bool skex_fw_listen_idle(struct skex_fw_lsn *lsn)
 }
 
 /*
- * Closing listeners goes in two steps, so that closing many waits for one
- * grace period, not one each: skex_fw_listen_stop() takes each off the
- * network and onto @batch, skex_fw_listen_close_batch() waits for the
- * callbacks once and then hands every connection the listeners hold,
- * queued or parked, to the default port (reset when that fails).
+ * How long a closing listener lets the handshakes it answered finish: the
+ * client's ACK is a round trip away (200 ms when the client delays it, as
+ * Linux does with TCP_DEFER_ACCEPT set on the connecting socket).
+ */
+#define SKEX_FW_DRAIN		(HZ / 2)
+
+/*
+ * Closing listeners goes in steps, so that closing many waits for one
+ * grace period and one drain, not one each: skex_fw_listen_stop() takes
+ * each off the network (no new SYN finds it) and onto @batch;
+ * skex_fw_listen_close_batch() waits for the callbacks once, lets the
+ * handshakes in progress finish (up to SKEX_FW_DRAIN), closes, and hands
+ * every connection the listeners hold, queued or parked, to the default
+ * port (reset when that fails).
  */
 void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch)
 {
-	struct request_sock *req, **tail = &lsn->taken;
 	struct sock *sk = lsn->sock->sk;
 
 	spin_lock_bh(&lsn->lock);
 	lsn->closing = true;
 	spin_unlock_bh(&lsn->lock);
 
-	/* As __tcp_close() on a listener, keeping its children. */
 	lock_sock(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_sk_user_data(sk, NULL);
 	sk->sk_data_ready = lsn->data_ready;
 	write_unlock_bh(&sk->sk_callback_lock);
+	/*
+	 * Still TCP_LISTEN but out of the listening hash: a SYN finds no
+	 * listener, while the request socks it answered (in the established
+	 * hash, tied to it) still complete into its accept queue.
+	 */
+	if (sk->sk_state == TCP_LISTEN)
+		sk->sk_prot->unhash(sk);
+	release_sock(sk);
+	list_add_tail(&lsn->batch, batch);
+}
+
+/*
+ * Wait until no listener of @batch has a handshake in progress, or
+ * SKEX_FW_DRAIN has passed; not in a namespace that is going (no client
+ * can answer there).
+ */
+static void skex_fw_listen_drain(struct list_head *batch)
+{
+	unsigned long deadline = jiffies + SKEX_FW_DRAIN;
+	struct skex_fw_lsn *lsn;
+	struct sock *sk;
+
+	list_for_each_entry(lsn, batch, batch) {
+		sk = lsn->sock->sk;
+		if (READ_ONCE(lsn->rule->fw->dying))
+			continue;
+		while (inet_csk_reqsk_queue_len(sk) &&
+		       time_before(jiffies, deadline))
+			schedule_timeout_uninterruptible(1);
+	}
+}
+
+/* As __tcp_close() on a listener, keeping its children. */
+static void skex_fw_listen_shut(struct skex_fw_lsn *lsn)
+{
+	struct request_sock *req, **tail = &lsn->taken;
+	struct sock *sk = lsn->sock->sk;
+
+	lock_sock(sk);
 	if (sk->sk_state == TCP_LISTEN) {
 		tcp_set_state(sk, TCP_CLOSE);
 		while ((req = reqsk_queue_remove(&inet_csk(sk)->icsk_accept_queue,
@@ -1144,7 +1190,6 @@ void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch)
 		inet_csk_listen_stop(sk);
 	}
 	release_sock(sk);
-	list_add_tail(&lsn->batch, batch);
 }
 
 /* The oldest parked connection of @lsn, with a reference, or NULL. */
@@ -1217,8 +1262,10 @@ void skex_fw_listen_close_batch(struct list_head *batch)
 		return;
 	/* No callback is still running on another CPU after this. */
 	synchronize_rcu();
+	skex_fw_listen_drain(batch);
 	list_for_each_entry_safe(lsn, tmp, batch, batch) {
 		list_del(&lsn->batch);
+		skex_fw_listen_shut(lsn);
 		skex_fw_listen_finish(lsn);
 		cond_resched();
 	}

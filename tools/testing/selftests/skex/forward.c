@@ -75,6 +75,8 @@
  *                      cgroup: a cgroup-BPF egress drop applies to it
  *   fastopen_listen    issue 14: no Fast Open child on a module listener with
  *                      tcp_fastopen 0x400, rules enabled again and again
+ *   delete_handshake   issue 14: handshakes in progress when the rule goes
+ *                      finish and reach the default port
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -2047,6 +2049,69 @@ TEST_F_TIMEOUT(fw, fastopen_listen, 240)
 		       t.cfail[0], t.cfail[1], t.cfail[2],
 		       t.sfail[0], t.sfail[1], t.sfail[2]);
 	EXPECT_LT(0, t.got);
+}
+
+/*
+ * A handshake in progress when the rule goes: the client has the SYN-ACK,
+ * its ACK is on its way (a client with TCP_DEFER_ACCEPT set delays it by
+ * up to 200 ms). P's listener lets it finish and the connection goes to
+ * D, as a queued one would; a new SYN finds P closed; the rule can be
+ * made again at once.
+ */
+#define HS_N	4
+
+TEST_F(fw, delete_handshake)
+{
+	struct skex_addr a;
+	int c[HS_N], i, one = 1, got = 0;
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 100));
+	ASSERT_EQ(0, fw_sockaddr("127.0.0.1", self->p, &a));
+	for (i = 0; i < HS_N; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ASSERT_LE(0, c[i]);
+		ASSERT_EQ(0, setsockopt(c[i], IPPROTO_TCP, TCP_DEFER_ACCEPT,
+					&one, sizeof(one)));
+		/* returns at the SYN-ACK; the ACK waits */
+		ASSERT_EQ(0, connect(c[i], (struct sockaddr *)&a.ss, a.len));
+	}
+	ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, self->p, 0));
+	EXPECT_GT(0, fw_connect(NULL, "127.0.0.1", self->p));
+
+	for (i = 0; i < HS_N; i++)
+		EXPECT_EQ(0, fw_write_all(c[i], "x", 1)) TH_LOG("client %d: %s",
+								i, strerror(errno));
+	for (i = 0; i < HS_N; i++) {
+		char ch = 0;
+		int w = -1, s;
+
+		s = fw_accept_any(self->fd, NLST, 5000, &w);
+		if (s < 0)
+			break;
+		EXPECT_EQ(IDX_D, w);
+		EXPECT_EQ(0, fw_read_exact(s, &ch, 1, 5000));
+		EXPECT_EQ('x', ch);
+		EXPECT_EQ(1, write(s, "y", 1));
+		close(s);
+		got++;
+	}
+	EXPECT_EQ(HS_N, got) TH_LOG("connections reset as the rule went");
+	for (i = 0; i < HS_N; i++) {
+		char ch = 0;
+
+		EXPECT_EQ(0, fw_read_exact(c[i], &ch, 1, 5000))
+			TH_LOG("client %d: %s", i, strerror(errno));
+		EXPECT_EQ('y', ch);
+		close(c[i]);
+	}
+
+	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, self->p,
+			     self->port[IDX_D]));
+	ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 100));
+	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1", "ping",
+			      5000));
 }
 
 TEST_HARNESS_MAIN
