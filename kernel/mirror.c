@@ -175,10 +175,13 @@ static int skex_mirror_dirop_locked(struct dentry *parent, const char *name,
 	} else if (IS_ERR(dentry)) {
 		err = PTR_ERR(dentry);
 	} else {
-		if (make)
-			err = d_really_is_positive(dentry) ? -EEXIST :
-			      skex_vfs_mkdir(dir, dentry, 0755);
-		else
+		if (make && d_really_is_positive(dentry)) {
+			err = -EEXIST;
+		} else if (make) {
+			/* see skex_mirror_stop() */
+			dont_mount(dentry);
+			err = skex_vfs_mkdir(dir, dentry, 0755);
+		} else
 			err = d_really_is_negative(dentry) ? -ENOENT :
 			      skex_vfs_rmdir(dir, dentry);
 		dput(dentry);
@@ -630,7 +633,11 @@ void skex_mirror_start(void)
  * The subsystem is about to go (module unload): only directories the
  * mirror made can be left (any other pins the module); remove them and
  * mirror nothing any more. The engines' objects stay for the namespace's
- * exit.
+ * exit. Their removal cannot fail: the kernel's credentials pass every
+ * permission check, their dentries are in the dcache, and nothing can be
+ * mounted on them (dont_mount() as they are made), which would make
+ * vfs_rmdir() fail with EBUSY and leave a directory whose item operations
+ * are this module's text behind it.
  */
 void skex_mirror_stop(void)
 {

@@ -187,6 +187,25 @@ static void expect_counters(struct __test_metadata *_metadata, uint16_t p,
 	EXPECT_EQ(dropped, fw_cfs_num(p, NULL, "dropped"));
 }
 
+/* A connection from @src to P is reset, and no listener gets it. */
+static void expect_reset(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(fw) *self, const char *src)
+{
+	char buf[8];
+	int c, w, err;
+
+	c = fw_connect(src, "127.0.0.1", self->p);
+	err = errno;
+	/* the reset may come before connect() returns */
+	if (c >= 0) {
+		EXPECT_GT(0, fw_read_exact(c, buf, 1, 5000));
+		err = errno;
+		close(c);
+	}
+	EXPECT_EQ(ECONNRESET, err);
+	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 100, &w));
+}
+
 TEST_F(fw, address_lpm)
 {
 	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
@@ -489,8 +508,6 @@ TEST_F_TIMEOUT(fw, bulk_10mb, 240)
 TEST_F(fw, fallback_drop)
 {
 	uint16_t none = fw_free_port(), none2;
-	char buf[8];
-	int c, w, err;
 
 	ASSERT_NE(0, none);
 	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
@@ -505,16 +522,7 @@ TEST_F(fw, fallback_drop)
 	/* the default port has no listener either: reset */
 	none2 = fw_free_port();
 	ASSERT_EQ(0, fw_rule(TCP_FW_EDIT_RULE, TCP_ADDR_FW, self->p, none2));
-	c = fw_connect("127.0.0.2", "127.0.0.1", self->p);
-	err = errno;
-	/* the reset may come before connect() returns */
-	if (c >= 0) {
-		EXPECT_GT(0, fw_read_exact(c, buf, 1, 5000));
-		err = errno;
-		close(c);
-	}
-	EXPECT_EQ(ECONNRESET, err);
-	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 100, &w));
+	expect_reset(_metadata, self, "127.0.0.2");
 	expect_counters(_metadata, self->p, 1, 1);
 }
 
@@ -1715,8 +1723,7 @@ TEST_F(fw, target_policy)
 	struct sock_fprog fall = { .len = 1, .filter = all };
 	struct sock_fprog ffirst = { .len = 1, .filter = first };
 	const char *c2 = "127.0.0.2";
-	char buf[8];
-	int c, err, w;
+	int w;
 
 	ASSERT_EQ(0, fw_rule(TCP_FW_ADD_RULE, TCP_ADDR_FW, self->p,
 			     self->port[IDX_D]));
@@ -1755,15 +1762,7 @@ TEST_F(fw, target_policy)
 	/* the default port wants MD5 too: reset, counted dropped */
 	ASSERT_EQ(0, fw_md5(self->fd[0], "::ffff:127.0.0.2", 8));
 	ASSERT_EQ(0, fw_md5(self->fd[IDX_D], "::ffff:127.0.0.2", 8));
-	c = fw_connect(c2, "127.0.0.1", self->p);
-	err = errno;
-	if (c >= 0) {
-		EXPECT_GT(0, fw_read_exact(c, buf, 1, 5000));
-		err = errno;
-		close(c);
-	}
-	EXPECT_EQ(ECONNRESET, err);
-	EXPECT_GT(0, fw_accept_any(self->fd, NLST, 100, &w));
+	expect_reset(_metadata, self, c2);
 
 	EXPECT_EQ(3, fw_cfs_num(self->p, "br1", "hits"));
 	EXPECT_EQ(0, fw_cfs_num(self->p, "br2", "hits"));

@@ -22,7 +22,8 @@
 #  5. in another namespace, setsockopt rules work there only and are not
 #     in configfs; the namespace goes with its rule enabled;
 #  6. (with SKEX_KO) directories mirrored from setsockopt do not pin the
-#     module, mkdir-made ones do until setsockopt deletes them; rmmod then
+#     module, mkdir-made ones do until setsockopt deletes them; nothing
+#     can be mounted on them (rmmod could not remove them); rmmod then
 #     works and takes the mirrored directories away.
 source "$(dirname "$0")/lib.sh"
 
@@ -386,6 +387,14 @@ if [ -n "${SKEX_KO:-}" ] && [ -f "$SKEX_KO" ]; then
 	skex_check_eq "ADD_RULE" ok "$(fw rule add dice "$P3" "$D")"
 	ok_if "mirrored directories there" \
 		test -d "$CFS/$P/branches/br2" -a -d "$CFS/$P3"
+	# a mount would keep rmmod from removing them (module text left behind)
+	mkdir -p "$tmp/mnt"
+	ok_unless "nothing mounts on a mirrored rule" \
+		mount --bind "$tmp/mnt" "$CFS/$P3" 2>/dev/null
+	ok_unless "nor on a mirrored branch" \
+		mount --bind "$tmp/mnt" "$CFS/$P/branches/br2" 2>/dev/null
+	umount "$CFS/$P3" 2>/dev/null
+	umount "$CFS/$P/branches/br2" 2>/dev/null
 	skex_check_eq "module references with mirrored directories" "$base" "$(refcnt)"
 	mkdir "$CFS/$P2" || skex_fail "mkdir $P2"
 	skex_check_eq "module references with a mkdir-made directory" \
