@@ -181,9 +181,10 @@ static int skex_mirror_dirop_locked(struct dentry *parent, const char *name,
 			/* see skex_mirror_stop() */
 			dont_mount(dentry);
 			err = skex_vfs_mkdir(dir, dentry, 0755);
-		} else
+		} else {
 			err = d_really_is_negative(dentry) ? -ENOENT :
 			      skex_vfs_rmdir(dir, dentry);
+		}
 		dput(dentry);
 	}
 
