@@ -103,7 +103,7 @@ check-deb:
 	scripts/check.sh $(if $(K),--kernel $(K)) deb_install
 
 check-debug:
-	scripts/check-debug.sh
+	scripts/check-debug.sh $(subst $(comma), ,$(T))
 
 demo:
 	scripts/demo.sh

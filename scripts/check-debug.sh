@@ -40,4 +40,4 @@ export SKEX_FUZZ_MIN_RATE=${SKEX_FUZZ_MIN_RATE:-50}
 export SKEX_LOAD_CYCLES=${SKEX_LOAD_CYCLES:-3}
 export SKEX_CHECK_TIMEOUT=${SKEX_CHECK_TIMEOUT:-$((14400 + SKEX_FUZZ_CALLS / SKEX_FUZZ_MIN_RATE))}
 export SKEX_CHECK_NO_DEPS=1
-exec "$ROOT/scripts/check.sh"
+exec "$ROOT/scripts/check.sh" "$@"
