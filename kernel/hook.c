@@ -34,6 +34,7 @@
 #include <linux/sched/signal.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <net/mptcp.h>
 #include <net/sock.h>
 
 static void skex_ftrace_thunk(unsigned long ip, unsigned long parent_ip,
@@ -111,6 +112,32 @@ static __always_inline struct skex_hook *skex_hook_by_ip(unsigned long ip)
 	return NULL;
 }
 
+/*
+ * Whether the call's socket is an in-kernel user's: made with
+ * sock_create_kern(), or without a file, which no process can reach (see
+ * struct skex_hook).
+ */
+static __always_inline bool skex_kernel_sk(const struct skex_hook *hook,
+					   struct pt_regs *regs)
+{
+	const struct socket *sock;
+	const struct sock *sk;
+
+	switch (hook->sk_arg) {
+	case SKEX_SK_ARG0:
+		sk = (const struct sock *)regs_get_kernel_argument(regs, 0);
+		sock = sk->sk_socket;
+		break;
+	case SKEX_SK_SOCK1:
+		sock = (const struct socket *)regs_get_kernel_argument(regs, 1);
+		sk = sock->sk;
+		break;
+	default:
+		return false;
+	}
+	return (sk->sk_kern_sock || !(sock && sock->file)) && !sk_is_mptcp(sk);
+}
+
 static void notrace skex_ftrace_thunk(unsigned long ip,
 				      unsigned long parent_ip,
 				      struct ftrace_ops *ops,
@@ -126,11 +153,10 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 	    within_module(parent_ip, THIS_MODULE))
 		return;
 
-	if (hook->want) {
-		regs = ftrace_get_regs(fregs);
-		if (!regs || !hook->want(regs))
-			return;
-	}
+	regs = ftrace_get_regs(fregs);
+	if (!regs || skex_kernel_sk(hook, regs) ||
+	    (hook->want && !hook->want(regs)))
+		return;
 
 	skex_ftrace_set_ip(fregs, (unsigned long)hook->wrapper);
 }

@@ -29,10 +29,22 @@ struct sock;
  * @demand: 0, or hooked only while skex_hooks_demand_get() holds this
  *	class (SKEX_DEMAND_...): a wrapper that only a configured feature
  *	needs costs nothing otherwise.
+ * @sk_arg: where the function takes its socket (SKEX_SK_...): calls on
+ *	sockets of in-kernel users then run unchanged.
  *
- * Calls from kernel threads are never redirected, so that a kernel socket
- * user never runs module text that could block an unload.
+ * Calls from kernel threads are never redirected, nor calls on a socket
+ * an in-kernel user made (with sock_create_kern(), or without a file:
+ * CIFS, sunrpc, nvme-tcp on 6.1, which call into it from user tasks too),
+ * except MPTCP's subflows (the sockets of a user's MPTCP socket), so that
+ * an in-kernel socket user never runs module text that could block or
+ * interrupt it at unload.
  */
+enum {
+	SKEX_SK_NONE,
+	SKEX_SK_ARG0,		/* struct sock * first */
+	SKEX_SK_SOCK1,		/* struct socket * second */
+};
+
 struct skex_hook {
 	const char *name;
 	void *wrapper;
@@ -41,13 +53,15 @@ struct skex_hook {
 	unsigned long *body;
 	bool optional;
 	u8 demand;
+	u8 sk_arg;
 	/* private to hook.c: where it is traced (0: optional, missing) */
 	unsigned long addr;
 };
 
 #define SKEX_WRAP(fn, w)	{ .name = #fn, .wrapper = (w), .body = &skex_body_ ## fn }
-#define SKEX_WRAP_DEMAND(fn, w, d) { .name = #fn, .wrapper = (w), .demand = (d), \
-				     .body = &skex_body_ ## fn }
+#define SKEX_WRAP_DEMAND(fn, w, d, a) { .name = #fn, .wrapper = (w),	\
+					.demand = (d), .sk_arg = (a),	\
+					.body = &skex_body_ ## fn }
 
 /*
  * SKEX_ORIG(fn) declares skex_orig_fn(), with fn's prototype: the original

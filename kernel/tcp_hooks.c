@@ -371,13 +371,17 @@ static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
 	SKEX_OBSERVE(security_sock_graft, skex_observe_graft),
 	SKEX_WRAP_DEMAND(inet_csk_accept, skex_inet_csk_accept,
-			 SKEX_DEMAND_ACCEPT),
-	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg, SKEX_DEMAND_OUTPUT),
+			 SKEX_DEMAND_ACCEPT, SKEX_SK_ARG0),
+	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg, SKEX_DEMAND_OUTPUT,
+			 SKEX_SK_ARG0),
 #if SKEX_HAVE_TCP_SENDPAGE
-	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage, SKEX_DEMAND_OUTPUT),
+	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage, SKEX_DEMAND_OUTPUT,
+			 SKEX_SK_ARG0),
 #endif
-	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP),
-	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll, SKEX_DEMAND_GROUPS),
+	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP,
+			 SKEX_SK_ARG0),
+	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll, SKEX_DEMAND_GROUPS,
+			 SKEX_SK_SOCK1),
 	{
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,

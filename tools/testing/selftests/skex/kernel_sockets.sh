@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sockets of in-kernel users never run the module's wrappers, even when a
+# user task drives them (issue 14): `mount -t cifs` connects a kernel
+# socket (sock_create_kern()) to a server on loopback and sends its SMB
+# NEGOTIATE on it from the mount task itself, while socket groups have
+# every wrapper installed (accept_rate and output_rate_ftp ports).
+# kprobes on the wrappers record which tasks enter them:
+#  - a user's own socket (bash's /dev/tcp) enters them: the probes work;
+#  - the mount task, which connected and sent, enters none.
+# The server reads the request and closes: the mount fails, as it should
+# (no SMB server), after the kernel socket has carried the request.
+source "$(dirname "$0")/lib.sh"
+
+skex_need_module
+skex_need_cmd mount timeout
+skex_tmpdir tmp kernsock
+
+cfs=/sys/kernel/config/skex
+tracefs=""
+for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+	[ -r "$d/kprobe_events" ] && tracefs=$d && break
+done
+[ -n "$tracefs" ] || skex_die "no tracefs with kprobe_events"
+if ! modprobe cifs 2>/dev/null; then
+	skex_required && skex_die "modprobe cifs failed"
+	skex_skip "no module cifs"
+fi
+
+wrappers="skex_inet_csk_accept skex_tcp_sendmsg skex_tcp_recvmsg skex_tcp_poll"
+grep -qw skex_tcp_sendpage /proc/kallsyms && wrappers+=" skex_tcp_sendpage"
+kps=()
+gdirs=()
+at_exit()
+{
+	local i k
+	umount "$tmp/mnt" 2>/dev/null
+	for k in "${kps[@]}"; do
+		echo 0 >"$tracefs/events/kprobes/$k/enable"
+		echo "-:$k" >>"$tracefs/kprobe_events"
+	done
+	for ((i = ${#gdirs[@]} - 1; i >= 0; i--)); do
+		rmdir "${gdirs[i]}"
+	done
+	skex_cleanup
+}
+trap at_exit EXIT
+
+# every wrapper installed: accept_rate and output_rate_ftp ports
+g0=$((30000 + $$ % 20000))
+group_port()
+{
+	local d=$cfs/groups/$1
+	mkdir "$d" && gdirs+=("$d") && echo "$2" >"$d/type" &&
+		mkdir "$d/ports/$3" && gdirs+=("$d/ports/$3")
+}
+group_port "$g0" accept_rate $((g0 + 1)) || skex_die "accept_rate group"
+group_port $((g0 + 1)) output_rate_ftp $((g0 + 2)) || skex_die "output_rate_ftp group"
+for ((i = 0; i < 50; i++)); do
+	n=0
+	for f in inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll; do
+		grep -q "^$f " "$tracefs/enabled_functions" && n=$((n + 1))
+	done
+	[ "$n" = 4 ] && break
+	sleep 0.1
+done
+skex_check_eq "demand hooks installed" 4 "$n"
+
+for w in $wrappers; do
+	k=skex_ks_${w#skex_}_$$
+	echo "p:$k skex:$w" >>"$tracefs/kprobe_events" &&
+		echo 1 >"$tracefs/events/kprobes/$k/enable" ||
+		skex_die "cannot set a kprobe on $w"
+	kps+=("$k")
+done
+echo 1 >"$tracefs/tracing_on"
+# entries PID: the wrapper entries of task PID since the trace was cleared
+entries()
+{
+	grep -E "^ *[^ ]+-$1 " "$tracefs/trace" | grep -c ": skex_ks_"
+}
+
+# a server that reads what comes and closes; "port N" once listening
+skex_start_server srv_port "" "$tmp/srv" "$PYTHON" -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print("port", s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    c.settimeout(10)
+    try:
+        print("got", len(c.recv(65536)), flush=True)
+    except OSError:
+        pass
+    c.close()
+'
+
+# the probes see a user socket: bash sends through /dev/tcp
+echo >"$tracefs/trace"
+bash -c 'echo $$ >"$1"; exec 3<>"/dev/tcp/127.0.0.1/$2"; echo ping >&3' \
+	_ "$tmp/bash.pid" "$srv_port" || skex_fail "bash /dev/tcp to $srv_port"
+e=$(entries "$(cat "$tmp/bash.pid")")
+if [ "$e" -ge 1 ]; then
+	skex_pass "a user socket enters the wrappers ($e entries)"
+else
+	skex_fail "a user socket's send entered no wrapper: the probes see nothing"
+fi
+
+# CIFS connects and sends its NEGOTIATE from the mount task
+mkdir "$tmp/mnt"
+echo >"$tracefs/trace"
+got0=$(grep -c '^got' "$tmp/srv")
+timeout 60 bash -c 'echo $$ >"$1"; exec mount -t cifs "//127.0.0.1/x" "$2" \
+	-o "ip=127.0.0.1,port=$3,username=x,password=x,vers=3.0,echo_interval=1"' \
+	_ "$tmp/mount.pid" "$tmp/mnt" "$srv_port" >"$tmp/mount.out" 2>&1
+rc=$?
+got1=$(grep -c '^got' "$tmp/srv")
+skex_check_eq "the mount fails (no SMB server)" 1 $((rc != 0 && rc != 124))
+if [ "$got1" -gt "$got0" ] && grep -q '^got [1-9]' "$tmp/srv"; then
+	skex_pass "the server got the NEGOTIATE from the mount's kernel socket"
+else
+	skex_fail "no request reached the server: $(cat "$tmp/mount.out")"
+fi
+skex_check_eq "wrapper entries of the mount task" 0 \
+	"$(entries "$(cat "$tmp/mount.pid")")"
+skex_exit
