@@ -8,8 +8,9 @@
  * made them.
  *
  * One trigger: the setsockopt() dispatcher (sockopt.c) calls
- * skex_mirror_sync() after each command that changed the initial
- * namespace, with what the command changed (struct skex_change). Module
+ * skex_mirror_end() after each command of the initial namespace, with what
+ * the command changed (struct skex_change); skex_mirror_begin() before it
+ * makes the command and its pass one step. Module
  * load shows what there is (skex_mirror_start()), unload removes what is
  * left (skex_mirror_stop()). A change made through configfs needs no
  * mirror: its directory is the change.
@@ -594,21 +595,34 @@ static void skex_mirror_pass(struct skex_net *sn,
 }
 
 /**
- * skex_mirror_sync - show what a setsockopt() command changed
- * @sn: the namespace it changed (nothing is done unless it is the initial
- *	one)
- * @chg: what it changed
+ * skex_mirror_begin - a setsockopt() command of @sn is about to run
+ * @sn: its namespace (nothing is done unless it is the initial one)
  *
- * Called by the dispatcher after a command that succeeded, without
- * config_mutex.
+ * A command of the initial namespace and its mirror pass go under
+ * skex_mirror_mutex together: otherwise another command could come
+ * between this one and its pass, which would then see the engine after
+ * both — a rule deleted and made again by another process, say, whose
+ * directory would go on holding the deleted one. Called by the dispatcher
+ * without config_mutex; skex_mirror_end() follows.
  */
-void skex_mirror_sync(struct skex_net *sn, const struct skex_change *chg)
+void skex_mirror_begin(struct skex_net *sn)
 {
 	lockdep_assert_not_held(&sn->config_mutex);
-	if (!net_eq(sn->net, &init_net) || chg->what == SKEX_CHANGE_NONE)
+	if (net_eq(sn->net, &init_net))
+		mutex_lock(&skex_mirror_mutex);
+}
+
+/**
+ * skex_mirror_end - show what the command changed
+ * @sn: as for skex_mirror_begin()
+ * @chg: what it changed (SKEX_CHANGE_NONE when it failed)
+ */
+void skex_mirror_end(struct skex_net *sn, const struct skex_change *chg)
+{
+	lockdep_assert_not_held(&sn->config_mutex);
+	if (!net_eq(sn->net, &init_net))
 		return;
-	mutex_lock(&skex_mirror_mutex);
-	if (skex_mirror_on)
+	if (skex_mirror_on && chg->what != SKEX_CHANGE_NONE)
 		skex_mirror_pass(sn, chg);
 	mutex_unlock(&skex_mirror_mutex);
 }

@@ -14,7 +14,8 @@ struct skex_net;
 struct skex_change;
 
 /* for the dispatcher (sockopt.c) and the module (main.c) */
-void skex_mirror_sync(struct skex_net *sn, const struct skex_change *chg);
+void skex_mirror_begin(struct skex_net *sn);
+void skex_mirror_end(struct skex_net *sn, const struct skex_change *chg);
 void skex_mirror_start(void);
 void skex_mirror_stop(void);
 

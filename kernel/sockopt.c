@@ -117,10 +117,12 @@ int skex_sockopt_set(struct sock *sk, int optname, sockptr_t optval,
 		return -EPERM;
 	if (optlen < op->len)
 		return -EINVAL;
-	err = op->set(sk, optname, optval, optlen, &chg);
 	/* the one trigger of the mirror (docs/configfs.md) */
-	if (!err)
-		skex_mirror_sync(skex_net(sock_net(sk)), &chg);
+	skex_mirror_begin(skex_net(sock_net(sk)));
+	err = op->set(sk, optname, optval, optlen, &chg);
+	if (err)
+		chg.what = SKEX_CHANGE_NONE;
+	skex_mirror_end(skex_net(sock_net(sk)), &chg);
 	return err;
 }
 

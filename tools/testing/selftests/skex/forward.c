@@ -77,6 +77,10 @@
  *                      tcp_fastopen 0x400, rules enabled again and again
  *   delete_handshake   issue 14: handshakes in progress when the rule goes
  *                      finish and reach the default port
+ *   mirror_stale       two processes add and delete one rule through
+ *                      setsockopt: its directory never shows a rule the
+ *                      engine deleted (a command's mirror pass used to
+ *                      come after the other's command)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -2111,6 +2115,65 @@ TEST_F(fw, delete_handshake)
 	ASSERT_EQ(0, fw_dice(TCP_FW_ADD_BRANCH, self->p, self->port[0], 100));
 	EXPECT_EQ(0, one_conn(_metadata, self, NULL, "127.0.0.1", "ping",
 			      5000));
+}
+
+/*
+ * Two processes add and delete rule P through setsockopt, each with its
+ * own default port, as fast as they can: the mirror pass of one command
+ * may come after the other's command. Afterwards P's directory, if any,
+ * shows the rule the engine has (an edit through setsockopt shows), never
+ * one deleted meanwhile.
+ */
+TEST_F_TIMEOUT(fw, mirror_stale, 240)
+{
+	uint16_t p = self->p, d9 = self->port[2];
+	int round, i, stale = 0, shown = 0;
+
+	if (access(FW_CFS, F_OK))
+		SKIP(return, "configfs not mounted");
+	for (round = 0; round < 40; round++) {
+		pid_t pid[2];
+		int status;
+
+		for (i = 0; i < 2; i++) {
+			pid[i] = fork();
+			ASSERT_LE(0, pid[i]);
+			if (!pid[i]) {
+				uint16_t d = self->port[i];
+				struct timespec t0, t;
+
+				clock_gettime(CLOCK_MONOTONIC, &t0);
+				do {
+					fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, p, d);
+					fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, p, 0);
+					fw_rule(TCP_FW_ADD_RULE, TCP_DICE_FW, p, d);
+					clock_gettime(CLOCK_MONOTONIC, &t);
+				} while ((t.tv_sec - t0.tv_sec) * 1000 +
+					 (t.tv_nsec - t0.tv_nsec) / 1000000 < 300);
+				_exit(0);
+			}
+		}
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+			ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		}
+		if (fw_rule(TCP_FW_EDIT_RULE, TCP_DICE_FW, p, d9)) {
+			EXPECT_FALSE(fw_cfs_exists(p, NULL))
+				TH_LOG("round %d: no rule, a directory", round);
+			continue;
+		}
+		shown++;
+		if (fw_cfs_num(p, NULL, "default_port") != d9) {
+			stale++;
+			TH_LOG("round %d: the directory shows default_port %lld, the engine's rule has %u",
+			       round, fw_cfs_num(p, NULL, "default_port"), d9);
+		}
+		ASSERT_EQ(0, fw_rule(TCP_FW_DEL_RULE, TCP_DICE_FW, p, 0));
+	}
+	TH_LOG("%d rounds ended with the rule, %d with a stale directory",
+	       shown, stale);
+	EXPECT_EQ(0, stale);
+	EXPECT_LT(0, shown);
 }
 
 TEST_HARNESS_MAIN
