@@ -564,16 +564,31 @@ static void skex_fw_conn_timeout(struct timer_list *t)
  * Feed what arrived beyond the bytes @fc has seen to it, without
  * consuming anything; the end of a segment with PSH ends a write of the
  * client's. Returns the verdict (forward_content.h). Under lock_sock().
+ *
+ * The bytes not seen yet are at the tail of the receive queue: the walk
+ * starts from the last segment that begins at or before them, found
+ * from the tail, so a client that trickles bytes (a segment each, which
+ * TCP often cannot coalesce: over loopback the last one is still a clone
+ * of the sender's) costs O(bytes) in all, not a walk over every segment
+ * so far for each new one.
  */
 static int skex_fw_conn_feed(struct skex_fw_conn *conn, struct sock *sk,
 			     const struct skex_fc *fc)
 {
 	struct skex_fc_state *st = &conn->st;
 	u32 seq = tcp_sk(sk)->copied_seq + st->pos;
+	struct sk_buff *skb, *from = NULL;
 	int v = st->verdict;
-	struct sk_buff *skb;
 
-	skb_queue_walk(&sk->sk_receive_queue, skb) {
+	skb_queue_reverse_walk(&sk->sk_receive_queue, skb) {
+		from = skb;
+		if (!after(TCP_SKB_CB(skb)->seq, seq))
+			break;
+	}
+	if (!from)
+		return v;
+	skb = from;
+	skb_queue_walk_from(&sk->sk_receive_queue, skb) {
 		u32 off;
 
 		if (v != SKEX_FC_MORE)
