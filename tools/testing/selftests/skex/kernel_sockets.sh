@@ -8,7 +8,9 @@
 # every wrapper installed (accept_rate and output_rate_ftp ports).
 # kprobes on the wrappers record which tasks enter them:
 #  - a user's own socket (bash's /dev/tcp) enters them: the probes work;
-#  - the mount task, which connected and sent, enters none.
+#  - the mount task, which connected and sent, enters none;
+#  - an accept() on an MPTCP listener (through its listening subflow, a
+#    kernel socket) enters the accept wrapper: MPTCP is a user's socket.
 # The server reads the request and closes: the mount fails, as it should
 # (no SMB server), after the kernel socket has carried the request.
 source "$(dirname "$0")/lib.sh"
@@ -126,4 +128,34 @@ else
 fi
 skex_check_eq "wrapper entries of the mount task" 0 \
 	"$(entries "$(cat "$tmp/mount.pid")")"
+
+# MPTCP's subflows are kernel sockets of a user's socket: an accept() on an
+# MPTCP listener reaches inet_csk_accept() through its listening subflow,
+# and the wrapper (so the accept_rate group of its port) still applies
+if [ "$(cat /proc/sys/net/mptcp/enabled 2>/dev/null)" = 1 ]; then
+	echo >"$tracefs/trace"
+	skex_start_server mp_port "" "$tmp/mptcp" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+print("port", s.getsockname()[1], flush=True)
+c, _ = s.accept()
+print("accepted", flush=True)
+c.close()
+' $((g0 + 1))
+	mp_pid=$skex_last_pid
+	(exec 3<>"/dev/tcp/127.0.0.1/$mp_port") || skex_fail "connect to $mp_port"
+	skex_wait_line "$tmp/mptcp" '^accepted$' 30 >/dev/null ||
+		skex_fail "the MPTCP listener accepted nothing: $(cat "$tmp/mptcp")"
+	e=$(grep -E "^ *[^ ]+-$mp_pid " "$tracefs/trace" |
+		grep -c ": skex_ks_inet_csk_accept")
+	if [ "$e" -ge 1 ]; then
+		skex_pass "an accept() on an MPTCP listener enters the wrapper"
+	else
+		skex_fail "an accept() on an MPTCP listener skipped the wrapper"
+	fi
+else
+	skex_log "MPTCP off (net.mptcp.enabled): its accept not checked"
+fi
 skex_exit
