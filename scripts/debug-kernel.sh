@@ -115,7 +115,8 @@ cp "$OBJ/.config" "$dest/boot/config-$rel"
 rm -f "$dest/lib/modules/$rel/build" "$dest/lib/modules/$rel/source"
 ln -s "$OBJ" "$dest/lib/modules/$rel/build"
 ln -s "$OBJ" "$dest/usr/src/linux-headers-$rel"
-# what scripts/kernels.sh checks before it takes a tree
-printf 'base=%s\n' "$dest" >"$dest/.complete"
+# what scripts/kernels.sh checks before it takes a tree (its physical path:
+# build/ may be a symbolic link)
+printf 'base=%s\n' "$(cd "$dest" && pwd -P)" >"$dest/.complete"
 printf '%s\n%s\n' "$key" "$rel" >"$stamp"
 echo "$rel"
