@@ -202,14 +202,6 @@ hooks_within()
 # hooks_now: the demand hooks there now, for a message
 hooks_now() { grep -oE "^(${demand// /|}) " "$ef" | tr -d ' ' | sort | tr '\n' ' '; }
 g0=$((40000 + $$ % 20000))
-gdirs=()
-# group_port GID TYPE PORT: a group of TYPE with PORT, remembered for rmdir
-group_port()
-{
-	local d=$cfs/groups/$1
-	mkdir "$d" && gdirs+=("$d") && echo "$2" >"$d/type" &&
-		mkdir "$d/ports/$3" && gdirs+=("$d/ports/$3")
-}
 # check_hooks WHAT "F..." "G..."
 check_hooks()
 {
@@ -225,25 +217,25 @@ elif [ -n "$(ls "$cfs/groups")" ]; then
 	skex_log "groups exist ($(ls "$cfs/groups" | tr '\n' ' ')): skipping the demand hook checks"
 else
 	check_hooks "no group" "security_sock_graft" "$demand"
-	if group_port "$g0" output_rate "$p4"; then
+	if skex_group_port "$g0" output_rate "$p4"; then
 		check_hooks "an output_rate port" "tcp_sendmsg tcp_poll" \
 			"inet_csk_accept tcp_recvmsg"
 	else
 		skex_fail "cannot make an output_rate group with port $p4"
 	fi
-	if group_port $((g0 + 1)) output_rate_ftp "$p6"; then
+	if skex_group_port $((g0 + 1)) output_rate_ftp "$p6"; then
 		check_hooks "and an output_rate_ftp port" \
 			"tcp_sendmsg tcp_recvmsg tcp_poll" "inet_csk_accept"
 	else
 		skex_fail "cannot make an output_rate_ftp group with port $p6"
 	fi
-	if group_port $((g0 + 2)) accept_rate "$p4"; then
+	if skex_group_port $((g0 + 2)) accept_rate "$p4"; then
 		check_hooks "and an accept_rate port" "$demand" ""
 	else
 		skex_fail "cannot make an accept_rate group with port $p4"
 	fi
-	for ((i = ${#gdirs[@]} - 1; i >= 0; i--)); do
-		rmdir "${gdirs[i]}" || skex_fail "rmdir ${gdirs[i]}"
+	for d in $(skex_group_rmdirs); do
+		skex_fail "rmdir $d"
 	done
 	t0=${EPOCHREALTIME/./}
 	if hooks_within 50 "" "$demand"; then

@@ -19,7 +19,6 @@ skex_need_module
 skex_need_cmd mount timeout
 skex_tmpdir tmp kernsock
 
-cfs=/sys/kernel/config/skex
 tracefs=""
 for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
 	[ -r "$d/kprobe_events" ] && tracefs=$d && break
@@ -33,32 +32,24 @@ fi
 wrappers="skex_inet_csk_accept skex_tcp_sendmsg skex_tcp_recvmsg skex_tcp_poll"
 grep -qw skex_tcp_sendpage /proc/kallsyms && wrappers+=" skex_tcp_sendpage"
 kps=()
-gdirs=()
 at_exit()
 {
-	local i k
+	local k
 	umount "$tmp/mnt" 2>/dev/null
 	for k in "${kps[@]}"; do
 		echo 0 >"$tracefs/events/kprobes/$k/enable"
 		echo "-:$k" >>"$tracefs/kprobe_events"
 	done
-	for ((i = ${#gdirs[@]} - 1; i >= 0; i--)); do
-		rmdir "${gdirs[i]}"
-	done
+	skex_group_rmdirs >/dev/null
 	skex_cleanup
 }
 trap at_exit EXIT
 
 # every wrapper installed: accept_rate and output_rate_ftp ports
 g0=$((30000 + $$ % 20000))
-group_port()
-{
-	local d=$cfs/groups/$1
-	mkdir "$d" && gdirs+=("$d") && echo "$2" >"$d/type" &&
-		mkdir "$d/ports/$3" && gdirs+=("$d/ports/$3")
-}
-group_port "$g0" accept_rate $((g0 + 1)) || skex_die "accept_rate group"
-group_port $((g0 + 1)) output_rate_ftp $((g0 + 2)) || skex_die "output_rate_ftp group"
+skex_group_port "$g0" accept_rate $((g0 + 1)) || skex_die "accept_rate group"
+skex_group_port $((g0 + 1)) output_rate_ftp $((g0 + 2)) ||
+	skex_die "output_rate_ftp group"
 for ((i = 0; i < 50; i++)); do
 	n=0
 	for f in inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll; do
@@ -77,10 +68,11 @@ for w in $wrappers; do
 	kps+=("$k")
 done
 echo 1 >"$tracefs/tracing_on"
-# entries PID: the wrapper entries of task PID since the trace was cleared
+# entries PID [WRAPPER]: the entries of task PID in the wrappers (or in
+# skex_WRAPPER only) since the trace was cleared
 entries()
 {
-	grep -E "^ *[^ ]+-$1 " "$tracefs/trace" | grep -c ": skex_ks_"
+	grep -E "^ *[^ ]+-$1 " "$tracefs/trace" | grep -c ": skex_ks_${2:-}"
 }
 
 # a server that reads what comes and closes; "port N" once listening
@@ -148,9 +140,7 @@ c.close()
 	(exec 3<>"/dev/tcp/127.0.0.1/$mp_port") || skex_fail "connect to $mp_port"
 	skex_wait_line "$tmp/mptcp" '^accepted$' 30 >/dev/null ||
 		skex_fail "the MPTCP listener accepted nothing: $(cat "$tmp/mptcp")"
-	e=$(grep -E "^ *[^ ]+-$mp_pid " "$tracefs/trace" |
-		grep -c ": skex_ks_inet_csk_accept")
-	if [ "$e" -ge 1 ]; then
+	if [ "$(entries "$mp_pid" inet_csk_accept)" -ge 1 ]; then
 		skex_pass "an accept() on an MPTCP listener enters the wrapper"
 	else
 		skex_fail "an accept() on an MPTCP listener skipped the wrapper"

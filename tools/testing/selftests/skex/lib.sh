@@ -101,6 +101,27 @@ skex_load()
 	[ -e "$SKEX_PROC" ] || { echo "$SKEX_PROC missing after insmod"; return 1; }
 }
 
+# ---- socket groups (configfs) ----
+
+# skex_group_port GID TYPE PORT: configfs group GID of TYPE with PORT; its
+# directories are remembered for skex_group_rmdirs
+skex_gdirs=()
+skex_group_port()
+{
+	local d=/sys/kernel/config/skex/groups/$1
+	mkdir "$d" && skex_gdirs+=("$d") && echo "$2" >"$d/type" &&
+		mkdir "$d/ports/$3" && skex_gdirs+=("$d/ports/$3")
+}
+
+# skex_group_rmdirs: rmdir them, the newest first; prints those that failed
+skex_group_rmdirs()
+{
+	local i
+	for ((i = ${#skex_gdirs[@]} - 1; i >= 0; i--)); do
+		rmdir "${skex_gdirs[i]}" || echo "${skex_gdirs[i]}"
+	done
+}
+
 # ---- cleanup ----
 
 skex_track_pid() { skex_pids+=("$@"); }
