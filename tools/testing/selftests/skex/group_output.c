@@ -296,13 +296,31 @@ static void check_rate(struct __test_metadata *_metadata,
 {
 	double rate = (double)self->rx.bytes / secs;
 	double cpu = 100.0 * self->tx.cpu_us / self->tx.wall_us;
+	uint64_t gap = 0;
+	int i;
 
+	for (i = 1; i < self->rx.nsamp; i++)
+		if (self->rx.samp_t[i] - self->rx.samp_t[i - 1] > gap)
+			gap = self->rx.samp_t[i] - self->rx.samp_t[i - 1];
 	TH_LOG("quota %u B/s: received %.0f B/s (%+.2f%%) over %u s; writer "
-	       "CPU %.2f%% of wall time, %llu wake-ups, %llu EAGAIN",
+	       "CPU %.2f%% of wall time, %llu wake-ups, %llu EAGAIN; longest "
+	       "wait between 100 ms samples %.1f ms",
 	       quota, rate, 100.0 * (rate - quota) / quota, secs, cpu,
 	       (unsigned long long)self->tx.wakeups,
-	       (unsigned long long)self->tx.eagain);
+	       (unsigned long long)self->tx.eagain, gap / 1000.0);
 	EXPECT_LE(rate, quota * 1.02);
+	/*
+	 * On a debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
+	 * 40 times the CPU per call) the writer's CPU share measures the
+	 * kernel, not skex, and a writer woken more than the bucket's spare
+	 * depth (36 ms of quota past its chunk) late loses what overflows:
+	 * there the quota is still never exceeded, and the shortfall is
+	 * bounded more loosely.
+	 */
+	if (skex_time_scale() > 1) {
+		EXPECT_GE(rate, quota * 0.95);
+		return;
+	}
 	EXPECT_GE(rate, quota * 0.98);
 	EXPECT_LT(cpu, 5.0);
 }
