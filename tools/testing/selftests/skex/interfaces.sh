@@ -142,10 +142,7 @@ many_pid=$!
 skex_track_pid "$many_pid"
 skex_wait_line "$tmp/many" '^port 0$' 60 >/dev/null || skex_die "900 listeners: $(tail -n 3 "$tmp/many")"
 # tracefs, for the kprobe here and enabled_functions below
-tracefs=""
-for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
-	[ -r "$d/enabled_functions" ] && tracefs=$d && break
-done
+tracefs=$(skex_tracefs) || tracefs=""
 kp=skex_if_stats_$$
 if [ -n "$tracefs" ] && echo "p:$kp skex:skex_port_stats" >>"$tracefs/kprobe_events" &&
    echo 1 >"$tracefs/events/kprobes/$kp/enable"; then
@@ -179,33 +176,14 @@ kill "$many_pid" 2>/dev/null
 
 # ---- demand hooks ----
 ef=${tracefs:+$tracefs/enabled_functions}
-# hooked NAME: NAME has an ftrace hook
-hooked() { awk -v f="$1" '$1 == f { x = 1 } END { exit !x }' "$ef"; }
-# hooks_are "F..." "G...": every F hooked, no G hooked
-hooks_are()
-{
-	local f
-	for f in $1; do hooked "$f" || return 1; done
-	for f in $2; do ! hooked "$f" || return 1; done
-}
 demand="inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll"
-# hooks_within TENTHS "F..." "G...": hooks_are, waiting up to TENTHS x 0.1 s
-hooks_within()
-{
-	local i
-	for ((i = 0; i < $1; i++)); do
-		hooks_are "$2" "$3" && return 0
-		sleep 0.1
-	done
-	hooks_are "$2" "$3"
-}
 # hooks_now: the demand hooks there now, for a message
 hooks_now() { grep -oE "^(${demand// /|}) " "$ef" | tr -d ' ' | sort | tr '\n' ' '; }
 g0=$((40000 + $$ % 20000))
 # check_hooks WHAT "F..." "G..."
 check_hooks()
 {
-	if hooks_within 30 "$2" "$3"; then
+	if skex_hooks_within "$tracefs" 30 "$2" "$3"; then
 		skex_pass "$1: hooked: ${2:-none}; not: ${3:-none}"
 	else
 		skex_fail "$1: want ${2:-none} hooked and ${3:-none} not; hooked: $(hooks_now)"
@@ -238,7 +216,7 @@ else
 		skex_fail "rmdir $d"
 	done
 	t0=${EPOCHREALTIME/./}
-	if hooks_within 50 "" "$demand"; then
+	if skex_hooks_within "$tracefs" 50 "" "$demand"; then
 		t=$(((${EPOCHREALTIME/./} - t0) / 1000))
 		skex_pass "groups gone: the hooks went within $t ms"
 	else

@@ -19,11 +19,7 @@ skex_need_module
 skex_need_cmd mount timeout
 skex_tmpdir tmp kernsock
 
-tracefs=""
-for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
-	[ -r "$d/kprobe_events" ] && tracefs=$d && break
-done
-[ -n "$tracefs" ] || skex_die "no tracefs with kprobe_events"
+tracefs=$(skex_tracefs) || skex_die "no tracefs with kprobe_events and enabled_functions"
 if ! modprobe cifs 2>/dev/null; then
 	skex_required && skex_die "modprobe cifs failed"
 	skex_skip "no module cifs"
@@ -50,15 +46,12 @@ g0=$((30000 + $$ % 20000))
 skex_group_port "$g0" accept_rate $((g0 + 1)) || skex_die "accept_rate group"
 skex_group_port $((g0 + 1)) output_rate_ftp $((g0 + 2)) ||
 	skex_die "output_rate_ftp group"
-for ((i = 0; i < 50; i++)); do
-	n=0
-	for f in inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll; do
-		grep -q "^$f " "$tracefs/enabled_functions" && n=$((n + 1))
-	done
-	[ "$n" = 4 ] && break
-	sleep 0.1
-done
-skex_check_eq "demand hooks installed" 4 "$n"
+demand="inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll"
+if skex_hooks_within "$tracefs" 50 "$demand" ""; then
+	skex_pass "demand hooks installed: $demand"
+else
+	skex_fail "demand hooks: want $demand"
+fi
 
 for w in $wrappers; do
 	k=skex_ks_${w#skex_}_$$

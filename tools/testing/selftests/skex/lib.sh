@@ -122,6 +122,42 @@ skex_group_rmdirs()
 	done
 }
 
+# ---- ftrace ----
+
+# skex_tracefs: the tracefs mount (with kprobe_events and
+# enabled_functions), or nothing
+skex_tracefs()
+{
+	local d
+	for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		[ -r "$d/kprobe_events" ] && [ -r "$d/enabled_functions" ] &&
+			echo "$d" && return 0
+	done
+	return 1
+}
+
+# skex_hooked TRACEFS F: kernel function F has an ftrace hook
+skex_hooked()
+{
+	awk -v f="$2" '$1 == f { x = 1 } END { exit !x }' "$1/enabled_functions"
+}
+
+# skex_hooks_within TRACEFS TENTHS "F..." "G...": every F hooked and no G,
+# waiting up to TENTHS x 0.1 s for it (the demand hooks follow the groups
+# from a work item)
+skex_hooks_within()
+{
+	local i f ok
+	for ((i = 0; i <= $2; i++)); do
+		ok=1
+		for f in $3; do skex_hooked "$1" "$f" || ok=0; done
+		for f in $4; do ! skex_hooked "$1" "$f" || ok=0; done
+		[ "$ok" = 1 ] && return 0
+		[ "$i" -lt "$2" ] && sleep 0.1
+	done
+	return 1
+}
+
 # ---- cleanup ----
 
 skex_track_pid() { skex_pids+=("$@"); }
