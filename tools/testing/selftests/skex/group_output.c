@@ -312,10 +312,10 @@ static void check_rate(struct __test_metadata *_metadata,
 	/*
 	 * On a debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
 	 * 40 times the CPU per call) the writer's CPU share measures the
-	 * kernel, not skex, and a writer woken more than the bucket's spare
-	 * depth (36 ms of quota past its chunk) late loses what overflows:
-	 * there the quota is still never exceeded, and the shortfall is
-	 * bounded more loosely.
+	 * kernel, not skex, and a writer that gets the CPU more than the
+	 * bucket's spare depth late (100 ms of quota past its chunk here)
+	 * loses what overflows: there the quota is still never exceeded, and
+	 * the shortfall is bounded more loosely.
 	 */
 	if (skex_time_scale() > 1) {
 		EXPECT_GE(rate, quota * 0.95);
