@@ -454,13 +454,6 @@ TEST_F_TIMEOUT(accept, rcvtimeo, 30)
 	client_stop(&self->c);
 }
 
-struct blocked {
-	int fd;
-	int ret;
-	int err;
-	volatile bool done;
-};
-
 static void *blocked_accept(void *arg)
 {
 	struct blocked *b = arg;
@@ -468,16 +461,9 @@ static void *blocked_accept(void *arg)
 	b->ret = accept(b->fd, NULL, NULL);
 	b->err = errno;
 	if (b->ret >= 0)
-		close(b->ret);
+		close((int)b->ret);
 	b->done = true;
 	return NULL;
-}
-
-static bool wait_done(struct blocked *b, unsigned int ms)
-{
-	while (!b->done && ms--)
-		skex_sleep_ms(1);
-	return b->done;
 }
 
 /* A quota of 0 on the fixture's port (no accept at all), clients waiting. */
@@ -497,25 +483,8 @@ TEST_F_TIMEOUT(accept, signal, 60)
 
 	refuse_all(_metadata, self);
 
-	catch_signal(SIGUSR1, false);
-	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
-	EXPECT_FALSE(wait_done(&b, 300));
-	pthread_kill(t, SIGUSR1);
-	EXPECT_TRUE(wait_done(&b, 2000));
-	pthread_join(t, NULL);
-	EXPECT_EQ(-1, b.ret);
-	EXPECT_EQ(EINTR, b.err);
-
-	catch_signal(SIGUSR1, true);
-	b.done = false;
-	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
-	EXPECT_FALSE(wait_done(&b, 300));
-	pthread_kill(t, SIGUSR1);
-	EXPECT_FALSE(wait_done(&b, 300)) TH_LOG("not restarted");
-	ASSERT_EQ(0, group_edit1(self->gid, SKEX_ACCEPT_ABSOLUTE, self->port,
-				 1000, 0));
-	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("raising the quota did not wake it");
-	pthread_join(t, NULL);
+	blocked_signal(_metadata, blocked_accept, &b, self->gid,
+		       SKEX_ACCEPT_ABSOLUTE, self->port, 1000);
 	EXPECT_LE(0, b.ret);
 
 	/* deleting the group releases a sleeper */
@@ -523,9 +492,9 @@ TEST_F_TIMEOUT(accept, signal, 60)
 				 0, 0));
 	b.done = false;
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
-	EXPECT_FALSE(wait_done(&b, 300));
+	EXPECT_FALSE(blocked_wait(&b, 300));
 	ASSERT_EQ(0, group_del(self->gid));
-	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("deleting did not release it");
+	EXPECT_TRUE(blocked_wait(&b, 3000)) TH_LOG("deleting did not release it");
 	pthread_join(t, NULL);
 	EXPECT_LE(0, b.ret);
 	client_stop(&self->c);
@@ -542,11 +511,11 @@ TEST_F_TIMEOUT(accept, rcvtimeo_long, 30)
 	ASSERT_EQ(0, setsockopt(self->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 				sizeof(tv)));
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_accept, &b));
-	EXPECT_FALSE(wait_done(&b, 1000))
+	EXPECT_FALSE(blocked_wait(&b, 1000))
 		TH_LOG("SO_RCVTIMEO of 4295.07 s: accept returned %d (%s)",
 		       b.ret, strerror(b.err));
 	ASSERT_EQ(0, group_del(self->gid));
-	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("deleting did not release it");
+	EXPECT_TRUE(blocked_wait(&b, 3000)) TH_LOG("deleting did not release it");
 	pthread_join(t, NULL);
 	EXPECT_LE(0, b.ret);
 	client_stop(&self->c);
@@ -674,7 +643,7 @@ TEST_F_TIMEOUT(accept, ratio_idle, 60)
 
 	/* port 2: connections waiting, nobody accepting */
 	ASSERT_EQ(0, client_start(&c2, port2, 8));
-	ASSERT_TRUE(wait_done(&b, 3000));
+	ASSERT_TRUE(blocked_wait(&b, 3000));
 	pthread_join(t, NULL);
 	ASSERT_TRUE(wait_backlog(port2, 4));
 	busy = accepts_in_2s(self);

@@ -208,6 +208,61 @@ static inline void catch_signal(int sig, bool restart)
 	sigaction(sig, &sa, NULL);
 }
 
+/* ---- a call that a quota holds back, in a thread ---- */
+
+/* The call of a thread started on it; @len: the bytes of a write. */
+struct blocked {
+	int fd;
+	size_t len;
+	ssize_t ret;
+	int err;
+	pid_t tid;
+	volatile bool done;
+};
+
+/* Whether @b's call has returned, waiting up to @ms milliseconds. */
+static inline bool blocked_wait(struct blocked *b, unsigned int ms)
+{
+	while (!b->done && ms--)
+		skex_sleep_ms(1);
+	return b->done;
+}
+
+/*
+ * SIGUSR1 to call @fn (a thread's function, on @b) that a quota of 0 on
+ * @port of group @gid holds back: without SA_RESTART the call fails with
+ * EINTR; with SA_RESTART it goes on sleeping until the quota is raised to
+ * @quota (type @type), which wakes it. Returns with @b holding the
+ * restarted call's result and its thread joined.
+ */
+static inline void blocked_signal(struct __test_metadata *_metadata,
+				  void *(*fn)(void *), struct blocked *b,
+				  uint16_t gid, int type, uint16_t port,
+				  double quota)
+{
+	pthread_t t;
+
+	catch_signal(SIGUSR1, false);
+	ASSERT_EQ(0, pthread_create(&t, NULL, fn, b));
+	EXPECT_FALSE(blocked_wait(b, 300));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_TRUE(blocked_wait(b, 2000));
+	pthread_join(t, NULL);
+	EXPECT_EQ(-1, b->ret);
+	EXPECT_EQ(EINTR, b->err);
+
+	catch_signal(SIGUSR1, true);
+	b->done = false;
+	ASSERT_EQ(0, pthread_create(&t, NULL, fn, b));
+	EXPECT_FALSE(blocked_wait(b, 300));
+	pthread_kill(t, SIGUSR1);
+	EXPECT_FALSE(blocked_wait(b, 300)) TH_LOG("not restarted");
+	ASSERT_EQ(0, group_edit1(gid, type, port, quota, 0));
+	EXPECT_TRUE(blocked_wait(b, 3000))
+		TH_LOG("raising the quota did not wake it");
+	pthread_join(t, NULL);
+}
+
 /* A loopback IPv4 listener on a free port; *port set. */
 static inline int listen_any(uint16_t *port, int backlog)
 {

@@ -501,15 +501,6 @@ TEST_F(output, sndtimeo)
 	EXPECT_GE(cfs_throttled(self->gid, self->p.port), 1);
 }
 
-struct blocked {
-	int fd;
-	size_t len;
-	ssize_t ret;
-	int err;
-	pid_t tid;
-	volatile bool done;
-};
-
 static void *blocked_write(void *arg)
 {
 	struct blocked *b = arg;
@@ -523,13 +514,6 @@ static void *blocked_write(void *arg)
 	return NULL;
 }
 
-static bool wait_done(struct blocked *b, unsigned int ms)
-{
-	while (!b->done && ms--)
-		skex_sleep_ms(1);
-	return b->done;
-}
-
 TEST_F_TIMEOUT(output, signal, 60)
 {
 	struct blocked b = { .fd = self->p.sfd, .len = 100000 };
@@ -538,26 +522,9 @@ TEST_F_TIMEOUT(output, signal, 60)
 	/* no quota at all: the write sleeps before any byte */
 	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 0, 0,
 				&self->gid));
-	catch_signal(SIGUSR1, false);
-	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
-	EXPECT_FALSE(wait_done(&b, 300));
-	pthread_kill(t, SIGUSR1);
-	EXPECT_TRUE(wait_done(&b, 2000));
-	pthread_join(t, NULL);
-	EXPECT_EQ(-1, b.ret);
-	EXPECT_EQ(EINTR, b.err);
-
-	/* SA_RESTART: the call goes on sleeping; a raised quota wakes it */
-	catch_signal(SIGUSR1, true);
-	b.done = false;
-	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
-	EXPECT_FALSE(wait_done(&b, 300));
-	pthread_kill(t, SIGUSR1);
-	EXPECT_FALSE(wait_done(&b, 300)) TH_LOG("not restarted");
-	ASSERT_EQ(0, group_edit1(self->gid, SKEX_OUTPUT_ABSOLUTE, self->p.port,
-				 10000000, 0));
-	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("raising the quota did not wake it");
-	pthread_join(t, NULL);
+	/* EINTR; with SA_RESTART it sleeps on until the quota is raised */
+	blocked_signal(_metadata, blocked_write, &b, self->gid,
+		       SKEX_OUTPUT_ABSOLUTE, self->p.port, 10000000);
 	EXPECT_EQ((ssize_t)b.len, b.ret);
 
 	/* once bytes went, a signal returns the partial count */
@@ -567,9 +534,9 @@ TEST_F_TIMEOUT(output, signal, 60)
 	b.done = false;
 	b.len = 1000000;
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
-	EXPECT_FALSE(wait_done(&b, 500));
+	EXPECT_FALSE(blocked_wait(&b, 500));
 	pthread_kill(t, SIGUSR1);
-	EXPECT_TRUE(wait_done(&b, 2000));
+	EXPECT_TRUE(blocked_wait(&b, 2000));
 	pthread_join(t, NULL);
 	TH_LOG("partial write: %zd of %zu", b.ret, b.len);
 	EXPECT_GT(b.ret, 0);
@@ -585,9 +552,9 @@ TEST_F_TIMEOUT(output, delete, 30)
 	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 0, 0,
 				&self->gid));
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_write, &b));
-	EXPECT_FALSE(wait_done(&b, 300));
+	EXPECT_FALSE(blocked_wait(&b, 300));
 	ASSERT_EQ(0, group_del(self->gid));
-	EXPECT_TRUE(wait_done(&b, 3000)) TH_LOG("deleting did not release it");
+	EXPECT_TRUE(blocked_wait(&b, 3000)) TH_LOG("deleting did not release it");
 	pthread_join(t, NULL);
 	EXPECT_EQ((ssize_t)b.len, b.ret);
 }

@@ -277,24 +277,6 @@ out:
 	return ret;
 }
 
-static uint64_t stream_hash(size_t len, uint64_t seed)
-{
-	struct skex_hash h;
-	struct skex_gen g;
-	char buf[4096];
-
-	skex_gen_init(&g, seed);
-	skex_hash_init(&h);
-	while (len) {
-		size_t n = len > sizeof(buf) ? sizeof(buf) : len;
-
-		skex_gen_fill(&g, buf, n);
-		skex_hash_update(&h, buf, n);
-		len -= n;
-	}
-	return skex_hash_final(&h);
-}
-
 /*
  * Client of one connection, in its own process: write @in bytes, half-close,
  * read to EOF; exit 0 when exactly @out bytes of the expected stream came.
@@ -312,7 +294,7 @@ static void client_child(int fd, size_t in, uint64_t in_seed, size_t out,
 		_exit(12);
 	if (count != out)
 		_exit(13);
-	if (hash != stream_hash(out, out_seed))
+	if (hash != skex_stream_hash(out_seed, out))
 		_exit(14);
 	_exit(0);
 }
@@ -405,7 +387,7 @@ TEST_F_TIMEOUT(netmeter, paths_20_conns, 120)
 		ret = read_all(sfd[i], rp, &count, &hash);
 		ASSERT_EQ(0, ret) TH_LOG("conn %d %s: %s", i, rpath_name[rp], strerror(-ret));
 		ASSERT_EQ(in[i], count);
-		ASSERT_EQ(stream_hash(in[i], 1000 + i), hash);
+		ASSERT_EQ(skex_stream_hash(1000 + i, in[i]), hash);
 		snap_take(_metadata, port, &cur);
 		EXPECT_EQ(prev.l.bytes_in + in[i], cur.l.bytes_in) {
 			TH_LOG("conn %d: read %zu bytes with %s, bytes_in grew by %lld",

@@ -425,6 +425,25 @@ static inline uint64_t skex_hash_final(struct skex_hash *h)
 	return h->h;
 }
 
+/* skex_hash of the first @len bytes of skex_gen's stream for @seed. */
+static inline uint64_t skex_stream_hash(uint64_t seed, uint64_t len)
+{
+	static __thread char buf[16384];
+	struct skex_hash h;
+	struct skex_gen g;
+
+	skex_gen_init(&g, seed);
+	skex_hash_init(&h);
+	while (len) {
+		size_t n = len > sizeof(buf) ? sizeof(buf) : len;
+
+		skex_gen_fill(&g, buf, n);
+		skex_hash_update(&h, buf, n);
+		len -= n;
+	}
+	return skex_hash_final(&h);
+}
+
 #ifdef TEST_HARNESS_MAIN
 /*
  * One case of a harness binary: run_all.sh NAME:CASE (make check

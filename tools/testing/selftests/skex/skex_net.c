@@ -136,24 +136,6 @@ static int read_stream(int fd, uint64_t *count, uint64_t *hash)
 	return 0;
 }
 
-static uint64_t stream_hash(uint64_t seed, uint64_t len)
-{
-	static char buf[65536];
-	struct skex_hash h;
-	struct skex_gen g;
-
-	skex_gen_init(&g, seed);
-	skex_hash_init(&h);
-	while (len) {
-		size_t n = len > sizeof(buf) ? sizeof(buf) : len;
-
-		skex_gen_fill(&g, buf, n);
-		skex_hash_update(&h, buf, n);
-		len -= n;
-	}
-	return skex_hash_final(&h);
-}
-
 /*
  * The lowest port connect() may pick (ip_local_port_range). The caller
  * binds its port later: one the kernel picked for bind(port 0) would be in
@@ -311,7 +293,7 @@ static int cmd_client(int argc, char **argv)
 	expect = parse_num(argv[3], 1L << 40);
 	if (argc == 5)
 		count = parse_num(argv[4], 1000000);
-	want = stream_hash(7, expect);
+	want = skex_stream_hash(7, expect);
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t got, hash;
 		int fd = skex_connect(&a);
