@@ -53,6 +53,13 @@ skex_need_module()
 	skex_skip "$SKEX_PROC missing: skex not loaded"
 }
 
+# skex_need_cfs: skex's configfs tree is there; sets CFS to its root
+skex_need_cfs()
+{
+	CFS=/sys/kernel/config/skex
+	[ -d "$CFS/forward" ] || skex_die "$CFS missing (configfs not mounted?)"
+}
+
 # Tests that unload and reload the module need SKEX_KO.
 skex_need_ko()
 {
@@ -338,6 +345,13 @@ SKEXCTL=$SKEX_REPO/tools/skexctl/skexctl
 # -S: no site (a .pth can cost a second in TCG); skexctl needs the stdlib only
 skexctl() { "$PYTHON" -SE "$SKEXCTL" "$@"; }
 skex_net() { "$SKEX_NET" "$@"; }
+# skex_freeports N: N free TCP ports (skex_net freeport) in the array P
+skex_freeports()
+{
+	mapfile -t P < <(skex_net freeport -n "$1") || skex_die "freeport"
+	[ "${#P[@]}" = "$1" ] || skex_die "freeport gave ${#P[*]} ports"
+	skex_log "ports ${P[*]}"
+}
 
 # ---- /proc/net/skex ----
 

@@ -20,14 +20,11 @@ source "$(dirname "$0")/lib.sh"
 
 skex_need_module
 skex_need_bin
-CFS=/sys/kernel/config/skex
-[ -d "$CFS/forward" ] || skex_die "$CFS missing (configfs not mounted?)"
+skex_need_cfs
 tmp=
 skex_tmpdir tmp skexctl_check
 
-mapfile -t P < <(skex_net freeport -n 8) || skex_die "freeport"
-[ "${#P[@]}" = 8 ] || skex_die "freeport gave ${#P[*]} ports"
-skex_log "ports ${P[*]}"
+skex_freeports 8
 
 # a process holding P[7], for the EADDRINUSE check
 "$SKEX_NET" listen 127.0.0.1 "${P[7]}" >/dev/null 2>&1 &

@@ -19,15 +19,12 @@ source "$(dirname "$0")/lib.sh"
 
 skex_need_module
 skex_need_bin
-CFS=/sys/kernel/config/skex
-[ -d "$CFS/forward" ] || skex_die "$CFS missing (configfs not mounted?)"
+skex_need_cfs
 tmp=
 skex_tmpdir tmp skexctl_prom
 PROM_CHECK=$SKEX_DIR/prom_check.py
 
-mapfile -t P < <(skex_net freeport -n 3) || skex_die "freeport"
-[ "${#P[@]}" = 3 ] || skex_die "freeport gave ${#P[*]} ports"
-skex_log "ports ${P[*]}"
+skex_freeports 3
 skexctl clear || skex_die "skexctl clear at start"
 
 skex_start_server p1 "" "$tmp/serve" "$SKEX_NET" serve 127.0.0.1 "${P[1]}" 100

@@ -30,14 +30,11 @@ skex_need_bin
 FWT=$SKEX_BIN_DIR/forward_tool
 GRT=$SKEX_BIN_DIR/group_tool
 if [ ! -x "$FWT" ] || [ ! -x "$GRT" ]; then skex_die "forward_tool/group_tool missing: build with make -C tools/testing/selftests/skex"; fi
-CFS=/sys/kernel/config/skex
-[ -d "$CFS/forward" ] || skex_die "$CFS missing (configfs not mounted?)"
+skex_need_cfs
 tmp=
 skex_tmpdir tmp skexctl
 
-mapfile -t P < <(skex_net freeport -n 10) || skex_die "freeport"
-[ "${#P[@]}" = 10 ] || skex_die "freeport gave ${#P[*]} ports"
-skex_log "ports ${P[*]}"
+skex_freeports 10
 
 # run CMD... and report it; fails the test when it fails
 must() { local out; out=$("$@" 2>&1) || { skex_fail "$*: $out"; return 1; }; skex_pass "$*"; }
