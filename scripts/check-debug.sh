@@ -12,8 +12,8 @@
 # The fuzzer makes SKEX_FUZZ_CALLS calls (default 1,000,000; make check runs
 # it for 40 s) while its traffic and namespace churners run; its timeout
 # leaves room for SKEX_FUZZ_MIN_RATE calls/s (run_all.sh; default 50: the
-# 6.1 debug kernel made 88 calls/s on a host busy with other VMs, so a
-# million calls take about 3 hours per kernel there).
+# debug kernels make 90 to 170 calls/s, the fewer the busier the host with
+# other VMs, so a million calls take 2 to 3 hours per kernel).
 #
 # Environment: SKEX_DEBUG_SERIES (default "6.1 6.12"), SKEX_TIMEOUT_SCALE
 # (each test's timeout, and each harness case's, is multiplied by it;
