@@ -244,7 +244,9 @@ stamp "out share mounted"
 # the guest's /lib/modules holds that kernel only.
 if [ -n "$kmods" ]; then
 	kv=$(uname -r)
-	if [ -d "$R$kmods" ] && mount -t tmpfs -o mode=755 modules "$R/lib/modules" &&
+	# a host without kernels of its own (a container) has no /lib/modules
+	if [ -d "$R$kmods" ] && mkdir -p "$R/lib/modules" &&
+		mount -t tmpfs -o mode=755 modules "$R/lib/modules" &&
 		mkdir -p "$R/lib/modules/$kv" &&
 		mount --bind "$R$kmods" "$R/lib/modules/$kv"; then
 		stamp "modules from $kmods"
