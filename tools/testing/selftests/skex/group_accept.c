@@ -49,6 +49,20 @@
 #define RATE_SECS	5
 #define BACKLOG		256
 
+/*
+ * The least share of rate * T an acceptor that keeps the pace gets. A token
+ * the bucket cannot hold (one deep, or burst deep) while the acceptor waits
+ * for the CPU is lost, rightly: on a production kernel that costs a few
+ * percent. A debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
+ * 40 times the CPU per call) leaves a thread off the CPU for 250-310 ms at
+ * times (group_output's samples on the 6.1 debug kernel), several tokens at
+ * 12.5/s: there the floor is looser. The upper bounds hold on every kernel.
+ */
+static double rate_floor(void)
+{
+	return skex_time_scale() > 1 ? 0.75 : 0.85;
+}
+
 /* ---- clients keeping a port's accept queue full ---- */
 
 struct client {
@@ -174,6 +188,7 @@ struct server {
 	volatile bool stop;
 	uint64_t *t;			/* accept times */
 	int n;
+	uint64_t out_max;		/* longest time out of accept() */
 	uint64_t eagain, wakeups, cpu_us, wall_us;
 	int err;
 	pthread_t thread;
@@ -184,7 +199,7 @@ static void *server_main(void *arg)
 	struct server *s = arg;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
 	struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
-	uint64_t t0, c0;
+	uint64_t t0, c0, out;
 	int ep = -1, fd;
 
 	if (s->gate)
@@ -202,6 +217,10 @@ static void *server_main(void *arg)
 			poll(&pfd, 1, 200);
 			s->wakeups++;
 		}
+		/* from the last accept's return: close, work, scheduling */
+		out = s->n ? skex_now_us() - s->t[s->n - 1] : 0;
+		if (out > s->out_max)
+			s->out_max = out;
 		fd = accept(s->lfd, NULL, NULL);
 		if (fd >= 0) {
 			s->t[s->n++] = skex_now_us();
@@ -340,12 +359,14 @@ static void run_rate(struct __test_metadata *_metadata,
 	EXPECT_LE(n, (int)(RATE * RATE_SECS + 1));
 	EXPECT_LE(maxT, (int)(RATE * RATE_SECS + 1));
 	EXPECT_LE(max1, (int)(RATE + 1));
-	EXPECT_GE(n, (int)(RATE * RATE_SECS * 0.85));
+	EXPECT_GE(n, (int)(RATE * RATE_SECS * rate_floor()));
 	/*
 	 * No busy loop (the wake-up and EAGAIN counts show it exactly); the
-	 * CPU time of an accept, close included, is large under TCG.
+	 * CPU time of an accept, close included, is large under TCG, and on a
+	 * debug kernel measures the kernel, not skex.
 	 */
-	EXPECT_LT(cpu, 15.0);
+	if (skex_time_scale() == 1)
+		EXPECT_LT(cpu, 15.0);
 	EXPECT_GT(cfs_throttled(self->gid, self->port), 0);
 }
 
@@ -382,7 +403,8 @@ static int run_burst(struct __test_metadata *_metadata,
 	const uint64_t T = RATE_SECS * 1000000ull;
 	const int bound = (int)(RATE * RATE_SECS) + BURST;
 	pthread_barrier_t gate;
-	int n, max1, maxT, first;
+	int n, max1, maxT;
+	double burst_ms, next_ms;
 
 	ASSERT_EQ(0, group_add1(SKEX_ACCEPT_ABSOLUTE, self->port, RATE, 0,
 				&self->gid));
@@ -404,19 +426,32 @@ static int run_burst(struct __test_metadata *_metadata,
 		return 0;
 
 	n = server_count(&self->s, self->s.t[0], 0, T);
-	first = server_count(&self->s, self->s.t[0], 0, 20000);
 	max1 = server_max_window(&self->s, 1000000);
 	maxT = server_max_window(&self->s, T);
+	burst_ms = self->s.n > BURST ?
+		   (self->s.t[BURST - 1] - self->s.t[0]) / 1e3 : -1;
+	next_ms = self->s.n > BURST ?
+		  (self->s.t[BURST] - self->s.t[0]) / 1e3 : -1;
 	TH_LOG("rate %.1f/s burst %d, sleeping %u ms every %d: %d accepts in "
-	       "%d s from the first (bound %d), %d in its first 20 ms, most "
-	       "in any 1 s: %d (bound %d), in any %d s: %d",
-	       RATE, BURST, work_ms, every, n, RATE_SECS, bound, first, max1,
-	       (int)RATE + BURST, RATE_SECS, maxT);
+	       "%d s from the first (bound %d), the first %d in %.1f ms, the "
+	       "next %.1f ms after the first, most in any 1 s: %d (bound %d), "
+	       "in any %d s: %d",
+	       RATE, BURST, work_ms, every, n, RATE_SECS, bound, BURST,
+	       burst_ms, next_ms, max1, (int)RATE + BURST, RATE_SECS, maxT);
 	EXPECT_LE(n, bound);
 	EXPECT_LE(maxT, bound);
 	EXPECT_LE(max1, (int)RATE + BURST);
-	if (!work_ms)
-		EXPECT_EQ(BURST, first);
+	if (!work_ms) {
+		/*
+		 * The full bucket's BURST tokens go at once (20 ms: a few
+		 * accepts under TCG, times the debug kernel's slowness); the
+		 * one after them accrues 1 / RATE after the first was taken
+		 * (less 5 ms for when each accept is stamped).
+		 */
+		ASSERT_GT(self->s.n, BURST);
+		EXPECT_LT(burst_ms, 20.0 * skex_time_scale());
+		EXPECT_GE(next_ms, 1000 / RATE - 5);
+	}
 	return n;
 }
 
@@ -427,7 +462,12 @@ TEST_F_TIMEOUT(accept, burst_bound, 60)
 
 TEST_F_TIMEOUT(accept, burst_late, 60)
 {
-	EXPECT_LE((int)(RATE * RATE_SECS), run_burst(_metadata, self, 200, 4));
+	int floor = (int)(RATE * RATE_SECS);
+
+	/* what a late acceptor may lose on a debug kernel: rate_floor() */
+	if (skex_time_scale() > 1)
+		floor = (int)(RATE * RATE_SECS * rate_floor());
+	EXPECT_LE(floor, run_burst(_metadata, self, 200, 4));
 }
 
 TEST_F_TIMEOUT(accept, rcvtimeo, 30)
@@ -544,6 +584,8 @@ TEST_F_TIMEOUT(accept, nonblock_flag, 30)
 /* accepts per port counted in accept.ratio; the queues hold a few more */
 #define RATIO_N		200
 #define RATIO_FILL	(RATIO_N + 16)
+/* a port nobody has tried to accept on for this long is idle (SPEC 2) */
+#define RATIO_IDLE_US	100000
 
 TEST_F_TIMEOUT(accept, ratio, 60)
 {
@@ -593,13 +635,26 @@ TEST_F_TIMEOUT(accept, ratio, 60)
 	b = server_count(&s2, 0, from, end + 1);
 	r = b ? (double)a / b : 0;
 	TH_LOG("weights 2:1: %d and %d accepts while both were backlogged "
-	       "(%.2f s; the first accepts %.1f ms apart), ratio %.3f (%+.2f%%)",
+	       "(%.2f s; the first accepts %.1f ms apart), ratio %.3f (%+.2f%%); "
+	       "longest out of accept(): %.1f and %.1f ms",
 	       a, b, (end - from) / 1e6,
 	       (double)(from - (self->s.t[0] < s2.t[0] ? self->s.t[0] :
-				s2.t[0])) / 1e3, r, 100 * (r - 2) / 2);
+				s2.t[0])) / 1e3, r, 100 * (r - 2) / 2,
+	       self->s.out_max / 1e3, s2.out_max / 1e3);
 	EXPECT_GE(a + b, RATIO_N);
-	EXPECT_GE(r, 2 * 0.95);
-	EXPECT_LE(r, 2 * 1.05);
+	/*
+	 * An acceptor that was off the CPU for longer than the idle time
+	 * (a debug kernel does that) left its port idle meanwhile, and the
+	 * other port took the turns: then only the bound on the other side
+	 * is owed.
+	 */
+	if (self->s.out_max < RATIO_IDLE_US)
+		EXPECT_GE(r, 2 * 0.95);
+	if (s2.out_max < RATIO_IDLE_US)
+		EXPECT_LE(r, 2 * 1.05);
+	if (self->s.out_max >= RATIO_IDLE_US || s2.out_max >= RATIO_IDLE_US)
+		TH_LOG("an acceptor was idle for %d ms or more: one bound only",
+		       RATIO_IDLE_US / 1000);
 	free(s2.t);
 	close(lfd2);
 }
