@@ -176,7 +176,7 @@ kill "$many_pid" 2>/dev/null
 
 # ---- demand hooks ----
 ef=${tracefs:+$tracefs/enabled_functions}
-demand="inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll"
+demand=$SKEX_DEMAND_HOOKS
 # hooks_now: the demand hooks there now, for a message
 hooks_now() { grep -oE "^(${demand// /|}) " "$ef" | tr -d ' ' | sort | tr '\n' ' '; }
 g0=$((40000 + $$ % 20000))

@@ -25,7 +25,7 @@ if ! modprobe cifs 2>/dev/null; then
 	skex_skip "no module cifs"
 fi
 
-wrappers="skex_inet_csk_accept skex_tcp_sendmsg skex_tcp_recvmsg skex_tcp_poll"
+wrappers=$(printf "skex_%s " $SKEX_DEMAND_HOOKS)
 grep -qw skex_tcp_sendpage /proc/kallsyms && wrappers+=" skex_tcp_sendpage"
 kps=()
 at_exit()
@@ -46,7 +46,7 @@ g0=$((30000 + $$ % 20000))
 skex_group_port "$g0" accept_rate $((g0 + 1)) || skex_die "accept_rate group"
 skex_group_port $((g0 + 1)) output_rate_ftp $((g0 + 2)) ||
 	skex_die "output_rate_ftp group"
-demand="inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll"
+demand=$SKEX_DEMAND_HOOKS
 if skex_hooks_within "$tracefs" 50 "$demand" ""; then
 	skex_pass "demand hooks installed: $demand"
 else

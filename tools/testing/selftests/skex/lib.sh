@@ -143,6 +143,10 @@ skex_tracefs()
 	return 1
 }
 
+# The kernel functions skex hooks only while a group needs them (the rest
+# are hooked while the module is loaded); their wrappers are skex_F.
+SKEX_DEMAND_HOOKS="inet_csk_accept tcp_sendmsg tcp_recvmsg tcp_poll"
+
 # skex_hooked TRACEFS F: kernel function F has an ftrace hook
 skex_hooked()
 {
