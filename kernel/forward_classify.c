@@ -9,13 +9,21 @@
  *
  * An enabled rule owns a kernel listening socket on its incoming port P
  * (one dual-stack IPv6 socket, IPv4 clients arrive v4-mapped; a plain IPv4
- * socket where IPv6 is unavailable). Its sk_data_ready schedules
- * skex_fw_listen_work(), which takes each established child off the accept
- * queue with reqsk_queue_remove(), classifies it and queues it, with the
- * same request sock, on the accept queue of the listener a SYN to the
- * chosen port would have found (skex_fw_deliver()). The application then
- * accepts it with a plain accept(); every byte the client sent is still in
- * the child's receive queue.
+ * socket where IPv6 is unavailable). A child is classified and queued,
+ * with the same request sock, on the accept queue of the listener a SYN to
+ * the chosen port would have found (skex_fw_deliver()). The application
+ * then accepts it with a plain accept(); every byte the client sent is
+ * still in the child's receive queue.
+ *
+ * Most children are handed over by the softirq that makes them ready,
+ * while they wait in the module listener's accept queue (skex_fw_fast()):
+ * a dice or address rule's when the handshake completes (the children
+ * inherit the listener's sk_state_change), a content rule's when its first
+ * segment decides (and its sk_data_ready). Any other child, and any that
+ * cannot be handed over there, is taken off the queue by
+ * skex_fw_listen_work(), scheduled by the listener's sk_data_ready: at
+ * once for dice and address rules, 20 ms later for content rules, whose
+ * children wait for bytes anyway.
  *
  * Dice and address rules decide at once. A content rule parks the child
  * (struct skex_fw_conn): the child's sk_data_ready/sk_state_change kick a
@@ -33,9 +41,15 @@
  *
  * Locking:
  *  - skex_net.config_mutex: rules, branches, settings, enabling;
- *  - RCU: rule->tab, the immutable snapshot the classifier reads;
+ *  - RCU: rule->tab, the immutable snapshot the classifier reads; and the
+ *    module listener and its skex_fw_lsn in the softirq: a listener that
+ *    closes sets @closing and leaves the listening hash, then waits for a
+ *    grace period before it touches its accept queue;
  *  - skex_fw_lsn.lock: the list of parked connections of a listener;
- *  - lock_sock(child): a parked child's callbacks and sk_user_data.
+ *  - lock_sock(child): a parked child's callbacks and sk_user_data;
+ *  - bh_lock_sock(child), held by the softirq: a child's hand-off from
+ *    there, then the accept queues' locks (the module listener's, the
+ *    target's).
  * Work items and timers never take config_mutex, so configuration may
  * wait for them.
  */
@@ -93,7 +107,7 @@ struct skex_fw_lsn {
 	struct skex_fw_conn *spare;
 	void (*data_ready)(struct sock *sk);	/* stock callbacks */
 	void (*state_change)(struct sock *sk);
-	struct work_struct work;
+	struct delayed_work work;
 	spinlock_t lock;		/* protects the fields below */
 	struct list_head parked;
 	unsigned int nparked;
@@ -126,6 +140,7 @@ struct skex_fw_conn {
 };
 
 static void skex_fw_listen_ready(struct sock *sk);
+static void skex_fw_child_state(struct sock *sk);
 
 /* ---- classification ---- */
 
@@ -391,11 +406,12 @@ static void skex_fw_to_inet(struct sock *child)
 /*
  * inet_csk_reqsk_queue_add(), but a target that stopped listening since
  * the lookup is only refused (the caller tries the default port) instead
- * of resetting the child; the family change for an AF_INET target is made
- * only once the queueing cannot fail.
+ * of resetting the child; the family change for an AF_INET target, and
+ * the namespace reference (@net_ref) of a user socket, are made only once
+ * the queueing cannot fail.
  */
 static bool skex_fw_queue_add(struct sock *target, struct request_sock *req,
-			      struct sock *child, bool to_inet)
+			      struct sock *child, bool to_inet, bool net_ref)
 {
 	struct request_sock_queue *queue = &inet_csk(target)->icsk_accept_queue;
 
@@ -406,6 +422,8 @@ static bool skex_fw_queue_add(struct sock *target, struct request_sock *req,
 	}
 	if (to_inet)
 		skex_fw_to_inet(child);
+	if (net_ref)
+		skex_sk_net_refcnt_upgrade(child);
 	req->sk = child;
 	req->dl_next = NULL;
 	if (!queue->rskq_accept_head)
@@ -419,11 +437,12 @@ static bool skex_fw_queue_add(struct sock *target, struct request_sock *req,
 }
 
 /*
- * Queue @child on the listener of @port. Under RCU with BHs off and the
- * child's bh lock held, as tcp_v4_rcv() queues a child.
+ * Queue @child on the listener of @port; @net_ref: take the namespace
+ * reference of a user socket there (skex_fw_fast()). Under RCU with BHs
+ * off and the child's bh lock held, as tcp_v4_rcv() queues a child.
  */
 static bool skex_fw_queue(struct sock *child, struct request_sock *req,
-			  u16 port, atomic64_t *hits)
+			  u16 port, atomic64_t *hits, bool net_ref)
 {
 	struct sock *target;
 	bool to_inet;
@@ -450,7 +469,7 @@ static bool skex_fw_queue(struct sock *child, struct request_sock *req,
 	skex_fw_take_cgroup(child, target);
 	/* netmeter counts it for the target, as inet_csk_reqsk_queue_add() */
 	skex_nm_queued(target, child);
-	if (!skex_fw_queue_add(target, req, child, to_inet))
+	if (!skex_fw_queue_add(target, req, child, to_inet, net_ref))
 		return false;	/* it stopped listening: try the next */
 	/* counted before the application can see it */
 	if (hits)
@@ -492,10 +511,11 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 	bh_lock_sock(child);
 	tab = rcu_dereference(rule->tab);
 	if (port)
-		queued = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq));
+		queued = skex_fw_queue(child, req, port, skex_fw_hits(tab, seq),
+				       false);
 	if (!queued)
 		queued = skex_fw_queue(child, req, def_port,
-				       &rule->default_hits);
+				       &rule->default_hits, false);
 	if (!queued) {
 		/* counted before the client can see the reset */
 		atomic64_inc(&rule->dropped);
@@ -561,9 +581,10 @@ static void skex_fw_conn_timeout(struct timer_list *t)
 }
 
 /*
- * Feed what arrived beyond the bytes @fc has seen to it, without
+ * Feed what arrived beyond the bytes @st has seen to @fc, without
  * consuming anything; the end of a segment with PSH ends a write of the
- * client's. Returns the verdict (forward_content.h). Under lock_sock().
+ * client's. Returns the verdict (forward_content.h). Under lock_sock(), or
+ * the bh lock of a socket no user owns.
  *
  * The bytes not seen yet are at the tail of the receive queue: the walk
  * starts from the last segment that begins at or before them, found
@@ -572,10 +593,9 @@ static void skex_fw_conn_timeout(struct timer_list *t)
  * of the sender's) costs O(bytes) in all, not a walk over every segment
  * so far for each new one.
  */
-static int skex_fw_conn_feed(struct skex_fw_conn *conn, struct sock *sk,
-			     const struct skex_fc *fc)
+static int skex_fw_feed(struct skex_fc_state *st, struct sock *sk,
+			const struct skex_fc *fc)
 {
-	struct skex_fc_state *st = &conn->st;
 	u32 seq = tcp_sk(sk)->copied_seq + st->pos;
 	struct sk_buff *skb, *from = NULL;
 	int v = st->verdict;
@@ -626,7 +646,7 @@ static void skex_fw_conn_unlink(struct skex_fw_conn *conn)
 	lsn->parked_bytes -= conn->window;
 	if (lsn->throttled && !lsn->closing) {
 		lsn->throttled = false;
-		queue_work(skex_fw_wq, &lsn->work);
+		mod_delayed_work(skex_fw_wq, &lsn->work, 0);
 	}
 	if (lsn->closing && !lsn->nparked)
 		wake_up(&lsn->idle);
@@ -659,7 +679,7 @@ static bool skex_fw_conn_decide(struct skex_fw_conn *conn, u16 *port,
 			conn->gen = tab->gen;
 			skex_fc_start(tab->fc, &conn->st);
 		}
-		v = skex_fw_conn_feed(conn, sk, tab->fc);
+		v = skex_fw_feed(&conn->st, sk, tab->fc);
 		if (v >= 0)
 			e = &tab->ent[v];
 	} else if (!READ_ONCE(conn->force)) {
@@ -907,7 +927,8 @@ static bool skex_fw_listen_batch(struct skex_fw_lsn *lsn)
 
 static void skex_fw_listen_work(struct work_struct *work)
 {
-	struct skex_fw_lsn *lsn = container_of(work, struct skex_fw_lsn, work);
+	struct skex_fw_lsn *lsn = container_of(to_delayed_work(work),
+					       struct skex_fw_lsn, work);
 	struct mem_cgroup *old;
 	bool more;
 
@@ -916,24 +937,249 @@ static void skex_fw_listen_work(struct work_struct *work)
 	more = skex_fw_listen_batch(lsn);
 	set_active_memcg(old);
 	if (more)
-		queue_work(skex_fw_wq, work);
+		mod_delayed_work(skex_fw_wq, &lsn->work, 0);
+}
+
+/* ---- hand-off from the softirq ---- */
+
+/*
+ * How long a content rule's children wait in the module listener's accept
+ * queue before the listen work takes (and parks) them: their first
+ * segment, which most clients send right after the handshake, is usually
+ * there before, and then the softirq hands them over (skex_fw_fast()). A
+ * child taken later decides no later: it waits for bytes either way.
+ */
+#define SKEX_FW_PARK_DELAY_MS	20
+
+/* How far into the module listener's accept queue the softirq looks. */
+#define SKEX_FW_FAST_WALK	16
+
+/* The content automaton's state for skex_fw_fast(), which runs with BHs off. */
+struct skex_fw_fast_room {
+	u32 words[DIV_ROUND_UP(SKEX_FC_STATE_MAX, sizeof(u32))];
+};
+
+static DEFINE_PER_CPU(struct skex_fw_fast_room, skex_fw_fast_room);
+
+/*
+ * Have the listen work take what waits in @lsk's accept queue: at once, or
+ * SKEX_FW_PARK_DELAY_MS later for a content rule. Under RCU.
+ */
+static void skex_fw_listen_schedule(struct skex_fw_lsn *lsn, struct sock *lsk)
+{
+	const struct skex_fw_tab *tab = rcu_dereference(lsn->rule->tab);
+
+	if (!reqsk_queue_empty(&inet_csk(lsk)->icsk_accept_queue))
+		queue_delayed_work(skex_fw_wq, &lsn->work,
+				   tab->type == SKEX_FW_CONTENT ?
+				   msecs_to_jiffies(SKEX_FW_PARK_DELAY_MS) : 0);
+}
+
+/* sock_def_wakeup(), which is static: the module listeners' own */
+static void (*skex_fw_stock_state_change)(struct sock *sk);
+
+/*
+ * Take @child's request sock off @lsk's accept queue, if it is among the
+ * first SKEX_FW_FAST_WALK there. With BHs off.
+ */
+static struct request_sock *skex_fw_unqueue(struct sock *lsk,
+					    struct sock *child)
+{
+	struct request_sock_queue *queue = &inet_csk(lsk)->icsk_accept_queue;
+	struct request_sock *req, *prev = NULL;
+	unsigned int i = 0;
+
+	spin_lock(&queue->rskq_lock);
+	for (req = queue->rskq_accept_head; req; req = req->dl_next) {
+		if (req->sk == child || ++i == SKEX_FW_FAST_WALK)
+			break;
+		prev = req;
+	}
+	if (req && req->sk == child) {
+		if (prev)
+			prev->dl_next = req->dl_next;
+		else
+			WRITE_ONCE(queue->rskq_accept_head, req->dl_next);
+		if (queue->rskq_accept_tail == req)
+			queue->rskq_accept_tail = prev;
+		req->dl_next = NULL;
+		sk_acceptq_removed(lsk);
+	} else {
+		req = NULL;
+	}
+	spin_unlock(&queue->rskq_lock);
+	return req;
+}
+
+/* Put @req back at the head of @lsk's accept queue. With BHs off. */
+static void skex_fw_requeue(struct sock *lsk, struct request_sock *req)
+{
+	struct request_sock_queue *queue = &inet_csk(lsk)->icsk_accept_queue;
+
+	spin_lock(&queue->rskq_lock);
+	req->dl_next = queue->rskq_accept_head;
+	WRITE_ONCE(queue->rskq_accept_head, req);
+	if (!queue->rskq_accept_tail)
+		queue->rskq_accept_tail = req;
+	sk_acceptq_added(lsk);
+	spin_unlock(&queue->rskq_lock);
+}
+
+/*
+ * What @child's rule decides for it in the softirq: @data false, its
+ * handshake just completed (dice and address rules); true, its first
+ * segment just arrived (content rules, when that segment decides).
+ * Returns false when the listen work is to decide.
+ */
+static bool skex_fw_fast_decide(struct skex_fw_lsn *lsn, struct sock *child,
+				const struct skex_fw_tab *tab, bool data,
+				const struct skex_fw_ent **e)
+{
+	struct skex_fc_state *st;
+	int v;
+
+	switch (tab->type) {
+	case SKEX_FW_DICE:
+		if (data)
+			return false;
+		*e = skex_fw_match_dice(tab);
+		return true;
+	case SKEX_FW_ADDR:
+		if (data)
+			return false;
+		*e = skex_fw_match_addr(tab, child);
+		return true;
+	case SKEX_FW_CONTENT:
+		/*
+		 * The first segment only, fed from the start: the segments
+		 * after it go to the parked connection's incremental feed.
+		 */
+		if (!data || skb_queue_len(&child->sk_receive_queue) != 1)
+			return false;
+		st = (struct skex_fc_state *)this_cpu_ptr(&skex_fw_fast_room)->words;
+		skex_fc_start(tab->fc, st);
+		v = skex_fw_feed(st, child, tab->fc);
+		if (v == SKEX_FC_MORE) {
+			/* take it now: it is one that waits */
+			mod_delayed_work(skex_fw_wq, &lsn->work, 0);
+			return false;
+		}
+		*e = v >= 0 ? &tab->ent[v] : NULL;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Hand @child, still in its module listener's accept queue, to its target
+ * from the softirq that made it ready (skex_fw_fast_decide()): no work
+ * item, and the application is woken at once. With the child's bh lock
+ * held by the softirq (tcp_child_process(), tcp_v4_rcv()), under RCU.
+ * Returns whether it did; if not, the child stays queued for the listen
+ * work, as it was.
+ */
+static bool skex_fw_fast(struct sock *child, bool data)
+{
+	const struct skex_fw_ent *e = NULL;
+	struct skex_fw_rule *rule;
+	struct skex_fw_lsn *lsn;
+	struct request_sock *req;
+	struct skex_fw_tab *tab;
+	struct sock *lsk;
+	bool net_ref, queued;
+	u8 kern;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "needs rcu_read_lock()");
+	/*
+	 * The namespace reference tracker allocates with GFP_KERNEL; a user
+	 * owning the child (it was taken) runs this from release_sock().
+	 */
+	if (IS_ENABLED(CONFIG_NET_NS_REFCNT_TRACKER) || !in_softirq() ||
+	    sock_owned_by_user(child) || child->sk_state != TCP_ESTABLISHED)
+		return false;
+	lockdep_assert_held(&child->sk_lock.slock);
+
+	/* the listener is in the listening hash until it closes */
+	lsk = skex_fw_lookup(child, inet_sk(child)->inet_num);
+	if (!lsk || !skex_fw_is_ours(lsk))
+		return false;
+	lsn = rcu_dereference_sk_user_data(lsk);
+	if (!lsn || READ_ONCE(lsn->closing) || READ_ONCE(lsn->rule->stale))
+		return false;
+	rule = lsn->rule;
+	tab = rcu_dereference(rule->tab);
+	if (!skex_fw_fast_decide(lsn, child, tab, data, &e))
+		return false;
+	req = skex_fw_unqueue(lsk, child);
+	if (!req)
+		return false;
+
+	/* the callbacks of a stock socket before anyone else can see it */
+	kern = child->sk_kern_sock;
+	write_lock(&child->sk_callback_lock);
+	child->sk_data_ready = lsn->data_ready;
+	child->sk_state_change = lsn->state_change;
+	write_unlock(&child->sk_callback_lock);
+	child->sk_kern_sock = 0;
+	net_ref = !READ_ONCE(rule->fw->dying) && check_net(sock_net(child));
+	queued = (e && skex_fw_queue(child, req, e->port, &e->br->hits,
+				     net_ref)) ||
+		 skex_fw_queue(child, req, tab->def_port, &rule->default_hits,
+			       net_ref);
+	if (!queued) {
+		/* the listen work resets it (or finds a listener by then) */
+		write_lock(&child->sk_callback_lock);
+		child->sk_data_ready = skex_fw_listen_ready;
+		child->sk_state_change = skex_fw_child_state;
+		write_unlock(&child->sk_callback_lock);
+		child->sk_kern_sock = kern;
+		skex_fw_requeue(lsk, req);
+		mod_delayed_work(skex_fw_wq, &lsn->work, 0);
+		return false;
+	}
+	/*
+	 * The work scheduled for this child when it was queued has nothing
+	 * left to take: no run for nothing. A child queued meanwhile, whose
+	 * scheduling the cancel may undo, is seen by the second look.
+	 */
+	if (reqsk_queue_empty(&inet_csk(lsk)->icsk_accept_queue) &&
+	    cancel_delayed_work(&lsn->work))
+		skex_fw_listen_schedule(lsn, lsk);
+	return true;
+}
+
+/*
+ * sk_state_change of the module's listeners, inherited by their children
+ * at clone time: a child just established may be handed over at once.
+ */
+static void skex_fw_child_state(struct sock *sk)
+{
+	READ_ONCE(skex_fw_stock_state_change)(sk);
+	if (sk->sk_state == TCP_ESTABLISHED) {
+		rcu_read_lock();
+		skex_fw_fast(sk, false);
+		rcu_read_unlock();
+	}
 }
 
 /*
  * sk_data_ready of the module's listeners, inherited by their children at
- * clone time: a listener has a child to accept; a child not yet taken has
- * no sk_user_data and nothing to do.
+ * clone time: a listener has a child to accept (the listen work takes
+ * it); a child not yet taken has its first bytes, which may decide.
  */
 static void skex_fw_listen_ready(struct sock *sk)
 {
 	struct skex_fw_lsn *lsn;
 
-	if (sk->sk_state != TCP_LISTEN)
-		return;
 	rcu_read_lock();
-	lsn = rcu_dereference_sk_user_data(sk);
-	if (lsn)
-		queue_work(skex_fw_wq, &lsn->work);
+	if (sk->sk_state != TCP_LISTEN) {
+		skex_fw_fast(sk, true);
+	} else {
+		/* nothing when the softirq handed the child over already */
+		lsn = rcu_dereference_sk_user_data(sk);
+		if (lsn)
+			skex_fw_listen_schedule(lsn, sk);
+	}
 	rcu_read_unlock();
 }
 
@@ -1061,8 +1307,10 @@ static void skex_fw_open_work(struct work_struct *work)
 	write_lock_bh(&sk->sk_callback_lock);
 	lsn->data_ready = sk->sk_data_ready;
 	lsn->state_change = sk->sk_state_change;
+	WRITE_ONCE(skex_fw_stock_state_change, sk->sk_state_change);
 	__rcu_assign_sk_user_data_with_flags(sk, lsn, SK_USER_DATA_NOCOPY);
 	sk->sk_data_ready = skex_fw_listen_ready;
+	sk->sk_state_change = skex_fw_child_state;
 	write_unlock_bh(&sk->sk_callback_lock);
 	lsn->sock = sock;
 
@@ -1097,7 +1345,7 @@ struct skex_fw_lsn *skex_fw_listen_open(struct skex_fw_rule *rule)
 	lsn->rule = rule;
 	lsn->memcg = get_mem_cgroup_from_mm(current->mm);
 	INIT_LIST_HEAD(&lsn->batch);
-	INIT_WORK(&lsn->work, skex_fw_listen_work);
+	INIT_DELAYED_WORK(&lsn->work, skex_fw_listen_work);
 	spin_lock_init(&lsn->lock);
 	INIT_LIST_HEAD(&lsn->parked);
 	init_waitqueue_head(&lsn->idle);
@@ -1146,14 +1394,16 @@ void skex_fw_listen_stop(struct skex_fw_lsn *lsn, struct list_head *batch)
 {
 	struct sock *sk = lsn->sock->sk;
 
+	/* skex_fw_fast() reads it without the lock: see the grace period */
 	spin_lock_bh(&lsn->lock);
-	lsn->closing = true;
+	WRITE_ONCE(lsn->closing, true);
 	spin_unlock_bh(&lsn->lock);
 
 	lock_sock(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_sk_user_data(sk, NULL);
 	sk->sk_data_ready = lsn->data_ready;
+	sk->sk_state_change = lsn->state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
 	/*
 	 * Still TCP_LISTEN but out of the listening hash: a SYN finds no
@@ -1228,7 +1478,7 @@ static void skex_fw_listen_finish(struct skex_fw_lsn *lsn)
 	struct request_sock *req;
 	struct skex_fw_conn *conn;
 
-	cancel_work_sync(&lsn->work);
+	cancel_delayed_work_sync(&lsn->work);
 
 	/*
 	 * To the default port in the order they arrived, as a listener's own
