@@ -530,15 +530,26 @@ static void skex_fw_deliver(struct skex_fw_rule *rule, struct sock *child,
 	sock_put(child);
 }
 
+/*
+ * Set a child's sk_user_data and the callbacks that go with it, under its
+ * callback lock: the softirq (skex_fw_fast()) or the child's owner.
+ */
+static void skex_fw_child_hook(struct sock *sk, void *data,
+			       void (*data_ready)(struct sock *sk),
+			       void (*state_change)(struct sock *sk))
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_sk_user_data(sk, data);
+	sk->sk_data_ready = data_ready;
+	sk->sk_state_change = state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
 /* Give a child the stock callbacks back. Under lock_sock(child). */
 static void skex_fw_child_detach(struct skex_fw_lsn *lsn, struct sock *sk)
 {
 	sock_owned_by_me(sk);
-	write_lock_bh(&sk->sk_callback_lock);
-	rcu_assign_sk_user_data(sk, NULL);
-	sk->sk_data_ready = lsn->data_ready;
-	sk->sk_state_change = lsn->state_change;
-	write_unlock_bh(&sk->sk_callback_lock);
+	skex_fw_child_hook(sk, NULL, lsn->data_ready, lsn->state_change);
 	sk->sk_kern_sock = 0;
 }
 
@@ -809,11 +820,7 @@ static bool skex_fw_conn_park(struct skex_fw_lsn *lsn, struct sock *child,
 	spin_unlock_bh(&lsn->lock);
 
 	lock_sock(child);
-	write_lock_bh(&child->sk_callback_lock);
-	rcu_assign_sk_user_data(child, conn);
-	child->sk_data_ready = skex_fw_conn_event;
-	child->sk_state_change = skex_fw_conn_event;
-	write_unlock_bh(&child->sk_callback_lock);
+	skex_fw_child_hook(child, conn, skex_fw_conn_event, skex_fw_conn_event);
 	release_sock(child);
 
 	/*
@@ -1050,11 +1057,8 @@ static bool skex_fw_fast_decide(struct skex_fw_lsn *lsn, struct sock *child,
 		*e = skex_fw_match_addr(tab, child);
 		return true;
 	case SKEX_FW_CONTENT:
-		/*
-		 * The first segment only, fed from the start: the segments
-		 * after it go to the parked connection's incremental feed.
-		 */
-		if (!data || skb_queue_len(&child->sk_receive_queue) != 1)
+		/* its first segment, fed from the start (skex_fw_fast()) */
+		if (!data)
 			return false;
 		st = (struct skex_fc_state *)this_cpu_ptr(&skex_fw_fast_room)->words;
 		skex_fc_start(tab->fc, st);
@@ -1098,6 +1102,12 @@ static bool skex_fw_fast(struct sock *child, bool data)
 	    sock_owned_by_user(child) || child->sk_state != TCP_ESTABLISHED)
 		return false;
 	lockdep_assert_held(&child->sk_lock.slock);
+	/*
+	 * Only the first segment is fed from the start: the ones after it
+	 * go to the parked connection's incremental feed.
+	 */
+	if (data && skb_queue_len(&child->sk_receive_queue) != 1)
+		return false;
 
 	/* the listener is in the listening hash until it closes */
 	lsk = skex_fw_lookup(child, inet_sk(child)->inet_num);
@@ -1114,12 +1124,12 @@ static bool skex_fw_fast(struct sock *child, bool data)
 	if (!req)
 		return false;
 
-	/* the callbacks of a stock socket before anyone else can see it */
+	/*
+	 * The callbacks of a stock socket before anyone else can see it
+	 * (the child's bh lock stands for lock_sock() here).
+	 */
 	kern = child->sk_kern_sock;
-	write_lock(&child->sk_callback_lock);
-	child->sk_data_ready = lsn->data_ready;
-	child->sk_state_change = lsn->state_change;
-	write_unlock(&child->sk_callback_lock);
+	skex_fw_child_hook(child, NULL, lsn->data_ready, lsn->state_change);
 	child->sk_kern_sock = 0;
 	net_ref = !READ_ONCE(rule->fw->dying) && check_net(sock_net(child));
 	queued = (e && skex_fw_queue(child, req, e->port, &e->br->hits,
@@ -1128,10 +1138,8 @@ static bool skex_fw_fast(struct sock *child, bool data)
 			       net_ref);
 	if (!queued) {
 		/* the listen work resets it (or finds a listener by then) */
-		write_lock(&child->sk_callback_lock);
-		child->sk_data_ready = skex_fw_listen_ready;
-		child->sk_state_change = skex_fw_child_state;
-		write_unlock(&child->sk_callback_lock);
+		skex_fw_child_hook(child, NULL, skex_fw_listen_ready,
+				   skex_fw_child_state);
 		child->sk_kern_sock = kern;
 		skex_fw_requeue(lsk, req);
 		mod_delayed_work(skex_fw_wq, &lsn->work, 0);
