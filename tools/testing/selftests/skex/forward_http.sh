@@ -164,17 +164,22 @@ tracefs=$(skex_tracefs) || tracefs=
 if [ -n "$tracefs" ] &&
 	echo "p:$KP skex:skex_fw_listen_work" >>"$tracefs/kprobe_events" &&
 	echo 1 >"$tracefs/events/kprobes/$KP/enable"; then
+	# hits: how many times the listen work ran so far
+	hits()
+	{
+		awk -v k="$KP" '$1 == k { print $2 }' "$tracefs/kprobe_profile"
+	}
 	# works RULE_PORT URI WANT: N requests, each answered by WANT; prints
 	# how many times the listen work ran meanwhile
 	works()
 	{
 		local h0 i out
-		h0=$(awk -v k="$KP" '$1 == k { print $2 }' "$tracefs/kprobe_profile")
+		h0=$(hits)
 		for ((i = 0; i < N; i++)); do
 			out=$(curl -sS --max-time 10 "http://127.0.0.1:$1$2")
 			[ "$out" = "$3" ] || skex_fail "$1$2: '$out', want '$3'"
 		done
-		echo $(($(awk -v k="$KP" '$1 == k { print $2 }' "$tracefs/kprobe_profile") - h0))
+		echo $(($(hits) - h0))
 	}
 	w=$(works "$Q" /a "B GET /a")
 	skex_check_eq "address rule: listen work runs for $N connections" 0 "$w"
