@@ -17,7 +17,9 @@
  *                    one), in thousandths of a connection: over any T at
  *                    most rate * T + burst accepts succeed. It fills up to
  *                    its depth whether or not anyone waits, so a late
- *                    wake-up finds what accrued meanwhile. A token is
+ *                    caller finds what accrued meanwhile; a sleeper that
+ *                    runs late takes its token as of when it was due
+ *                    (skex_bucket_take_late()). A token is
  *                    reserved before the original accept runs and refunded
  *                    if it returns none.
  *   accept_ratio     stride scheduling: a grant advances the port's pass by
@@ -89,9 +91,9 @@
 /*
  * Slack of the sleeps and of the group timer: SKEX_SLACK_NS, and for a
  * bucket at most 2^-SKEX_SLACK_SHIFT of the time its quantum takes to
- * fill, since the time a waiter wakes up late is lost to the quota: the
- * slack costs a rate 0.4% at most (accept_rate at 1000/s: a quantum per
- * ms, 3.9 us of slack)
+ * fill, since the time a waiter wakes up late is lost to the quota (but
+ * an accept_rate sleeper's, skex_bucket_take_late()): the slack costs a
+ * rate 0.4% at most (output_rate: 50 us of a 50 ms quantum, 0.1%)
  */
 #define SKEX_SLACK_NS		(50 * NSEC_PER_USEC)
 /*
@@ -221,6 +223,33 @@ static u64 skex_bucket_when(const struct skex_group_port *gp, u64 need)
 	if (!gp->rate || need > gp->depth)
 		return U64_MAX;
 	return gp->stamp + div64_u64(need - gp->level + gp->rate - 1, gp->rate);
+}
+
+/*
+ * Take a token for a sleeper woken for the one due at @due, which runs at
+ * @now: as of @due, if nothing moved the bucket since the sleeper was told
+ * to wait for it. The wake-up's latency, up to a quarter of the token
+ * interval, is then not lost to the quota (a bucket one token deep would
+ * have been full meanwhile): counted by when accept() returns, an interval
+ * holds at most a quarter of a token more than rate * T + burst. Takes the
+ * token, and notes it in @w->charge, if it was there. Under the group's
+ * lock.
+ */
+static bool skex_bucket_take_late(struct skex_group_port *gp,
+				  struct skex_wait *w, u64 now)
+{
+	u64 late;
+
+	if (!w->due || gp->stamp > w->due || now <= w->due || !gp->rate)
+		return false;
+	late = min(now - w->due, div64_u64(gp->quantum, 4 * gp->rate));
+	skex_bucket_fill(gp, now - late);
+	if (gp->level < gp->quantum)
+		return false;
+	gp->level -= gp->quantum;
+	w->charge = gp->quantum;
+	skex_bucket_fill(gp, now);
+	return true;
 }
 
 /**
@@ -501,6 +530,7 @@ void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo)
 	w->deadline = w->forever || (u64)timeo > SKEX_TIMEO_MAX ? U64_MAX :
 		      ktime_get_ns() + jiffies64_to_nsecs(timeo);
 	w->charge = 0;
+	w->due = 0;
 }
 
 static void skex_sleeper_init(struct skex_sleeper *s, struct sock *sk)
@@ -655,6 +685,8 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 		return true;
 	}
 
+	if (w && skex_bucket_take_late(gp, w, now))
+		return true;
 	skex_bucket_fill(gp, now);
 	if (gp->level >= gp->quantum) {
 		if (w) {
@@ -745,6 +777,8 @@ int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w)
 			wait = !w->nonblock && !gp->nonblock;
 			kick = !wait && skex_poller_wait(gp, sk, until) < 0;
 		}
+		/* the token a sleeper waits for, for skex_bucket_take_late() */
+		w->due = wait && until != U64_MAX ? until : 0;
 		if (wait && !s.listed)
 			skex_sleeper_list(gp, &s);
 		spin_unlock_bh(&g->lock);

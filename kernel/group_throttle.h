@@ -154,6 +154,7 @@ struct skex_wait {
 	bool nonblock;
 	bool counted;
 	u64 charge;
+	u64 due;
 };
 
 void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
