@@ -15,7 +15,7 @@
 #          TARGET: ratio>=X (every variant against the baseline),
 #                  max<=X / min>=X / abs<=X (every repetition),
 #                  in=LO..HI (every median), or -; VARIANT[,VARIANT]:TARGET
-#                  for some variants only
+#                  for some variants only; several: TARGET;TARGET
 #   result METRIC VARIANT REP VALUE
 #   xratio METRIC VARIANT OTHER TARGET (a further ratio, against OTHER;
 #                                 TARGET: ratio>=X or -)

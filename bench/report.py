@@ -147,11 +147,21 @@ def check_target(sc, metric, variant=None):
 
     Targets: ratio>=X (against the baseline), max<=X, min>=X, abs<=X (every
     repetition), in=LO..HI (every median), optionally for some variants
-    only: VARIANT[,VARIANT]:max<=X."""
-    m = sc.metrics[metric]
-    t = m["target"]
+    only: VARIANT[,VARIANT]:max<=X; several, separated by ";", all met."""
+    t = sc.metrics[metric]["target"]
     if not t:
         return None, None
+    res = [check_one_target(sc, metric, one, variant) for one in t.split(";")]
+    res = [(text, met) for text, met in res if text]
+    if not res:
+        return None, None
+    mets = [met for _, met in res if met is not None]
+    return "; ".join(text for text, _ in res), (all(mets) if mets else None)
+
+
+def check_one_target(sc, metric, t, variant):
+    """check_target() of one of a metric's targets, @t."""
+    m = sc.metrics[metric]
     only = None
     if ":" in t:
         only, t = t.split(":", 1)
