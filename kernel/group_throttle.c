@@ -759,6 +759,7 @@ int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w)
 		if (skex_group_follow(gpp, &s)) {
 			gp = *gpp;
 			spin_unlock_bh(&g->lock);
+			w->due = 0;	/* a token of the port it left */
 			continue;
 		}
 		if (gp->dead || !gp->set || sk->sk_state != TCP_LISTEN) {
