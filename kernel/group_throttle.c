@@ -226,9 +226,9 @@ static u64 skex_bucket_when(const struct skex_group_port *gp, u64 need)
 }
 
 /*
- * Take a token for a sleeper woken for the one due at @due, which runs at
- * @now: as of @due, if nothing moved the bucket since the sleeper was told
- * to wait for it. The wake-up's latency, up to a quarter of the token
+ * Take a token for a sleeper woken for the one due at @w->due, which runs
+ * at @now: as of then, if nothing moved the bucket since the sleeper was
+ * told to wait for it. The wake-up's latency, up to a quarter of the token
  * interval, is then not lost to the quota (a bucket one token deep would
  * have been full meanwhile): counted by when accept() returns, an interval
  * holds at most a quarter of a token more than rate * T + burst. Takes the
