@@ -20,6 +20,7 @@ W=$(bench_secs 10 1.5)		# accuracy window
 SKIP=$(bench_secs 1 0.5)	# its settling part, left out
 W_NB=$(bench_secs 1.5 1)		# a window when the limit does not bind
 W_OFF=$(bench_secs 2 1)		# measuring what is offered
+W_ALL=$(bench_secs 5 1)		# the whole guest's CPU, each limit alone
 STEP=$(bench_secs 3 0.5)
 OUT_Q=(100000 10000000 200000000)
 OUT_N=(100k 10m 200m)
@@ -228,6 +229,7 @@ done
 for ((i = 0; i < N_RATES; i++)); do
 	bench_metric "cpu_${OUT_N[$i]}" ms/MB lower - - "sender CPU per MB sent at the ${OUT_L[$i]} limit"
 done
+bench_metric cpu_all_100k ms/MB lower - - "the whole guest's CPU per MB sent at the ${OUT_L[0]} limit, each method alone for ${W_ALL} s: what a SCHED_IDLE soaker lost against an idle run (getrusage() misses the work a softirq does in the idle task: tc's qdisc releasing packets from its timer, and the receiver's TCP behind it)"
 for ((i = 0; i < N_RATES; i++)); do
 	q=${ACC_Q[$i]} t="skex:in=0.97..1.03"
 	# at 1000/s a token a millisecond: burst 1 keeps up with what a
@@ -301,6 +303,35 @@ out_run()
 		clear_out "$m"
 		bench_result "out_${OUT_N[$i]}" "$m" "$rep" "$(ratio "$REPLY" "${OUT_Q[$i]}")"
 		bench_result "cpu_${OUT_N[$i]}" "$m" "$rep" "$cpu"
+	done
+}
+
+# cpu_all_run REP: each output method alone at the lowest limit beside a
+# soaker: the whole guest's CPU per MB sent (cpu_all_100k), wherever the
+# kernel did the work
+cpu_all_run()
+{
+	local m base loops secs spid sent
+	"$BENCH_BIN" soak 1 >"$BENCH_OUT/s4-soak.raw" || bench_fail "skex_bench soak"
+	bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" loops && base=$REPLY
+	bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" secs && secs=$REPLY
+	base=$(awk -v l="$base" -v s="$secs" 'BEGIN { printf "%.0f", l / s }')
+	for m in "${methods[@]}"; do
+		setup_out "$m" "${OUT_Q[0]}" || bench_fail "cannot set up $m"
+		"$BENCH_BIN" soak "$W_ALL" >"$BENCH_OUT/s4-soak.raw" &
+		spid=$!
+		rate_start "$m" "$W_ALL"
+		rate_wait $rate_pid "$m"
+		wait $spid || bench_fail "skex_bench soak ($m)"
+		clear_out "$m"
+		bench_kv "$(<"$(rate_file "$m")")" sent
+		sent=$REPLY
+		bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" loops && loops=$REPLY
+		bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" secs && secs=$REPLY
+		bench_result cpu_all_100k "$m" "$1" "$(awk -v b="$base" -v l="$loops" \
+			-v s="$secs" -v n="$sent" 'BEGIN {
+				busy = s - l / b; if (busy < 0) busy = 0
+				printf "%.3f", busy * 1000 / (n / 1e6) }')"
 	done
 }
 
@@ -469,6 +500,8 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 		bench_log "rep $rep: output rate ${OUT_L[$i]}"
 		out_run "$i" "$rep"
 	done
+	bench_log "rep $rep: the whole guest's CPU at ${OUT_L[0]}"
+	cpu_all_run "$rep"
 	bench_log "rep $rep: step response"
 	step_run "$rep"
 	for ((i = first; i < N_RATES; i++)); do

@@ -61,6 +61,12 @@
  *        What a feedback controller does: getsockopt(TCP_SKEX_STAT) for
  *        PORT every INTERVAL_MS until SIGTERM. Prints polls=N missing=M
  *        (M: ENOENT, the port not known)
+ *   skex_bench soak SECS
+ *        The CPU nothing else wants: a SCHED_IDLE process counts loops for
+ *        SECS seconds. Prints loops=N secs=S. Run once on an idle machine
+ *        and once beside a load, the loops it lost are the CPU the load
+ *        took, wherever the kernel did its work (a softirq run from a timer
+ *        in the idle task counts too, as it does not in getrusage()).
  * SECS may have a fraction (0.5). Exit 0 on success, 1 on a failure (a socket call that should not fail),
  * 2 on bad usage.
  */
@@ -70,6 +76,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,7 +110,8 @@ static void usage(void)
 		"       skex_bench accepts PORT SECS OFFER SKIP\n"
 		"       skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]\n"
 		"       skex_bench fwdel address|content PORT\n"
-		"       skex_bench poll PORT INTERVAL_MS\n");
+		"       skex_bench poll PORT INTERVAL_MS\n"
+		"       skex_bench soak SECS\n");
 	exit(2);
 }
 
@@ -929,6 +937,31 @@ static int cmd_poll(int argc, char **argv)
 	return 0;
 }
 
+/* ---- soak ---- */
+
+static int cmd_soak(int argc, char **argv)
+{
+	struct sched_param sp = { 0 };
+	uint64_t end, t0, loops = 0;
+	volatile uint64_t sink = 0;
+	int i;
+
+	if (argc != 2)
+		usage();
+	if (sched_setscheduler(0, SCHED_IDLE, &sp))
+		die("sched_setscheduler");
+	t0 = now_ns();
+	end = t0 + secs_ns(argv[1]);
+	while (now_ns() < end) {
+		for (i = 0; i < 1024; i++)
+			sink += i;
+		loops++;
+	}
+	printf("loops=%llu secs=%.3f\n", (unsigned long long)loops,
+	       (now_ns() - t0) / 1e9);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -951,6 +984,8 @@ int main(int argc, char **argv)
 		return cmd_fwdel(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "poll"))
 		return cmd_poll(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "soak"))
+		return cmd_soak(argc - 1, argv + 1);
 	usage();
 	return 2;
 }
