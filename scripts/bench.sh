@@ -18,7 +18,8 @@
 # unload), a scenario script or the report.
 #
 # Environment: SKEX_BENCH_KERNELS (space-separated, default: all supported),
-# SKEX_BENCH_TIMEOUT (seconds per VM; default 1800, smoke 600),
+# SKEX_BENCH_TIMEOUT (seconds per VM; default 3600: a full run takes 21 min
+# on a quiet host, over 30 beside other VMs; smoke 600),
 # SKEX_BENCH_ICOUNT (the guest clock: 2^N ns per instruction, default 2, or
 # off for real time with 2 vCPUs), SKEX_BENCH_JOBS (VMs at once; default:
 # the host's cores with a counted clock, else 1), SKEX_BENCH_SLUB_DEBUG
@@ -62,7 +63,7 @@ if [ "$smoke" = 1 ]; then
 	timeout=${SKEX_BENCH_TIMEOUT:-600}
 	gargs=(--smoke)
 else
-	timeout=${SKEX_BENCH_TIMEOUT:-1800}
+	timeout=${SKEX_BENCH_TIMEOUT:-3600}
 	gargs=()
 fi
 
