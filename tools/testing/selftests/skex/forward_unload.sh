@@ -10,8 +10,9 @@
 #     when the module is unloaded: rmmod succeeds at once and all of them
 #     are handed to the default port; they keep working afterwards
 #     (bytes both ways), without the module;
-#  3. slab usage of the TCP caches and the total are back to the baseline
-#     taken before step 1 (TIME_WAIT sockets aside).
+#  3. no TCP socket cache holds more active objects than at the baseline
+#     taken before step 1, and the slab total is back within 1 MB of it
+#     (TIME_WAIT sockets aside).
 # The module is loaded again at the end.
 source "$(dirname "$0")/lib.sh"
 
@@ -140,11 +141,27 @@ skex_check_eq "connections on the branch port" 0 "$(grep -c '^conn' "$tmp/r.log"
 kill $servers
 # shellcheck disable=SC2086
 wait $servers 2>/dev/null
+# tcp_within: no TCP cache holds more active objects than at the baseline.
+# Fewer is no leak: a debug kernel's KASAN keeps freed objects active in
+# its quarantine for a while, some of them in the baseline (6.12: 3 1 1
+# then, 0 0 0 after)
+tcp_within()
+{
+	local b n
+	read -r -a b <<<"$base_tcp"
+	read -r -a n <<<"$(tcp_slabs)"
+	[ "${n[0]}" -le "${b[0]}" ] && [ "${n[1]}" -le "${b[1]}" ] &&
+		[ "${n[2]}" -le "${b[2]}" ]
+}
 for ((i = 0; i < 100; i++)); do
-	[ "$(tcp_slabs)" = "$base_tcp" ] && break
+	tcp_within && break
 	sleep 0.2
 done
-skex_check_eq "TCP TCPv6 request_sock_TCP active objects" "$base_tcp" "$(tcp_slabs)"
+if tcp_within; then
+	skex_pass "TCP TCPv6 request_sock_TCP active objects: $(tcp_slabs), at most the baseline's $base_tcp"
+else
+	skex_fail "TCP TCPv6 request_sock_TCP active objects: $(tcp_slabs), more than the baseline's $base_tcp"
+fi
 sync
 echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 kb=$(slab_kb)

@@ -52,7 +52,8 @@
  * such runs (partial slabs the kernel keeps) while the live objects move by
  * some 200 kB: the live check catches a leak of about 50 bytes per call in
  * the default run (25,000-50,000 calls) and of about 1 byte per call in
- * 1,000,000; kmemleak (check-debug) is the exact check.
+ * 1,000,000; kmemleak (check-debug) is the exact check, and where it runs
+ * the live objects only inform (KASAN's quarantine moves them by megabytes).
  * Exit 0: pass, 1: fail, 4: skip.
  */
 #define _GNU_SOURCE
@@ -1773,6 +1774,18 @@ static long slabs_growth(const struct slabs *before, bool print)
 	return sum;
 }
 
+/*
+ * kmemleak runs: a debug kernel, where its scan after the module is
+ * unloaded (scripts/vm.sh) is the exact check for leaks. There KASAN's
+ * quarantine keeps freed objects active for a while, megabytes of them
+ * (6.12: +1449 kB after 20,000 calls, kmemleak finding nothing), so the
+ * live objects only inform.
+ */
+static bool kmemleak_on(void)
+{
+	return !access("/sys/kernel/debug/kmemleak", F_OK);
+}
+
 /* Dentries, inodes and page cache out of the slab figures. */
 static void shrink(void)
 {
@@ -2120,7 +2133,9 @@ int main(int argc, char **argv)
 	printf("# after: Slab %ld kB (%+ld kB, tolerance %ld kB), module refcnt %ld, %s lines %d\n",
 	       slab1, slab1 - slab0, tol, refcnt1, SKEX_PROC, lines1);
 	live = slabs_growth(&slabs0, true);
-	if (live > LIVE_TOL_KB)
+	if (live > LIVE_TOL_KB && kmemleak_on())
+		printf("# live slab objects over the tolerance with kmemleak on: its scan after unload decides\n");
+	else if (live > LIVE_TOL_KB)
 		violation(NULL, "live slab objects %+ld kB", live);
 	if (slab1 > slab0 + tol)
 		violation(NULL, "Slab %ld kB, %ld kB above its baseline", slab1,
