@@ -62,11 +62,12 @@
  * percent. A debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
  * 40 times the CPU per call) leaves a thread off the CPU for 250-310 ms at
  * times (group_output's samples on the 6.1 debug kernel), several tokens at
- * 12.5/s: there the floor is looser. The upper bounds hold on every kernel.
+ * 12.5/s: there the floor is looser (an edge-triggered epoll acceptor got
+ * 44 of 62.5 on 6.12). The upper bounds hold on every kernel.
  */
 static double rate_floor(void)
 {
-	return skex_time_scale() > 1 ? 0.75 : 0.85;
+	return skex_time_scale() > 1 ? 0.65 : 0.85;
 }
 
 /* ---- clients keeping a port's accept queue full ---- */
@@ -557,12 +558,15 @@ static int run_burst(struct __test_metadata *_metadata,
 	if (!work_ms) {
 		/*
 		 * The full bucket's BURST tokens go at once (20 ms: a few
-		 * accepts under TCG, times the debug kernel's slowness); the
-		 * one after them accrues 1 / RATE after the first was taken
-		 * (less 5 ms for when each accept is stamped).
+		 * accepts under TCG; on a debug kernel 30 ms times its
+		 * timeout scale, 240 ms, under the 320 ms four tokens would
+		 * take: 107 ms measured on 6.1, 170 on 6.12); the one after
+		 * them accrues 1 / RATE after the first was taken (less 5 ms
+		 * for when each accept is stamped).
 		 */
 		ASSERT_GT(self->s.n, BURST);
-		EXPECT_LT(burst_ms, 20.0 * skex_time_scale());
+		EXPECT_LT(burst_ms, skex_time_scale() > 1 ?
+				    30.0 * skex_time_scale() : 20.0);
 		EXPECT_GE(next_ms, 1000 / RATE - 5);
 	}
 	return n;

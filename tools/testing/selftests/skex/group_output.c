@@ -361,8 +361,13 @@ TEST_F_TIMEOUT(output, epoll_lt, 30)
 	       (unsigned long long)self->tx.wakeups,
 	       100.0 * self->tx.cpu_us / self->tx.wall_us);
 	EXPECT_LT(self->tx.wakeups, 100 * 3);
-	/* no busy loop; the 5% bound is for the 10 s runs above */
-	EXPECT_LT(100.0 * self->tx.cpu_us / self->tx.wall_us, 10.0);
+	/*
+	 * No busy loop (the wake-up count shows it exactly); the 5% bound is
+	 * for the 10 s runs above. On a debug kernel the CPU time of a send
+	 * measures the kernel, not skex (12.9% on 6.12 with 30 wake-ups).
+	 */
+	if (skex_time_scale() == 1)
+		EXPECT_LT(100.0 * self->tx.cpu_us / self->tx.wall_us, 10.0);
 	EXPECT_LE((double)self->rx.bytes / 3, QUOTA * 1.03);
 }
 
