@@ -48,9 +48,9 @@
  * be unloaded), Slab in /proc/meminfo is back within SLAB_TOL_KB (or
  * SLAB_TOL_PCT of the baseline, whichever is more) of its baseline, and the
  * active objects of /proc/slabinfo (all caches but the debug checkers' own,
- * size times count) within LIVE_TOL_KB, all taken after dropping caches. Slab grows by 2-3.5 MB in
- * such runs (partial slabs the kernel keeps) while the live objects move by
- * some 200 kB: the live check catches a leak of about 50 bytes per call in
+ * size times count) within LIVE_TOL_KB, all taken after dropping caches.
+ * Slab grows by 2-3.5 MB in such runs (partial slabs the kernel keeps)
+ * while the live objects move by some 200 kB: the live check catches a leak of about 50 bytes per call in
  * the default run (25,000-50,000 calls) and of about 1 byte per call in
  * 1,000,000; kmemleak (check-debug) is the exact check, and where it runs
  * the live objects only inform (KASAN's quarantine moves them by megabytes).
