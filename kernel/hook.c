@@ -26,6 +26,7 @@
 #include "hook.h"
 #include "compat.h"
 
+#include <linux/hash.h>
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
@@ -98,18 +99,32 @@ static struct ftrace_ops *skex_hook_ops(const struct skex_hook *hook)
 	return hook->demand ? &skex_demand[hook->demand].ops : &skex_ftrace_ops;
 }
 
-/* Written before the ftrace_ops is registered, read-only while it is. */
-static struct skex_hook *skex_hooks;
-static size_t skex_nr_hooks;
+/*
+ * The hooks by the address ftrace reports, open-addressed and at most half
+ * full, so that a callback finds its hook in a probe or two: scanning the
+ * array was half of the thunk's time. Written before the ftrace_ops are
+ * registered, read-only while they are.
+ */
+#define SKEX_HOOK_BITS	5
+static struct skex_hook *skex_hook_table[1 << SKEX_HOOK_BITS];
 
 static __always_inline struct skex_hook *skex_hook_by_ip(unsigned long ip)
 {
-	size_t i;
+	unsigned int i = hash_long(ip, SKEX_HOOK_BITS);
+	struct skex_hook *hook;
 
-	for (i = 0; i < skex_nr_hooks; i++)
-		if (skex_hooks[i].addr == ip)
-			return &skex_hooks[i];
-	return NULL;
+	while ((hook = skex_hook_table[i]) && hook->addr != ip)
+		i = (i + 1) % ARRAY_SIZE(skex_hook_table);
+	return hook;
+}
+
+static void skex_hook_table_add(struct skex_hook *hook)
+{
+	unsigned int i = hash_long(hook->addr, SKEX_HOOK_BITS);
+
+	while (skex_hook_table[i])
+		i = (i + 1) % ARRAY_SIZE(skex_hook_table);
+	skex_hook_table[i] = hook;
 }
 
 /*
@@ -201,6 +216,8 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 	size_t i;
 	int err;
 
+	if (WARN_ON_ONCE(count > ARRAY_SIZE(skex_hook_table) / 2))
+		return -E2BIG;
 	for (i = 0; i < count; i++) {
 		struct skex_hook *hook = &hooks[i];
 
@@ -221,11 +238,10 @@ int skex_hooks_install(struct skex_hook *hooks, size_t count)
 			pr_err("cannot trace %s: %d\n", hook->name, err);
 			goto err_filter;
 		}
+		skex_hook_table_add(hook);
 		pr_debug("hooked %s\n", hook->name);
 	}
 
-	skex_hooks = hooks;
-	skex_nr_hooks = count;
 	err = register_ftrace_function(&skex_observe_ops);
 	if (err) {
 		pr_err("cannot register ftrace ops: %d\n", err);
@@ -244,8 +260,7 @@ err_filter:
 	ftrace_free_filter(&skex_ftrace_ops);
 	for (i = 1; i < SKEX_NR_DEMAND; i++)
 		ftrace_free_filter(&skex_demand[i].ops);
-	skex_hooks = NULL;
-	skex_nr_hooks = 0;
+	memset(skex_hook_table, 0, sizeof(skex_hook_table));
 	return err;
 }
 

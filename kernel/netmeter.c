@@ -32,7 +32,7 @@
 #include "skex.h"
 #include "netmeter.h"
 
-#include <linux/jhash.h>
+#include <linux/hash.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
@@ -85,16 +85,18 @@ struct skex_conn {
 #define SKEX_FOLD_BATCH		64
 
 /*
- * The key is a pointer: hashed as two words and compared as one, inline.
- * rhashtable's defaults for an 8-byte key call out to jhash2() and to
- * memcmp(), which the kernel has for x86-64 only as a byte loop, and the
- * send wrappers look a connection up on every call.
+ * The key is a pointer: hashed by one multiplication and compared as one
+ * word, inline. rhashtable's defaults for an 8-byte key call out to jhash2()
+ * and to memcmp(), which the kernel has for x86-64 only as a byte loop, and
+ * the send wrappers look a connection up on every call: even
+ * jhash_2words() was half of a lookup. The key is an address the slab
+ * allocator chose, not one a user can aim at a bucket.
  */
 static inline u32 skex_conn_hash(const void *data, u32 len, u32 seed)
 {
-	u64 key = (unsigned long)*(const struct sock * const *)data;
+	unsigned long key = (unsigned long)*(const struct sock * const *)data;
 
-	return jhash_2words((u32)key, (u32)(key >> 32), seed);
+	return hash_long(key ^ seed, 32);
 }
 
 static inline int skex_conn_cmp(struct rhashtable_compare_arg *arg,
