@@ -75,6 +75,8 @@ ln -sfn "$run" "$ROOT/build/bench/last"
 # shellcheck disable=SC2012  # names are ours
 ls -1dt "$ROOT"/build/bench/run-* 2>/dev/null | tail -n +6 | xargs -r rm -rf || true
 
+# the tree the modules are built from now, not whatever it is at the report
+commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
 echo "bench: building the tool (make -C bench)"
 make -s -C "$ROOT/bench"
 
@@ -163,7 +165,7 @@ if [ ${#pairs[@]} -gt 0 ]; then
 	if [ -n "${SKEX_BENCH_MODDIR:-}" ]; then
 		modnote="$SKEX_BENCH_MODDIR/KVER/kernel/skex.ko"
 	else
-		modnote="built from this tree, commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
+		modnote="built from this tree, commit $commit"
 	fi
 	"$py" "$ROOT/bench/report.py" "${out[@]}" --host-load "$host_load" --module "$modnote" \
 		--runtime "$runtime" --machine "$machine" "${pairs[@]}" || fail=1
