@@ -306,6 +306,15 @@ out_run()
 	done
 }
 
+# soak_read: the loops and secs (the caller's) of the last soak
+soak_read()
+{
+	local out
+	out=$(<"$BENCH_OUT/s4-soak.raw")
+	bench_kv "$out" loops && loops=$REPLY
+	bench_kv "$out" secs && secs=$REPLY
+}
+
 # cpu_all_run REP: each output method alone at the lowest limit beside a
 # soaker: the whole guest's CPU per MB sent (cpu_all_100k), wherever the
 # kernel did the work
@@ -313,9 +322,8 @@ cpu_all_run()
 {
 	local m base loops secs spid sent
 	"$BENCH_BIN" soak 1 >"$BENCH_OUT/s4-soak.raw" || bench_fail "skex_bench soak"
-	bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" loops && base=$REPLY
-	bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" secs && secs=$REPLY
-	base=$(awk -v l="$base" -v s="$secs" 'BEGIN { printf "%.0f", l / s }')
+	soak_read
+	base=$(awk -v l="$loops" -v s="$secs" 'BEGIN { printf "%.0f", l / s }')
 	for m in "${methods[@]}"; do
 		setup_out "$m" "${OUT_Q[0]}" || bench_fail "cannot set up $m"
 		"$BENCH_BIN" soak "$W_ALL" >"$BENCH_OUT/s4-soak.raw" &
@@ -326,8 +334,7 @@ cpu_all_run()
 		clear_out "$m"
 		bench_kv "$(<"$(rate_file "$m")")" sent
 		sent=$REPLY
-		bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" loops && loops=$REPLY
-		bench_kv "$(<"$BENCH_OUT/s4-soak.raw")" secs && secs=$REPLY
+		soak_read
 		bench_result cpu_all_100k "$m" "$1" "$(awk -v b="$base" -v l="$loops" \
 			-v s="$secs" -v n="$sent" 'BEGIN {
 				busy = s - l / b; if (busy < 0) busy = 0
