@@ -226,12 +226,15 @@ static u64 skex_bucket_when(const struct skex_group_port *gp, u64 need)
 }
 
 /*
- * Take a token for a sleeper woken for the one due at @w->due, which runs
- * at @now: as of then, if nothing moved the bucket since the sleeper was
- * told to wait for it. The wake-up's latency, up to a quarter of the token
- * interval, is then not lost to the quota (a bucket one token deep would
- * have been full meanwhile): counted by when accept() returns, an interval
- * holds at most a quarter of a token more than rate * T + burst. Takes the
+ * Take a token for an acceptor that was refused and told to wait for the
+ * token due at @gp->due, and runs at @now: as of then, if nothing moved the
+ * bucket since, up to a quarter of the token interval late. A bucket one
+ * token deep was full meanwhile, and would have lost the latency of whoever
+ * accepts, a sleeper woken late or a poller (whose poll leaves the bucket
+ * alone, see skex_accept_grant()) that calls accept() once it runs: a late
+ * wake-up loses no token. Counted by when accept() returns, an interval
+ * holds at most a quarter of a token more than rate * T + burst; in the
+ * bucket's clock the grants are still exactly a token bucket's. Takes the
  * token, and notes it in @w->charge, if it was there. Under the group's
  * lock.
  */
@@ -240,15 +243,16 @@ static bool skex_bucket_take_late(struct skex_group_port *gp,
 {
 	u64 late;
 
-	if (!w->due || gp->stamp > w->due || now <= w->due || !gp->rate)
+	if (!gp->due || gp->stamp > gp->due || now <= gp->due || !gp->rate)
 		return false;
-	late = min(now - w->due, div64_u64(gp->quantum, 4 * gp->rate));
+	late = min(now - gp->due, div64_u64(gp->quantum, 4 * gp->rate));
 	skex_bucket_fill(gp, now - late);
 	if (gp->level < gp->quantum)
 		return false;
 	gp->level -= gp->quantum;
 	w->charge = gp->quantum;
 	skex_bucket_fill(gp, now);
+	gp->due = 0;
 	return true;
 }
 
@@ -530,7 +534,6 @@ void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo)
 	w->deadline = w->forever || (u64)timeo > SKEX_TIMEO_MAX ? U64_MAX :
 		      ktime_get_ns() + jiffies64_to_nsecs(timeo);
 	w->charge = 0;
-	w->due = 0;
 }
 
 static void skex_sleeper_init(struct skex_sleeper *s, struct sock *sk)
@@ -685,17 +688,28 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 		return true;
 	}
 
-	if (w && skex_bucket_take_late(gp, w, now))
-		return true;
-	skex_bucket_fill(gp, now);
-	if (gp->level >= gp->quantum) {
-		if (w) {
+	if (!w) {
+		/*
+		 * A poll: whether a token is there, without filling the
+		 * bucket, so that the accept() it announces can still take it
+		 * as of when it was due (skex_bucket_take_late()).
+		 */
+		*until = skex_bucket_when(gp, gp->quantum);
+		if (*until <= now)
+			return true;
+	} else {
+		if (skex_bucket_take_late(gp, w, now))
+			return true;
+		skex_bucket_fill(gp, now);
+		if (gp->level >= gp->quantum) {
 			gp->level -= gp->quantum;
 			w->charge = gp->quantum;
+			return true;
 		}
-		return true;
+		*until = skex_bucket_when(gp, gp->quantum);
 	}
-	*until = skex_bucket_when(gp, gp->quantum);
+	/* the token it is told to wait for */
+	gp->due = *until != U64_MAX ? *until : 0;
 	return false;
 }
 
@@ -759,7 +773,6 @@ int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w)
 		if (skex_group_follow(gpp, &s)) {
 			gp = *gpp;
 			spin_unlock_bh(&g->lock);
-			w->due = 0;	/* a token of the port it left */
 			continue;
 		}
 		if (gp->dead || !gp->set || sk->sk_state != TCP_LISTEN) {
@@ -778,8 +791,6 @@ int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w)
 			wait = !w->nonblock && !gp->nonblock;
 			kick = !wait && skex_poller_wait(gp, sk, until) < 0;
 		}
-		/* the token a sleeper waits for, for skex_bucket_take_late() */
-		w->due = wait && until != U64_MAX ? until : 0;
 		if (wait && !s.listed)
 			skex_sleeper_list(gp, &s);
 		spin_unlock_bh(&g->lock);

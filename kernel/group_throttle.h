@@ -86,6 +86,8 @@ struct skex_group {
  *	they go back into @level whenever the bucket is filled, so that
  *	@level + @pool is the bucket
  * @stamp: time of @level
+ * @due: accept_rate: when the token an acceptor or a poller was refused
+ *	(and told to wait for) is there (skex_bucket_take_late()), or 0
  * @busy_until: the bucket may fill to @depth until then, else @quantum
  *	(see SKEX_BUSY_NS)
  * @slack: of a wait for the bucket (SKEX_SLACK_NS); read without the lock
@@ -119,6 +121,7 @@ struct skex_group_port {
 	u64 chunk;
 	atomic64_t pool;
 	u64 stamp;
+	u64 due;
 	u64 busy_until;
 	u64 slack;
 	u64 stride;
@@ -154,7 +157,6 @@ struct skex_wait {
 	bool nonblock;
 	bool counted;
 	u64 charge;
-	u64 due;
 };
 
 void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);

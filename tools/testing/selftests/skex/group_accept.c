@@ -12,7 +12,8 @@
  *   late_wakeup   rate 12.5/s, burst 1, a real-time thread holding the
  *                 CPU for 10 ms from just before each token: the acceptor,
  *                 woken late, still gets rate * T (a late wake-up loses
- *                 no token), at most rate * T + 1
+ *                 no token), at most rate * T + 1; blocking, and with
+ *                 edge-triggered epoll (late_wakeup_epoll)
  *   burst_bound   burst 5 (configfs) on a group made with setsockopt:
  *                 after an idle second the bucket holds 5, the first 5
  *                 accepts go at once, the next not before 1 / rate after
@@ -472,14 +473,15 @@ static void hog_stop(struct hog *h)
 }
 
 /*
- * accept_rate RATE, burst 1 (a token every 80 ms), the queue kept full, a
- * blocking acceptor, and the hog: the acceptor runs up to 9 ms late (under
- * a quarter of the interval). A late wake-up loses no token (SPEC): it
- * takes its token as of when it was due, and gets rate * T, at most
+ * accept_rate RATE, burst 1 (a token every 80 ms), the queue kept full, an
+ * acceptor of kind @how, and the hog: the acceptor runs up to 9 ms late
+ * (under a quarter of the interval). A late wake-up loses no token (SPEC):
+ * it takes its token as of when it was due, and gets rate * T, at most
  * rate * T + 1. Taken when the acceptor ran, every token came 9 ms late
  * (0.9 of the rate).
  */
-TEST_F_TIMEOUT(accept, late_wakeup, 60)
+static void run_late(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(accept) * self, enum srv_kind how)
 {
 	const uint64_t T = RATE_SECS * 1000000ull;
 	const int bound = (int)(RATE * RATE_SECS) + 1;
@@ -490,7 +492,7 @@ TEST_F_TIMEOUT(accept, late_wakeup, 60)
 				&self->gid));
 	ASSERT_EQ(0, client_start(&self->c, self->port, 64));
 	ASSERT_TRUE(wait_backlog(self->port, 32));
-	ASSERT_EQ(0, server_start(&self->s, self->lfd, S_BLOCK, T + 300000, 0));
+	ASSERT_EQ(0, server_start(&self->s, self->lfd, how, T + 300000, 0));
 	ASSERT_EQ(0, hog_start(&hog, &self->s));
 	server_join(&self->s);
 	hog_stop(&hog);
@@ -510,6 +512,21 @@ TEST_F_TIMEOUT(accept, late_wakeup, 60)
 	EXPECT_LE(maxT, bound);
 	/* a debug kernel is late by more than the hog (rate_floor()) */
 	EXPECT_GE(n, kept_floor());
+}
+
+TEST_F_TIMEOUT(accept, late_wakeup, 60)
+{
+	run_late(_metadata, self, S_BLOCK);
+}
+
+/*
+ * The same with an edge-triggered epoll acceptor, as nginx is: the poll that
+ * says the token is there leaves the bucket alone, and the accept() that
+ * follows takes the token as of when it was due.
+ */
+TEST_F_TIMEOUT(accept, late_wakeup_epoll, 60)
+{
+	run_late(_metadata, self, S_EPOLL_ET);
 }
 
 #define BURST		5
