@@ -374,6 +374,13 @@ TEST_F_TIMEOUT(output, epoll_lt, 30)
 TEST_F_TIMEOUT(output, quota_follows, 60)
 {
 	static const uint32_t q[] = { 200000, 600000, 100000 };
+	/*
+	 * On a debug kernel the writer is off the CPU for up to 400 ms at
+	 * times (see check_rate()): what overflows the bucket's 200 ms depth
+	 * meanwhile, 0.2 s of quota, is 11% of a 1.8 s window (the 6.12 debug
+	 * kernel once got 0.907 of 100000 B/s). The upper bound holds anyway.
+	 */
+	double least = skex_time_scale() > 1 ? 0.85 : 0.95;
 	double r;
 	int i;
 
@@ -394,7 +401,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 			    (i + 1) * 3000000ull - 200000);
 		TH_LOG("quota %u: %.0f B/s one second after the change", q[i], r);
 		EXPECT_LE(r, q[i] * 1.05);
-		EXPECT_GE(r, q[i] * 0.95);
+		EXPECT_GE(r, q[i] * least);
 	}
 }
 
