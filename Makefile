@@ -11,7 +11,10 @@
 #   make check        the kselftest suite in QEMU on every supported kernel
 #                     (T=test[,test] K=6.1|6.12|KVER: one test, one kernel)
 #   make demo         a narrated tour in a QEMU VM
-#   make bench        benchmarks (bench-smoke: a quick run of them)
+#   make bench        benchmarks (profile:
+	@scripts/profile.sh
+
+bench-smoke: a quick run of them)
 #   make style        checkpatch --strict on kernel/ and uapi/
 #   make shell        an interactive shell in a VM (KVER=..., MODULE=...)
 #   make deps         install what is missing, fetch the test kernels
@@ -135,4 +138,4 @@ clean:
 		Module.symvers modules.order && rm -rf .tmp_versions)
 	rm -rf build
 
-.PHONY: all kdir-check install uninstall deb modules-all deps check check-deb check-debug demo bench bench-smoke style shell clean
+.PHONY: all kdir-check install uninstall deb modules-all deps check check-deb check-debug demo bench profile bench-smoke style shell clean

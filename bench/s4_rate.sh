@@ -31,14 +31,15 @@ SQ=(1000000 4000000 2000000)
 # side by side; the others are measured the same way)
 N_RATES=$(bench_secs 3 1)
 P_SK=48101 P_TC=48103 P_NF=48104 P_NO=48105
-A_SK=48111 A_NF=48112 A_NO=48113 A_SK5=48114
-G_OUT=48101 G_ACC=48111 G_ACC5=48114
+A_SK=48111 A_NF=48112 A_NO=48113 A_SK5=48114 A_SKE=48115
+G_OUT=48101 G_ACC=48111 G_ACC5=48114 G_ACCE=48115
 
 bench_begin s4 "Rate accuracy (socket groups vs tc and nftables)"
-bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took; cpu_all: the whole guest's, each method alone at 100 KB/s for ${W_ALL} s beside a SCHED_IDLE soaker whose lost loops, against an idle second, are the CPU the load took wherever the kernel did the work. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex: burst 1, the default; skex5: burst 5) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best; the step's length when never). The changes are made at once for the three methods, but tc and nft are programs that take a second or more to start under TCG: apply_*_ms say how late each change took effect, and it is part of their settling. SPEC: output within 2% over 10 s; accepts at most rate·T + burst."
+bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took; cpu_all: the whole guest's, each method alone at 100 KB/s for ${W_ALL} s beside a SCHED_IDLE soaker whose lost loops, against an idle second, are the CPU the load took wherever the kernel did the work. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex: burst 1, the default, a blocking accept(); skex5: burst 5; skexep: burst 1, an edge-triggered epoll acceptor, as nginx) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best; the step's length when never). The changes are made at once for the three methods, but tc and nft are programs that take a second or more to start under TCG: apply_*_ms say how late each change took effect, and it is part of their settling. SPEC: output within 2% over 10 s; accepts at most rate·T + burst."
 
 bench_variant skex "socket group (configfs)"
 bench_variant skex5 "accept_rate group with burst 5 (nftables' default burst)"
+bench_variant skexep "accept_rate group (burst 1), an edge-triggered epoll acceptor (as nginx)"
 bench_variant tc "tc: htb class on lo, u32 filter on the port"
 bench_variant nft "nftables limit rate over ... drop"
 bench_variant none "no limit: what the load offers"
@@ -67,8 +68,8 @@ grp_make()
 	why=$(mkdir "$d/ports/$3" 2>&1) || { why="mkdir groups/$1/ports/$3: ${why##*: }"; return 1; }
 	bench_cfs_write "$d/ports/$3/quota" "$4" || { why="quota $4 refused"; return 1; }
 }
-bench_at_exit "grp_clear $G_OUT $G_ACC $G_ACC5"
-grp_clear $G_OUT $G_ACC $G_ACC5
+bench_at_exit "grp_clear $G_OUT $G_ACC $G_ACC5 $G_ACCE"
+grp_clear $G_OUT $G_ACC $G_ACC5 $G_ACCE
 have_skex=1
 if ! grp_make $G_OUT output_rate $P_SK "${OUT_Q[0]}"; then
 	grp_clear $G_OUT
@@ -197,6 +198,7 @@ methods=()
 acc_methods=()
 [ "$have_skex" = 1 ] && acc_methods+=(skex)
 [ "$have_burst" = 1 ] && acc_methods+=(skex5)
+[ "$have_skex" = 1 ] && acc_methods+=(skexep)
 [ "$have_nft" = 1 ] && acc_methods+=(nft)
 
 # ---- what the loads offer without a limit ----
@@ -234,7 +236,7 @@ for ((i = 0; i < N_RATES; i++)); do
 	q=${ACC_Q[$i]} t="skex:in=0.97..1.03"
 	# at 1000/s a token a millisecond: burst 1 keeps up with what a
 	# wake-up's latency under TCG leaves, burst 5 with nft
-	[ "$q" = 1000 ] && t="skex:in=0.95..1.03;skex5:in=0.98..1.03"
+	[ "$q" = 1000 ] && t="skex:in=0.95..1.03;skex5:in=0.98..1.03;skexep:in=0.95..1.03"
 	what="accept rate $q conn/s ($((3 * q / 2))/s offered): achieved / target"
 	if ! binds "$off_acc_med" "$q"; then
 		t=-
@@ -343,7 +345,7 @@ cpu_all_run()
 }
 
 # ---- accept limits ----
-acc_port() { case $1 in skex) echo $A_SK ;; skex5) echo $A_SK5 ;; nft) echo $A_NF ;; esac; }
+acc_port() { case $1 in skex) echo $A_SK ;; skex5) echo $A_SK5 ;; skexep) echo $A_SKE ;; nft) echo $A_NF ;; esac; }
 setup_acc()
 {
 	case $1 in
@@ -352,6 +354,7 @@ setup_acc()
 		grp_make $G_ACC5 accept_rate $A_SK5 "$2" || bench_fail "accept_rate group: $why"
 		bench_cfs_write "$(gdir $G_ACC5)/ports/$A_SK5/burst" 5 || bench_fail "burst 5 refused"
 		;;
+	skexep) grp_make $G_ACCE accept_rate $A_SKE "$2" || bench_fail "accept_rate group: $why" ;;
 	nft) nft -f - <<EON || bench_fail "nft SYN limit"
 add table inet skexbench
 add chain inet skexbench in { type filter hook input priority 0; }
@@ -360,7 +363,7 @@ EON
 		;;
 	esac
 }
-clear_acc() { case $1 in skex) grp_clear $G_ACC ;; skex5) grp_clear $G_ACC5 ;; nft) nft_drop in ;; esac; }
+clear_acc() { case $1 in skex) grp_clear $G_ACC ;; skex5) grp_clear $G_ACC5 ;; skexep) grp_clear $G_ACCE ;; nft) nft_drop in ;; esac; }
 
 acc_offer() { echo $((3 * ACC_Q[$1] / 2)); }
 acc_side() { binds "$off_acc_med" $((2 * ${#acc_methods[@]} * $(acc_offer "$1"))); }
@@ -369,9 +372,11 @@ acc_secs() { if binds "$off_acc_med" "${ACC_Q[$1]}"; then echo "$W"; else echo "
 # acc_start1 INDEX METHOD
 acc_start1()
 {
+	local how=()
+	[ "$2" = skexep ] && how=(epoll)
 	setup_acc "$2" "${ACC_Q[$1]}"
 	"$BENCH_BIN" accepts "$(acc_port "$2")" "$(acc_secs "$1")" "$(acc_offer "$1")" "$SKIP" \
-		>"$BENCH_OUT/s4-acc-$2.raw" 2>&1 &
+		"${how[@]}" >"$BENCH_OUT/s4-acc-$2.raw" 2>&1 &
 	apid[$2]=$!
 }
 

@@ -40,11 +40,14 @@
  *        0); sent: bytes the sender's write()s took; cpu_ms: the sender's
  *        user + system time while writing (getrusage), and per MB sent.
  *
- *   skex_bench accepts PORT SECS OFFER SKIP
+ *   skex_bench accepts PORT SECS OFFER SKIP [epoll]
  *        Accept rate: a child opens OFFER connections per second
  *        (non-blocking connect(), so dropped SYNs do not hold it up) for
  *        SECS seconds; the server accept()s as fast as it is allowed and
- *        counts what it accepted after the first SKIP seconds. Prints
+ *        counts what it accepted after the first SKIP seconds: blocking
+ *        accept(), or with epoll: a non-blocking listener in an
+ *        edge-triggered epoll set, accept() until EAGAIN at each event, as
+ *        nginx does. Prints
  *          accepted=N window=S rate=R total=T
  *   skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]
  *        Through the sockopt front (TCP_FW_ADD_RULE, TCP_FW_ADD_BRANCH), in
@@ -82,6 +85,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -107,7 +111,7 @@ static void usage(void)
 		"       skex_bench calls SECS PORT\n"
 		"       skex_bench delay PORT COUNT INTERVAL_US SERVICE_US [BURST]\n"
 		"       skex_bench rate PORT SECS SAMPLE_MS\n"
-		"       skex_bench accepts PORT SECS OFFER SKIP\n"
+		"       skex_bench accepts PORT SECS OFFER SKIP [epoll]\n"
 		"       skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]\n"
 		"       skex_bench fwdel address|content PORT\n"
 		"       skex_bench poll PORT INTERVAL_MS\n"
@@ -711,15 +715,36 @@ static void raise_nofile(rlim_t want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/*
+ * The next connection of @lfd, or -1 with errno: blocking (SO_RCVTIMEO),
+ * or (@ep >= 0) non-blocking, waiting in edge-triggered epoll_wait() when
+ * the queue is empty or the quota refuses.
+ */
+static int accept_next(int lfd, int ep)
+{
+	struct epoll_event ev;
+	int fd;
+
+	if (ep < 0)
+		return accept(lfd, NULL, NULL);
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	if (fd >= 0 || errno != EAGAIN)
+		return fd;
+	if (epoll_wait(ep, &ev, 1, 100) < 0)
+		return -1;
+	errno = EAGAIN;
+	return -1;
+}
+
 static int cmd_accepts(int argc, char **argv)
 {
 	uint64_t dur, skip, t0, t, next;
 	long offer, total = 0, counted = 0;
 	struct timeval tv = { 0, 100000 };
-	int port, lfd;
+	int port, lfd, ep = -1;
 	pid_t pid;
 
-	if (argc != 5)
+	if (argc != 5 && !(argc == 6 && !strcmp(argv[5], "epoll")))
 		usage();
 	port = num(argv[1], 1, 65535);
 	dur = secs_ns(argv[2]);
@@ -761,8 +786,16 @@ static int cmd_accepts(int argc, char **argv)
 		_exit(0);
 	}
 	setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (argc == 6) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+
+		ep = epoll_create1(0);
+		if (ep < 0 || fcntl(lfd, F_SETFL, O_NONBLOCK) ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev))
+			die("epoll");
+	}
 	while ((t = now_ns()) < t0 + dur) {
-		int fd = accept(lfd, NULL, NULL);
+		int fd = accept_next(lfd, ep);
 
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -779,6 +812,8 @@ static int cmd_accepts(int argc, char **argv)
 			counted++;
 		close(fd);
 	}
+	if (ep >= 0)
+		close(ep);
 	close(lfd);
 	if (reap(pid))
 		return 1;

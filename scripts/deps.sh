@@ -29,6 +29,8 @@ PKGS=(
 	# programs the tests, the demo and the benchmarks run in the VMs
 	python3 nginx curl vsftpd wrk haproxy iperf3 iproute2 nftables
 	python3-matplotlib
+	# make profile (perf in the VMs; user space only, no kernel package)
+	linux-perf
 )
 
 # Files taken from the kernel source tarball, relative to its top directory.
