@@ -19,7 +19,8 @@
 # (each test's timeout, and each harness case's, is multiplied by it;
 # default 8: with KASAN and lockdep, on a host busy with other VMs, 4 was
 # too little for forward's dice_chi2, 1000 connections, and netmeter's
-# 4 GiB), SKEX_FUZZ_CALLS, SKEX_FUZZ_MIN_RATE,
+# 4 GiB), SKEX_FUZZ_CALLS, SKEX_FUZZ_MIN_RATE, SKEX_FUZZ_SECS (a time
+# budget: the fuzzer stops there short of its calls, e.g. 3600 for an hour),
 # SKEX_CHECK_TIMEOUT (seconds per VM, default 14400 plus the fuzzer's room),
 # and whatever scripts/check.sh takes.
 set -euo pipefail

@@ -82,7 +82,8 @@ RUN_ALL=tools/testing/selftests/skex/run_all.sh
 # The suite's own environment in the guest (scripts/check-debug.sh scales the
 # timeouts of a slower, debug kernel and asks for a long fuzz run).
 RUN_SUITE=(env)
-for v in SKEX_TIMEOUT_SCALE SKEX_FUZZ_CALLS SKEX_FUZZ_MIN_RATE SKEX_LOAD_CYCLES; do
+for v in SKEX_TIMEOUT_SCALE SKEX_FUZZ_CALLS SKEX_FUZZ_SECS SKEX_FUZZ_MIN_RATE \
+	SKEX_LOAD_CYCLES; do
 	[ -z "${!v:-}" ] || RUN_SUITE+=("$v=${!v}")
 done
 RUN_SUITE+=("$RUN_ALL")

@@ -45,15 +45,15 @@ for k in "${kernels[@]}"; do
 		fail=1
 		continue
 	fi
-	mkdir -p "$run/$k"
 	# a copy: the guest loads it late, and the tree may be rebuilt meanwhile
-	cp "build/$k/kernel/skex.ko" "$run/$k/skex.ko"
+	# (not in the VM's directory, which vm.sh makes afresh)
+	cp "build/$k/kernel/skex.ko" "$run/skex-$k.ko"
 	if ! SKEX_VM_RUNDIR=$run/$k SKEX_VM_SLUB_DEBUG='' "$ROOT/scripts/vm.sh" \
 		--kernel "$k" --smp 1 --icount 2 --timeout "${SKEX_PROFILE_TIMEOUT:-2400}" -- \
 		env PROFILE_SECS="${SKEX_PROFILE_SECS:-12}" \
 		PROFILE_STATES="${SKEX_PROFILE_STATES:-unloaded loaded configured}" \
-		bench/profile_guest.sh "$run/$k/skex.ko" </dev/null >"$run/$k/vm.log" 2>&1; then
-		echo "profile: $k: VM run FAILED ($run/$k/vm.log)"
+		bench/profile_guest.sh "$run/skex-$k.ko" </dev/null >"$run/vm-$k.log" 2>&1; then
+		echo "profile: $k: VM run FAILED ($run/vm-$k.log)"
 		fail=1
 		continue
 	fi

@@ -11,7 +11,8 @@
  * It stops after CALLS calls (all workers together) or SECONDS seconds,
  * whichever comes first (default: 40 s, no call limit; -n alone, or
  * SKEX_FUZZ_CALLS=N in the environment as run_all.sh passes it on: no time
- * limit). The seed is printed; -s SEED replays each worker's stream of
+ * limit, unless SKEX_FUZZ_SECS=S there sets one, for a run that has to
+ * fit a window). The seed is printed; -s SEED replays each worker's stream of
  * calls (the interleaving of the workers, and so some results, depends on
  * the scheduler).
  *
@@ -1970,6 +1971,10 @@ int main(int argc, char **argv)
 	}
 	if (!max_calls && getenv("SKEX_FUZZ_CALLS"))	/* check-debug */
 		max_calls = strtoull(getenv("SKEX_FUZZ_CALLS"), NULL, 0);
+	if (!secs_given && getenv("SKEX_FUZZ_SECS")) {	/* a time budget */
+		secs = atol(getenv("SKEX_FUZZ_SECS"));
+		secs_given = secs > 0;
+	}
 	if (max_calls && !secs_given)
 		secs = 0;	/* -n alone: no time limit */
 	if (!seeded)

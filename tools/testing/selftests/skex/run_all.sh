@@ -29,6 +29,8 @@
 #                      (check-debug: 1000000); its timeout then leaves room
 #                      for SKEX_FUZZ_MIN_RATE calls/s (default 100) if that
 #                      is more than tests.list's
+#   SKEX_FUZZ_SECS     fuzz: stop after this many seconds, even short of
+#                      SKEX_FUZZ_CALLS (a run that has to fit a window)
 #
 # Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
 #   TEST     a name of tests.list (the list of tests, with each one's kind,
