@@ -11,10 +11,8 @@
 #   make check        the kselftest suite in QEMU on every supported kernel
 #                     (T=test[,test] K=6.1|6.12|KVER: one test, one kernel)
 #   make demo         a narrated tour in a QEMU VM
-#   make bench        benchmarks (profile:
-	@scripts/profile.sh
-
-bench-smoke: a quick run of them)
+#   make bench        benchmarks (bench-smoke: a quick run of them)
+#   make profile      where the hooks' cost goes (perf in the bench VMs)
 #   make style        checkpatch --strict on kernel/ and uapi/
 #   make shell        an interactive shell in a VM (KVER=..., MODULE=...)
 #   make deps         install what is missing, fetch the test kernels
@@ -114,6 +112,9 @@ demo:
 bench:
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
 	else echo "bench: not there yet (scripts/bench.sh)"; fi
+
+profile:
+	@scripts/profile.sh
 
 bench-smoke:
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh --smoke; \
