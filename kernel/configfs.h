@@ -31,7 +31,11 @@ static inline bool skex_configfs_has_nul(const char *page, size_t count)
 	return memchr(page, '\0', count);
 }
 
-/* How much of a refused value a log message quotes ("%.*s"). */
+/*
+ * How much of a refused value a log message quotes ("%*pE": escaped, so
+ * that no byte written can fake a line of the log; the messages are
+ * rate-limited).
+ */
 static inline int skex_configfs_quote(const char *page, size_t count)
 {
 	return min_t(size_t, skex_configfs_chomp(page, count), 32);

@@ -151,8 +151,9 @@ static ssize_t skex_fw_rule_type_store(struct config_item *item,
 	/* "none" is what a new rule shows; it cannot be written */
 	type = sysfs_match_string(skex_fw_type_names, page);
 	if (type <= SKEX_FW_NONE) {
-		pr_info("forward/%u/type: unknown type '%.*s'\n", rule->port,
-			skex_configfs_quote(page, count), page);
+		pr_info_ratelimited("forward/%u/type: unknown type '%*pE'\n",
+				    rule->port, skex_configfs_quote(page, count),
+				    page);
 		return -EINVAL;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());
@@ -227,8 +228,10 @@ static ssize_t skex_fw_rule_until_store(struct config_item *item,
 	} else {
 		n = skex_fc_unescape(page, len, delim, sizeof(delim));
 		if (n < 0) {
-			pr_err("forward/%u/until: bad delimiter '%.*s'\n",
-			       rule->port, (int)len, page);
+			pr_info_ratelimited("forward/%u/until: bad delimiter '%*pE'\n",
+					    rule->port,
+					    skex_configfs_quote(page, count),
+					    page);
 			return n;
 		}
 	}
@@ -462,9 +465,9 @@ static ssize_t skex_fw_branch_source_store(struct config_item *item,
 		return -EINVAL;
 	err = skex_fw_parse_source(page, count, &family, &addr, &mask);
 	if (err) {
-		pr_info("branch %s: bad source '%.*s'\n",
-			config_item_name(item), skex_configfs_quote(page, count),
-			page);
+		pr_info_ratelimited("branch %s: bad source '%*pE'\n",
+				    config_item_name(item),
+				    skex_configfs_quote(page, count), page);
 		return err;
 	}
 	mutex_lock(skex_fw_cfs_config_mutex());

@@ -225,9 +225,9 @@ static void skex_cfs_port_refused(struct config_item *item, const char *attr,
 {
 	struct skex_cfs_port *cp = to_cfs_port(item);
 
-	pr_info("groups/%u/ports/%u/%s: cannot set '%.*s': %d\n",
-		cp->grp->gid, cp->port, attr,
-		skex_configfs_quote(page, count), page, err);
+	pr_info_ratelimited("groups/%u/ports/%u/%s: cannot set '%*pE': %d\n",
+			    cp->grp->gid, cp->port, attr,
+			    skex_configfs_quote(page, count), page, err);
 }
 
 static ssize_t skex_cfs_quota_show(const struct skex_group_spec *spec,
@@ -552,8 +552,9 @@ static ssize_t skex_group_type_store(struct config_item *item,
 	/* "" is what a new group shows; it cannot be written */
 	type = sysfs_match_string(skex_group_type_names, page);
 	if (type <= 0) {
-		pr_info("groups/%u/type: unknown type '%.*s'\n", cg->gid,
-			skex_configfs_quote(page, count), page);
+		pr_info_ratelimited("groups/%u/type: unknown type '%*pE'\n",
+				    cg->gid, skex_configfs_quote(page, count),
+				    page);
 		return -EINVAL;
 	}
 
