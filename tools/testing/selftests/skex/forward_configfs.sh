@@ -5,7 +5,8 @@
 #  1. mkdir makes a disabled rule with defaults; bad names, bad values and
 #     attributes of another type are refused (EINVAL, ERANGE, EBUSY,
 #     EEXIST, EADDRINUSE), as is a NUL inside a written value, and change
-#     nothing; reads are normalised;
+#     nothing; the kernel log quotes a refused value short and escaped;
+#     reads are normalised;
 #  2. an address rule with IPv4 and IPv6 sources, clients from 127.0.0.x,
 #     fd00::/64 and ::1 (extra addresses on lo): the longest prefix wins,
 #     v4 clients match v4 branches, the rest goes to default_port;
@@ -115,6 +116,18 @@ check_rd "$R/default_hits" 0
 check_rd "$R/dropped" 0
 check_wr "$R/enable" 1 EINVAL
 check_wr "$R/type" bogus EINVAL
+# the kernel log quotes a refused value short and escaped: a bad delimiter
+# (an unknown escape after 208 bytes) is quoted to 32 bytes, not the page,
+# and a terminal escape comes out as text (syslog(2), dmesg -S --noescape,
+# gives the bytes as logged)
+klog_has() { dmesg -S --noescape 2>/dev/null | grep -qF -- "$1"; }
+long=$(printf 'a%.0s' $(seq 200))
+skex_check_eq "write a bad 210-byte delimiter to until" EINVAL \
+	"$(wr "$R/until" "${long}skexlong\\q")"
+ok_unless "a refused value is quoted to 32 bytes in the kernel log" klog_has skexlong
+check_wr "$R/type" "$(printf 'bogus\033[2Jskexesc')" EINVAL
+ok_unless "a refused value's control bytes reach the kernel log escaped" \
+	klog_has "$(printf '\033[2Jskexesc')"
 check_nul "$R/type" address
 check_rd "$R/type" none
 check_wr "$R/type" address ok
