@@ -33,7 +33,7 @@ static inline bool skex_configfs_has_nul(const char *page, size_t count)
 
 /*
  * How much of a refused value a log message quotes ("%*pE": escaped, so
- * that no byte written can fake a line of the log; the messages are
+ * that control bytes reach the log as text; the messages are
  * rate-limited).
  */
 static inline int skex_configfs_quote(const char *page, size_t count)

@@ -688,16 +688,7 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 		return true;
 	}
 
-	if (!w) {
-		/*
-		 * A poll: whether a token is there, without filling the
-		 * bucket, so that the accept() it announces can still take it
-		 * as of when it was due (skex_bucket_take_late()).
-		 */
-		*until = skex_bucket_when(gp, gp->quantum);
-		if (*until <= now)
-			return true;
-	} else {
+	if (w) {
 		if (skex_bucket_take_late(gp, w, now))
 			return true;
 		skex_bucket_fill(gp, now);
@@ -706,8 +697,15 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 			w->charge = gp->quantum;
 			return true;
 		}
-		*until = skex_bucket_when(gp, gp->quantum);
 	}
+	/*
+	 * A poll reads the bucket without filling it, so that the accept() it
+	 * announces can still take the token as of when it was due
+	 * (skex_bucket_take_late()).
+	 */
+	*until = skex_bucket_when(gp, gp->quantum);
+	if (!w && *until <= now)
+		return true;
 	/* the token it is told to wait for */
 	gp->due = *until != U64_MAX ? *until : 0;
 	return false;
