@@ -13,6 +13,7 @@
 #include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/ftrace.h>
+#include <linux/module.h>
 #include <net/inet_connection_sock.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -30,6 +31,22 @@ static inline void skex_ftrace_set_ip(struct ftrace_regs *fregs,
 	ftrace_instruction_pointer_set(fregs, ip);
 #else
 	ftrace_regs_set_instruction_pointer(fregs, ip);
+#endif
+}
+
+/*
+ * The module's core text, [*start, *start + *size): a module's memory was
+ * one layout with its text first until 6.4, then one region per type.
+ */
+static inline void skex_module_text(const struct module *mod,
+				    unsigned long *start, unsigned long *size)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+	*start = (unsigned long)mod->core_layout.base;
+	*size = mod->core_layout.text_size;
+#else
+	*start = (unsigned long)mod->mem[MOD_TEXT].base;
+	*size = mod->mem[MOD_TEXT].size;
 #endif
 }
 

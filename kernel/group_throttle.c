@@ -711,6 +711,19 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 	return false;
 }
 
+/* The accept group port of @listener. Under rcu_read_lock(). */
+static struct skex_group_port *
+skex_accept_gport_rcu(const struct sock *listener)
+{
+	struct skex_port *port;
+
+	if (listener->sk_protocol != IPPROTO_TCP)
+		return NULL;
+	port = skex_port_find(skex_net(sock_net(listener)),
+			      inet_sk(listener)->inet_num);
+	return port ? rcu_dereference(port->accept_group) : NULL;
+}
+
 /**
  * skex_group_accept_port - the accept group port of a listener
  * @listener: the socket accept() was called on
@@ -719,17 +732,12 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
  */
 struct skex_group_port *skex_group_accept_port(struct sock *listener)
 {
-	struct skex_group_port *gp = NULL;
-	struct skex_port *port;
+	struct skex_group_port *gp;
 
-	if (!atomic_read(&skex_group_nr_accept) ||
-	    listener->sk_protocol != IPPROTO_TCP)
+	if (!atomic_read(&skex_group_nr_accept))
 		return NULL;
 	rcu_read_lock();
-	port = skex_port_find(skex_net(sock_net(listener)),
-			      inet_sk(listener)->inet_num);
-	if (port)
-		gp = skex_group_port_tryget(rcu_dereference(port->accept_group));
+	gp = skex_group_port_tryget(skex_accept_gport_rcu(listener));
 	rcu_read_unlock();
 	return gp;
 }
@@ -1189,6 +1197,56 @@ void skex_group_output_refund(struct skex_group_port *gp, size_t unused)
 	atomic64_add(unused, &gp->pool);
 }
 
+/*
+ * Tokens in the pool: the quota does not bind, a send gets them without
+ * the lock, and a poll reports the socket writable as tcp_poll() does. One
+ * that wants more than the pool holds and is refused empties it, so that
+ * the next poll asks the bucket.
+ */
+static bool skex_output_pooled(const struct skex_group_port *gp)
+{
+	return atomic64_read(&gp->pool) >=
+	       min_t(u64, div_u64(READ_ONCE(gp->chunk), NSEC_PER_SEC),
+		     SKEX_POOL_POLL);
+}
+
+/**
+ * skex_group_poll_wanted - whether a poll needs skex_group_poll()
+ * @sk: the socket polled
+ *
+ * Called atomically at the entry of tcp_poll(), which runs unchanged when
+ * this says no: for a socket no group covers (a client's, one of a port
+ * without groups), and for a connection whose output group's pool holds
+ * what skex_group_poll() would let through without the lock. Every
+ * socket of every process goes through here while any group exists.
+ *
+ * Return: whether to redirect the poll to the wrapper.
+ */
+bool skex_group_poll_wanted(const struct sock *sk)
+{
+	struct skex_group_port *gp;
+	bool want;
+
+	if (sk->sk_state == TCP_LISTEN) {
+		if (!atomic_read(&skex_group_nr_accept))
+			return false;
+		rcu_read_lock();
+		want = !!skex_accept_gport_rcu(sk);
+		rcu_read_unlock();
+		return want;
+	}
+	if (!atomic_read(&skex_group_nr_output))
+		return false;
+	/* an FTP group covers sockets by process: skex_group_output_port() */
+	if (atomic_read(&skex_group_nr_ftp))
+		return true;
+	rcu_read_lock();
+	gp = skex_output_gport_rcu(sk);
+	want = gp && !skex_output_pooled(gp);
+	rcu_read_unlock();
+	return want;
+}
+
 /**
  * skex_group_poll - what poll may report for a socket
  * @sk: the socket
@@ -1216,14 +1274,7 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 		return mask;
 
 	g = gp->group;
-	/*
-	 * Tokens in the pool: the quota does not bind, a send gets them
-	 * without the lock. One that wants more than the pool holds and is
-	 * refused empties it, so that the next poll asks the bucket.
-	 */
-	if (!listener && atomic64_read(&gp->pool) >=
-	    min_t(u64, div_u64(READ_ONCE(gp->chunk), NSEC_PER_SEC),
-		  SKEX_POOL_POLL)) {
+	if (!listener && skex_output_pooled(gp)) {
 		skex_group_port_put(gp);
 		return mask;
 	}

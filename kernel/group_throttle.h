@@ -172,6 +172,7 @@ long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 			    size_t want);
 void skex_group_output_refund(struct skex_group_port *gp, size_t unused);
 
+bool skex_group_poll_wanted(const struct sock *sk);
 __poll_t skex_group_poll(struct sock *sk, __poll_t mask);
 void skex_group_received(struct sock *sk);
 void skex_group_destroyed(struct sock *sk);

@@ -153,6 +153,15 @@ static __always_inline bool skex_kernel_sk(const struct skex_hook *hook,
 	return (sk->sk_kern_sock || !(sock && sock->file)) && !sk_is_mptcp(sk);
 }
 
+/*
+ * The module's core text: the thunk lets the module's own calls through.
+ * Its init code calls no wrapped function on a socket of user space.
+ * within_module() would also look at the other regions, one by one since
+ * 6.4, on every call.
+ */
+static unsigned long skex_text_start __ro_after_init;
+static unsigned long skex_text_size __ro_after_init;
+
 static void notrace skex_ftrace_thunk(unsigned long ip,
 				      unsigned long parent_ip,
 				      struct ftrace_ops *ops,
@@ -165,7 +174,7 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 		return;
 
 	if (!in_task() || (current->flags & PF_KTHREAD) ||
-	    within_module(parent_ip, THIS_MODULE))
+	    parent_ip - skex_text_start < skex_text_size)
 		return;
 
 	regs = ftrace_get_regs(fregs);
@@ -521,6 +530,7 @@ int skex_hook_init(void)
 	unsigned int i;
 	int cpu;
 
+	skex_module_text(THIS_MODULE, &skex_text_start, &skex_text_size);
 	for (i = 1; i < SKEX_NR_DEMAND; i++) {
 		skex_demand[i].ops.func = skex_ftrace_thunk;
 		skex_demand[i].ops.flags = SKEX_FTRACE_FLAGS;

@@ -19,7 +19,7 @@
  *   accept()          inet_csk_accept                        accept groups
  *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        output groups
  *   read path         tcp_recvmsg                            FTP output groups
- *   poll()            tcp_poll                               any group
+ *   poll()            tcp_poll       (filtered)              groups
  *
  * The netmeter needs nothing on the data path: it reads the byte counts
  * off TCP's sequence numbers (netmeter.c).
@@ -318,6 +318,15 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 	return mask;
 }
 
+/* tcp_poll(file, sock, wait): sockets a group may hold back */
+static bool skex_want_poll(struct pt_regs *regs)
+{
+	const struct socket *sock;
+
+	sock = (const struct socket *)regs_get_kernel_argument(regs, 1);
+	return skex_group_poll_wanted(sock->sk);
+}
+
 /* tcp_[gs]etsockopt(sk, level, optname, ...): only skex's own names. */
 static bool skex_want_setsockopt(struct pt_regs *regs)
 {
@@ -380,8 +389,14 @@ static struct skex_hook skex_tcp_hooks[] = {
 #endif
 	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP,
 			 SKEX_SK_ARG0),
-	SKEX_WRAP_DEMAND(tcp_poll, skex_tcp_poll, SKEX_DEMAND_GROUPS,
-			 SKEX_SK_SOCK1),
+	{
+		.name = "tcp_poll",
+		.wrapper = skex_tcp_poll,
+		.want = skex_want_poll,
+		.demand = SKEX_DEMAND_GROUPS,
+		.sk_arg = SKEX_SK_SOCK1,
+		.body = &skex_body_tcp_poll,
+	},
 	{
 		.name = "tcp_setsockopt",
 		.wrapper = skex_tcp_setsockopt,
