@@ -3,7 +3,9 @@
 """Turn the benchmark records of one or more VM runs into bench/results.md.
 
     bench/report.py [--out FILE] [--plots DIR] [--no-plots] [--host-load L]
-                    [--runtime TEXT] [--module TEXT] KVER=DIR...
+                    [--runtime TEXT] [--module TEXT] [--clock counted|real]
+                    [--real KVER=DIR]... [--real-load TEXT] [--real-runtime TEXT]
+                    [--real-machine TEXT] KVER=DIR...
 
 DIR is what bench/guest.sh wrote for kernel KVER (info.tsv, status.tsv and
 one <id>.tsv per scenario, described in bench/lib.sh). Writes FILE (default
@@ -11,6 +13,12 @@ bench/results.md): per scenario a table per kernel, each figure the median of
 the repetitions with their min and max, ratios against the baseline, and
 whether the target is met; step plots as PNG in DIR (default: next to FILE)
 with matplotlib, else gnuplot. Prints a summary of the ratios.
+
+--clock: the guest clock of the KVER=DIR runs (default counted: vm.sh
+--icount). --real KVER=DIR: a run of some scenarios with the real-time clock
+(scripts/bench.sh's real-clock pass); for those scenarios each kernel's
+section gets a table of both clocks' figures and ratios side by side, and the
+summary a line per clock. Targets are judged on the counted clock only.
 
 Numbers never fail this program; missing or broken records are reported in
 the tables. Exit 1 only on bad usage or unreadable input.
@@ -233,6 +241,18 @@ def verdict(met):
     return {True: "met", False: "**not met**", None: "-"}[met]
 
 
+def ratio_text(sc, metric, variant):
+    """variant / baseline as the tables show it (costs: and the difference)."""
+    m = sc.metrics[metric]
+    r = ratio(sc, metric, variant)
+    if r is None:
+        return "-"
+    if m["better"] == "lower":
+        d = sc.median(metric, variant) - sc.median(metric, m["base"])
+        return f"{r:.3f} ({d:+.0f} {m['unit'].split('/')[0]})"
+    return f"{r:.3f}"
+
+
 def table_metrics(sc):
     """rows: metrics; columns: variants, ratios against the baseline."""
     variants = list(sc.variants)
@@ -249,14 +269,7 @@ def table_metrics(sc):
                 if m["base"] != b:
                     row.append("")
                     continue
-                r = ratio(sc, name, v)
-                if r is None:
-                    row.append("-")
-                elif m["better"] == "lower":
-                    d = sc.median(name, v) - sc.median(name, b)
-                    row.append(f"{r:.3f} ({d:+.0f} {m['unit'].split('/')[0]})")
-                else:
-                    row.append(f"{r:.3f}")
+                row.append(ratio_text(sc, name, v))
         t, met = check_target(sc, name)
         row.append(f"{t}: {verdict(met)}" if t else "")
         rows.append(row)
@@ -279,6 +292,38 @@ def table_variants(sc):
     return head, rows
 
 
+def table_clocks(sc, rsc, clock):
+    """rows: a metric of a variant; columns: its figure and ratio under the
+    run's clock (@sc, @clock) and under the real clock (@rsc), side by side."""
+    metrics = OrderedDict(sc.metrics)
+    for n, m in rsc.metrics.items():
+        metrics.setdefault(n, m)
+    variants = list(sc.variants) + [v for v in rsc.variants if v not in sc.variants]
+    based = any(m["base"] for m in metrics.values())
+    head = ["metric", "unit", "variant", clock, "real clock"]
+    if based:
+        head += [f"ratio, {clock}", "ratio, real clock"]
+    head.append(f"target ({clock})")
+    rows = []
+    for n, m in metrics.items():
+        for v in variants:
+            if not sc.values(n, v) and not rsc.values(n, v):
+                continue
+            row = [n, m["unit"], v,
+                   cell(sc, n, v) if n in sc.metrics else "-",
+                   cell(rsc, n, v) if n in rsc.metrics else "-"]
+            if based:
+                if not m["base"] or v == m["base"]:
+                    row += ["", ""]
+                else:
+                    row += [ratio_text(sc, n, v) if n in sc.metrics else "-",
+                            ratio_text(rsc, n, v) if n in rsc.metrics else "-"]
+            t, met = check_target(sc, n, v) if n in sc.metrics else (None, None)
+            row.append(f"{t}: {verdict(met)}" if t else "")
+            rows.append(row)
+    return head, rows
+
+
 def md_table(head, rows):
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -286,8 +331,9 @@ def md_table(head, rows):
     return out
 
 
-def summary_line(sc):
-    """A short text of the ratios (metrics layout) or key figures."""
+def summary_line(sc, judge=True):
+    """A short text of the ratios (metrics layout) or key figures; with
+    @judge, whether the targets are met."""
     parts = []
     if sc.layout == "variants":
         for v in sc.variants:
@@ -322,7 +368,7 @@ def summary_line(sc):
     mets += [xratio(sc, *x)[2] for x in sc.xratios]
     mets = [x for x in mets if x is not None]
     tail = ""
-    if mets:
+    if mets and judge:
         tail = " — targets " + ("met" if all(mets) else "NOT met")
     return "; ".join(parts) + tail
 
@@ -389,6 +435,30 @@ def make_plot(sc, name, kver, png):
     return "neither matplotlib nor gnuplot installed"
 
 
+def load_run(ap, r):
+    """(kver, info, status, {sid: Scenario}) of a KVER=DIR argument."""
+    if "=" not in r:
+        ap.error(f"not KVER=DIR: {r}")
+    kver, d = r.split("=", 1)
+    info = read_kv(os.path.join(d, "info.tsv"))
+    status = read_kv(os.path.join(d, "status.tsv"))
+    scs = {}
+    if os.path.isdir(d):
+        for fn in sorted(os.listdir(d)):
+            if fn.endswith(".tsv") and fn not in ("info.tsv", "status.tsv"):
+                sc = parse_scenario(os.path.join(d, fn))
+                sc.status = status.get(sc.id, [None])[0]
+                scs[sc.id] = sc
+    return kver, info, status, scs
+
+
+def run_line(info, sc):
+    """'date, mode, N repetition(s), S s.' of a scenario's run."""
+    took = f", {sc.seconds} s" if sc.seconds is not None else ""
+    return (f"{info.get('date', ['?'])[0]}, {info.get('mode', ['?'])[0]}, "
+            f"{info.get('reps', ['?'])[0]} repetition(s){took}.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=None)
@@ -399,31 +469,32 @@ def main():
     ap.add_argument("--machine", default="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB",
                     help="how the VM was run")
     ap.add_argument("--module", default=None, help="which skex.ko was measured")
+    ap.add_argument("--clock", choices=("counted", "real"), default="counted",
+                    help="the guest clock of the KVER=DIR runs")
+    ap.add_argument("--real", action="append", default=[], metavar="KVER=DIR",
+                    help="a run of some scenarios with the real-time clock")
+    ap.add_argument("--real-load", default=None,
+                    help="the host's load average at the start of the real-clock runs")
+    ap.add_argument("--real-runtime", default=None)
+    ap.add_argument("--real-machine",
+                    default="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB, real-time clock",
+                    help="how the real-clock VMs were run")
     ap.add_argument("runs", nargs="+", metavar="KVER=DIR")
     a = ap.parse_args()
+    if a.real and a.clock == "real":
+        ap.error("--real with --clock real: the runs are real-clock already")
     here = os.path.dirname(os.path.abspath(__file__))
     out = a.out or os.path.join(here, "results.md")
     plots = a.plots or os.path.dirname(os.path.abspath(out))
+    clock = f"{a.clock} clock"
 
-    runs = []           # (kver, info, status, {sid: Scenario})
-    for r in a.runs:
-        if "=" not in r:
-            ap.error(f"not KVER=DIR: {r}")
-        kver, d = r.split("=", 1)
-        info = read_kv(os.path.join(d, "info.tsv"))
-        status = read_kv(os.path.join(d, "status.tsv"))
-        scs = {}
-        if os.path.isdir(d):
-            for fn in sorted(os.listdir(d)):
-                if fn.endswith(".tsv") and fn not in ("info.tsv", "status.tsv"):
-                    sc = parse_scenario(os.path.join(d, fn))
-                    sc.status = status.get(sc.id, [None])[0]
-                    scs[sc.id] = sc
-        runs.append((kver, info, status, scs))
+    runs = [load_run(ap, r) for r in a.runs]    # (kver, info, status, {sid: Scenario})
+    real = OrderedDict((k, (i, sc)) for k, i, _, sc in (load_run(ap, r) for r in a.real))
+    real_ids = {sid for _, scs in real.values() for sid in scs}
 
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     os.makedirs(plots, exist_ok=True)
-    ids = sorted({sid for _, _, _, scs in runs for sid in scs},
+    ids = sorted({sid for _, _, _, scs in runs for sid in scs} | real_ids,
                  key=lambda s: (len(s), s))
     dates = sorted({i.get("date", ["?"])[0] for _, i, _, _ in runs})
     modes = sorted({i.get("mode", ["?"])[0] for _, i, _, _ in runs})
@@ -444,6 +515,18 @@ def main():
     if a.host_load:
         host += f"; host load average at the start: {a.host_load}"
     md.append(f"- machine: {host}")
+    if real:
+        rdates = sorted({i["date"][0] for i, _ in real.values() if "date" in i}) or ["?"]
+        text = (f"- real clock: {', '.join(sorted(real_ids, key=lambda s: (len(s), s)))} "
+                f"again on {', '.join(real)}, one VM at a time after the counted pass "
+                f"({', '.join(rdates)}), the same module file: {a.real_machine}")
+        if a.real_runtime:
+            text += f"; the pass took {a.real_runtime}"
+        if a.real_load:
+            text += f"; host load average at its start: {a.real_load}"
+        md.append(text + ". A real-clock figure depends on what else the host runs (other VMs "
+                  "included), a counted-clock one does not: targets are judged on the counted "
+                  "clock; the real clock's figures and ratios are shown beside them.")
     md.append("- Each figure: median [min–max] of the repetitions. Absolute numbers under TCG "
               "mean little; the ratios between variants measured in the same boot do. "
               "Ratios: variant / baseline for higher-is-better figures, baseline / variant "
@@ -454,22 +537,41 @@ def main():
     md.append("")
     srows = []
     for sid in ids:
+        both = sid in real_ids
         for kver, _, _, scs in runs:
             sc = scs.get(sid)
+            pre = f"{clock}: " if both else ""
             if sc is None:
-                srows.append([sid, kver, "no records"])
+                srows.append([sid, kver, f"{pre}no records"])
             elif sc.skip:
-                srows.append([f"{sid} {sc.title}", kver, f"skipped: {sc.skip}"])
+                srows.append([f"{sid} {sc.title}", kver, f"{pre}skipped: {sc.skip}"])
             elif sc.status == "failed":
-                srows.append([f"{sid} {sc.title}", kver, "FAILED (see notes)"])
+                srows.append([f"{sid} {sc.title}", kver, f"{pre}FAILED (see notes)"])
             else:
-                srows.append([f"{sid} {sc.title}", kver, summary_line(sc) or "-"])
+                srows.append([f"{sid} {sc.title}", kver, pre + (summary_line(sc) or "-")])
+            if not both:
+                continue
+            rsc = real.get(kver, (None, {}))[1].get(sid)
+            title = f"{sid} {(rsc or sc).title}" if rsc or sc else sid
+            if kver not in real:
+                srows.append([title, kver, "real clock: not run"])
+            elif rsc is None:
+                srows.append([title, kver, "real clock: no records"])
+            elif rsc.skip:
+                srows.append([title, kver, f"real clock: skipped: {rsc.skip}"])
+            elif rsc.status == "failed":
+                srows.append([title, kver, "real clock: FAILED (see notes)"])
+            else:
+                srows.append([title, kver, "real clock: " + (summary_line(rsc, judge=False) or "-")
+                              + " (targets: on the counted clock)"])
     md += md_table(["scenario", "kernel", "result"], srows)
     md.append("")
 
     printed = []
     for sid in ids:
-        first = next(scs[sid] for _, _, _, scs in runs if sid in scs)
+        first = next((scs[sid] for _, _, _, scs in runs if sid in scs), None) or \
+            next(scs[sid] for _, scs in real.values() if sid in scs)
+        both = sid in real_ids
         md.append(f"## {sid}: {first.title}")
         md.append("")
         for d in first.desc:
@@ -488,55 +590,10 @@ def main():
             sc = scs.get(sid)
             md.append(f"### {kver}")
             md.append("")
-            if sc is None:
-                md.append("No records (the VM run did not reach this scenario).")
-                md.append("")
-                continue
-            if sc.skip:
-                md.append(f"skipped: {sc.skip}")
-                md.append("")
-                printed.append(f"{sid} {kver}: skipped: {sc.skip}")
-                continue
-            took = f", {sc.seconds} s" if sc.seconds is not None else ""
-            md.append(f"{info.get('date', ['?'])[0]}, {info.get('mode', ['?'])[0]}, "
-                      f"{info.get('reps', ['?'])[0]} repetition(s){took}.")
-            md.append("")
-            if sc.metrics and sc.results:
-                head, rows = (table_variants if sc.layout == "variants" else table_metrics)(sc)
-                md += md_table(head, rows)
-                md.append("")
-            elif sc.status != "failed":
-                md.append("No figures recorded.")
-                md.append("")
-            if sc.xratios and sc.results:
-                for m, v, o, t in sc.xratios:
-                    r, tt, met = xratio(sc, m, v, o, t)
-                    rt = "-" if r is None else f"{r:.3f}"
-                    md.append(f"- `{m}` {v} / {o}: {rt}" +
-                              (f" (target {tt}: {verdict(met)})" if tt else ""))
-                md.append("")
-            for v, why in sc.vskip.items():
-                md.append(f"- `{v}` not measured: {why}")
-            for n in sc.notes:
-                md.append(f"- {n}")
-            if sc.vskip or sc.notes:
-                md.append("")
-            if not a.no_plots:
-                for pname in sc.plots:
-                    short = ".".join(kver.split("-")[0].split(".")[:2])   # 6.1, 6.12
-                    png = os.path.join(plots, f"{sid}-{pname}-{short}.png")
-                    try:
-                        err = make_plot(sc, pname, kver, png)
-                    except Exception as e:  # a plot is not worth the report
-                        err = f"failed: {e}"
-                    if err:
-                        md.append(f"(plot {pname}: {err})")
-                    else:
-                        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
-                        md.append(f"![{sc.plots[pname][0]} ({kver})]({rel})")
-                    md.append("")
-            st = "FAILED: " if sc.status == "failed" else ""
-            printed.append(f"{sid} {kver}: {st}{summary_line(sc)}")
+            tag = f" ({clock})" if both else ""
+            kernel_block(md, printed, a, out, plots, sid, kver, tag, info, sc)
+            if both:
+                real_block(md, printed, sid, kver, clock, sc, real)
 
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
@@ -546,6 +603,101 @@ def main():
         print("  " + line)
     print(f"bench: wrote {out}")
     return 0
+
+
+def kernel_block(md, printed, a, out, plots, sid, kver, tag, info, sc):
+    """A kernel's part of a scenario's section: its table, notes and plots."""
+    if sc is None:
+        md.append("No records (the VM run did not reach this scenario).")
+        md.append("")
+        return
+    if sc.skip:
+        md.append(f"skipped: {sc.skip}")
+        md.append("")
+        printed.append(f"{sid} {kver}{tag}: skipped: {sc.skip}")
+        return
+    md.append(run_line(info, sc))
+    md.append("")
+    if sc.metrics and sc.results:
+        head, rows = (table_variants if sc.layout == "variants" else table_metrics)(sc)
+        md += md_table(head, rows)
+        md.append("")
+    elif sc.status != "failed":
+        md.append("No figures recorded.")
+        md.append("")
+    if sc.xratios and sc.results:
+        for m, v, o, t in sc.xratios:
+            r, tt, met = xratio(sc, m, v, o, t)
+            rt = "-" if r is None else f"{r:.3f}"
+            md.append(f"- `{m}` {v} / {o}: {rt}" +
+                      (f" (target {tt}: {verdict(met)})" if tt else ""))
+        md.append("")
+    for v, why in sc.vskip.items():
+        md.append(f"- `{v}` not measured: {why}")
+    for n in sc.notes:
+        md.append(f"- {n}")
+    if sc.vskip or sc.notes:
+        md.append("")
+    if not a.no_plots:
+        for pname in sc.plots:
+            short = ".".join(kver.split("-")[0].split(".")[:2])   # 6.1, 6.12
+            png = os.path.join(plots, f"{sid}-{pname}-{short}.png")
+            try:
+                err = make_plot(sc, pname, kver, png)
+            except Exception as e:  # a plot is not worth the report
+                err = f"failed: {e}"
+            if err:
+                md.append(f"(plot {pname}: {err})")
+            else:
+                rel = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
+                md.append(f"![{sc.plots[pname][0]} ({kver})]({rel})")
+            md.append("")
+    st = "FAILED: " if sc.status == "failed" else ""
+    printed.append(f"{sid} {kver}{tag}: {st}{summary_line(sc)}")
+
+
+def real_block(md, printed, sid, kver, clock, sc, real):
+    """A kernel's figures of a scenario under both clocks, side by side."""
+    if kver not in real:
+        md.append(f"Real clock: not run on {kver}.")
+        md.append("")
+        return
+    info, scs = real[kver]
+    rsc = scs.get(sid)
+    if rsc is None:
+        md.append("Real clock: no records (the VM run did not reach this scenario).")
+        md.append("")
+        return
+    if rsc.skip:
+        md.append(f"Real clock: skipped: {rsc.skip}")
+        md.append("")
+        printed.append(f"{sid} {kver} (real clock): skipped: {rsc.skip}")
+        return
+    md.append(f"{kver}, {clock} and real clock side by side. Real clock: "
+              f"{run_line(info, rsc)[:-1]}, 2 vCPUs; its figures move with the host's load. "
+              f"Targets are judged on the {clock}.")
+    md.append("")
+    if rsc.metrics and rsc.results:
+        md += md_table(*table_clocks(sc or Scenario(sid), rsc, clock))
+        md.append("")
+    elif rsc.status != "failed":
+        md.append("Real clock: no figures recorded.")
+        md.append("")
+    if rsc.xratios and rsc.results:
+        for m, v, o, _ in rsc.xratios:
+            r = xratio(rsc, m, v, o, None)[0]
+            rc = xratio(sc, m, v, o, None)[0] if sc else None
+            md.append(f"- `{m}` {v} / {o}: {clock} {'-' if rc is None else f'{rc:.3f}'}, "
+                      f"real clock {'-' if r is None else f'{r:.3f}'}")
+        md.append("")
+    for v, why in rsc.vskip.items():
+        md.append(f"- real clock: `{v}` not measured: {why}")
+    for n in rsc.notes:
+        md.append(f"- real clock: {n}")
+    if rsc.vskip or rsc.notes:
+        md.append("")
+    st = "FAILED: " if rsc.status == "failed" else ""
+    printed.append(f"{sid} {kver} (real clock): {st}{summary_line(rsc, judge=False)}")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,19 @@
 # (slub_debug= flags in the guest, default none),
 # SKEX_BENCH_MODDIR (use DIR/KVER/kernel/skex.ko, built elsewhere, e.g. from
 # another branch, instead of building this tree's), SKEX_BENCH_REPS
-# (repetitions per figure instead of 3, or 1 for --smoke: a quick look).
-# Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv}.
+# (repetitions per figure instead of 3, or 1 for --smoke: a quick look),
+# SKEX_BENCH_REAL (scenarios run again with the real-time clock, default
+# "s1 s4"; empty: none; see below).
+#
+# Real-clock pass: after the counted-clock one, SKEX_BENCH_REAL's scenarios
+# (those among the SCENARIOs asked for, if any) run again on each kernel,
+# one VM at a time, with 2 vCPUs and the real-time clock, loading the very
+# file the counted pass loaded (build/bench/last/KVER/out/skex.ko); the
+# report puts their figures beside the counted ones. Not with
+# SKEX_BENCH_ICOUNT=off (the whole run is real-clock then). --smoke runs it
+# too, shortened alike.
+# Logs: build/bench/last/KVER/{console.log,out/cmd.log,out/bench/*.tsv};
+# the real-clock pass's in build/bench/last/real/KVER/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +67,22 @@ if [ ${#kernels[@]} -eq 0 ]; then
 	fi
 fi
 icount=${SKEX_BENCH_ICOUNT:-2}
+# the real-clock pass's scenarios: SKEX_BENCH_REAL's, among those asked for
+real_scen=()
+if [ "$icount" != off ]; then
+	read -r -a want <<<"${SKEX_BENCH_REAL-s1 s4}"
+	for s in "${want[@]}"; do
+		ls "$ROOT/bench/${s%%_*}"_*.sh >/dev/null 2>&1 ||
+			{ echo "bench.sh: SKEX_BENCH_REAL: no scenario $s" >&2; exit 2; }
+		if [ ${#scen[@]} -eq 0 ]; then
+			real_scen+=("${s%%_*}")
+			continue
+		fi
+		for a in "${scen[@]}"; do
+			[ "${a%%_*}" = "${s%%_*}" ] && real_scen+=("${s%%_*}")
+		done
+	done
+fi
 reps=${SKEX_BENCH_REPS:-$([ "$smoke" = 1 ] && echo 1 || echo 3)}
 case $reps in [1-9] | [1-9][0-9]) ;; *) echo "bench.sh: SKEX_BENCH_REPS=$reps: 1-99" >&2; exit 2 ;; esac
 [ "$reps" = 3 ] || [ "$smoke" = 1 ] || partial=1
@@ -80,11 +107,37 @@ commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
 echo "bench: building the tool (make -C bench)"
 make -s -C "$ROOT/bench"
 
+# run_vm KVER KO DIR TAG [SCENARIO...]: boot KVER in run directory DIR
+# (under $run) with module KO and vmargs, run the scenarios; progress lines
+# on stdout prefixed with TAG.
+run_vm()
+{
+	local k=$1 ko=$2 dir=$3 tag=$4 rc
+	shift 4
+	set +e
+	# The console is in the run directory; show the guest's progress.
+	SKEX_VM_RUNDIR=$run/$dir SKEX_VM_SLUB_DEBUG=$slub "$ROOT/scripts/vm.sh" --kernel "$k" \
+		--module "$ko" --timeout "$timeout" "${vmargs[@]}" \
+		-- env BENCH_REPS="$reps" bench/guest.sh "${gargs[@]}" "$@" </dev/null 2>&1 |
+		grep -a --line-buffered -E '^(bench:|vm: FAIL|vm.sh:)' |
+		while IFS= read -r line; do
+			# the host's time: the guest's ([Ns]) need not be it
+			printf '%(%H:%M:%S)T %s\n' -1 "${line/#bench: /bench: [$tag] }"
+		done
+	rc=${PIPESTATUS[0]}
+	set -e
+	if [ "$rc" != 0 ]; then
+		echo "bench: $tag: VM run FAILED (rc $rc): $(sed -n 's/^vm_error=//p' "$run/$dir/result" 2>/dev/null)"
+		echo "bench:   logs: build/bench/last/$dir/console.log, out/cmd.log"
+		return 1
+	fi
+}
+
 # run_kernel KVER: build (unless SKEX_BENCH_MODDIR), boot, run; status in
 # $run/KVER.rc, progress lines on stdout prefixed with the kernel.
 run_kernel()
 {
-	local k=$1 ko rc
+	local k=$1 ko
 	ko=build/$k/kernel/skex.ko
 	if [ -n "${SKEX_BENCH_MODDIR:-}" ]; then
 		ko=$SKEX_BENCH_MODDIR/$k/kernel/skex.ko
@@ -94,30 +147,15 @@ run_kernel()
 		echo "bench: $k: module build FAILED (build/bench/last/build-$k.log)"
 		return 1
 	fi
-	set +e
-	# The console is in the run directory; show the guest's progress.
-	SKEX_VM_RUNDIR=$run/$k SKEX_VM_SLUB_DEBUG=$slub "$ROOT/scripts/vm.sh" --kernel "$k" \
-		--module "$ko" --timeout "$timeout" "${vmargs[@]}" \
-		-- env BENCH_REPS="$reps" bench/guest.sh "${gargs[@]}" "${scen[@]}" </dev/null 2>&1 |
-		grep -a --line-buffered -E '^(bench:|vm: FAIL|vm.sh:)' |
-		while IFS= read -r line; do
-			# the host's time: the guest's ([Ns]) need not be it
-			printf '%(%H:%M:%S)T %s\n' -1 "${line/#bench: /bench: [$k] }"
-		done
-	rc=${PIPESTATUS[0]}
-	set -e
-	if [ "$rc" != 0 ]; then
-		echo "bench: $k: VM run FAILED (rc $rc): $(sed -n 's/^vm_error=//p' "$run/$k/result" 2>/dev/null)"
-		echo "bench:   logs: build/bench/last/$k/console.log, out/cmd.log"
-		return 1
-	fi
+	run_vm "$k" "$ko" "$k" "$k" "${scen[@]}"
 }
 
 # Guest clock: instructions (vm.sh --icount), so that what the host does
 # meanwhile, other VMs included, changes no figure; the kernels then run
 # side by side, one VM per host core.
 vmargs=()
-machine="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB, real-time clock"
+real_machine="QEMU TCG (no KVM), 2 vCPUs on one host thread, 2 GB, real-time clock"
+machine=$real_machine
 if [ "$icount" != off ]; then
 	vmargs=(--smp 1 --icount "$icount")
 	machine="QEMU TCG (no KVM), 1 vCPU, 2 GB; guest clock counting instructions"
@@ -151,8 +189,31 @@ for k in "${kernels[@]}"; do
 	[ "$(cat "$run/$k.rc" 2>/dev/null)" = 0 ] || fail=1
 done
 
+# The real-clock pass: one VM at a time (the host's time is the guest's
+# now), 2 vCPUs, the module file the counted pass loaded (vm.sh's copy).
+hmin() { echo "$(($1 / 60)) min $(($1 % 60)) s"; }
+real_pairs=()
+real_load=()
+real_runtime=''
+if [ ${#real_scen[@]} -gt 0 ]; then
+	t1=$(date +%s)
+	vmargs=()
+	for k in "${kernels[@]}"; do
+		echo "bench: ===== $k, real clock (${real_scen[*]}) ====="
+		ko=$run/$k/out/skex.ko
+		if [ "$(cat "$run/$k.rc" 2>/dev/null)" != 0 ] || [ ! -f "$ko" ]; then
+			echo "bench: $k: no real-clock pass (the counted pass failed)"
+			continue
+		fi
+		real_load+=("$(cut -d' ' -f1-3 /proc/loadavg) ($k)")
+		real_pairs+=(--real "$k=$run/real/$k/out/bench")
+		run_vm "$k" "$ko" "real/$k" "$k real" "${real_scen[@]}" || fail=1
+	done
+	[ ${#real_pairs[@]} -eq 0 ] || real_runtime=$(hmin $(($(date +%s) - t1)))
+fi
+
 secs=$(($(date +%s) - t0))
-runtime="$((secs / 60)) min $((secs % 60)) s"
+runtime=$(hmin "$secs")
 if [ ${#pairs[@]} -gt 0 ]; then
 	if [ "$smoke" = 1 ] || [ "$partial" = 1 ]; then
 		out=(--out "$run/results.md" --plots "$run")
@@ -167,10 +228,18 @@ if [ ${#pairs[@]} -gt 0 ]; then
 	else
 		modnote="built from this tree, commit $commit"
 	fi
+	clock=(--clock counted)
+	[ "$icount" != off ] || clock=(--clock real)
+	if [ ${#real_pairs[@]} -gt 0 ]; then
+		real_text=$(printf '%s, ' "${real_load[@]}")
+		clock+=(--real-load "${real_text%, }" --real-runtime "$real_runtime"
+			--real-machine "$real_machine"
+			"${real_pairs[@]}")
+	fi
 	"$py" "$ROOT/bench/report.py" "${out[@]}" --host-load "$host_load" --module "$modnote" \
-		--runtime "$runtime" --machine "$machine" "${pairs[@]}" || fail=1
+		--runtime "$runtime" --machine "$machine" "${clock[@]}" "${pairs[@]}" || fail=1
 fi
-echo "bench: $([ "$smoke" = 1 ] && echo smoke run || echo run) took $runtime"
+echo "bench: $([ "$smoke" = 1 ] && echo smoke run || echo run) took $runtime${real_runtime:+ (the real-clock pass $real_runtime)}"
 if [ "$fail" != 0 ]; then
 	echo "bench: FAILED (the machinery, not a number): see above"
 	exit 1
