@@ -51,8 +51,8 @@ static inline void skex_module_text(const struct module *mod,
 }
 
 /*
- * Argument @n of the traced function, in an ftrace callback whose ops does
- * not save every register (FTRACE_OPS_FL_SAVE_REGS).
+ * Argument @n of the traced function, in an ftrace callback, whether its
+ * ops saves every register (FTRACE_OPS_FL_SAVE_REGS) or the arguments only.
  */
 static __always_inline unsigned long skex_ftrace_arg(struct ftrace_regs *fregs,
 						     unsigned int n)

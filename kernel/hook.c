@@ -5,17 +5,18 @@
  * Wrapping kernel functions without patching the kernel.
  *
  * One ftrace_ops, filtered on the entry of the wrapped functions always
- * needed, runs skex_ftrace_thunk(); another one, which saves fewer
- * registers, calls the observers (skex_ftrace_observe()); others, with the
- * thunk, carry the hooks only configured features need, one per class of
- * features, and are registered only while they are wanted
- * (skex_hooks_demand_get()). An observer gets the function's arguments
- * (skex_ftrace_arg()). For a wrapped function the thunk moves the
- * instruction pointer to the wrapper, which then runs in place of the
- * function, with its arguments, and may sleep and change the result. The
- * wrapper calls the original past its ftrace call site (skex_orig_FN(),
- * hook_call.S), so a wrapped call goes through ftrace once: the second pass
- * through the trampoline, which saves every register, would cost as much
+ * needed, runs skex_ftrace_thunk(); another one calls the observers
+ * (skex_ftrace_observe()); others, with the thunk, carry the hooks only
+ * configured features need, one per class of features, and are registered
+ * only while they are wanted (skex_hooks_demand_get()). Both get the
+ * function's arguments (skex_ftrace_arg()) from ftrace's lighter
+ * trampoline, which saves the argument registers only (as livepatch's
+ * does where the architecture has DYNAMIC_FTRACE_WITH_ARGS). For a wrapped
+ * function the thunk moves the instruction pointer to the wrapper, which
+ * then runs in place of the function, with its arguments, and may sleep
+ * and change the result. The wrapper calls the original past its ftrace
+ * call site (skex_orig_FN(), hook_call.S), so a wrapped call goes through
+ * ftrace once: a second pass through the trampoline would cost as much
  * again as the first. Other tracers of the function have seen the call on
  * that first pass. The thunk still lets through calls from the module's own
  * code, which calls the functions it wraps as any other caller does.
@@ -52,10 +53,18 @@ static void skex_ftrace_thunk(unsigned long ip, unsigned long parent_ip,
  * the observers, tcp_v4_destroy_sock()'s among them, and the netmeter
  * would go on reading sockets freed behind its back: ftrace refuses that
  * sysctl (EBUSY) while the module is loaded, as for livepatches.
+ * No FTRACE_OPS_FL_SAVE_REGS where the trampoline that saves the arguments
+ * takes a new instruction pointer too: the one that saves every register
+ * (and the flags) made a hooked call half as dear again under TCG.
  */
+#ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_IPMODIFY | \
+				 FTRACE_OPS_FL_PERMANENT)
+#else
 #define SKEX_FTRACE_FLAGS	(FTRACE_OPS_FL_SAVE_REGS | \
 				 FTRACE_OPS_FL_IPMODIFY | \
 				 FTRACE_OPS_FL_PERMANENT)
+#endif
 
 static struct ftrace_ops skex_ftrace_ops = {
 	.func = skex_ftrace_thunk,
@@ -133,18 +142,18 @@ static void skex_hook_table_add(struct skex_hook *hook)
  * struct skex_hook).
  */
 static __always_inline bool skex_kernel_sk(const struct skex_hook *hook,
-					   struct pt_regs *regs)
+					   struct ftrace_regs *fregs)
 {
 	const struct socket *sock;
 	const struct sock *sk;
 
 	switch (hook->sk_arg) {
 	case SKEX_SK_ARG0:
-		sk = (const struct sock *)regs_get_kernel_argument(regs, 0);
+		sk = (const struct sock *)skex_ftrace_arg(fregs, 0);
 		sock = sk->sk_socket;
 		break;
 	case SKEX_SK_SOCK1:
-		sock = (const struct socket *)regs_get_kernel_argument(regs, 1);
+		sock = (const struct socket *)skex_ftrace_arg(fregs, 1);
 		sk = sock->sk;
 		break;
 	default:
@@ -168,7 +177,6 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 				      struct ftrace_regs *fregs)
 {
 	struct skex_hook *hook = skex_hook_by_ip(ip);
-	struct pt_regs *regs;
 
 	if (unlikely(!hook || !hook->wrapper))
 		return;
@@ -177,18 +185,15 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 	    parent_ip - skex_text_start < skex_text_size)
 		return;
 
-	regs = ftrace_get_regs(fregs);
-	if (!regs || skex_kernel_sk(hook, regs) ||
-	    (hook->want && !hook->want(regs)))
+	if (skex_kernel_sk(hook, fregs) || (hook->want && !hook->want(fregs)))
 		return;
 
 	skex_ftrace_set_ip(fregs, (unsigned long)hook->wrapper);
 }
 
 /*
- * The callback of the observers' ftrace_ops, which saves only the argument
- * registers: the trampoline of skex_ftrace_ops saves them all, so that the
- * thunk can move the instruction pointer, and takes longer.
+ * The callback of the observers' ftrace_ops: without IPMODIFY, so that an
+ * observed function can still be live-patched.
  */
 static void notrace skex_ftrace_observe(unsigned long ip,
 					unsigned long parent_ip,

@@ -36,7 +36,6 @@
 #include "netmeter.h"
 #include "tcp_hooks.h"
 
-#include <linux/ptrace.h>
 #include <linux/uio.h>
 #include <net/tcp.h>
 
@@ -319,26 +318,26 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 }
 
 /* tcp_poll(file, sock, wait): sockets a group may hold back */
-static bool skex_want_poll(struct pt_regs *regs)
+static bool skex_want_poll(struct ftrace_regs *fregs)
 {
 	const struct socket *sock;
 
-	sock = (const struct socket *)regs_get_kernel_argument(regs, 1);
+	sock = (const struct socket *)skex_ftrace_arg(fregs, 1);
 	return skex_group_poll_wanted(sock->sk);
 }
 
 /* tcp_[gs]etsockopt(sk, level, optname, ...): only skex's own names. */
-static bool skex_want_setsockopt(struct pt_regs *regs)
+static bool skex_want_setsockopt(struct ftrace_regs *fregs)
 {
 	/* int arguments: the upper halves of their registers are undefined */
-	return (int)regs_get_kernel_argument(regs, 1) == SOL_TCP &&
-	       skex_sockopt_owns((int)regs_get_kernel_argument(regs, 2), true);
+	return (int)skex_ftrace_arg(fregs, 1) == SOL_TCP &&
+	       skex_sockopt_owns((int)skex_ftrace_arg(fregs, 2), true);
 }
 
-static bool skex_want_getsockopt(struct pt_regs *regs)
+static bool skex_want_getsockopt(struct ftrace_regs *fregs)
 {
-	return (int)regs_get_kernel_argument(regs, 1) == SOL_TCP &&
-	       skex_sockopt_owns((int)regs_get_kernel_argument(regs, 2), false);
+	return (int)skex_ftrace_arg(fregs, 1) == SOL_TCP &&
+	       skex_sockopt_owns((int)skex_ftrace_arg(fregs, 2), false);
 }
 
 static int skex_tcp_setsockopt(struct sock *sk, int level, int optname,
