@@ -1095,6 +1095,67 @@ static void skex_output_push(struct sock *sk)
 }
 
 /**
+ * skex_group_output_pooled - the lock-free path of a send
+ * @sk: the socket written to
+ * @size: bytes to send, not 0
+ * @gpp: set to the group port whose pool paid, or NULL when nothing covers
+ *	@sk; it holds no reference: only skex_group_output_giveback() may
+ *	use it, and only as a name
+ *
+ * A connection whose output group does not bind takes the tokens for the
+ * whole send from its port's pool, without the group's lock and without a
+ * reference on the port, which the original's sleeps would hold: a send
+ * the quota lets through costs one lookup and one atomic operation.
+ *
+ * Return: true when the send may go as it is (paid, or covered by
+ * nothing); false when it needs skex_group_output_port() and
+ * skex_group_output_take(): the pool is short, an FTP group may cover it.
+ */
+bool skex_group_output_pooled(struct sock *sk, size_t size,
+			      struct skex_group_port **gpp)
+{
+	struct skex_group_port *gp;
+	bool paid;
+
+	*gpp = NULL;
+	if (!atomic_read(&skex_group_nr_output))
+		return true;
+	rcu_read_lock();
+	gp = skex_output_gport_rcu(sk);
+	if (!gp) {
+		paid = !atomic_read(&skex_group_nr_ftp);
+	} else {
+		paid = READ_ONCE(gp->set) &&
+		       gp->type != SKEX_OUTPUT_ABSOLUTE_FTP &&
+		       skex_output_fast(gp, size);
+		if (paid)
+			*gpp = gp;
+	}
+	rcu_read_unlock();
+	return paid;
+}
+
+/**
+ * skex_group_output_giveback - the tokens of a pooled send it did not use
+ * @sk: the socket written to
+ * @gp: what skex_group_output_pooled() set
+ * @unused: bytes paid for but not sent
+ *
+ * They go back to @gp's pool if @gp still covers @sk. The group may have
+ * gone meanwhile, and another port taken its place, even at the same
+ * address: the tokens then go to the successor, as a retired port's
+ * sleepers go to it (skex_group_follow()).
+ */
+void skex_group_output_giveback(struct sock *sk, struct skex_group_port *gp,
+				size_t unused)
+{
+	rcu_read_lock();
+	if (skex_output_gport_rcu(sk) == gp)
+		atomic64_add(unused, &gp->pool);
+	rcu_read_unlock();
+}
+
+/**
  * skex_group_output_take - tokens for a send
  * @gpp: the group port covering the send (a reference); replaced by the
  *	port that took its place if a type change of the group retires it

@@ -225,6 +225,27 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 	return done ? done : ret;
 }
 
+/*
+ * Whether a send of @size may go to the original as it is: nothing covers
+ * it, or its group's pool paid (*@gpp); skex_send_pooled_done() then
+ * gives back what the original did not send.
+ */
+static bool skex_send_pooled(struct sock *sk, size_t size,
+			     struct skex_group_port **gpp)
+{
+	*gpp = NULL;
+	return !size || skex_group_output_pooled(sk, size, gpp);
+}
+
+static void skex_send_pooled_done(struct sock *sk, struct skex_group_port *gp,
+				  size_t size, int ret)
+{
+	size_t sent = max(ret, 0);
+
+	if (gp && sent < size)
+		skex_group_output_giveback(sk, gp, size - sent);
+}
+
 static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct skex_call call;
@@ -232,11 +253,16 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	int ret;
 
 	skex_call_enter(&call, sk);
-	gp = size ? skex_group_output_port(sk) : NULL;
-	if (gp)
-		ret = skex_sendmsg_throttled(gp, sk, msg, size);
-	else
+	if (skex_send_pooled(sk, size, &gp)) {
 		ret = skex_orig_tcp_sendmsg(sk, msg, size);
+		skex_send_pooled_done(sk, gp, size, ret);
+	} else {
+		gp = skex_group_output_port(sk);
+		if (gp)
+			ret = skex_sendmsg_throttled(gp, sk, msg, size);
+		else
+			ret = skex_orig_tcp_sendmsg(sk, msg, size);
+	}
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
@@ -280,11 +306,18 @@ static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 	int ret;
 
 	skex_call_enter(&call, sk);
-	gp = size ? skex_group_output_port(sk) : NULL;
-	if (gp)
-		ret = skex_sendpage_throttled(gp, sk, page, offset, size, flags);
-	else
+	if (skex_send_pooled(sk, size, &gp)) {
 		ret = skex_orig_tcp_sendpage(sk, page, offset, size, flags);
+		skex_send_pooled_done(sk, gp, size, ret);
+	} else {
+		gp = skex_group_output_port(sk);
+		if (gp)
+			ret = skex_sendpage_throttled(gp, sk, page, offset,
+						      size, flags);
+		else
+			ret = skex_orig_tcp_sendpage(sk, page, offset, size,
+						     flags);
+	}
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
 }
