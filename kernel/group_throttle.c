@@ -1264,7 +1264,7 @@ void skex_group_output_refund(struct skex_group_port *gp, size_t unused)
  * that wants more than the pool holds and is refused empties it, so that
  * the next poll asks the bucket.
  */
-static bool skex_output_pooled(const struct skex_group_port *gp)
+static bool skex_output_pool_covers(const struct skex_group_port *gp)
 {
 	return atomic64_read(&gp->pool) >=
 	       min_t(u64, div_u64(READ_ONCE(gp->chunk), NSEC_PER_SEC),
@@ -1303,7 +1303,7 @@ bool skex_group_poll_wanted(const struct sock *sk)
 		return true;
 	rcu_read_lock();
 	gp = skex_output_gport_rcu(sk);
-	want = gp && !skex_output_pooled(gp);
+	want = gp && !skex_output_pool_covers(gp);
 	rcu_read_unlock();
 	return want;
 }
@@ -1335,7 +1335,7 @@ __poll_t skex_group_poll(struct sock *sk, __poll_t mask)
 		return mask;
 
 	g = gp->group;
-	if (!listener && skex_output_pooled(gp)) {
+	if (!listener && skex_output_pool_covers(gp)) {
 		skex_group_port_put(gp);
 		return mask;
 	}
