@@ -605,16 +605,32 @@ def main():
     return 0
 
 
+def absent(md, printed, sc, label, prefix, none):
+    """Say so when a run has no records of a scenario or skipped it."""
+    if sc is None:
+        md.append(f"{prefix}{none} (the VM run did not reach this scenario).")
+    elif sc.skip:
+        md.append(f"{prefix}skipped: {sc.skip}")
+        printed.append(f"{label}: skipped: {sc.skip}")
+    else:
+        return False
+    md.append("")
+    return True
+
+
+def notes_block(md, sc, prefix):
+    """A scenario's variants not measured and its notes, as a list."""
+    for v, why in sc.vskip.items():
+        md.append(f"- {prefix}`{v}` not measured: {why}")
+    for n in sc.notes:
+        md.append(f"- {prefix}{n}")
+    if sc.vskip or sc.notes:
+        md.append("")
+
+
 def kernel_block(md, printed, a, out, plots, sid, kver, tag, info, sc):
     """A kernel's part of a scenario's section: its table, notes and plots."""
-    if sc is None:
-        md.append("No records (the VM run did not reach this scenario).")
-        md.append("")
-        return
-    if sc.skip:
-        md.append(f"skipped: {sc.skip}")
-        md.append("")
-        printed.append(f"{sid} {kver}{tag}: skipped: {sc.skip}")
+    if absent(md, printed, sc, f"{sid} {kver}{tag}", "", "No records"):
         return
     md.append(run_line(info, sc))
     md.append("")
@@ -632,12 +648,7 @@ def kernel_block(md, printed, a, out, plots, sid, kver, tag, info, sc):
             md.append(f"- `{m}` {v} / {o}: {rt}" +
                       (f" (target {tt}: {verdict(met)})" if tt else ""))
         md.append("")
-    for v, why in sc.vskip.items():
-        md.append(f"- `{v}` not measured: {why}")
-    for n in sc.notes:
-        md.append(f"- {n}")
-    if sc.vskip or sc.notes:
-        md.append("")
+    notes_block(md, sc, "")
     if not a.no_plots:
         for pname in sc.plots:
             short = ".".join(kver.split("-")[0].split(".")[:2])   # 6.1, 6.12
@@ -664,14 +675,8 @@ def real_block(md, printed, sid, kver, clock, sc, real):
         return
     info, scs = real[kver]
     rsc = scs.get(sid)
-    if rsc is None:
-        md.append("Real clock: no records (the VM run did not reach this scenario).")
-        md.append("")
-        return
-    if rsc.skip:
-        md.append(f"Real clock: skipped: {rsc.skip}")
-        md.append("")
-        printed.append(f"{sid} {kver} (real clock): skipped: {rsc.skip}")
+    if absent(md, printed, rsc, f"{sid} {kver} (real clock)", "Real clock: ",
+              "no records"):
         return
     md.append(f"{kver}, {clock} and real clock side by side. Real clock: "
               f"{run_line(info, rsc)[:-1]}, 2 vCPUs; its figures move with the host's load. "
@@ -690,12 +695,7 @@ def real_block(md, printed, sid, kver, clock, sc, real):
             md.append(f"- `{m}` {v} / {o}: {clock} {'-' if rc is None else f'{rc:.3f}'}, "
                       f"real clock {'-' if r is None else f'{r:.3f}'}")
         md.append("")
-    for v, why in rsc.vskip.items():
-        md.append(f"- real clock: `{v}` not measured: {why}")
-    for n in rsc.notes:
-        md.append(f"- real clock: {n}")
-    if rsc.vskip or rsc.notes:
-        md.append("")
+    notes_block(md, rsc, "real clock: ")
     st = "FAILED: " if rsc.status == "failed" else ""
     printed.append(f"{sid} {kver} (real clock): {st}{summary_line(rsc, judge=False)}")
 
