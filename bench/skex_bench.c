@@ -30,7 +30,7 @@
  *        (means; err = skex - app; bad: connections for which the port's
  *        conns did not move by exactly one, left out of the means).
  *        Without /proc/net/skex (module unloaded) skex_us is -1.
- *   skex_bench rate PORT SECS SAMPLE_MS [SKIP]
+ *   skex_bench rate PORT SECS SAMPLE_MS [SKIP [SNDBUF]]
  *        Rate over time: the accepted side writes 64 KB blocks as fast as
  *        it can for SECS seconds, a child reads for SECS seconds and prints
  *        "t_ms bytes" every SAMPLE_MS (bytes received in the sample ending
@@ -38,7 +38,12 @@
  *          bytes=N secs=S win_rate=B sent=N cpu_ms=C cpu_ms_per_mb=X
  *        win_rate: bytes/s received after the first SKIP seconds (default
  *        0); sent: bytes the sender's write()s took; cpu_ms: the sender's
- *        user + system time while writing (getrusage), and per MB sent.
+ *        user + system time while writing (getrusage); cpu_ms_per_mb: its
+ *        time per MB written after the first SKIP seconds. SNDBUF (bytes,
+ *        0: the kernel's autotuning) sets the sender's SO_SNDBUF: a limit
+ *        below the socket (a qdisc) lets write() take what waits in the
+ *        socket's queue, which autotuning grows to megabytes, so that bytes
+ *        written count what never went out.
  *
  *   skex_bench accepts PORT SECS OFFER SKIP [epoll]
  *        Accept rate: a child opens OFFER connections per second
@@ -79,8 +84,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +117,7 @@ static void usage(void)
 		"usage: skex_bench bulk write|sendfile SECS PORT [CHUNK]\n"
 		"       skex_bench calls SECS PORT\n"
 		"       skex_bench delay PORT COUNT INTERVAL_US SERVICE_US [BURST]\n"
-		"       skex_bench rate PORT SECS SAMPLE_MS\n"
+		"       skex_bench rate PORT SECS SAMPLE_MS [SKIP [SNDBUF]]\n"
 		"       skex_bench accepts PORT SECS OFFER SKIP [epoll]\n"
 		"       skex_bench fwrule address|content PORT DEF_PORT N [BRANCH_PORT]\n"
 		"       skex_bench fwdel address|content PORT\n"
@@ -583,23 +590,25 @@ static double cpu_ms(void)
 
 static int cmd_rate(int argc, char **argv)
 {
-	uint64_t dur, skip = 0, sent = 0;
-	long sample_ms;
+	uint64_t dur, skip = 0, sent = 0, sent_skip = 0;
+	long sample_ms, sndbuf = 0;
 	int port, lfd, fd, pfd[2];
 	static char buf[1 << 16];
-	double c0, c1;
+	double c0, c1, c_skip;
 	pid_t pid;
 
-	if (argc != 4 && argc != 5)
+	if (argc < 4 || argc > 6)
 		usage();
 	port = num(argv[1], 1, 65535);
 	dur = secs_ns(argv[2]);
 	sample_ms = num(argv[3], 1, 60000);
-	if (argc == 5) {
+	if (argc >= 5) {
 		skip = (uint64_t)(strtod(argv[4], NULL) * 1e9);
 		if (skip >= dur)
 			usage();
 	}
+	if (argc == 6)
+		sndbuf = num(argv[5], 0, INT_MAX / 2);
 
 	lfd = listen_on(port);
 	if (pipe(pfd))
@@ -654,16 +663,26 @@ static int cmd_rate(int argc, char **argv)
 	fd = accept_one(lfd);
 	close(lfd);
 	memset(buf, 'r', sizeof(buf));
+	if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(int)))
+		die("SO_SNDBUF");
 	c0 = cpu_ms();
+	c_skip = c0;
 	{
-		uint64_t end = now_ns() + dur;
+		uint64_t t, start = now_ns(), end = start + dur;
 		struct timeval tv = { 0, 100000 };
+		bool settled = !skip;
 
 		/* a blocked (throttled) write must not outlive the run */
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		while (now_ns() < end) {
-			ssize_t n = write(fd, buf, sizeof(buf));
+		while ((t = now_ns()) < end) {
+			ssize_t n;
 
+			if (!settled && t >= start + skip) {
+				settled = true;
+				c_skip = cpu_ms();
+				sent_skip = sent;
+			}
+			n = write(fd, buf, sizeof(buf));
 			if (n > 0)
 				sent += n;
 			/* the reader stops on its own clock: it may be gone */
@@ -688,7 +707,8 @@ static int cmd_rate(int argc, char **argv)
 		line[n] = 0;
 		printf("%s sent=%llu cpu_ms=%.1f cpu_ms_per_mb=%.3f\n", line,
 		       (unsigned long long)sent, c1 - c0,
-		       sent ? (c1 - c0) / (sent / 1e6) : 0);
+		       sent > sent_skip ?
+		       (c1 - c_skip) / ((sent - sent_skip) / 1e6) : 0);
 	}
 	close(fd);
 	return 0;
