@@ -291,6 +291,39 @@ bench_cfs_write()
 	return 1
 }
 
+# ---- socket groups (SPEC: groups/<G>/ type, ports/<P>/ quota) ----
+
+# bench_group GID TYPE PORT QUOTA...: a group of one port, with the first
+# QUOTA the module accepts (an older one may cap them); sets bench_why on
+# failure
+bench_group()
+{
+	local g=$1 type=$2 port=$3 d q
+	shift 3
+	d=$SKEX_CFS/groups/$g
+	bench_why=$(mkdir "$d" 2>&1) || { bench_why="mkdir groups/$g: ${bench_why##*: }"; return 1; }
+	bench_cfs_write "$d/type" "$type" || { bench_why="type $type refused"; return 1; }
+	bench_why=$(mkdir "$d/ports/$port" 2>&1) ||
+		{ bench_why="mkdir groups/$g/ports/$port: ${bench_why##*: }"; return 1; }
+	for q in "$@"; do
+		bench_cfs_write "$d/ports/$port/quota" "$q" && return 0
+	done
+	bench_why="no quota among $* accepted for $type"
+	return 1
+}
+
+# bench_group_clear GID...: remove these groups (and their ports) if there
+bench_group_clear()
+{
+	local g
+	for g in "$@"; do
+		[ -d "$SKEX_CFS/groups/$g" ] || continue
+		rmdir "$SKEX_CFS/groups/$g/ports/"* 2>/dev/null
+		rmdir "$SKEX_CFS/groups/$g" 2>/dev/null
+	done
+	return 0
+}
+
 # ---- forwarding rules (SPEC: forward/<P>/ type default_port enable,
 # ---- branches/<name>/ port source pattern chance) ----
 

@@ -17,41 +17,27 @@
 # PROFILE_STATES (default: all three, in that order).
 set -u
 cd "$SKEX_REPO" || exit 1
-# shellcheck source=tools/testing/selftests/skex/lib.sh
-source tools/testing/selftests/skex/lib.sh
 KO=${1:?module}
-BIN=$SKEX_REPO/build/bench/skex_bench
 OUT=${SKEX_OUT:?not in the VM}
+# s1's helpers: its server, its groups; bench_load loads SKEX_MODULE
+BENCH_OUT=$OUT BENCH_BIN=$SKEX_REPO/build/bench/skex_bench SKEX_MODULE=$KO
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_begin profile "perf profiles of s1's loads"
 SECS=${PROFILE_SECS:-12}
 P_CALLS=47103 P_NGINX=47104
-GROUPS_DIR=/sys/kernel/config/skex/groups
-
-www=$(mktemp -d)
-mkdir -p "$www/www"
-head -c 100 /dev/zero >"$www/www/small.html"
-skex_nginx_conf "$www" "127.0.0.1:$P_NGINX" "access_log off; sendfile on;"
-nginx -p "$www" -e "$www/error.log" -c "$www/nginx.conf" >/dev/null 2>&1 &
-nginx_pid=$!
-skex_wait_port "" "$P_NGINX" || { echo "profile: nginx did not start"; exit 1; }
-
-group() # GID TYPE PORT QUOTA
-{
-	mkdir "$GROUPS_DIR/$1" && echo "$2" >"$GROUPS_DIR/$1/type" &&
-		mkdir "$GROUPS_DIR/$1/ports/$3" &&
-		echo "$4" >"$GROUPS_DIR/$1/ports/$3/quota"
-}
+GIDS=(47101 47102 47103)
+www=''
+bench_tmpdir www profile
+bench_nginx "$www" $P_NGINX
 
 unload()
 {
-	local g
-	[ -d /sys/module/skex ] || return 0
-	for g in "$GROUPS_DIR"/*; do
-		[ -d "$g" ] || continue
-		rmdir "$g"/ports/* && rmdir "$g"
-	done
+	bench_loaded || return 0
+	bench_group_clear "${GIDS[@]}"
 	# the demand hooks go a second after their last group
 	sleep 2
-	rmmod skex
+	bench_unload
 }
 
 profile() # NAME CMD...
@@ -75,23 +61,21 @@ for st in ${PROFILE_STATES:-unloaded loaded configured}; do
 	case $st in
 	unloaded) ;;
 	loaded | configured)
-		insmod "$KO" || { echo "profile: insmod $KO failed"; rc=1; break; } ;;
+		bench_load || { rc=1; break; } ;;
 	*) echo "profile: unknown state $st"; rc=1; break ;;
 	esac
 	if [ "$st" = configured ] &&
-		! { group 1 output_rate $P_NGINX 4294967295 &&
-			group 2 output_rate $P_CALLS 4294967295 &&
-			group 3 accept_rate $P_NGINX 65535; }; then
-		echo "profile: groups refused"
+		! { bench_group "${GIDS[0]}" output_rate $P_NGINX 4294967295 &&
+			bench_group "${GIDS[1]}" output_rate $P_CALLS 4294967295 &&
+			bench_group "${GIDS[2]}" accept_rate $P_NGINX 65535; }; then
+		echo "profile: groups refused: $bench_why"
 		rc=1
 		break
 	fi
 	echo "profile: $st"
 	profile "conn-$st" wrk -t1 -c8 -d"${SECS}s" -H 'Connection: close' \
 		"http://127.0.0.1:$P_NGINX/small.html"
-	profile "calls-$st" "$BIN" calls "$SECS" $P_CALLS
+	profile "calls-$st" "$BENCH_BIN" calls "$SECS" $P_CALLS
 done
 unload
-kill "$nginx_pid" 2>/dev/null
-wait
 exit $rc

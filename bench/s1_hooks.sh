@@ -57,40 +57,20 @@ fi
 
 # ---- the configured state: socket groups that never bind ----
 CFG_GROUPS=()
-cfg_clear()
-{
-	local g
-	for g in "${CFG_GROUPS[@]}"; do
-		[ -d "$SKEX_CFS/groups/$g" ] || continue
-		rmdir "$SKEX_CFS/groups/$g/ports/"* 2>/dev/null
-		rmdir "$SKEX_CFS/groups/$g" 2>/dev/null
-	done
-	return 0
-}
+cfg_clear() { bench_group_clear "${CFG_GROUPS[@]}"; }
 
-# cfg_group GID TYPE PORT QUOTA...: the first quota accepted is kept
+# cfg_group GID TYPE PORT QUOTA...: bench_group, remembered for cfg_clear
 cfg_group()
 {
-	local g=$1 type=$2 port=$3 d q
-	shift 3
-	d=$SKEX_CFS/groups/$g
-	CFG_GROUPS+=("$g")
-	cfg_why=$(mkdir "$d" 2>&1) || { cfg_why="mkdir groups/$g: ${cfg_why##*: }"; return 1; }
-	bench_cfs_write "$d/type" "$type" || { cfg_why="type $type refused"; return 1; }
-	cfg_why=$(mkdir "$d/ports/$port" 2>&1) ||
-		{ cfg_why="mkdir groups/$g/ports/$port: ${cfg_why##*: }"; return 1; }
-	for q in "$@"; do
-		bench_cfs_write "$d/ports/$port/quota" "$q" 2>/dev/null && return 0
-	done
-	cfg_why="no quota among $* accepted for $type"
-	return 1
+	CFG_GROUPS+=("$1")
+	bench_group "$@"
 }
 
 cfg_apply()
 {
 	local p g=47100
-	cfg_why=''
-	[ -d "$SKEX_CFS/groups" ] || { cfg_why="$SKEX_CFS/groups missing"; return 1; }
+	bench_why=''
+	[ -d "$SKEX_CFS/groups" ] || { bench_why="$SKEX_CFS/groups missing"; return 1; }
 	for p in $P_WRITE $P_SENDFILE $P_CALLS $P_NGINX; do
 		g=$((g + 1))
 		cfg_group $g output_rate "$p" 4294967295 1000000000 || return 1
@@ -102,7 +82,7 @@ if bench_loaded || bench_load; then
 	if cfg_apply; then
 		states+=(configured)
 	else
-		bench_vskip configured "socket groups not available: $cfg_why"
+		bench_vskip configured "socket groups not available: $bench_why"
 	fi
 	cfg_clear
 fi

@@ -53,43 +53,23 @@ bench_variant none "no limit: what the load offers"
 
 # ---- is the group engine there? ----
 gdir() { echo "$SKEX_CFS/groups/$1"; }
-grp_clear()
-{
-	local g
-	for g in "$@"; do
-		[ -d "$(gdir "$g")" ] || continue
-		rmdir "$(gdir "$g")"/ports/* 2>/dev/null
-		rmdir "$(gdir "$g")" 2>/dev/null
-	done
-	return 0
-}
-# grp_make GID TYPE PORT QUOTA: sets why on failure
-grp_make()
-{
-	local d
-	d=$(gdir "$1")
-	why=$(mkdir "$d" 2>&1) || { why="mkdir groups/$1: ${why##*: }"; return 1; }
-	bench_cfs_write "$d/type" "$2" || { why="type $2 refused"; return 1; }
-	why=$(mkdir "$d/ports/$3" 2>&1) || { why="mkdir groups/$1/ports/$3: ${why##*: }"; return 1; }
-	bench_cfs_write "$d/ports/$3/quota" "$4" || { why="quota $4 refused"; return 1; }
-}
-bench_at_exit "grp_clear $G_OUT $G_ACC $G_ACC5 $G_ACCE"
-grp_clear $G_OUT $G_ACC $G_ACC5 $G_ACCE
+bench_at_exit "bench_group_clear $G_OUT $G_ACC $G_ACC5 $G_ACCE"
+bench_group_clear $G_OUT $G_ACC $G_ACC5 $G_ACCE
 have_skex=1
-if ! grp_make $G_OUT output_rate $P_SK "${OUT_Q[0]}"; then
-	grp_clear $G_OUT
+if ! bench_group $G_OUT output_rate $P_SK "${OUT_Q[0]}"; then
+	bench_group_clear $G_OUT
 	# BENCH_FORCE=1: measure the baselines all the same (to try them out)
-	[ "${BENCH_FORCE:-0}" = 1 ] || bench_skip "socket groups not available: $why"
-	bench_vskip skex "socket groups not available: $why"
+	[ "${BENCH_FORCE:-0}" = 1 ] || bench_skip "socket groups not available: $bench_why"
+	bench_vskip skex "socket groups not available: $bench_why"
 	have_skex=0
 fi
-grp_clear $G_OUT
+bench_group_clear $G_OUT
 have_burst=0
-if [ "$have_skex" = 1 ] && grp_make $G_ACC accept_rate $A_SK 1 &&
+if [ "$have_skex" = 1 ] && bench_group $G_ACC accept_rate $A_SK 1 &&
 	[ -e "$(gdir $G_ACC)/ports/$A_SK/burst" ]; then
 	have_burst=1
 fi
-grp_clear $G_ACC
+bench_group_clear $G_ACC
 [ "$have_burst" = 1 ] || bench_vskip skex5 "no accept_rate burst in this module"
 
 # ---- baselines ----
@@ -145,7 +125,7 @@ set_out()
 setup_out()
 {
 	case $1 in
-	skex) grp_make $G_OUT output_rate $P_SK "$2" || { bench_log "group: $why"; return 1; } ;;
+	skex) bench_group $G_OUT output_rate $P_SK "$2" || { bench_log "group: $bench_why"; return 1; } ;;
 	tc) tc_setup "$2" ;;
 	nft) nft -f - <<EON ;;	# one nft run: each costs a second under TCG
 add table inet skexbench
@@ -159,7 +139,7 @@ EON
 clear_out()
 {
 	case $1 in
-	skex) grp_clear $G_OUT ;;
+	skex) bench_group_clear $G_OUT ;;
 	tc) tc_clear ;;
 	nft) nft_drop out ;;
 	esac
@@ -356,12 +336,12 @@ acc_port() { case $1 in skex) echo $A_SK ;; skex5) echo $A_SK5 ;; skexep) echo $
 setup_acc()
 {
 	case $1 in
-	skex) grp_make $G_ACC accept_rate $A_SK "$2" || bench_fail "accept_rate group: $why" ;;
+	skex) bench_group $G_ACC accept_rate $A_SK "$2" || bench_fail "accept_rate group: $bench_why" ;;
 	skex5)
-		grp_make $G_ACC5 accept_rate $A_SK5 "$2" || bench_fail "accept_rate group: $why"
+		bench_group $G_ACC5 accept_rate $A_SK5 "$2" || bench_fail "accept_rate group: $bench_why"
 		bench_cfs_write "$(gdir $G_ACC5)/ports/$A_SK5/burst" 5 || bench_fail "burst 5 refused"
 		;;
-	skexep) grp_make $G_ACCE accept_rate $A_SKE "$2" || bench_fail "accept_rate group: $why" ;;
+	skexep) bench_group $G_ACCE accept_rate $A_SKE "$2" || bench_fail "accept_rate group: $bench_why" ;;
 	nft) nft -f - <<EON || bench_fail "nft SYN limit"
 add table inet skexbench
 add chain inet skexbench in { type filter hook input priority 0; }
@@ -370,7 +350,7 @@ EON
 		;;
 	esac
 }
-clear_acc() { case $1 in skex) grp_clear $G_ACC ;; skex5) grp_clear $G_ACC5 ;; skexep) grp_clear $G_ACCE ;; nft) nft_drop in ;; esac; }
+clear_acc() { case $1 in skex) bench_group_clear $G_ACC ;; skex5) bench_group_clear $G_ACC5 ;; skexep) bench_group_clear $G_ACCE ;; nft) nft_drop in ;; esac; }
 
 acc_offer() { echo $((3 * ACC_Q[$1] / 2)); }
 acc_side() { binds "$off_acc_med" $((2 * ${#acc_methods[@]} * $(acc_offer "$1"))); }
