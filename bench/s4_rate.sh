@@ -219,6 +219,9 @@ for ((i = 0; i < N_RATES; i++)); do
 	bench_metric "cpu_${OUT_N[$i]}" ms/MB lower - - "sender CPU per MB written after the first ${SKIP} s at the ${OUT_L[$i]} limit"
 done
 bench_metric cpu_all_100k ms/MB lower - - "the whole guest's CPU per MB received at the ${OUT_L[0]} limit, each method alone for ${W_ALL} s: what a SCHED_IDLE soaker lost against an idle run (getrusage() misses the work a softirq does in the idle task: tc's qdisc releasing packets from its timer, and the receiver's TCP behind it)"
+# the sender's CPU per MB at most 1.2 × tc's (a cost: the ratio is tc / skex)
+bench_xratio cpu_100k skex tc "ratio>=0.8333"
+bench_xratio cpu_all_100k skex tc -
 for ((i = 0; i < N_RATES; i++)); do
 	q=${ACC_Q[$i]} t="skex:in=0.97..1.03"
 	# at 1000/s a token a millisecond: burst 1 keeps up with what a
