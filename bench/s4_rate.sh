@@ -40,7 +40,7 @@ A_SK=48111 A_NF=48112 A_NO=48113 A_SK5=48114 A_SKE=48115
 G_OUT=48101 G_ACC=48111 G_ACC5=48114 G_ACCE=48115
 
 bench_begin s4 "Rate accuracy (socket groups vs tc and nftables)"
-bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took after the first $SKIP s; cpu_all: the whole guest's per MB received, each method alone at 100 KB/s for ${W_ALL} s beside a SCHED_IDLE soaker whose lost loops, against an idle second, are the CPU the load took wherever the kernel did the work. At 100 KB/s the sender's SO_SNDBUF is 64 KB for every method: with autotuning, write() fills tc's socket queue with megabytes that the limit sends over the next tens of seconds (3.8 MB written, 1.1 MB received in 10 s), and a CPU per MB written counted bytes that never went out. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex: burst 1, the default, a blocking accept(); skex5: burst 5; skexep: burst 1, an edge-triggered epoll acceptor, as nginx) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best; the step's length when never). The changes are made at once for the three methods, but tc and nft are programs that take a second or more to start under TCG: apply_*_ms say how late each change took effect, and it is part of their settling. SPEC: output within 2% over 10 s; accepts at most rate·T + burst."
+bench_desc "Output rate: one loopback connection per method whose accepted side writes 64 KB blocks as fast as it can for $W s, limited to 100 KB/s, 10 MB/s or 200 MB/s by an output_rate socket group on the server port (skex, quota in bytes/s), an htb class on lo that a u32 filter on the server port feeds (tc; burst 128 KB, the smallest that passes lo's 64 KB packets; other traffic bypasses it) or an nftables byte limit on the server port (limit rate over, drop); achieved / target is the rate received after the first $SKIP s. The three methods run at the same time, each on its own port, when the unlimited load (none, below) reached at least twice the sum of their quotas, else one after the other. cpu: the sender's user + system time (getrusage) per MB its write()s took after the first $SKIP s; cpu_all: the whole guest's per MB received, each method alone at 100 KB/s for ${W_ALL} s beside a SCHED_IDLE soaker on each CPU whose lost loops, against an idle second, are the CPU the load took wherever the kernel did the work. At 100 KB/s the sender's SO_SNDBUF is 64 KB for every method: with autotuning, write() fills tc's socket queue with megabytes that the limit sends over the next tens of seconds (3.8 MB written, 1.1 MB received in 10 s), and a CPU per MB written counted bytes that never went out. Accept rate: clients open 1.5 × the quota per second for $W s (non-blocking connect); limit 10, 100 or 1000 conn/s by an accept_rate group (skex: burst 1, the default, a blocking accept(); skex5: burst 5; skexep: burst 1, an edge-triggered epoll acceptor, as nginx) or an nftables limit on SYNs to the port; achieved / target after the first $SKIP s (side by side when the unlimited rate is at least twice what they offer together). The 100 KB/s output and 10 conn/s accept runs share their window when both run side by side. none: the same load without a limit, measured in this boot (${W_OFF} s): where it stays below the quota, the limit cannot bind, the run is shorter ($W_NB s) and its ratio only says what the load reached. Step response: the three output limits side by side while the quota steps 1 → 4 → 2 MB/s every $STEP s, received bytes counted every 100 ms; settling: from the step until the trailing 0.5 s average is within 10% of the new quota (0.5 s at best; the step's length when never). The changes are made at once for the three methods, but tc and nft are programs that take a second or more to start under TCG: apply_*_ms say how late each change took effect, and it is part of their settling. SPEC: output within 2% over 10 s; accepts at most rate·T + burst."
 
 bench_variant skex "socket group (configfs)"
 bench_variant skex5 "accept_rate group with burst 5 (nftables' default burst)"
@@ -218,7 +218,7 @@ done
 for ((i = 0; i < N_RATES; i++)); do
 	bench_metric "cpu_${OUT_N[$i]}" ms/MB lower - - "sender CPU per MB written after the first ${SKIP} s at the ${OUT_L[$i]} limit"
 done
-bench_metric cpu_all_100k ms/MB lower - - "the whole guest's CPU per MB received at the ${OUT_L[0]} limit, each method alone for ${W_ALL} s: what a SCHED_IDLE soaker lost against an idle run (getrusage() misses the work a softirq does in the idle task: tc's qdisc releasing packets from its timer, and the receiver's TCP behind it)"
+bench_metric cpu_all_100k ms/MB lower - - "the whole guest's CPU per MB received at the ${OUT_L[0]} limit, each method alone for ${W_ALL} s: what SCHED_IDLE soakers, one per CPU, lost against an idle run (getrusage() misses the work a softirq does in the idle task: tc's qdisc releasing packets from its timer, and the receiver's TCP behind it)"
 # the sender's CPU per MB at most 1.2 × tc's (a cost: the ratio is tc / skex)
 bench_xratio cpu_100k skex tc "ratio>=0.8333"
 bench_xratio cpu_all_100k skex tc -
@@ -298,13 +298,14 @@ out_run()
 	done
 }
 
-# soak_read: the loops and secs (the caller's) of the last soak
+# soak_read: the loops, secs and cpus (the caller's) of the last soak
 soak_read()
 {
 	local out
 	out=$(<"$BENCH_OUT/s4-soak.raw")
 	bench_kv "$out" loops && loops=$REPLY
 	bench_kv "$out" secs && secs=$REPLY
+	bench_kv "$out" cpus && cpus=$REPLY
 }
 
 # cpu_all_run REP: each output method alone at the lowest limit beside a
@@ -312,10 +313,11 @@ soak_read()
 # kernel did the work
 cpu_all_run()
 {
-	local m base loops secs spid got
+	local m base loops secs cpus spid got
 	"$BENCH_BIN" soak 1 >"$BENCH_OUT/s4-soak.raw" || bench_fail "skex_bench soak"
 	soak_read
-	base=$(awk -v l="$loops" -v s="$secs" 'BEGIN { printf "%.0f", l / s }')
+	# loops per second of one CPU
+	base=$(awk -v l="$loops" -v s="$secs" -v c="$cpus" 'BEGIN { printf "%.0f", l / s / c }')
 	for m in "${methods[@]}"; do
 		setup_out "$m" "${OUT_Q[0]}" || bench_fail "cannot set up $m"
 		"$BENCH_BIN" soak "$W_ALL" >"$BENCH_OUT/s4-soak.raw" &
@@ -328,8 +330,8 @@ cpu_all_run()
 		got=$REPLY
 		soak_read
 		bench_result cpu_all_100k "$m" "$1" "$(awk -v b="$base" -v l="$loops" \
-			-v s="$secs" -v n="$got" 'BEGIN {
-				busy = s - l / b; if (busy < 0) busy = 0
+			-v s="$secs" -v c="$cpus" -v n="$got" 'BEGIN {
+				busy = c * s - l / b; if (busy < 0) busy = 0
 				printf "%.3f", busy * 1000 / (n / 1e6) }')"
 	done
 }

@@ -70,8 +70,9 @@
  *        PORT every INTERVAL_MS until SIGTERM. Prints polls=N missing=M
  *        (M: ENOENT, the port not known)
  *   skex_bench soak SECS
- *        The CPU nothing else wants: a SCHED_IDLE process counts loops for
- *        SECS seconds. Prints loops=N secs=S. Run once on an idle machine
+ *        The CPU nothing else wants: a SCHED_IDLE process on each online
+ *        CPU counts loops for SECS seconds. Prints loops=N (all of them)
+ *        secs=S cpus=C. Run once on an idle machine
  *        and once beside a load, the loops it lost are the CPU the load
  *        took, wherever the kernel did its work (a softirq run from a timer
  *        in the idle task counts too, as it does not in getrusage()).
@@ -994,26 +995,67 @@ static int cmd_poll(int argc, char **argv)
 
 /* ---- soak ---- */
 
-static int cmd_soak(int argc, char **argv)
+/* SCHED_IDLE loops on CPU @cpu until @end (ns) */
+static uint64_t soak_cpu(int cpu, uint64_t end)
 {
 	struct sched_param sp = { 0 };
-	uint64_t end, t0, loops = 0;
 	volatile uint64_t sink = 0;
+	uint64_t loops = 0;
+	cpu_set_t set;
 	int i;
 
-	if (argc != 2)
-		usage();
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
 	if (sched_setscheduler(0, SCHED_IDLE, &sp))
 		die("sched_setscheduler");
-	t0 = now_ns();
-	end = t0 + secs_ns(argv[1]);
 	while (now_ns() < end) {
 		for (i = 0; i < 1024; i++)
 			sink += i;
 		loops++;
 	}
-	printf("loops=%llu secs=%.3f\n", (unsigned long long)loops,
-	       (now_ns() - t0) / 1e9);
+	return loops;
+}
+
+static int cmd_soak(int argc, char **argv)
+{
+	long cpu, cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t end, t0, n, loops = 0;
+	int pfd[2], st, got = 0, bad = 0;
+	pid_t pid;
+
+	if (argc != 2)
+		usage();
+	if (cpus < 1 || pipe(pfd))
+		die("soak");
+	t0 = now_ns();
+	end = t0 + secs_ns(argv[1]);
+	/* one soaker per CPU: a load may run on any */
+	for (cpu = 0; cpu < cpus; cpu++) {
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (!pid) {
+			n = soak_cpu(cpu, end);
+			if (write(pfd[1], &n, sizeof(n)) != sizeof(n))
+				die("pipe write");
+			_exit(0);
+		}
+	}
+	close(pfd[1]);
+	while (read(pfd[0], &n, sizeof(n)) == sizeof(n)) {
+		loops += n;
+		got++;
+	}
+	while (wait(&st) > 0)
+		bad |= !WIFEXITED(st) || WEXITSTATUS(st);
+	if (bad || got != cpus) {
+		fprintf(stderr, "skex_bench: a soaker failed\n");
+		return 1;
+	}
+	printf("loops=%llu secs=%.3f cpus=%ld\n", (unsigned long long)loops,
+	       (end - t0) / 1e9, cpus);
 	return 0;
 }
 
