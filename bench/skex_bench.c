@@ -83,9 +83,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -592,8 +592,8 @@ static double cpu_ms(void)
 static int cmd_rate(int argc, char **argv)
 {
 	uint64_t dur, skip = 0, sent = 0, sent_skip = 0;
-	long sample_ms, sndbuf = 0;
-	int port, lfd, fd, pfd[2];
+	long sample_ms;
+	int port, lfd, fd, pfd[2], sndbuf = 0;
 	static char buf[1 << 16];
 	double c0, c1, c_skip;
 	pid_t pid;
@@ -664,7 +664,7 @@ static int cmd_rate(int argc, char **argv)
 	fd = accept_one(lfd);
 	close(lfd);
 	memset(buf, 'r', sizeof(buf));
-	if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(int)))
+	if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)))
 		die("SO_SNDBUF");
 	c0 = cpu_ms();
 	c_skip = c0;
