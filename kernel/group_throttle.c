@@ -1095,62 +1095,65 @@ static void skex_output_push(struct sock *sk)
 }
 
 /**
- * skex_group_output_pooled - the lock-free path of a send
+ * skex_group_send_route - how a send goes, decided at its call site
  * @sk: the socket written to
- * @size: bytes to send, not 0
- * @gpp: set to the group port whose pool paid, or NULL when nothing covers
- *	@sk; it holds no reference: only skex_group_output_giveback() may
- *	use it, and only as a name
+ * @size: bytes to send
  *
- * A connection whose output group does not bind takes the tokens for the
- * whole send from its port's pool, without the group's lock and without a
- * reference on the port, which the original's sleeps would hold: a send
- * the quota lets through costs one lookup and one atomic operation.
+ * Called atomically at the entry of the send (tcp_sendmsg(), 6.1's
+ * tcp_sendpage()): every send of every process comes here while any output
+ * group exists. A send no group covers runs unchanged. A connection whose
+ * output group does not bind takes the tokens for the whole send from its
+ * port's pool, without the group's lock and without a reference on the
+ * port, which the original's sleeps would hold: a send the quota lets
+ * through costs one lookup and one atomic operation.
  *
- * Return: true when the send may go as it is (paid, or covered by
- * nothing); false when it needs skex_group_output_port() and
- * skex_group_output_take(): the pool is short, an FTP group may cover it.
+ * Return: SKEX_SEND_DIRECT: nothing covers the send; SKEX_SEND_PAID: the
+ * pool paid for @size bytes, and the wrapper gives back what the original
+ * does not send (skex_group_output_giveback()); SKEX_SEND_WAIT: the
+ * wrapper takes the throttled path (skex_group_output_port(),
+ * skex_group_output_take()): the pool is short, or an FTP group may cover
+ * the send.
  */
-bool skex_group_output_pooled(struct sock *sk, size_t size,
-			      struct skex_group_port **gpp)
+enum skex_send_route skex_group_send_route(const struct sock *sk,
+					   size_t size)
 {
 	struct skex_group_port *gp;
-	bool paid;
+	enum skex_send_route route;
 
-	*gpp = NULL;
-	if (!atomic_read(&skex_group_nr_output))
-		return true;
+	if (!size || !atomic_read(&skex_group_nr_output))
+		return SKEX_SEND_DIRECT;
 	rcu_read_lock();
 	gp = skex_output_gport_rcu(sk);
-	if (!gp) {
-		paid = !atomic_read(&skex_group_nr_ftp);
-	} else {
-		paid = READ_ONCE(gp->set) &&
-		       gp->type != SKEX_OUTPUT_ABSOLUTE_FTP &&
-		       skex_output_fast(gp, size);
-		if (paid)
-			*gpp = gp;
-	}
+	if (!gp)
+		/* an FTP group covers sockets by process */
+		route = atomic_read(&skex_group_nr_ftp) ? SKEX_SEND_WAIT :
+							  SKEX_SEND_DIRECT;
+	else if (READ_ONCE(gp->set) && gp->type != SKEX_OUTPUT_ABSOLUTE_FTP &&
+		 skex_output_fast(gp, size))
+		route = SKEX_SEND_PAID;
+	else
+		route = SKEX_SEND_WAIT;
 	rcu_read_unlock();
-	return paid;
+	return route;
 }
 
 /**
- * skex_group_output_giveback - the tokens of a pooled send it did not use
+ * skex_group_output_giveback - the tokens of a paid send it did not use
  * @sk: the socket written to
- * @gp: what skex_group_output_pooled() set
  * @unused: bytes paid for but not sent
  *
- * They go back to @gp's pool if @gp still covers @sk. The group may have
- * gone meanwhile, and another port taken its place, even at the same
- * address: the tokens then go to the successor, as a retired port's
- * sleepers go to it (skex_group_follow()).
+ * They go back to the pool of the port that covers @sk now. The group may
+ * have gone since the send was paid, and another port taken its place,
+ * even at the same address: the tokens then go to the successor, as a
+ * retired port's sleepers go to it (skex_group_follow()).
  */
-void skex_group_output_giveback(struct sock *sk, struct skex_group_port *gp,
-				size_t unused)
+void skex_group_output_giveback(const struct sock *sk, size_t unused)
 {
+	struct skex_group_port *gp;
+
 	rcu_read_lock();
-	if (skex_output_gport_rcu(sk) == gp)
+	gp = skex_output_gport_rcu(sk);
+	if (gp)
 		atomic64_add(unused, &gp->pool);
 	rcu_read_unlock();
 }

@@ -167,10 +167,15 @@ int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w);
 void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 			    bool accepted);
 
-bool skex_group_output_pooled(struct sock *sk, size_t size,
-			      struct skex_group_port **gpp);
-void skex_group_output_giveback(struct sock *sk, struct skex_group_port *gp,
-				size_t unused);
+enum skex_send_route {
+	SKEX_SEND_DIRECT,	/* the original, unchanged */
+	SKEX_SEND_PAID,		/* the pool paid: the original, then giveback */
+	SKEX_SEND_WAIT,		/* the throttled path */
+};
+
+enum skex_send_route skex_group_send_route(const struct sock *sk,
+					   size_t size);
+void skex_group_output_giveback(const struct sock *sk, size_t unused);
 struct skex_group_port *skex_group_output_port(struct sock *sk);
 long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 			    size_t want);

@@ -177,6 +177,7 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 				      struct ftrace_regs *fregs)
 {
 	struct skex_hook *hook = skex_hook_by_ip(ip);
+	void *wrapper;
 
 	if (unlikely(!hook || !hook->wrapper))
 		return;
@@ -185,10 +186,11 @@ static void notrace skex_ftrace_thunk(unsigned long ip,
 	    parent_ip - skex_text_start < skex_text_size)
 		return;
 
-	if (skex_kernel_sk(hook, fregs) || (hook->want && !hook->want(fregs)))
+	if (skex_kernel_sk(hook, fregs))
 		return;
-
-	skex_ftrace_set_ip(fregs, (unsigned long)hook->wrapper);
+	wrapper = hook->want ? hook->want(hook, fregs) : hook->wrapper;
+	if (wrapper)
+		skex_ftrace_set_ip(fregs, (unsigned long)wrapper);
 }
 
 /*

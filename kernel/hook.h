@@ -19,9 +19,11 @@ struct sock;
  * @observe: alternative to @wrapper: called at the function's entry,
  *	atomically, with its arguments (skex_ftrace_arg()), and the function
  *	then runs unchanged.
- * @want: optional filter for @wrapper, called atomically with the
- *	function's arguments (skex_ftrace_arg()); when it returns false the
- *	function runs unchanged, without a frame of the module on the stack.
+ * @want: optional filter, called atomically with the function's
+ *	arguments (skex_ftrace_arg()): returns the wrapper to run (@wrapper,
+ *	or another with its prototype, which calls the same original), or
+ *	NULL, and the function runs unchanged, without a frame of the module
+ *	on the stack.
  * @body: where skex_orig_FN() jumps, set for @wrapper: the function's
  *	code past its ftrace call site.
  * @optional: a kernel may lack the function; it is then skipped.
@@ -48,7 +50,7 @@ struct skex_hook {
 	const char *name;
 	void *wrapper;
 	void (*observe)(struct ftrace_regs *fregs);
-	bool (*want)(struct ftrace_regs *fregs);
+	void *(*want)(const struct skex_hook *hook, struct ftrace_regs *fregs);
 	unsigned long *body;
 	bool optional;
 	u8 demand;

@@ -17,7 +17,8 @@
  * and, only while socket groups of a kind exist (demand hooks, see hook.c):
  *
  *   accept()          inet_csk_accept                        accept groups
- *   write paths       tcp_sendmsg, tcp_sendpage (6.1)        output groups
+ *   write paths       tcp_sendmsg    (filtered),
+ *                     tcp_sendpage   (filtered, 6.1)         output groups
  *   read path         tcp_recvmsg                            FTP output groups
  *   poll()            tcp_poll       (filtered)              groups
  *
@@ -225,27 +226,30 @@ static int skex_sendmsg_throttled(struct skex_group_port *gp, struct sock *sk,
 	return done ? done : ret;
 }
 
-/*
- * Whether a send of @size may go to the original as it is: nothing covers
- * it, or its group's pool paid (*@gpp); skex_send_pooled_done() then
- * gives back what the original did not send.
- */
-static bool skex_send_pooled(struct sock *sk, size_t size,
-			     struct skex_group_port **gpp)
-{
-	*gpp = NULL;
-	return !size || skex_group_output_pooled(sk, size, gpp);
-}
-
-static void skex_send_pooled_done(struct sock *sk, struct skex_group_port *gp,
-				  size_t size, int ret)
+/* What the original did not send of a send the pool paid for goes back. */
+static void skex_send_paid_done(struct sock *sk, size_t size, int ret)
 {
 	size_t sent = max(ret, 0);
 
-	if (gp && sent < size)
-		skex_group_output_giveback(sk, gp, size - sent);
+	if (sent < size)
+		skex_group_output_giveback(sk, size - sent);
 }
 
+/* A send its group's pool paid for at the call site (skex_want_send()). */
+static int skex_tcp_sendmsg_paid(struct sock *sk, struct msghdr *msg,
+				 size_t size)
+{
+	struct skex_call call;
+	int ret;
+
+	skex_call_enter(&call, sk);
+	ret = skex_orig_tcp_sendmsg(sk, msg, size);
+	skex_send_paid_done(sk, size, ret);
+	skex_call_exit(&call);
+	return skex_call_ret(ret);
+}
+
+/* A send an output group may hold back. */
 static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct skex_call call;
@@ -253,18 +257,39 @@ static int skex_tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	int ret;
 
 	skex_call_enter(&call, sk);
-	if (skex_send_pooled(sk, size, &gp)) {
+	gp = skex_group_output_port(sk);
+	if (gp)
+		ret = skex_sendmsg_throttled(gp, sk, msg, size);
+	else
 		ret = skex_orig_tcp_sendmsg(sk, msg, size);
-		skex_send_pooled_done(sk, gp, size, ret);
-	} else {
-		gp = skex_group_output_port(sk);
-		if (gp)
-			ret = skex_sendmsg_throttled(gp, sk, msg, size);
-		else
-			ret = skex_orig_tcp_sendmsg(sk, msg, size);
-	}
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
+}
+
+/*
+ * The wrapper of a send: none when no group covers it, @paid when its
+ * pool paid (skex_group_send_route()), else @wait.
+ */
+static void *skex_want_send(struct sock *sk, size_t size, void *paid,
+			    void *wait)
+{
+	switch (skex_group_send_route(sk, size)) {
+	case SKEX_SEND_PAID:
+		return paid;
+	case SKEX_SEND_WAIT:
+		return wait;
+	default:
+		return NULL;
+	}
+}
+
+/* tcp_sendmsg(sk, msg, size) */
+static void *skex_want_sendmsg(const struct skex_hook *hook,
+			       struct ftrace_regs *fregs)
+{
+	return skex_want_send((struct sock *)skex_ftrace_arg(fregs, 0),
+			      skex_ftrace_arg(fregs, 2), skex_tcp_sendmsg_paid,
+			      hook->wrapper);
 }
 
 #if SKEX_HAVE_TCP_SENDPAGE
@@ -298,6 +323,19 @@ static int skex_sendpage_throttled(struct skex_group_port *gp, struct sock *sk,
 	return done ? done : ret;
 }
 
+static int skex_tcp_sendpage_paid(struct sock *sk, struct page *page,
+				  int offset, size_t size, int flags)
+{
+	struct skex_call call;
+	int ret;
+
+	skex_call_enter(&call, sk);
+	ret = skex_orig_tcp_sendpage(sk, page, offset, size, flags);
+	skex_send_paid_done(sk, size, ret);
+	skex_call_exit(&call);
+	return skex_call_ret(ret);
+}
+
 static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 			     size_t size, int flags)
 {
@@ -306,20 +344,23 @@ static int skex_tcp_sendpage(struct sock *sk, struct page *page, int offset,
 	int ret;
 
 	skex_call_enter(&call, sk);
-	if (skex_send_pooled(sk, size, &gp)) {
+	gp = skex_group_output_port(sk);
+	if (gp)
+		ret = skex_sendpage_throttled(gp, sk, page, offset, size,
+					      flags);
+	else
 		ret = skex_orig_tcp_sendpage(sk, page, offset, size, flags);
-		skex_send_pooled_done(sk, gp, size, ret);
-	} else {
-		gp = skex_group_output_port(sk);
-		if (gp)
-			ret = skex_sendpage_throttled(gp, sk, page, offset,
-						      size, flags);
-		else
-			ret = skex_orig_tcp_sendpage(sk, page, offset, size,
-						     flags);
-	}
 	skex_call_exit(&call);
 	return skex_call_ret(ret);
+}
+
+/* tcp_sendpage(sk, page, offset, size, flags) */
+static void *skex_want_sendpage(const struct skex_hook *hook,
+				struct ftrace_regs *fregs)
+{
+	return skex_want_send((struct sock *)skex_ftrace_arg(fregs, 0),
+			      skex_ftrace_arg(fregs, 3), skex_tcp_sendpage_paid,
+			      hook->wrapper);
 }
 #endif
 
@@ -351,26 +392,33 @@ static __poll_t skex_tcp_poll(struct file *file, struct socket *sock,
 }
 
 /* tcp_poll(file, sock, wait): sockets a group may hold back */
-static bool skex_want_poll(struct ftrace_regs *fregs)
+static void *skex_want_poll(const struct skex_hook *hook,
+			    struct ftrace_regs *fregs)
 {
 	const struct socket *sock;
 
 	sock = (const struct socket *)skex_ftrace_arg(fregs, 1);
-	return skex_group_poll_wanted(sock->sk);
+	return skex_group_poll_wanted(sock->sk) ? hook->wrapper : NULL;
 }
 
 /* tcp_[gs]etsockopt(sk, level, optname, ...): only skex's own names. */
-static bool skex_want_setsockopt(struct ftrace_regs *fregs)
+static void *skex_want_setsockopt(const struct skex_hook *hook,
+				  struct ftrace_regs *fregs)
 {
 	/* int arguments: the upper halves of their registers are undefined */
-	return (int)skex_ftrace_arg(fregs, 1) == SOL_TCP &&
-	       skex_sockopt_owns((int)skex_ftrace_arg(fregs, 2), true);
+	if ((int)skex_ftrace_arg(fregs, 1) == SOL_TCP &&
+	    skex_sockopt_owns((int)skex_ftrace_arg(fregs, 2), true))
+		return hook->wrapper;
+	return NULL;
 }
 
-static bool skex_want_getsockopt(struct ftrace_regs *fregs)
+static void *skex_want_getsockopt(const struct skex_hook *hook,
+				  struct ftrace_regs *fregs)
 {
-	return (int)skex_ftrace_arg(fregs, 1) == SOL_TCP &&
-	       skex_sockopt_owns((int)skex_ftrace_arg(fregs, 2), false);
+	if ((int)skex_ftrace_arg(fregs, 1) == SOL_TCP &&
+	    skex_sockopt_owns((int)skex_ftrace_arg(fregs, 2), false))
+		return hook->wrapper;
+	return NULL;
 }
 
 static int skex_tcp_setsockopt(struct sock *sk, int level, int optname,
@@ -413,11 +461,23 @@ static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(security_sock_graft, skex_observe_graft),
 	SKEX_WRAP_DEMAND(inet_csk_accept, skex_inet_csk_accept,
 			 SKEX_DEMAND_ACCEPT, SKEX_SK_ARG0),
-	SKEX_WRAP_DEMAND(tcp_sendmsg, skex_tcp_sendmsg, SKEX_DEMAND_OUTPUT,
-			 SKEX_SK_ARG0),
+	{
+		.name = "tcp_sendmsg",
+		.wrapper = skex_tcp_sendmsg,
+		.want = skex_want_sendmsg,
+		.demand = SKEX_DEMAND_OUTPUT,
+		.sk_arg = SKEX_SK_ARG0,
+		.body = &skex_body_tcp_sendmsg,
+	},
 #if SKEX_HAVE_TCP_SENDPAGE
-	SKEX_WRAP_DEMAND(tcp_sendpage, skex_tcp_sendpage, SKEX_DEMAND_OUTPUT,
-			 SKEX_SK_ARG0),
+	{
+		.name = "tcp_sendpage",
+		.wrapper = skex_tcp_sendpage,
+		.want = skex_want_sendpage,
+		.demand = SKEX_DEMAND_OUTPUT,
+		.sk_arg = SKEX_SK_ARG0,
+		.body = &skex_body_tcp_sendpage,
+	},
 #endif
 	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP,
 			 SKEX_SK_ARG0),
