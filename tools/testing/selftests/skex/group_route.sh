@@ -26,14 +26,9 @@ tracefs=$(skex_tracefs) || skex_die "no tracefs with kprobe_events and enabled_f
 wrappers="skex_tcp_sendmsg skex_tcp_sendmsg_paid"
 grep -qw skex_tcp_sendpage /proc/kallsyms &&
 	wrappers+=" skex_tcp_sendpage skex_tcp_sendpage_paid"
-kps=()
 at_exit()
 {
-	local k
-	for k in "${kps[@]}"; do
-		echo 0 >"$tracefs/events/kprobes/$k/enable"
-		echo "-:$k" >>"$tracefs/kprobe_events"
-	done
+	skex_kprobes_del "$tracefs"
 	skex_group_rmdirs >/dev/null
 	skex_cleanup
 }
@@ -52,15 +47,12 @@ else
 fi
 
 for w in $wrappers; do
-	k=skex_rt_${w#skex_tcp_}_$$
 	if ! grep -qw "$w" /proc/kallsyms; then
 		skex_fail "no wrapper $w"
 		continue
 	fi
-	echo "p:$k skex:$w" >>"$tracefs/kprobe_events" &&
-		echo 1 >"$tracefs/events/kprobes/$k/enable" ||
+	skex_kprobe "$tracefs" "skex_rt_${w#skex_tcp_}_$$" "$w" ||
 		skex_die "cannot set a kprobe on $w"
-	kps+=("$k")
 done
 echo 1 >"$tracefs/tracing_on"
 

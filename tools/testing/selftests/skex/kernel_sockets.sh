@@ -27,15 +27,10 @@ fi
 
 wrappers=$(printf "skex_%s " $SKEX_DEMAND_HOOKS)
 grep -qw skex_tcp_sendpage /proc/kallsyms && wrappers+=" skex_tcp_sendpage"
-kps=()
 at_exit()
 {
-	local k
 	umount "$tmp/mnt" 2>/dev/null
-	for k in "${kps[@]}"; do
-		echo 0 >"$tracefs/events/kprobes/$k/enable"
-		echo "-:$k" >>"$tracefs/kprobe_events"
-	done
+	skex_kprobes_del "$tracefs"
 	skex_group_rmdirs >/dev/null
 	skex_cleanup
 }
@@ -54,11 +49,8 @@ else
 fi
 
 for w in $wrappers; do
-	k=skex_ks_${w#skex_}_$$
-	echo "p:$k skex:$w" >>"$tracefs/kprobe_events" &&
-		echo 1 >"$tracefs/events/kprobes/$k/enable" ||
+	skex_kprobe "$tracefs" "skex_ks_${w#skex_}_$$" "$w" ||
 		skex_die "cannot set a kprobe on $w"
-	kps+=("$k")
 done
 echo 1 >"$tracefs/tracing_on"
 # entries PID [WRAPPER]: the entries of task PID in the wrappers (or in

@@ -169,6 +169,27 @@ skex_hooks_within()
 	return 1
 }
 
+# skex_kprobe TRACEFS EVENT FUNCTION: an enabled kprobe event EVENT at the
+# entry of the module's FUNCTION; skex_kprobes_del removes it
+skex_kprobes=()
+skex_kprobe()
+{
+	echo "p:$2 skex:$3" >>"$1/kprobe_events" || return
+	skex_kprobes+=("$2")
+	echo 1 >"$1/events/kprobes/$2/enable"
+}
+
+# skex_kprobes_del TRACEFS: remove the events skex_kprobe made
+skex_kprobes_del()
+{
+	local k
+	for k in "${skex_kprobes[@]}"; do
+		echo 0 >"$1/events/kprobes/$k/enable"
+		echo "-:$k" >>"$1/kprobe_events"
+	done
+	skex_kprobes=()
+}
+
 # ---- cleanup ----
 
 skex_track_pid() { skex_pids+=("$@"); }
