@@ -743,6 +743,29 @@ struct skex_group_port *skex_group_accept_port(struct sock *listener)
 }
 
 /**
+ * skex_group_accept_wanted - whether an accept needs its wrapper
+ * @listener: the socket accept() was called on
+ *
+ * Called atomically at the entry of inet_csk_accept(), which runs
+ * unchanged when this says no: on a listener of a port no accept group
+ * covers. Every accept of every process comes here while any accept group
+ * exists.
+ *
+ * Return: whether to redirect the accept to the wrapper.
+ */
+bool skex_group_accept_wanted(const struct sock *listener)
+{
+	bool want;
+
+	if (!atomic_read(&skex_group_nr_accept))
+		return false;
+	rcu_read_lock();
+	want = !!skex_accept_gport_rcu(listener);
+	rcu_read_unlock();
+	return want;
+}
+
+/**
  * skex_group_accept_wait - wait until an accept may go
  * @gpp: the listener's group port (a reference); replaced by the port
  *	that took its place if a type change of the group retires it
@@ -1291,14 +1314,8 @@ bool skex_group_poll_wanted(const struct sock *sk)
 	struct skex_group_port *gp;
 	bool want;
 
-	if (sk->sk_state == TCP_LISTEN) {
-		if (!atomic_read(&skex_group_nr_accept))
-			return false;
-		rcu_read_lock();
-		want = !!skex_accept_gport_rcu(sk);
-		rcu_read_unlock();
-		return want;
-	}
+	if (sk->sk_state == TCP_LISTEN)
+		return skex_group_accept_wanted(sk);
 	if (!atomic_read(&skex_group_nr_output))
 		return false;
 	/* an FTP group covers sockets by process: skex_group_output_port() */

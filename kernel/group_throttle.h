@@ -162,6 +162,7 @@ struct skex_wait {
 void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
 void skex_group_port_put(struct skex_group_port *gp);
 
+bool skex_group_accept_wanted(const struct sock *listener);
 struct skex_group_port *skex_group_accept_port(struct sock *listener);
 int skex_group_accept_wait(struct skex_group_port **gpp, struct skex_wait *w);
 void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,

@@ -63,6 +63,10 @@ struct skex_hook {
 #define SKEX_WRAP_DEMAND(fn, w, d, a) { .name = #fn, .wrapper = (w),	\
 					.demand = (d), .sk_arg = (a),	\
 					.body = &skex_body_ ## fn }
+#define SKEX_WRAP_WANT(fn, w, f, d, a) { .name = #fn, .wrapper = (w),	\
+					 .want = (f), .demand = (d),	\
+					 .sk_arg = (a),			\
+					 .body = &skex_body_ ## fn }
 
 /*
  * SKEX_ORIG(fn) declares skex_orig_fn(), with fn's prototype: the original

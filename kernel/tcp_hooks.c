@@ -16,7 +16,7 @@
  *
  * and, only while socket groups of a kind exist (demand hooks, see hook.c):
  *
- *   accept()          inet_csk_accept                        accept groups
+ *   accept()          inet_csk_accept (filtered)             accept groups
  *   write paths       tcp_sendmsg    (filtered),
  *                     tcp_sendpage   (filtered, 6.1)         output groups
  *   read path         tcp_recvmsg                            FTP output groups
@@ -151,6 +151,15 @@ static struct sock *skex_accept(struct sock *sk, struct skex_accept_args *a)
 	if (!child)
 		skex_accept_set_err(a, skex_call_ret(skex_accept_err(a)));
 	return child;
+}
+
+/* inet_csk_accept(sk, ...): listeners of a port in an accept group */
+static void *skex_want_accept(const struct skex_hook *hook,
+			      struct ftrace_regs *fregs)
+{
+	const struct sock *sk = (const struct sock *)skex_ftrace_arg(fregs, 0);
+
+	return skex_group_accept_wanted(sk) ? hook->wrapper : NULL;
 }
 
 /* skex_accept() with the kernel's prototype of inet_csk_accept(). */
@@ -459,48 +468,23 @@ static struct skex_hook skex_tcp_hooks[] = {
 	SKEX_OBSERVE(tcp_shutdown, skex_observe_shutdown),
 	SKEX_OBSERVE(tcp_v4_destroy_sock, skex_observe_destroy),
 	SKEX_OBSERVE(security_sock_graft, skex_observe_graft),
-	SKEX_WRAP_DEMAND(inet_csk_accept, skex_inet_csk_accept,
-			 SKEX_DEMAND_ACCEPT, SKEX_SK_ARG0),
-	{
-		.name = "tcp_sendmsg",
-		.wrapper = skex_tcp_sendmsg,
-		.want = skex_want_sendmsg,
-		.demand = SKEX_DEMAND_OUTPUT,
-		.sk_arg = SKEX_SK_ARG0,
-		.body = &skex_body_tcp_sendmsg,
-	},
+	SKEX_WRAP_WANT(inet_csk_accept, skex_inet_csk_accept, skex_want_accept,
+		       SKEX_DEMAND_ACCEPT, SKEX_SK_ARG0),
+	SKEX_WRAP_WANT(tcp_sendmsg, skex_tcp_sendmsg, skex_want_sendmsg,
+		       SKEX_DEMAND_OUTPUT, SKEX_SK_ARG0),
 #if SKEX_HAVE_TCP_SENDPAGE
-	{
-		.name = "tcp_sendpage",
-		.wrapper = skex_tcp_sendpage,
-		.want = skex_want_sendpage,
-		.demand = SKEX_DEMAND_OUTPUT,
-		.sk_arg = SKEX_SK_ARG0,
-		.body = &skex_body_tcp_sendpage,
-	},
+	SKEX_WRAP_WANT(tcp_sendpage, skex_tcp_sendpage, skex_want_sendpage,
+		       SKEX_DEMAND_OUTPUT, SKEX_SK_ARG0),
 #endif
 	SKEX_WRAP_DEMAND(tcp_recvmsg, skex_tcp_recvmsg, SKEX_DEMAND_FTP,
 			 SKEX_SK_ARG0),
-	{
-		.name = "tcp_poll",
-		.wrapper = skex_tcp_poll,
-		.want = skex_want_poll,
-		.demand = SKEX_DEMAND_GROUPS,
-		.sk_arg = SKEX_SK_SOCK1,
-		.body = &skex_body_tcp_poll,
-	},
-	{
-		.name = "tcp_setsockopt",
-		.wrapper = skex_tcp_setsockopt,
-		.want = skex_want_setsockopt,
-		.body = &skex_body_tcp_setsockopt,
-	},
-	{
-		.name = "tcp_getsockopt",
-		.wrapper = skex_tcp_getsockopt,
-		.want = skex_want_getsockopt,
-		.body = &skex_body_tcp_getsockopt,
-	},
+	SKEX_WRAP_WANT(tcp_poll, skex_tcp_poll, skex_want_poll,
+		       SKEX_DEMAND_GROUPS, SKEX_SK_SOCK1),
+	/* always: the sockopt front */
+	SKEX_WRAP_WANT(tcp_setsockopt, skex_tcp_setsockopt, skex_want_setsockopt,
+		       0, SKEX_SK_NONE),
+	SKEX_WRAP_WANT(tcp_getsockopt, skex_tcp_getsockopt, skex_want_getsockopt,
+		       0, SKEX_SK_NONE),
 };
 
 int skex_tcp_hooks_init(void)

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # A send decides at its call site which wrapper it needs
-# (skex_group_send_route()), so that an output group on one port costs the
-# sends of every other socket of the host nothing but a lookup. With an
-# output_rate group on port A, kprobes on the send wrappers count the
-# entries of a task that sends 200 1-byte messages on a connection it
-# accepted:
+# (skex_group_send_route()), and an accept whether it needs one, so that a
+# group on one port costs the sends and accepts of every other socket of
+# the host nothing but a lookup. With an output_rate group on port A and an
+# accept_rate group on port D, kprobes on the wrappers count the entries of
+# a task that accepts a connection and sends 200 1-byte messages on it:
 #  - on port B, which no group covers: no wrapper at all;
+#  - on port D: the accept wrapper once, no send wrapper;
 #  - on port A with a quota that never binds: the paid wrapper on every
 #    send but the first of the port's group, which fills its pool;
 #  - on port A with a quota that binds (100 bytes/s, 200 bytes): the
@@ -23,7 +24,7 @@ skex_tmpdir tmp route
 tracefs=$(skex_tracefs) || skex_die "no tracefs with kprobe_events and enabled_functions"
 
 # 6.1 also sends pages through tcp_sendpage, with its own pair
-wrappers="skex_tcp_sendmsg skex_tcp_sendmsg_paid"
+wrappers="skex_inet_csk_accept skex_tcp_sendmsg skex_tcp_sendmsg_paid"
 grep -qw skex_tcp_sendpage /proc/kallsyms &&
 	wrappers+=" skex_tcp_sendpage skex_tcp_sendpage_paid"
 at_exit()
@@ -34,16 +35,19 @@ at_exit()
 }
 trap at_exit EXIT
 
-ports=$(skex_net freeport -n 3 127.0.0.1) || skex_die "freeport"
-read -r a b c <<<"${ports//$'\n'/ }"
+ports=$(skex_net freeport -n 4 127.0.0.1) || skex_die "freeport"
+read -r a b c d <<<"${ports//$'\n'/ }"
 g=$((30000 + $$ % 20000))
 skex_group_port "$g" output_rate "$a" || skex_die "output_rate group on $a"
 q=/sys/kernel/config/skex/groups/$g/ports/$a/quota
 echo 4294967295 >"$q" || skex_die "quota"
-if skex_hooks_within "$tracefs" 50 tcp_sendmsg ""; then
-	skex_pass "send hook installed"
+skex_group_port $((g + 2)) accept_rate "$d" || skex_die "accept_rate group on $d"
+echo 1000 >"/sys/kernel/config/skex/groups/$((g + 2))/ports/$d/quota" ||
+	skex_die "accept quota"
+if skex_hooks_within "$tracefs" 50 "tcp_sendmsg inet_csk_accept" ""; then
+	skex_pass "send and accept hooks installed"
 else
-	skex_die "the send hook is not installed"
+	skex_die "the send and accept hooks are not installed"
 fi
 
 for w in $wrappers; do
@@ -51,7 +55,7 @@ for w in $wrappers; do
 		skex_fail "no wrapper $w"
 		continue
 	fi
-	skex_kprobe "$tracefs" "skex_rt_${w#skex_tcp_}_$$" "$w" ||
+	skex_kprobe "$tracefs" "skex_rt_${w#skex_}_$$" "$w" ||
 		skex_die "cannot set a kprobe on $w"
 done
 echo 1 >"$tracefs/tracing_on"
@@ -92,14 +96,20 @@ send()
 	secs=${out#secs }
 	secs=${secs%% *}
 	sendmsg=$(grep -E "^ *[^ ]+-$pid " "$tracefs/trace" |
-		grep -cE ": skex_rt_(sendmsg|sendpage)_$$:")
+		grep -cE ": skex_rt_tcp_(sendmsg|sendpage)_$$:")
 	paid=$(grep -E "^ *[^ ]+-$pid " "$tracefs/trace" |
-		grep -cE ": skex_rt_(sendmsg|sendpage)_paid_$$:")
+		grep -cE ": skex_rt_tcp_(sendmsg|sendpage)_paid_$$:")
+	accept=$(grep -E "^ *[^ ]+-$pid " "$tracefs/trace" |
+		grep -cE ": skex_rt_inet_csk_accept_$$:")
 }
 
 send "$b"
 skex_check_eq "port $b (no group): throttled wrapper entries" 0 "$sendmsg"
 skex_check_eq "port $b (no group): paid wrapper entries" 0 "$paid"
+skex_check_eq "port $b (no group): accept wrapper entries" 0 "$accept"
+send "$d"
+skex_check_eq "port $d (accept_rate): accept wrapper entries" 1 "$accept"
+skex_check_eq "port $d (accept_rate): send wrapper entries" "0 0" "$sendmsg $paid"
 
 # the pool is empty until a send through the group's lock has found the
 # quota not binding: the first send takes the throttled wrapper
