@@ -6,12 +6,19 @@
 # (tools/testing/selftests/skex/run_all.sh) in two VMs with it loaded:
 #
 #   real     two vCPUs on the host's clock: the tests whose point is
-#            concurrency (run_all.sh --clock real); one kernel after the
-#            other, since each takes both host cores
+#            concurrency (run_all.sh --clock real)
 #   counted  one vCPU on a counted clock (vm.sh --icount 2): the tests that
 #            hold a rate, a ratio or a CPU share to a bound (run_all.sh
-#            --clock counted), so that a busy host cannot move them; the
-#            kernels side by side, after the real runs
+#            --clock counted), so that a busy host cannot move them
+#
+# A TCG VM runs on one host thread: SKEX_CHECK_JOBS VMs run at once (default:
+# the host's cores), first each kernel's real VM, then the counted ones. With
+# more jobs than kernels, a kernel's real tests are shared by several VMs
+# side by side (KVER, KVER-2, ...): each takes the next test no other has
+# taken from a queue directory they share (run_all.sh --queue; a debug
+# kernel's suite takes hours, make check-debug K=6.1 halves them on two
+# cores). Each VM's console: build/check/last/TAG/console.log, printed when
+# the VM is done.
 #
 # Prints the KTAP of every run, test names prefixed with the kernel, and as
 # its last line "N passed, N failed[, N skipped]". Exits non-zero on any
@@ -31,7 +38,8 @@
 #
 # Environment: SKEX_CHECK_KERNELS (space-separated list, default: all),
 # SKEX_CHECK_TIMEOUT (seconds per VM, default 4200), SKEX_CHECK_SUITE (a
-# command run instead of the suite, in the real VM only).
+# command run instead of the suite, in the real VM only), SKEX_CHECK_JOBS
+# (VMs at once, default: the host's cores).
 # Logs: build/check/last/KVER{,-counted}/{console.log,out/cmd.log,
 # out/dmesg.txt,result} and build/check/last/summary.tap (build/check/last:
 # the latest run).
@@ -41,6 +49,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 TIMEOUT=${SKEX_CHECK_TIMEOUT:-4200}
+JOBS=${SKEX_CHECK_JOBS:-$(nproc)}
+case $JOBS in
+'' | *[!0-9]* | 0) echo "check.sh: SKEX_CHECK_JOBS must be a number > 0" >&2; exit 2 ;;
+esac
 # One directory per run (people may run make check side by side).
 CHECKDIR=$ROOT/build/check/run-$(date +%Y%m%d-%H%M%S).$$
 
@@ -110,14 +122,15 @@ for t in "${WANT_T[@]}"; do
 		{ echo "check.sh: no test $n in tests.list (run_all.sh -l)" >&2; exit 2; }
 done
 
-# suite_args CLOCK: run_all.sh's arguments for that VM (none: skip the VM)
+# suite_args CLOCK [QUEUE]: run_all.sh's arguments for that VM (none: skip
+# the VM)
 suite_args() {
-	local c=$1
+	local c=$1 q=${2:+ --queue $2}
 	[ -n "${CLOCK_TESTS[$c]}" ] || return 1
 	if [ "${CLOCK_TESTS[$c]}" = all ]; then
-		echo "--clock $c"
+		echo "--clock $c$q"
 	else
-		echo "--clock $c${CLOCK_TESTS[$c]}"
+		echo "--clock $c$q${CLOCK_TESTS[$c]}"
 	fi
 }
 
@@ -167,9 +180,10 @@ vm_start() {
 		</dev/null
 }
 
-# collect KVER TAG: the verdicts of the VM run in $CHECKDIR/TAG
+# collect KVER TAG [shared]: the verdicts of the VM run in $CHECKDIR/TAG
+# (shared: one of VMs sharing a queue, which may find none left to run)
 collect() {
-	local k=$1 tag=$2 run=$CHECKDIR/$2 plan=0 seen=0 notok=0
+	local k=$1 tag=$2 shared=${3:-} run=$CHECKDIR/$2 plan='' seen=0 notok=0
 	local line st rest name dir vm_error='' cmd_rc=''
 
 	if [ -f "$run/out/cmd.log" ]; then
@@ -214,51 +228,102 @@ collect() {
 		add "not ok" "$tag/results-missing" "$((plan - seen)) of $plan tests did not report"
 	elif [ "${cmd_rc:-1}" != 0 ] && [ "$notok" -eq 0 ]; then
 		add "not ok" "$tag/suite" "exited $cmd_rc without a failing test"
-	elif [ "$seen" -eq 0 ]; then
+	elif [ "$seen" -eq 0 ] && ! { [ -n "$shared" ] && [ "$plan" = 0 ]; }; then
 		add "not ok" "$tag/suite" "no test results"
 	fi
 }
 
 built=()
 for k in "${KERNELS[@]}"; do
-	echo "check: ===== $k =====" >&2
+	echo "check: ===== building for $k =====" >&2
 	if ! "$ROOT/scripts/build.sh" "$k"; then
 		add "not ok" "build-$k" ""
 		continue
 	fi
 	built+=("$k")
-	set +e
-	if [ -n "${SKEX_CHECK_SUITE:-}" ]; then
-		vm_start "$k" "$k" -- "$SKEX_CHECK_SUITE"
-	elif args=$(suite_args real); then
-		# shellcheck disable=SC2086  # words
-		vm_start "$k" "$k" -- "${RUN_SUITE[@]}" $args
-	else
-		set -e
-		continue
-	fi
-	set -e
-	collect "$k" "$k"
 done
 
+# The VMs, in the order they start: each kernel's real VM, the counted ones,
+# then the real VMs that join a kernel's queue (KVER-2, ...).
+shards=1
 if [ -z "${SKEX_CHECK_SUITE:-}" ] && [ ${#built[@]} -gt 0 ] &&
-	counted_args=$(suite_args counted); then
-	echo "check: ===== counted clock: ${built[*]} =====" >&2
-	pids=()
-	for k in "${built[@]}"; do
-		# shellcheck disable=SC2086  # words
-		vm_start "$k" "$k-counted" --smp 1 --icount "$ICOUNT_SHIFT" -- \
-			"${RUN_SUITE[@]}" $counted_args >"$CHECKDIR/$k-counted.out" 2>&1 &
-		pids+=($!)
+	[ "$JOBS" -gt ${#built[@]} ] && suite_args real >/dev/null; then
+	shards=$((JOBS / ${#built[@]}))
+fi
+UNITS=()	# "KVER TAG CLOCK"
+later=()
+for k in "${built[@]}"; do
+	if [ -n "${SKEX_CHECK_SUITE:-}" ] || suite_args real >/dev/null; then
+		UNITS+=("$k $k real")
+	fi
+	for ((j = 2; j <= shards; j++)); do
+		later+=("$k $k-$j real")
 	done
-	for i in "${!built[@]}"; do
-		k=${built[$i]}
-		wait "${pids[$i]}" || true
-		echo "check: ----- $k, counted clock -----" >&2
-		cat "$CHECKDIR/$k-counted.out"
-		collect "$k" "$k-counted"
+done
+if [ -z "${SKEX_CHECK_SUITE:-}" ] && suite_args counted >/dev/null; then
+	for k in "${built[@]}"; do
+		UNITS+=("$k $k-counted counted")
 	done
 fi
+UNITS+=("${later[@]}")
+
+# run_unit KVER TAG CLOCK: one VM
+run_unit() {
+	local k=$1 tag=$2 clock=$3 args q=''
+
+	if [ -n "${SKEX_CHECK_SUITE:-}" ]; then
+		vm_start "$k" "$tag" -- "$SKEX_CHECK_SUITE"
+	elif [ "$clock" = real ]; then
+		if [ "$shards" -gt 1 ]; then
+			q=$CHECKDIR/$k.queue
+			mkdir -p "$q"
+		fi
+		args=$(suite_args real ${q:+/mnt/share})
+		# shellcheck disable=SC2086  # words
+		SKEX_VM_SHARE=$q vm_start "$k" "$tag" -- "${RUN_SUITE[@]}" $args
+	else
+		args=$(suite_args counted)
+		# shellcheck disable=SC2086  # words
+		vm_start "$k" "$tag" --smp 1 --icount "$ICOUNT_SHIFT" -- \
+			"${RUN_SUITE[@]}" $args
+	fi
+}
+
+declare -A UNIT_OF=()	# pid -> tag
+running=0
+# reap: wait for a VM to end, print its output
+reap() {
+	local pid=''
+
+	wait -n -p pid || true
+	if [ -z "$pid" ] || [ -z "${UNIT_OF[$pid]:-}" ]; then
+		running=0	# no VM left to wait for
+		return
+	fi
+	echo "check: ----- ${UNIT_OF[$pid]}: done -----" >&2
+	cat "$CHECKDIR/${UNIT_OF[$pid]}.out"
+	unset "UNIT_OF[$pid]"
+	running=$((running - 1))
+}
+for u in "${UNITS[@]}"; do
+	read -r k tag clock <<<"$u"
+	while [ "$running" -ge "$JOBS" ]; do
+		reap
+	done
+	echo "check: ===== $tag: $clock clock (console: ${CHECKDIR#"$ROOT"/}/$tag/console.log) =====" >&2
+	run_unit "$k" "$tag" "$clock" >"$CHECKDIR/$tag.out" 2>&1 &
+	UNIT_OF[$!]=$tag
+	running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+	reap
+done
+for u in "${UNITS[@]}"; do
+	read -r k tag clock <<<"$u"
+	shared=''
+	[ "$clock" != real ] || [ "$shards" -eq 1 ] || shared=1
+	collect "$k" "$tag" $shared
+done
 
 passed=0 failed=0 skipped=0 i=0
 {

@@ -10,7 +10,8 @@
 # which order they load) is read from the kernel's modules.dep/modules.builtin;
 # compressed modules are decompressed. Its /init mounts the host root (9p tag
 # "hostroot", read-only) under a tmpfs overlay at /newroot, the "out" share
-# read-write at /newroot/mnt/out, the pseudo filesystems, fresh tmpfs /tmp /run
+# read-write at /newroot/mnt/out (and with `skex.share=1` the "share" share,
+# read-write at /newroot/mnt/share), the pseudo filesystems, fresh tmpfs /tmp /run
 # /var/tmp, bind-mounts `skex.kmods=DIR` (the kernel's unpacked
 # build/kernels/KVER/lib/modules/KVER) at /lib/modules/KVER on a fresh
 # /lib/modules (the host's other kernels unseen) so that modprobe, modinfo and
@@ -140,7 +141,7 @@ fail() {
 	halt_now
 }
 
-cmd='' ontty=0 repo='' kmods='' rootrw=overlay msize=512000
+cmd='' ontty=0 repo='' kmods='' share=0 rootrw=overlay msize=512000
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
 	case "$a" in
@@ -151,6 +152,7 @@ for a in $cmdline; do
 	skex.tty=*) ontty=${a#skex.tty=} ;;
 	skex.repo=*) repo=${a#skex.repo=} ;;
 	skex.kmods=*) kmods=${a#skex.kmods=} ;;
+	skex.share=*) share=${a#skex.share=} ;;
 	esac
 done
 
@@ -231,6 +233,11 @@ mount -t bpf bpf $R/sys/fs/bpf 2>/dev/null
 mount -t tmpfs -o mode=755 mnt $R/mnt
 mkdir -p $R/mnt/out
 mount9p out $R/mnt/out cache=none || say "no out share (9p tag out)"
+# A directory several VMs share read-write (scripts/vm.sh SKEX_VM_SHARE).
+if [ "$share" = 1 ]; then
+	mkdir -p $R/mnt/share
+	mount9p share $R/mnt/share cache=none || say "no share (9p tag share)"
+fi
 
 # A repository under a place that is fresh in the VM (/tmp...) comes as its
 # own share, at the same path.
@@ -286,6 +293,7 @@ sync
 echo 1 >/proc/sys/kernel/printk
 echo
 echo "SKEX-VM-RESULT rc=$rc"
+umount $R/mnt/share 2>/dev/null
 umount $R/mnt/out 2>/dev/null
 halt_now
 INIT

@@ -40,7 +40,9 @@
 # SKEX_VM_QEMU_ARGS (extra QEMU arguments), SKEX_VM_TIMEOUT (default 600),
 # SKEX_VM_MODULE_PARAMS (insmod parameters), SKEX_VM_TRACE=1 (trace the guest
 # side with timestamps), SKEX_VM_TCG_THREAD (single, the default, or multi),
-# SKEX_VM_SLUB_DEBUG (slub_debug= flags, default FZPU; empty: none).
+# SKEX_VM_SLUB_DEBUG (slub_debug= flags, default FZPU; empty: none),
+# SKEX_VM_SHARE (a host directory the guest gets read-write at /mnt/share,
+# e.g. one that VMs running side by side share: scripts/check.sh's queue).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -268,6 +270,13 @@ else
 fi
 CMDLINE+=" ${SKEX_VM_EXTRA_CMDLINE:-}"
 
+SHARE=()
+if [ -n "${SKEX_VM_SHARE:-}" ]; then
+	[ -d "$SKEX_VM_SHARE" ] || { echo "vm.sh: SKEX_VM_SHARE: no directory $SKEX_VM_SHARE" >&2; exit 2; }
+	CMDLINE+=" skex.share=1"
+	SHARE=(-virtfs "local,path=$SKEX_VM_SHARE,mount_tag=share,security_model=none,multidevs=remap")
+fi
+
 # The guest gets fresh /tmp, /var/tmp, /run and its own /mnt: a repository
 # there is shared separately (read-only) at the same path.
 REPO_SHARE=()
@@ -297,7 +306,7 @@ QARGS=(
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
-	"${REPO_SHARE[@]}"
+	"${REPO_SHARE[@]}" "${SHARE[@]}"
 )
 # shellcheck disable=SC2054
 if [ -n "$ICOUNT" ]; then

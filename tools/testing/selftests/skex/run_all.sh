@@ -32,7 +32,7 @@
 #   SKEX_FUZZ_SECS     fuzz: stop after this many seconds, even short of
 #                      SKEX_FUZZ_CALLS (a run that has to fit a window)
 #
-# Usage: run_all.sh [-l] [--clock real|counted] [TEST...]
+# Usage: run_all.sh [-l] [--clock real|counted] [--queue DIR] [TEST...]
 #   TEST     a name of tests.list (the list of tests, with each one's kind,
 #            timeout and clock); none: all of them. NAME:CASE runs one
 #            TEST/TEST_F case (or FIXTURE.CASE) of a harness binary.
@@ -40,6 +40,10 @@
 #   --clock  only the tests meant for that VM (tests.list's last column):
 #            real: a VM with two CPUs on the host's clock; counted: one CPU
 #            on a counted clock (make check runs both)
+#   --queue  share the tests with other runners of the same kernel (VMs
+#            side by side, scripts/check.sh): take them longest timeout
+#            first, and run each one that DIR/NAME could be made for (mkdir
+#            is atomic); the plan line (1..N) comes last then
 #
 # One test in a VM of one kernel, from the host: make check T=NAME K=6.1
 # (scripts/check.sh --kernel 6.1 NAME); one case: T=forward:address_lpm.
@@ -78,6 +82,7 @@ done <"$SKEX_DIR/tests.list"
 
 list=0
 clock=
+queue=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-l) list=1 ;;
@@ -87,6 +92,11 @@ while [ $# -gt 0 ]; do
 		real | counted) ;;
 		*) echo "run_all.sh: --clock real|counted" >&2; exit 2 ;;
 		esac
+		shift
+		;;
+	--queue)
+		queue=${2:-}
+		[ -d "$queue" ] || { echo "run_all.sh: --queue DIR: no directory '$queue'" >&2; exit 2; }
 		shift
 		;;
 	*) break ;;
@@ -154,6 +164,32 @@ if [ $# -gt 0 ] && [ ${#selected[@]} -eq 0 ]; then
 	exit 2
 fi
 
+# time_limit NAME TIMEOUT: the seconds a test gets
+time_limit() {
+	local limit=$(($2 * scale))
+
+	# fuzz with a call count (check-debug): room for fuzz_rate calls/s
+	if [ "$1" = fuzz ] && [ -n "$fuzz_calls" ] &&
+	   [ $((fuzz_calls / fuzz_rate + 300)) -gt "$limit" ]; then
+		limit=$((fuzz_calls / fuzz_rate + 300))
+	fi
+	echo "$limit"
+}
+
+# A shared queue: the longest first, so that the runners end together.
+if [ -n "$queue" ]; then
+	order=$(for i in "${!selected[@]}"; do
+			read -r name _ limit _ <<<"${selected[$i]}"
+			echo "$(time_limit "$name" "$limit") $i"
+		done | sort -s -k1,1nr | cut -d' ' -f2)
+	sel=() cas=()
+	for i in $order; do
+		sel+=("${selected[$i]}")
+		cas+=("${cases[$i]}")
+	done
+	selected=("${sel[@]}") cases=("${cas[@]}")
+fi
+
 klog_lines() { dmesg 2>/dev/null | wc -l; }
 
 tmp=$(mktemp -d /tmp/skex-run_all.XXXXXX) || exit 1
@@ -164,7 +200,7 @@ trap 'rm -rf "$tmp"' EXIT
 grep -v -e '^#' -e '^[[:space:]]*$' "$SKEX_DIR/kernel_bad.ere" >"$tmp/kernel_bad" || exit 1
 
 echo "TAP version 13"
-echo "1..${#selected[@]}"
+[ -n "$queue" ] || echo "1..${#selected[@]}"
 echo "# skex selftests on $(uname -r), binaries from $SKEX_BIN_DIR, SKEX_KO=${SKEX_KO:-unset}"
 
 n=0
@@ -173,13 +209,7 @@ failed=0
 skipped=0
 for i in "${!selected[@]}"; do
 	read -r name kind limit _ <<<"${selected[$i]}"
-	n=$((n + 1))
-	limit=$((limit * scale))
-	# fuzz with a call count (check-debug): room for fuzz_rate calls/s
-	if [ "$name" = fuzz ] && [ -n "$fuzz_calls" ] &&
-	   [ $((fuzz_calls / fuzz_rate + 300)) -gt "$limit" ]; then
-		limit=$((fuzz_calls / fuzz_rate + 300))
-	fi
+	limit=$(time_limit "$name" "$limit")
 	if [ "$kind" = bin ]; then
 		cmd=("$SKEX_BIN_DIR/$name")
 		if [ -n "${cases[$i]}" ]; then
@@ -189,6 +219,9 @@ for i in "${!selected[@]}"; do
 	else
 		cmd=(bash "$SKEX_DIR/$name.sh")
 	fi
+	# another runner took it
+	[ -z "$queue" ] || mkdir "$queue/${name//\//_}" 2>/dev/null || continue
+	n=$((n + 1))
 
 	k0=$(klog_lines)
 	start=$(date +%s)
@@ -259,5 +292,6 @@ if [ -n "${SKEX_KO:-}" ] && ! grep -qw '^skex' /proc/modules; then
 	echo "# FAIL: skex is not loaded at the end of the suite"
 	failed=$((failed + 1))
 fi
+[ -z "$queue" ] || echo "1..$n"
 echo "# skex selftests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
