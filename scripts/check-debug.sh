@@ -15,6 +15,12 @@
 # debug kernels make 35 to 170 calls/s, the fewer the busier the host with
 # other VMs, so a million calls take 2 to 3 hours per kernel).
 #
+# scripts/check.sh runs SKEX_CHECK_JOBS VMs at once (default: the host's
+# cores). With one kernel (SKEX_DEBUG_SERIES=6.1) on 2 cores, two VMs share
+# its real-clock tests through a queue, the longest (the fuzzer) first, and
+# the counted-clock VM runs beside them: the fuzzer's hours pass beside the
+# rest of the suite.
+#
 # Environment: SKEX_DEBUG_SERIES (default "6.1 6.12"), SKEX_TIMEOUT_SCALE
 # (each test's timeout, and each harness case's, is multiplied by it;
 # default 8: with KASAN and lockdep, on a host busy with other VMs, 4 was
