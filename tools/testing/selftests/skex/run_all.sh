@@ -43,7 +43,8 @@
 #   --queue  share the tests with other runners of the same kernel (VMs
 #            side by side, scripts/check.sh): take them longest timeout
 #            first, and run each one that DIR/NAME could be made for (mkdir
-#            is atomic); the plan line (1..N) comes last then
+#            is atomic); the plan line (1..N) comes last then, and
+#            DIR/.drained tells that the last test is taken
 #
 # One test in a VM of one kernel, from the host: make check T=NAME K=6.1
 # (scripts/check.sh --kernel 6.1 NAME); one case: T=forward:address_lpm.
@@ -219,8 +220,14 @@ for i in "${!selected[@]}"; do
 	else
 		cmd=(bash "$SKEX_DIR/$name.sh")
 	fi
-	# another runner took it
-	[ -z "$queue" ] || mkdir "$queue/${name//\//_}" 2>/dev/null || continue
+	if [ -n "$queue" ]; then
+		taken=0
+		mkdir "$queue/${name//\//_}" 2>/dev/null || taken=1
+		# the list's last test is taken: a runner that starts now finds
+		# nothing to run (scripts/check.sh does not start it)
+		[ "$i" -lt $((${#selected[@]} - 1)) ] || : >"$queue/.drained"
+		[ "$taken" = 0 ] || continue	# another runner took it
+	fi
 	n=$((n + 1))
 
 	k0=$(klog_lines)
