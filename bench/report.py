@@ -153,9 +153,10 @@ def ratio(sc, metric, variant):
 def check_target(sc, metric, variant=None):
     """(text, met) for a metric's target; met is None when not checkable.
 
-    Targets: ratio>=X (against the baseline), max<=X, min>=X, abs<=X (every
-    repetition), in=LO..HI (every median), optionally for some variants
-    only: VARIANT[,VARIANT]:max<=X; several, separated by ";", all met."""
+    Targets: ratio>=X (against the baseline), diff<=X (a cost's median at
+    most X above the baseline's), max<=X, min>=X, abs<=X (every repetition),
+    in=LO..HI (every median), optionally for some variants only:
+    VARIANT[,VARIANT]:max<=X; several, separated by ";", all met."""
     t = sc.metrics[metric]["target"]
     if not t:
         return None, None
@@ -189,6 +190,15 @@ def check_one_target(sc, metric, t, variant):
         if not rs:
             return f"{pre}≥ {fmt(lim)}", None
         return f"{pre}≥ {fmt(lim)}", all(r >= lim for r in rs)
+    if t.startswith("diff<="):
+        lim = float(t[len("diff<="):])
+        text = f"{pre}≤ +{fmt(lim)} {m['unit'].split('/')[0]}"
+        base = sc.median(metric, m["base"])
+        meds = [sc.median(metric, v) for v in vs if v != m["base"]]
+        ds = [x - base for x in meds if x is not None and base is not None]
+        if not ds:
+            return text, None
+        return text, all(d <= lim for d in ds)
     if t.startswith("in="):
         lo, hi = (float(x) for x in t[3:].split(".."))
         meds = [sc.median(metric, v) for v in vs]
