@@ -150,6 +150,13 @@ def ratio(sc, metric, variant):
     return b / v if m["better"] == "lower" else v / b
 
 
+def diff(sc, metric, variant):
+    """variant's median minus the baseline's (None when one is missing)."""
+    b = sc.median(metric, sc.metrics[metric]["base"])
+    v = sc.median(metric, variant)
+    return None if b is None or v is None else v - b
+
+
 def check_target(sc, metric, variant=None):
     """(text, met) for a metric's target; met is None when not checkable.
 
@@ -193,9 +200,8 @@ def check_one_target(sc, metric, t, variant):
     if t.startswith("diff<="):
         lim = float(t[len("diff<="):])
         text = f"{pre}≤ +{fmt(lim)} {m['unit'].split('/')[0]}"
-        base = sc.median(metric, m["base"])
-        meds = [sc.median(metric, v) for v in vs if v != m["base"]]
-        ds = [x - base for x in meds if x is not None and base is not None]
+        ds = [diff(sc, metric, v) for v in vs if v != m["base"]]
+        ds = [d for d in ds if d is not None]
         if not ds:
             return text, None
         return text, all(d <= lim for d in ds)
@@ -258,7 +264,7 @@ def ratio_text(sc, metric, variant):
     if r is None:
         return "-"
     if m["better"] == "lower":
-        d = sc.median(metric, variant) - sc.median(metric, m["base"])
+        d = diff(sc, metric, variant)
         return f"{r:.3f} ({d:+.0f} {m['unit'].split('/')[0]})"
     return f"{r:.3f}"
 

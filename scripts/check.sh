@@ -16,9 +16,9 @@
 # more jobs than kernels, a kernel's real tests are shared by several VMs
 # side by side (KVER, KVER-2, ...): each takes the next test no other has
 # taken from a queue directory they share (run_all.sh --queue; a debug
-# kernel's suite takes hours, make check-debug K=6.1 halves them on two
-# cores). Each VM's console: build/check/last/TAG/console.log, printed when
-# the VM is done.
+# kernel's suite takes hours, which SKEX_DEBUG_SERIES=6.1 make check-debug
+# halves on two cores). Each VM's console: build/check/last/TAG/console.log,
+# printed when the VM is done.
 #
 # Prints the KTAP of every run, test names prefixed with the kernel, and as
 # its last line "N passed, N failed[, N skipped]". Exits non-zero on any
