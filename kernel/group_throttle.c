@@ -68,6 +68,9 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* thousandths of a connection per connection */
 #define SKEX_CONN		1000ULL
 /* a ratio port counts as accepting for this long after each attempt */
@@ -251,6 +254,8 @@ static bool skex_bucket_take_late(struct skex_group_port *gp,
 		return false;
 	gp->level -= gp->quantum;
 	w->charge = gp->quantum;
+	w->granted = now - late;
+	w->left = gp->level;
 	skex_bucket_fill(gp, now);
 	gp->due = 0;
 	return true;
@@ -534,6 +539,8 @@ void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo)
 	w->deadline = w->forever || (u64)timeo > SKEX_TIMEO_MAX ? U64_MAX :
 		      ktime_get_ns() + jiffies64_to_nsecs(timeo);
 	w->charge = 0;
+	w->granted = 0;
+	w->left = 0;
 }
 
 static void skex_sleeper_init(struct skex_sleeper *s, struct sock *sk)
@@ -682,6 +689,7 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 			g->vtime = max(g->vtime, gp->pass);
 			gp->pass += gp->stride;
 			w->charge = gp->stride;
+			w->granted = now;
 			if (g->vtime >= SKEX_VTIME_REBASE)
 				skex_ratio_rebase(g);
 		}
@@ -695,6 +703,8 @@ static bool skex_accept_grant(struct skex_group_port *gp, struct sock *listener,
 		if (gp->level >= gp->quantum) {
 			gp->level -= gp->quantum;
 			w->charge = gp->quantum;
+			w->granted = now;
+			w->left = gp->level;
 			return true;
 		}
 	}
@@ -849,6 +859,7 @@ void skex_group_accept_done(struct skex_group_port *gp, struct skex_wait *w,
 {
 	struct skex_group *g = gp->group;
 
+	trace_skex_accept(gp, w, accepted);
 	/* accept_rate: the token is spent, nothing to note */
 	if (accepted && gp->type == SKEX_ACCEPT_ABSOLUTE)
 		return;

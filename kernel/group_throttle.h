@@ -149,6 +149,8 @@ extern atomic_t skex_group_nr_ftp;
  * @nonblock: never sleep
  * @counted: the call was counted in the port's throttled counter
  * @charge: what the latest accept grant took from the quota
+ * @granted: when the latest accept grant was given, in the quota's clock
+ * @left: what an accept_rate bucket held after it (trace events only)
  */
 struct skex_wait {
 	struct sock *sk;
@@ -157,6 +159,8 @@ struct skex_wait {
 	bool nonblock;
 	bool counted;
 	u64 charge;
+	u64 granted;
+	u64 left;
 };
 
 void skex_wait_init(struct skex_wait *w, struct sock *sk, long timeo);
