@@ -236,10 +236,11 @@ static u64 skex_bucket_when(const struct skex_group_port *gp, u64 need)
  * accepts, a sleeper woken late or a poller (whose poll leaves the bucket
  * alone, see skex_accept_grant()) that calls accept() once it runs: a late
  * wake-up loses no token. Counted by when accept() returns, an interval
- * holds at most a quarter of a token more than rate * T + burst; in the
- * bucket's clock the grants are still exactly a token bucket's. Takes the
- * token, and notes it in @w->charge, if it was there. Under the group's
- * lock.
+ * holds a quarter of a token more than rate * T + burst, and more where the
+ * acceptor's wait for the CPU after its grant varies by more than that; in
+ * the bucket's clock (trace event skex_accept) the grants are still exactly
+ * a token bucket's. Takes the token, and notes it in @w->charge and
+ * @w->granted (when it was due), if it was there. Under the group's lock.
  */
 static bool skex_bucket_take_late(struct skex_group_port *gp,
 				  struct skex_wait *w, u64 now)
