@@ -55,6 +55,10 @@
  * the default run (25,000-50,000 calls) and of about 1 byte per call in
  * 1,000,000; kmemleak (check-debug) is the exact check, and where it runs
  * the live objects only inform (KASAN's quarantine moves them by megabytes).
+ * The summary gives each kind of call's results by errno, the time its calls
+ * took (summed over the workers) and the longest one: where a debug kernel
+ * spends the run.
+ *
  * Exit 0: pass, 1: fail, 4: skip.
  */
 #define _GNU_SOURCE
@@ -118,6 +122,8 @@ struct shared {
 	uint64_t calls;				/* fuzzed calls, all workers */
 	uint64_t beat[NWORKERS];		/* progress of each worker */
 	uint64_t count[NKINDS][ERRNO_MAX + 1];	/* [kind][errno], 0: success */
+	uint64_t us[NKINDS];			/* time in each kind of call, µs */
+	uint64_t us_max[NKINDS];		/* the longest call of each kind */
 	uint64_t userns_ok;			/* successes in the userns's own netns */
 	int nviol;
 	struct {			/* violations, by format string */
@@ -137,6 +143,7 @@ struct worker {
 	int id;
 	uint64_t rng;
 	uint64_t n;		/* calls of this worker */
+	uint64_t last_us;	/* when it last accounted a call */
 	unsigned char *arena;	/* [RO page][RW page][RW page][unmapped page] */
 };
 
@@ -190,8 +197,23 @@ static void violation(struct worker *w, const char *fmt, ...)
 			w ? worker_name[w->id] : "main", msg);
 }
 
+/*
+ * A call of @kind ended with @err (0: success). Its time runs from the
+ * worker's previous call, or from the start of the loop step that made it
+ * (the generation of its arguments included, small beside a call into a
+ * debug kernel); a namespace's, from the end of the one before.
+ */
 static void account(struct worker *w, int kind, int err)
 {
+	uint64_t now = skex_now_us(), us = now - w->last_us;
+	uint64_t max = __atomic_load_n(&sh->us_max[kind], __ATOMIC_RELAXED);
+
+	w->last_us = now;
+	__atomic_fetch_add(&sh->us[kind], us, __ATOMIC_RELAXED);
+	while (us > max &&
+	       !__atomic_compare_exchange_n(&sh->us_max[kind], &max, us, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	if (err < 0 || err > ERRNO_MAX)
 		err = ERRNO_MAX;
 	__atomic_fetch_add(&sh->count[kind][err], 1, __ATOMIC_RELAXED);
@@ -1397,8 +1419,10 @@ static void fuzz_cfs(struct worker *w, struct cfs *t)
 {
 	unsigned int op = below(w, 100);
 
-	if (!t->n || ++t->age > 40)
+	if (!t->n || ++t->age > 40) {
 		cfs_walk(t);
+		w->last_us = skex_now_us();	/* not a fuzzed call */
+	}
 	if (op < 20)
 		cfs_mkdir(w);
 	else if (op < 32)
@@ -1423,6 +1447,7 @@ static void worker_init(struct worker *w, int id)
 	w->id = id;
 	w->rng = seed * 0x9E3779B97F4A7C15ull + (uint64_t)id * 0xBF58476D1CE4E5B9ull + 1;
 	w->n = 0;
+	w->last_us = skex_now_us();
 	w->arena = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (w->arena == MAP_FAILED) {
@@ -1440,6 +1465,7 @@ static void run_root(struct worker *w, bool cfs_ok)
 	int fds[3] = { -1, -1, -1 };
 
 	while (!stopping()) {
+		w->last_us = skex_now_us();
 		if (cfs_ok && chance(w, 40))
 			fuzz_cfs(w, &t);
 		else
@@ -1549,6 +1575,7 @@ static void run_userns(struct worker *w, bool cfs_ok)
 	while (!stopping()) {
 		unsigned int op = below(w, 100);
 
+		w->last_us = skex_now_us();
 		if (op < 70) {
 			fuzz_sockopt(w, fds, false);
 		} else if (op < 90 && init_fd >= 0) {
@@ -1577,6 +1604,7 @@ static void netns_child(struct worker *w, bool user)
 	skex_loopback(&a, AF_INET, POOL_BASE + POOL_N - 1);
 	lfd = skex_listen(&a, 16, false);
 	for (i = 0; i < 40 && !stopping(); i++) {
+		w->last_us = skex_now_us();
 		if (chance(w, 20))
 			own_traffic(w);
 		else
@@ -1900,12 +1928,17 @@ static void print_summary(double secs)
 			continue;
 		off += snprintf(line + off, sizeof(line) - off, "# %-20s %8" PRIu64 ":",
 				kind_name[k], total);
-		for (e = 0; e <= ERRNO_MAX && off < sizeof(line) - 40; e++)
+		for (e = 0; e <= ERRNO_MAX && off < sizeof(line) - 80; e++)
 			if (sh->count[k][e])
 				off += snprintf(line + off, sizeof(line) - off,
 						" %s %" PRIu64,
 						k == K_NETNS ? (e ? "exit!=0" : "ok") :
 						ename(e), sh->count[k][e]);
+		/* time summed over the workers: may exceed the run's */
+		snprintf(line + off, sizeof(line) - off,
+			 " (%.1f s, %.0f us each, longest %.1f ms)",
+			 sh->us[k] / 1e6, (double)sh->us[k] / total,
+			 sh->us_max[k] / 1e3);
 		printf("%s\n", line);
 	}
 }
