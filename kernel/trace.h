@@ -3,7 +3,7 @@
  * Copyright (C) 2026 The skex authors.
  *
  * skex's trace events, in /sys/kernel/tracing/events/skex/ (docs/groups.md,
- * "Tracing"). Defined once, in group_throttle.c (CREATE_TRACE_POINTS).
+ * "Tracing accept grants"). Defined once, in group_throttle.c (CREATE_TRACE_POINTS).
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM skex

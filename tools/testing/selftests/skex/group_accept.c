@@ -21,7 +21,6 @@
  *                 rate * T + 5 succeed (a debug kernel: at most, and at
  *                 least rate_floor() of rate * T, + 5), at most rate + 5
  *                 in any 1 s
-
  *   burst_late    burst 5, an acceptor that sleeps 200 ms (2.5 tokens)
  *                 after every 4th accept: the tokens accrue meanwhile and
  *                 it still gets rate * T, within rate * T + 5
