@@ -3,7 +3,8 @@
  * Copyright (C) 2026 The skex authors.
  *
  * skex's trace events, in /sys/kernel/tracing/events/skex/ (docs/groups.md,
- * "Tracing accept grants"). Defined once, in group_throttle.c (CREATE_TRACE_POINTS).
+ * "Tracing accept grants"). Defined once, in group_throttle.c
+ * (CREATE_TRACE_POINTS).
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM skex
