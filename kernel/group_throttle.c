@@ -30,8 +30,9 @@
  *   output_rate      a token bucket in bytes: a send waits for 50 ms worth
  *                    (or all it has, if less) and is clamped to the tokens
  *                    there are. While the quota holds senders back the
- *                    bucket is 200 ms deep, so that a writer woken late
- *                    catches up; idle, it keeps 50 ms worth: no burst.
+ *                    bucket is 200 ms deep, so that a writer woken late,
+ *                    or slow between its sends, catches up; idle, it
+ *                    keeps 50 ms worth: no burst.
  *   output_rate_ftp  as output_rate; in addition every process (tgid) that
  *                    reads or writes a control connection accepted on the
  *                    port is charged for all its TCP output in the port's
@@ -86,9 +87,11 @@
 #define SKEX_TIMEO_MAX		(U64_MAX / 4 / TICK_NSEC)
 /*
  * An output port throttled this recently may fill its bucket to its full
- * depth (200 ms of quota), so that a writer woken late gets its due. It is
- * idle again as soon as a send gets all it asked for with nobody else
- * waiting: a writer that pauses gets no burst.
+ * depth (200 ms of quota), so that a writer woken late gets its due. A
+ * send that gets all it asked for with nobody else waiting leaves it so
+ * only for the 200 ms the bucket takes to fill (skex_output_idle()): a
+ * writer slow between its sends loses nothing, one that pauses gets no
+ * burst.
  */
 #define SKEX_BUSY_NS		NSEC_PER_SEC
 /*
@@ -1078,6 +1081,22 @@ static void skex_output_pool(struct skex_group_port *gp)
 }
 
 /*
+ * A send got all it asked for at @now with nobody else waiting: the quota
+ * does not hold the port back this instant. If it did recently, a writer
+ * that sends again within the time the bucket takes to fill was slow, not
+ * idle (short of CPU, on a slow kernel, or sendfile reading its next
+ * pages), and finds the tokens of the whole gap, as a writer woken late
+ * does; one that sends again later has paused, and finds one quantum (no
+ * burst). What the bucket holds goes to the pool. Under the group's lock.
+ */
+static void skex_output_idle(struct skex_group_port *gp, u64 now)
+{
+	if (now < gp->busy_until && gp->rate)
+		gp->busy_until = now + div64_u64(gp->depth, gp->rate);
+	skex_output_pool(gp);
+}
+
+/*
  * The lock-free path of a send: all of @want from the pool, or 0. The
  * pool holds tokens only while nobody waits (skex_output_pool()), and
  * whoever has to wait empties it (skex_bucket_fill()).
@@ -1255,8 +1274,7 @@ long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 				skex_count(gp, w);
 				skex_bucket_busy(gp, now);
 			} else if (gp->nsleepers == s.listed && !gp->npollers) {
-				gp->busy_until = 0;
-				skex_output_pool(gp);
+				skex_output_idle(gp, now);
 			}
 			spin_unlock_bh(&g->lock);
 			break;

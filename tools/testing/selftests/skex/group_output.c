@@ -10,6 +10,10 @@
  *                  splice() from a pipe, blocking write()s of 1000 bytes
  *                  (which take tokens from the lock-free pool whenever a
  *                  grant leaves some)
+ *   rate_slow      a writer slow between its sends, as one short of CPU
+ *                  is: 15000 bytes per blocking write(), then 100 ms
+ *                  asleep (offering 150 KB/s): it loses none of the
+ *                  tokens of its gaps, the rate is the quota's (2%)
  *   epoll_lt       level-triggered epoll writer: no busy loop
  *   quota_follows  the quota raised and lowered while traffic runs: the
  *                  rate follows within 1 s
@@ -125,8 +129,10 @@ static double rx_rate(struct rx *rx, uint64_t from_us, uint64_t to_us)
 
 /* ---- the sending side ---- */
 
-enum writer { W_BLOCK, W_EPOLL_ET, W_EPOLL_LT, W_SPLICE, W_SMALL };
+enum writer { W_BLOCK, W_EPOLL_ET, W_EPOLL_LT, W_SPLICE, W_SMALL, W_SLOW };
 #define SMALL_WRITE	1000
+#define SLOW_WRITE	15000
+#define SLOW_GAP_MS	100
 
 struct tx {
 	int fd;
@@ -191,6 +197,10 @@ static void *tx_main(void *arg)
 			break;
 		case W_SMALL:
 			n = write(tx->fd, buf, SMALL_WRITE);
+			break;
+		case W_SLOW:
+			n = write(tx->fd, buf, SLOW_WRITE);
+			skex_sleep_ms(SLOW_GAP_MS);
 			break;
 		default:
 			n = write(tx->fd, buf, sizeof(buf));
@@ -351,6 +361,17 @@ TEST_F_TIMEOUT(output, rate_splice, 60)
 TEST_F_TIMEOUT(output, rate_small, 60)
 {
 	run_rate(_metadata, self, W_SMALL, QUOTA, SECS);
+	check_rate(_metadata, self, QUOTA, SECS);
+}
+
+/*
+ * A send that gets all it asked for leaves the port idle only if the
+ * writer does not come back within the 200 ms its bucket takes to fill:
+ * before, each 100 ms gap lost 50 ms of tokens, 75 KB/s of 100.
+ */
+TEST_F_TIMEOUT(output, rate_slow, 60)
+{
+	run_rate(_metadata, self, W_SLOW, QUOTA, SECS);
 	check_rate(_metadata, self, QUOTA, SECS);
 }
 
