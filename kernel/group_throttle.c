@@ -88,10 +88,10 @@
 /*
  * An output port throttled this recently may fill its bucket to its full
  * depth (200 ms of quota), so that a writer woken late gets its due. A
- * send that gets all it asked for with nobody else waiting leaves it so
- * only for the 200 ms the bucket takes to fill (skex_output_idle()): a
- * writer slow between its sends loses nothing, one that pauses gets no
- * burst.
+ * send that gets all it asked for with nobody else waiting keeps it so for
+ * the next 200 ms, the time the bucket takes to fill, and no longer
+ * (skex_output_idle()): a writer slow between its sends loses nothing, one
+ * that pauses gets no burst.
  */
 #define SKEX_BUSY_NS		NSEC_PER_SEC
 /*
