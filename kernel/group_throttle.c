@@ -196,14 +196,17 @@ static void skex_bucket_fill(struct skex_group_port *gp, u64 now)
 	u64 dt = now > gp->stamp ? now - gp->stamp : 0;
 	u64 cap = gp->type == SKEX_ACCEPT_ABSOLUTE || now < gp->busy_until ?
 		  gp->depth : gp->quantum;
-	u64 room, pool = 0;
+	u64 room, was, pool = 0;
 
 	if (atomic64_read(&gp->pool))
 		pool = atomic64_xchg(&gp->pool, 0);
 
 	/* what refunds added may overflow the bucket, as refunds did */
-	if (pool)
+	if (pool) {
+		was = gp->level;
 		gp->level = min(gp->level + pool * NSEC_PER_SEC, gp->depth);
+		gp->unpooled += gp->level - was;
+	}
 	gp->stamp = max(now, gp->stamp);
 	cap = min(cap, gp->depth);
 	if (!gp->rate || gp->level >= cap)
@@ -1070,14 +1073,15 @@ static size_t skex_output_grant(struct skex_group_port *gp, u64 now,
  * now. What the bucket holds goes to the pool, where the next sends take
  * it without the lock. Under the group's lock.
  */
-static void skex_output_pool(struct skex_group_port *gp)
+static u64 skex_output_pool(struct skex_group_port *gp)
 {
 	u64 bytes = div_u64(gp->level, NSEC_PER_SEC);
 
-	if (!bytes)
-		return;
-	gp->level -= bytes * NSEC_PER_SEC;
-	atomic64_add(bytes, &gp->pool);
+	if (bytes) {
+		gp->level -= bytes * NSEC_PER_SEC;
+		atomic64_add(bytes, &gp->pool);
+	}
+	return bytes;
 }
 
 /*
@@ -1087,13 +1091,29 @@ static void skex_output_pool(struct skex_group_port *gp)
  * idle (short of CPU, on a slow kernel, or sendfile reading its next
  * pages), and finds the tokens of the whole gap, as a writer woken late
  * does; one that sends again later has paused, and finds one quantum (no
- * burst). What the bucket holds goes to the pool. Under the group's lock.
+ * burst). What the bucket holds goes to the pool: returns how much. Under
+ * the group's lock.
  */
-static void skex_output_idle(struct skex_group_port *gp, u64 now)
+static u64 skex_output_idle(struct skex_group_port *gp, u64 now)
 {
 	if (now < gp->busy_until && gp->rate)
 		gp->busy_until = now + div64_u64(gp->depth, gp->rate);
-	skex_output_pool(gp);
+	return skex_output_pool(gp);
+}
+
+/*
+ * Trace event skex_output for a send decided at @now (see kernel/trace.h);
+ * what fills put back from the pool since the last one goes with it. Under
+ * the group's lock.
+ */
+static void skex_output_trace(struct skex_group_port *gp, struct skex_wait *w,
+			      u64 now, size_t want, size_t granted, u64 pooled,
+			      u64 due)
+{
+	u64 unpooled = div_u64(gp->unpooled, NSEC_PER_SEC);
+
+	gp->unpooled -= unpooled * NSEC_PER_SEC;
+	trace_skex_output(gp, w, now, want, granted, pooled, unpooled, due);
 }
 
 /*
@@ -1230,7 +1250,7 @@ long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 	struct skex_group_port *gp = *gpp;
 	struct skex_group *g = gp->group;
 	struct skex_sleeper s;
-	u64 now, until;
+	u64 now, until, pooled;
 	bool blocking, kick;
 	long ret;
 
@@ -1270,17 +1290,20 @@ long skex_group_output_take(struct skex_group_port **gpp, struct skex_wait *w,
 		}
 		ret = skex_output_grant(gp, now, want, &until);
 		if (ret) {
+			pooled = 0;
 			if (ret < want) {
 				skex_count(gp, w);
 				skex_bucket_busy(gp, now);
 			} else if (gp->nsleepers == s.listed && !gp->npollers) {
-				skex_output_idle(gp, now);
+				pooled = skex_output_idle(gp, now);
 			}
+			skex_output_trace(gp, w, now, want, ret, pooled, 0);
 			spin_unlock_bh(&g->lock);
 			break;
 		}
 		skex_count(gp, w);
 		skex_bucket_busy(gp, now);
+		skex_output_trace(gp, w, now, want, 0, 0, until);
 		if (!blocking) {
 			kick = skex_poller_wait(gp, w->sk, until) < 0;
 			spin_unlock_bh(&g->lock);

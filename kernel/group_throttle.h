@@ -85,6 +85,8 @@ struct skex_group {
  *	not bind, which sends take without the lock (skex_output_fast());
  *	they go back into @level whenever the bucket is filled, so that
  *	@level + @pool is the bucket
+ * @unpooled: output: what fills put back from @pool into @level since the
+ *	last trace event skex_output (tokens * NSEC_PER_SEC)
  * @stamp: time of @level
  * @due: accept_rate: when the token an acceptor or a poller was refused
  *	(and told to wait for) is there (skex_bucket_take_late()), or 0
@@ -120,6 +122,7 @@ struct skex_group_port {
 	u64 quantum;
 	u64 chunk;
 	atomic64_t pool;
+	u64 unpooled;
 	u64 stamp;
 	u64 due;
 	u64 busy_until;

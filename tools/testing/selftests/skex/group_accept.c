@@ -391,8 +391,7 @@ static int server_max_window(struct server *s, uint64_t win)
  * (kernel/trace.h) gives each grant's time in the bucket's clock
  * (CLOCK_MONOTONIC, as the stamps): there the bounds are exact on any kernel.
  */
-#define TRACE_INST	"/sys/kernel/tracing/instances/skex_group_accept"
-#define TRACE_EVENT_DIR	TRACE_INST "/events/skex/skex_accept"
+#define TRACE_INST	"skex_group_accept"
 
 struct grant {
 	uint64_t ns;		/* granted, CLOCK_MONOTONIC */
@@ -414,14 +413,8 @@ static int grants_start(struct grants *gs, uint16_t port)
 	gs->g = calloc(gs->max, sizeof(*gs->g));
 	if (!gs->g)
 		return -ENOMEM;
-	rmdir(TRACE_INST);
-	if (mkdir(TRACE_INST, 0700))
-		return -errno;
 	snprintf(filter, sizeof(filter), "port == %u && accepted == 1", port);
-	if (skex_write_file(TRACE_EVENT_DIR "/filter", filter) ||
-	    skex_write_file(TRACE_EVENT_DIR "/enable", "1"))
-		return -EIO;
-	return 0;
+	return trace_start(TRACE_INST, "skex_accept", filter);
 }
 
 static int grant_cmp(const void *a, const void *b)
@@ -434,23 +427,20 @@ static int grant_cmp(const void *a, const void *b)
 /* Stop recording; read the grants, in order. 0, or -errno. */
 static int grants_stop(struct grants *gs)
 {
-	unsigned long long ns;
-	char line[512], *p;
-	int thr, ret = 0;
+	unsigned long long ns, thr;
+	char line[512];
+	int ret = 0;
 	FILE *f;
 
-	skex_write_file(TRACE_EVENT_DIR "/enable", "0");
-	f = fopen(TRACE_INST "/trace", "r");
+	f = trace_stop(TRACE_INST, "skex_accept");
 	if (!f) {
 		ret = -errno;
 		goto out;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		p = strstr(line, " skex_accept: ");
-		if (!p || !(p = strstr(p, " granted=")) ||
-		    sscanf(p, " granted=%llu", &ns) != 1 ||
-		    !(p = strstr(p, " throttled=")) ||
-		    sscanf(p, " throttled=%d", &thr) != 1)
+		if (!strstr(line, " skex_accept: ") ||
+		    !trace_field(line, " granted=", &ns) ||
+		    !trace_field(line, " throttled=", &thr))
 			continue;
 		if (gs->n == gs->max) {
 			ret = -E2BIG;
@@ -459,10 +449,9 @@ static int grants_stop(struct grants *gs)
 		gs->g[gs->n].ns = ns;
 		gs->g[gs->n++].throttled = thr;
 	}
-	fclose(f);
 	qsort(gs->g, gs->n, sizeof(*gs->g), grant_cmp);
 out:
-	rmdir(TRACE_INST);
+	trace_done(TRACE_INST, f);
 	return ret;
 }
 

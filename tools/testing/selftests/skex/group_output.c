@@ -5,7 +5,9 @@
  *
  *   rate_*         a writer offering more than the quota: the rate received
  *                  over 10 s is within 2% of the quota, and the writer's CPU
- *                  time stays under 5% of the wall time; writers: blocking
+ *                  time stays under 5% of the wall time; in its own clock
+ *                  (trace event skex:skex_output) the bucket gives out at
+ *                  most quota * T + 200 ms of quota over any T; writers: blocking
  *                  write(), non-blocking with edge-triggered epoll,
  *                  splice() from a pipe, blocking write()s of 1000 bytes
  *                  (which take tokens from the lock-free pool whenever a
@@ -235,10 +237,146 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
+/*
+ * ---- the sends, in the quota's own clock ----
+ *
+ * The receiver counts bytes when they arrive: after the grant, by however
+ * long the writer then waits for the CPU, the send and the receiver take.
+ * The trace event skex:skex_output (kernel/trace.h) records each decision
+ * on the port at the bucket's time, with what it gave out: there the token
+ * bucket's bound is exact on any kernel, and a writer that came too late
+ * to use its tokens shows as a bucket that gave out less than its quota.
+ */
+#define TRACE_INST	"skex_group_output"
+#define MAX_SENDS	200000
+
+struct sends {
+	uint64_t *at;		/* the bucket's time, ns of CLOCK_MONOTONIC */
+	int64_t *out;		/* granted + pooled - unpooled, bytes */
+	int n;
+	unsigned long long granted, pooled, unpooled, refused;
+};
+
+static int sends_start(struct sends *ss, uint16_t port)
+{
+	char filter[32];
+
+	memset(ss, 0, sizeof(*ss));
+	ss->at = calloc(MAX_SENDS, sizeof(*ss->at));
+	ss->out = calloc(MAX_SENDS, sizeof(*ss->out));
+	if (!ss->at || !ss->out)
+		return -ENOMEM;
+	snprintf(filter, sizeof(filter), "port == %u", port);
+	return trace_start(TRACE_INST, "skex_output", filter);
+}
+
+/*
+ * Stop recording; read the decisions, those of one instant summed into
+ * one (their order within it is the lock's, which the trace does not
+ * keep). 0, or -errno.
+ */
+static int sends_stop(struct sends *ss)
+{
+	unsigned long long at, g, p, u;
+	char line[512];
+	int ret = 0;
+	FILE *f;
+
+	f = trace_stop(TRACE_INST, "skex_output");
+	if (!f) {
+		ret = -errno;
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, " skex_output: ") ||
+		    !trace_field(line, " at=", &at) ||
+		    !trace_field(line, " granted=", &g) ||
+		    !trace_field(line, " pooled=", &p) ||
+		    !trace_field(line, " unpooled=", &u))
+			continue;
+		if (ss->n == MAX_SENDS) {
+			ret = -E2BIG;
+			break;
+		}
+		ss->at[ss->n] = at;
+		ss->out[ss->n++] = (int64_t)(g + p) - (int64_t)u;
+		ss->granted += g;
+		ss->pooled += p;
+		ss->unpooled += u;
+		ss->refused += !g;
+	}
+out:
+	trace_done(TRACE_INST, f);
+	return ret;
+}
+
+static int send_cmp(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/*
+ * Check the decisions @ss of a port of output_rate @quota (a bucket 200 ms
+ * deep): over any T, from one decision to another, the bucket gave out at
+ * most quota * T + depth bytes. The rate it gave out from the first to the
+ * last, beside what the receiver counted, tells a writer that left tokens
+ * unused from a send or receiver that was late.
+ */
+static void sends_check(struct __test_metadata *_metadata, struct sends *ss,
+			uint32_t quota, double received)
+{
+	double depth = 4.0 * (quota / 20), worst = -1e18, lowest = 1e18;
+	double v, span, total = 0;
+	int64_t (*ev)[2] = calloc(ss->n + 1, sizeof(*ev));
+	int i, k, n = 0;
+
+	ASSERT_NE(NULL, ev);
+	ASSERT_GT(ss->n, 0) TH_LOG("no skex_output event on the port");
+	for (i = 0; i < ss->n; i++) {
+		ev[i][0] = ss->at[i];
+		ev[i][1] = ss->out[i];
+	}
+	qsort(ev, ss->n, sizeof(*ev), send_cmp);
+	for (i = 0; i < ss->n; i = k) {
+		int64_t at = ev[i][0], out = 0;
+
+		for (k = i; k < ss->n && ev[k][0] == at; k++)
+			out += ev[k][1];
+		ev[n][0] = at;
+		ev[n++][1] = out;
+	}
+	/*
+	 * max over i <= j of sum(out[i..j]) - quota * (at[j] - at[i]): before
+	 * decision j, sum(out[0..j]) - quota * at[j]; lowest so far of
+	 * sum(out[0..i-1]) - quota * at[i].
+	 */
+	for (i = 0; i < n; i++) {
+		v = total - quota * (ev[i][0] / 1e9);
+		lowest = v < lowest ? v : lowest;
+		total += ev[i][1];
+		v = total - quota * (ev[i][0] / 1e9) - lowest;
+		worst = v > worst ? v : worst;
+	}
+	span = (ev[n - 1][0] - ev[0][0]) / 1e9;
+	TH_LOG("the bucket: %d decisions (%llu refused), granted %llu, pooled "
+	       "%llu, unpooled %llu bytes; %.0f B/s from the first to the "
+	       "last (%+.2f%%), received %.0f B/s; most over any window %.0f "
+	       "bytes above quota * T (depth %.0f)",
+	       ss->n, ss->refused, ss->granted, ss->pooled, ss->unpooled,
+	       total / span, 100.0 * (total / span - quota) / quota, received,
+	       worst, depth);
+	/* the floor()s of a microsecond's bytes: a byte */
+	EXPECT_LE(worst, depth + 1);
+	free(ev);
+}
+
 FIXTURE(output) {
 	struct pair p;
 	struct rx rx;
 	struct tx tx;
+	struct sends sends;
 	pthread_t rxt, txt;
 	uint16_t gid;
 };
@@ -259,6 +397,8 @@ FIXTURE_TEARDOWN(output)
 {
 	pair_close(&self->p);
 	group_flush();
+	free(self->sends.at);
+	free(self->sends.out);
 }
 
 /*
@@ -296,8 +436,15 @@ static void run_rate(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(output) * self, enum writer how,
 		     uint32_t quota, unsigned int secs)
 {
+	int ret = sends_start(&self->sends, self->p.port);
+
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
 	run_start(_metadata, self, how, quota, secs);
 	run_stop(_metadata, self);
+	ret = sends_stop(&self->sends);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
 }
 
 static void check_rate(struct __test_metadata *_metadata,
@@ -318,6 +465,7 @@ static void check_rate(struct __test_metadata *_metadata,
 	       quota, rate, 100.0 * (rate - quota) / quota, secs, cpu,
 	       (unsigned long long)self->tx.wakeups,
 	       (unsigned long long)self->tx.eagain, gap / 1000.0);
+	sends_check(_metadata, &self->sends, quota, rate);
 	EXPECT_LE(rate, quota * 1.02);
 	/*
 	 * On a debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
