@@ -250,9 +250,13 @@ static void *tx_main(void *arg)
 #define TRACE_INST	"skex_group_output"
 #define MAX_SENDS	200000
 
+struct send {
+	int64_t at;		/* the bucket's time, ns of CLOCK_MONOTONIC */
+	int64_t out;		/* granted + pooled - unpooled, bytes */
+};
+
 struct sends {
-	uint64_t *at;		/* the bucket's time, ns of CLOCK_MONOTONIC */
-	int64_t *out;		/* granted + pooled - unpooled, bytes */
+	struct send *s;
 	int n;
 	unsigned long long granted, pooled, unpooled, refused;
 };
@@ -262,19 +266,14 @@ static int sends_start(struct sends *ss, uint16_t port)
 	char filter[32];
 
 	memset(ss, 0, sizeof(*ss));
-	ss->at = calloc(MAX_SENDS, sizeof(*ss->at));
-	ss->out = calloc(MAX_SENDS, sizeof(*ss->out));
-	if (!ss->at || !ss->out)
+	ss->s = calloc(MAX_SENDS, sizeof(*ss->s));
+	if (!ss->s)
 		return -ENOMEM;
 	snprintf(filter, sizeof(filter), "port == %u", port);
 	return trace_start(TRACE_INST, "skex_output", filter);
 }
 
-/*
- * Stop recording; read the decisions, those of one instant summed into
- * one (their order within it is the lock's, which the trace does not
- * keep). 0, or -errno.
- */
+/* Stop recording; read the decisions. 0, or -errno. */
 static int sends_stop(struct sends *ss)
 {
 	unsigned long long at, g, p, u;
@@ -298,8 +297,8 @@ static int sends_stop(struct sends *ss)
 			ret = -E2BIG;
 			break;
 		}
-		ss->at[ss->n] = at;
-		ss->out[ss->n++] = (int64_t)(g + p) - (int64_t)u;
+		ss->s[ss->n].at = at;
+		ss->s[ss->n++].out = (int64_t)(g + p) - (int64_t)u;
 		ss->granted += g;
 		ss->pooled += p;
 		ss->unpooled += u;
@@ -312,9 +311,9 @@ out:
 
 static int send_cmp(const void *a, const void *b)
 {
-	const int64_t *x = a, *y = b;
+	const struct send *x = a, *y = b;
 
-	return x[0] < y[0] ? -1 : x[0] > y[0];
+	return x->at < y->at ? -1 : x->at > y->at;
 }
 
 /*
@@ -329,23 +328,21 @@ static void sends_check(struct __test_metadata *_metadata, struct sends *ss,
 {
 	double depth = 4.0 * (quota / 20), worst = -1e18, lowest = 1e18;
 	double v, span, total = 0;
-	int64_t (*ev)[2] = calloc(ss->n + 1, sizeof(*ev));
+	struct send *ev = ss->s;
 	int i, k, n = 0;
 
-	ASSERT_NE(NULL, ev);
 	ASSERT_GT(ss->n, 0) TH_LOG("no skex_output event on the port");
-	for (i = 0; i < ss->n; i++) {
-		ev[i][0] = ss->at[i];
-		ev[i][1] = ss->out[i];
-	}
+	/*
+	 * In time order, in place; those of one instant summed into one
+	 * (their order within it is the lock's, which the trace does not keep).
+	 */
 	qsort(ev, ss->n, sizeof(*ev), send_cmp);
 	for (i = 0; i < ss->n; i = k) {
-		int64_t at = ev[i][0], out = 0;
+		struct send one = { .at = ev[i].at };
 
-		for (k = i; k < ss->n && ev[k][0] == at; k++)
-			out += ev[k][1];
-		ev[n][0] = at;
-		ev[n++][1] = out;
+		for (k = i; k < ss->n && ev[k].at == one.at; k++)
+			one.out += ev[k].out;
+		ev[n++] = one;
 	}
 	/*
 	 * max over i <= j of sum(out[i..j]) - quota * (at[j] - at[i]): before
@@ -353,13 +350,13 @@ static void sends_check(struct __test_metadata *_metadata, struct sends *ss,
 	 * sum(out[0..i-1]) - quota * at[i].
 	 */
 	for (i = 0; i < n; i++) {
-		v = total - quota * (ev[i][0] / 1e9);
+		v = total - quota * (ev[i].at / 1e9);
 		lowest = v < lowest ? v : lowest;
-		total += ev[i][1];
-		v = total - quota * (ev[i][0] / 1e9) - lowest;
+		total += ev[i].out;
+		v = total - quota * (ev[i].at / 1e9) - lowest;
 		worst = v > worst ? v : worst;
 	}
-	span = (ev[n - 1][0] - ev[0][0]) / 1e9;
+	span = (ev[n - 1].at - ev[0].at) / 1e9;
 	TH_LOG("the bucket: %d decisions (%llu refused), granted %llu, pooled "
 	       "%llu, unpooled %llu bytes; %.0f B/s from the first to the "
 	       "last (%+.2f%%), received %.0f B/s; most over any window %.0f "
@@ -369,7 +366,6 @@ static void sends_check(struct __test_metadata *_metadata, struct sends *ss,
 	       worst, depth);
 	/* the floor()s of a microsecond's bytes: a byte */
 	EXPECT_LE(worst, depth + 1);
-	free(ev);
 }
 
 FIXTURE(output) {
@@ -397,8 +393,7 @@ FIXTURE_TEARDOWN(output)
 {
 	pair_close(&self->p);
 	group_flush();
-	free(self->sends.at);
-	free(self->sends.out);
+	free(self->sends.s);
 }
 
 /*
