@@ -23,8 +23,9 @@
  *   address_4096       4096 address branches through setsockopt() in < 5 s
  *                      in a namespace of their own (in the initial one,
  *                      with a configfs directory each: measured only)
- *   trickle            clients sending a byte every 10 ms for timeout_ms:
- *                      the classifier's CPU time per connection, bounded
+ *
+ * The classifier's CPU time per byte is forward_trickle.c's, on the counted
+ * clock.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -352,95 +353,6 @@ TEST_F(fm, seed_first_message)
 	close(c);
 	EXPECT_EQ(1, fw_cfs_num(self->p, "br1", "hits"));
 	EXPECT_EQ(1, fw_cfs_num(self->p, NULL, "default_hits"));
-}
-
-/* Nanoseconds the kernel's workers ran so far (the classifier is one). */
-static uint64_t kworker_ns(void)
-{
-	char path[300], comm[64];
-	uint64_t sum = 0, ns;
-	struct dirent *d;
-	DIR *dir = opendir("/proc");
-	FILE *f;
-
-	if (!dir)
-		return 0;
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] < '1' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = 0;
-		fclose(f);
-		if (strncmp(comm, "kworker", 7))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/schedstat", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%" SCNu64, &ns) == 1)
-			sum += ns;
-		fclose(f);
-	}
-	closedir(dir);
-	return sum;
-}
-
-/*
- * @n clients each send a byte every 10 ms until the rule's timeout hands
- * them to the default port; returns the workers' CPU time per client (us).
- */
-static double trickle(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(fm) *self, int n, int ms)
-{
-	int c[16], i, got = 0;
-	uint64_t ns0, end;
-
-	ASSERT_GE(16, n);
-	ns0 = kworker_ns();
-	for (i = 0; i < n; i++)
-		c[i] = send_one(_metadata, self, NULL, 0);
-	end = skex_now_us() + (uint64_t)ms * 1000;
-	while (skex_now_us() < end) {
-		for (i = 0; i < n; i++)
-			fw_write_all(c[i], "a", 1);
-		skex_sleep_ms(10);
-	}
-	while (got < n && take(self, 3000, NULL, NULL, 0) == IDX_D)
-		got++;
-	EXPECT_EQ(n, got);
-	for (i = 0; i < n; i++)
-		close(c[i]);
-	return (kworker_ns() - ns0) / 1e3 / n;
-}
-
-TEST_F_TIMEOUT(fm, trickle, 120)
-{
-	double us1, us4, idle;
-	uint64_t ns0;
-
-	ASSERT_EQ(0, cfs_rule(self));
-	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "until", "window"));
-	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "window", "65536"));
-	ASSERT_EQ(0, cfs_branch(self, "z", 0, "zzzz", 4, NULL));
-	ASSERT_EQ(0, cfs_branch(self, "y", 1, "aaab", 4, NULL));
-	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "enable", "1"));
-
-	ns0 = kworker_ns();
-	skex_sleep_ms(1000);
-	idle = (kworker_ns() - ns0) / 1e3;
-	us1 = trickle(_metadata, self, 8, 1000);
-	ASSERT_EQ(0, fw_cfs_set(self->p, NULL, "timeout_ms", "4000"));
-	us4 = trickle(_metadata, self, 8, 4000);
-	TH_LOG("workers idle: %.0f us/s; per connection: %.0f us for ~100 bytes, %.0f us for ~400",
-	       idle, us1, us4);
-	/* linear in the bytes (quadratic would be 16x), well under 1 ms/byte */
-	EXPECT_GT(8 * us1 + 4 * idle, us4);
-	EXPECT_GT(400 * 1000.0, us4);
-	EXPECT_EQ(16, fw_cfs_num(self->p, NULL, "default_hits"));
 }
 
 TEST_F_TIMEOUT(fm, thousand, 300)
