@@ -414,7 +414,7 @@ static int grants_start(struct grants *gs, uint16_t port)
 	if (!gs->g)
 		return -ENOMEM;
 	snprintf(filter, sizeof(filter), "port == %u && accepted == 1", port);
-	return trace_start(TRACE_INST, "skex_accept", filter);
+	return trace_start(TRACE_INST, "skex/skex_accept", filter);
 }
 
 static int grant_cmp(const void *a, const void *b)
@@ -432,7 +432,7 @@ static int grants_stop(struct grants *gs)
 	int ret = 0;
 	FILE *f;
 
-	f = trace_stop(TRACE_INST, "skex_accept");
+	f = trace_stop(TRACE_INST, "skex/skex_accept");
 	if (!f) {
 		ret = -errno;
 		goto out;

@@ -129,6 +129,18 @@ static double rx_rate(struct rx *rx, uint64_t from_us, uint64_t to_us)
 	       (rx->samp_t[j] - rx->samp_t[i]);
 }
 
+/* The longest wait between two of @rx's 100 ms samples (us). */
+static uint64_t rx_gap(const struct rx *rx)
+{
+	uint64_t gap = 0;
+	int i;
+
+	for (i = 1; i < rx->nsamp; i++)
+		if (rx->samp_t[i] - rx->samp_t[i - 1] > gap)
+			gap = rx->samp_t[i] - rx->samp_t[i - 1];
+	return gap;
+}
+
 /* ---- the sending side ---- */
 
 enum writer { W_BLOCK, W_EPOLL_ET, W_EPOLL_LT, W_SPLICE, W_SMALL, W_SLOW };
@@ -270,7 +282,7 @@ static int sends_start(struct sends *ss, uint16_t port)
 	if (!ss->s)
 		return -ENOMEM;
 	snprintf(filter, sizeof(filter), "port == %u", port);
-	return trace_start(TRACE_INST, "skex_output", filter);
+	return trace_start(TRACE_INST, "skex/skex_output", filter);
 }
 
 /* Stop recording; read the decisions. 0, or -errno. */
@@ -281,7 +293,7 @@ static int sends_stop(struct sends *ss)
 	int ret = 0;
 	FILE *f;
 
-	f = trace_stop(TRACE_INST, "skex_output");
+	f = trace_stop(TRACE_INST, "skex/skex_output");
 	if (!f) {
 		ret = -errno;
 		goto out;
@@ -448,12 +460,8 @@ static void check_rate(struct __test_metadata *_metadata,
 {
 	double rate = (double)self->rx.bytes / secs;
 	double cpu = 100.0 * self->tx.cpu_us / self->tx.wall_us;
-	uint64_t gap = 0;
-	int i;
+	uint64_t gap = rx_gap(&self->rx);
 
-	for (i = 1; i < self->rx.nsamp; i++)
-		if (self->rx.samp_t[i] - self->rx.samp_t[i - 1] > gap)
-			gap = self->rx.samp_t[i] - self->rx.samp_t[i - 1];
 	TH_LOG("quota %u B/s: received %.0f B/s (%+.2f%%) over %u s; writer "
 	       "CPU %.2f%% of wall time, %llu wake-ups, %llu EAGAIN; longest "
 	       "wait between 100 ms samples %.1f ms",
@@ -593,11 +601,20 @@ TEST_F_TIMEOUT(output, type_change, 60)
 	}
 	run_stop(_metadata, self);
 	rate = self->rx.bytes / 5.0;
-	TH_LOG("%u type changes in 5 s: %.0f B/s (%+.2f%%)", changes, rate,
-	       100.0 * (rate - QUOTA) / QUOTA);
+	TH_LOG("%u type changes in 5 s: %.0f B/s (%+.2f%%); longest wait between 100 ms samples %.1f ms",
+	       changes, rate, 100.0 * (rate - QUOTA) / QUOTA,
+	       rx_gap(&self->rx) / 1000.0);
 	EXPECT_GE(changes, 50);
 	EXPECT_LE(rate, QUOTA * 1.02);
-	EXPECT_GE(rate, QUOTA * 0.95);
+	/*
+	 * On a debug kernel a writer late by more than the bucket's spare
+	 * depth loses what overflows (check_rate()); each change's hook
+	 * updates and wake-ups take it away from the CPU the more often:
+	 * the 6.12 debug kernel, 77 to 82 changes in 5 s, got 0.938 to
+	 * 0.978 of the quota; the production ones, 234 to 235 changes, 0.998
+	 * in 18 runs.
+	 */
+	EXPECT_GE(rate, QUOTA * (skex_time_scale() > 1 ? 0.90 : 0.98));
 }
 
 #define FTP_DATA	4096

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +73,98 @@ static inline int skex_write_file_len(const char *path, const void *buf,
 static inline int skex_write_file(const char *path, const char *s)
 {
 	return skex_write_file_len(path, s, strlen(s));
+}
+
+/*
+ * ---- trace events ----
+ *
+ * Recorded in a tracefs instance of the test's own, so that the global
+ * buffer and other users' filters are left alone.
+ */
+#define TRACE_INSTANCES	"/sys/kernel/tracing/instances/"
+
+/*
+ * Record @event (under events/: "skex/skex_output" one event, "workqueue"
+ * a whole system) matching @filter (NULL: all) in instance @inst.
+ */
+static inline int trace_start(const char *inst, const char *event,
+			      const char *filter)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s", inst);
+	rmdir(path);
+	if (mkdir(path, 0700))
+		return -errno;
+	/* 10 s of a busy port, with room: lost events would fake a result */
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s/buffer_size_kb", inst);
+	if (skex_write_file(path, "4096"))
+		return -EIO;
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s/events/%s/filter",
+		 inst, event);
+	if (filter && skex_write_file(path, filter))
+		return -EIO;
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s/events/%s/enable",
+		 inst, event);
+	if (skex_write_file(path, "1"))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * Stop recording @event in @inst; open what it recorded. NULL (errno set)
+ * if it cannot be read, or if the buffer overran and events were lost.
+ * trace_done() removes the instance.
+ */
+static inline FILE *trace_stop(const char *inst, const char *event)
+{
+	char path[256], line[128];
+	unsigned long long overrun, lost = 0;
+	FILE *f;
+	int cpu;
+
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s/events/%s/enable",
+		 inst, event);
+	skex_write_file(path, "0");
+	for (cpu = 0; ; cpu++) {
+		snprintf(path, sizeof(path),
+			 TRACE_INSTANCES "%s/per_cpu/cpu%d/stats", inst, cpu);
+		f = fopen(path, "r");
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "overrun: %llu", &overrun) == 1)
+				lost += overrun;
+		fclose(f);
+	}
+	if (lost) {
+		errno = EOVERFLOW;
+		return NULL;
+	}
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s/trace", inst);
+	return fopen(path, "r");
+}
+
+static inline void trace_done(const char *inst, FILE *f)
+{
+	char path[256];
+
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), TRACE_INSTANCES "%s", inst);
+	rmdir(path);
+}
+
+/*
+ * Field @name (e.g. " granted=") of a line of the trace, as a number; false
+ * if the line has none.
+ */
+static inline bool trace_field(const char *line, const char *name,
+			       unsigned long long *v)
+{
+	const char *p = strstr(line, name);
+
+	return p && sscanf(p + strlen(name), "%llu", v) == 1;
 }
 
 /* ---- addresses and sockets ---- */
