@@ -29,7 +29,6 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <inttypes.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
