@@ -290,6 +290,9 @@ void skex_group_port_succeed(struct skex_group_port *old,
 	skex_bucket_fill(old, now);
 	gp->level = min(old->level, gp->depth);
 	gp->busy_until = old->busy_until;
+	/* what the fills took back from the pool: @gp's next event tells it */
+	gp->unpooled += old->unpooled;
+	old->unpooled = 0;
 }
 
 /*

@@ -86,7 +86,8 @@ struct skex_group {
  *	they go back into @level whenever the bucket is filled, so that
  *	@level + @pool is the bucket
  * @unpooled: output: what fills put back from @pool into @level since the
- *	last trace event skex_output (tokens * NSEC_PER_SEC)
+ *	last trace event skex_output, of this port or of the one of the
+ *	other output type it took over from (tokens * NSEC_PER_SEC)
  * @stamp: time of @level
  * @due: accept_rate: when the token an acceptor or a poller was refused
  *	(and told to wait for) is there (skex_bucket_take_late()), or 0

@@ -80,7 +80,8 @@ TRACE_EVENT(skex_accept,
  * @pooled: bytes the grant moved from the bucket to the pool, where the
  *	next sends take them without the lock (the quota does not bind)
  * @unpooled: bytes the bucket took back from the pool since the previous
- *	event of the port: what sends left there or gave back unused
+ *	event of the port (or of the port a type change replaced): what
+ *	sends left there or gave back unused
  * @due: when the bucket will hold what the refused send waits for (a
  *	chunk); 0 when granted, U64_MAX when never (quota 0)
  *

@@ -192,6 +192,113 @@ static inline uint64_t thread_cpu_us(void)
 	       ru.ru_stime.tv_sec * 1000000ull + ru.ru_stime.tv_usec;
 }
 
+/*
+ * ---- what else ran ----
+ * The CPU time of every thread but the test's own, from a snapshot to
+ * another: on one vCPU, what a writer late for its tokens waited behind.
+ */
+#define CPU_SNAP_MAX	1024
+
+struct cpu_use {
+	int tid;
+	char comm[16];
+	uint64_t ns;		/* on the CPU since it started */
+};
+
+struct cpu_snap {
+	int n;
+	struct cpu_use t[CPU_SNAP_MAX];
+};
+
+/* Thread @tid of process @pid into @e; false if it is gone. */
+static inline bool cpu_snap_one(const char *pid, const char *tid,
+				struct cpu_use *e)
+{
+	unsigned long long ns;
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat", pid, tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	e->tid = atoi(tid);
+	e->ns = ns;
+	snprintf(path, sizeof(path), "/proc/%s/task/%s/comm", pid, tid);
+	f = fopen(path, "r");
+	if (!f || !fgets(e->comm, sizeof(e->comm), f))
+		strcpy(e->comm, "?");
+	if (f)
+		fclose(f);
+	e->comm[strcspn(e->comm, "\n")] = 0;
+	return true;
+}
+
+static inline void cpu_snap_take(struct cpu_snap *cs)
+{
+	DIR *procs = opendir("/proc"), *tasks;
+	struct dirent *p, *t;
+	char path[300];
+
+	cs->n = 0;
+	while (procs && (p = readdir(procs))) {
+		if (atoi(p->d_name) <= 0 || atoi(p->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
+		tasks = opendir(path);
+		while (tasks && (t = readdir(tasks)) && cs->n < CPU_SNAP_MAX)
+			if (atoi(t->d_name) > 0 &&
+			    cpu_snap_one(p->d_name, t->d_name, &cs->t[cs->n]))
+				cs->n++;
+		if (tasks)
+			closedir(tasks);
+	}
+	if (procs)
+		closedir(procs);
+}
+
+/*
+ * What the other threads ran from @a to @b: the total (ms) and the three
+ * that ran most, as "comm ms, ..." in @top.
+ */
+static inline double cpu_snap_diff(const struct cpu_snap *a,
+				   const struct cpu_snap *b,
+				   char *top, size_t len)
+{
+	double total = 0, best[3] = { 0 };
+	int who[3] = { -1, -1, -1 }, i, j, k;
+
+	for (i = 0; i < b->n; i++) {
+		double d = b->t[i].ns;
+
+		for (j = 0; j < a->n; j++)
+			if (a->t[j].tid == b->t[i].tid) {
+				d -= a->t[j].ns;
+				break;
+			}
+		d /= 1e6;
+		total += d;
+		for (k = 0; k < 3; k++)
+			if (d > best[k]) {
+				memmove(&best[k + 1], &best[k],
+					(2 - k) * sizeof(best[0]));
+				memmove(&who[k + 1], &who[k],
+					(2 - k) * sizeof(who[0]));
+				best[k] = d;
+				who[k] = i;
+				break;
+			}
+	}
+	top[0] = 0;
+	for (k = 0; k < 3 && who[k] >= 0; k++)
+		snprintf(top + strlen(top), len - strlen(top), "%s%s %.0f",
+			 k ? ", " : "", b->t[who[k]].comm, best[k]);
+	return total;
+}
+
 static inline void noop_handler(int sig)
 {
 	(void)sig;

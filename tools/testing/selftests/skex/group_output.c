@@ -7,7 +7,11 @@
  *                  over 10 s is within 2% of the quota, and the writer's CPU
  *                  time stays under 5% of the wall time; in its own clock
  *                  (trace event skex:skex_output) the bucket gives out at
- *                  most quota * T + 200 ms of quota over any T; writers: blocking
+ *                  most quota * T + 200 ms of quota over any T, and loses
+ *                  tokens only by overflowing, full (to its depth while
+ *                  the quota holds the writer back, else to 50 ms of
+ *                  quota); on a debug kernel, within 2% of the quota of
+ *                  the time the writer was there; writers: blocking
  *                  write(), non-blocking with edge-triggered epoll,
  *                  splice() from a pipe, blocking write()s of 1000 bytes
  *                  (which take tokens from the lock-free pool whenever a
@@ -18,7 +22,8 @@
  *                  tokens of its gaps, the rate is the quota's (2%)
  *   epoll_lt       level-triggered epoll writer: no busy loop
  *   quota_follows  the quota raised and lowered while traffic runs: the
- *                  rate follows within 1 s
+ *                  rate follows within 1 s; from then on the bucket loses
+ *                  and gains no token but as rate_* says
  *   sndtimeo       SO_SNDTIMEO expires with EAGAIN
  *   signal         a signal interrupts a sleeper: EINTR without SA_RESTART,
  *                  a partial count once bytes went, a restart with it;
@@ -29,7 +34,10 @@
  *   two_conns      two connections of the port share one quota, in turns
  *   type_change    the type switched between output_rate and
  *                  output_rate_ftp every 20 ms under a blocking writer:
- *                  the rate stays within 2% of the quota
+ *                  the rate stays within 2% of the quota, and no token is
+ *                  lost or gained in the hand-overs (as rate_*)
+ *   type_change_small  the same under blocking writes of 1000 bytes,
+ *                  which leave tokens in the pool at hand-overs
  *   ftp_netns      a process serving an output_rate_ftp control
  *                  connection is charged for a data connection in the
  *                  port's namespace, not for one in another namespace
@@ -264,13 +272,26 @@ static void *tx_main(void *arg)
 
 struct send {
 	int64_t at;		/* the bucket's time, ns of CLOCK_MONOTONIC */
-	int64_t out;		/* granted + pooled - unpooled, bytes */
+	int64_t take;		/* granted + pooled, bytes */
+	int64_t unpooled;	/* bytes back from the pool before it */
+	int64_t left;		/* what the bucket held after it, bytes */
+	bool held;		/* it gave less than the send wanted */
 };
 
 struct sends {
 	struct send *s;
-	int n;
-	unsigned long long granted, pooled, unpooled, refused;
+	int n;			/* decisions, those of one instant as one */
+	unsigned long long events, granted, pooled, unpooled, refused;
+};
+
+/* What the bucket lost (sends_lost()), in bytes. */
+struct loss {
+	double away;		/* full to one quantum: the port idle, its */
+				/* writer away or not held back yet */
+	double full;		/* full to its depth */
+	int gaps;		/* gaps between decisions that lost any */
+	int bad;		/* losses where it was not full, and gains */
+	double gap;		/* the longest gap, s */
 };
 
 static int sends_start(struct sends *ss, uint16_t port)
@@ -285,10 +306,42 @@ static int sends_start(struct sends *ss, uint16_t port)
 	return trace_start(TRACE_INST, "skex/skex_output", filter);
 }
 
+static int send_cmp(const void *a, const void *b)
+{
+	const struct send *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/*
+ * In time order, in place; the decisions of one instant summed into one
+ * (their order within it is the lock's, which the trace does not keep:
+ * the bucket held the least of their lefts after them).
+ */
+static void sends_merge(struct sends *ss)
+{
+	struct send *ev = ss->s;
+	int i, k, n = 0;
+
+	qsort(ev, ss->n, sizeof(*ev), send_cmp);
+	for (i = 0; i < ss->n; i = k) {
+		struct send one = ev[i];
+
+		for (k = i + 1; k < ss->n && ev[k].at == one.at; k++) {
+			one.take += ev[k].take;
+			one.unpooled += ev[k].unpooled;
+			one.left = ev[k].left < one.left ? ev[k].left : one.left;
+			one.held |= ev[k].held;
+		}
+		ev[n++] = one;
+	}
+	ss->n = n;
+}
+
 /* Stop recording; read the decisions. 0, or -errno. */
 static int sends_stop(struct sends *ss)
 {
-	unsigned long long at, g, p, u;
+	unsigned long long at, want, g, p, u, left;
 	char line[512];
 	int ret = 0;
 	FILE *f;
@@ -301,83 +354,134 @@ static int sends_stop(struct sends *ss)
 	while (fgets(line, sizeof(line), f)) {
 		if (!strstr(line, " skex_output: ") ||
 		    !trace_field(line, " at=", &at) ||
+		    !trace_field(line, " want=", &want) ||
 		    !trace_field(line, " granted=", &g) ||
 		    !trace_field(line, " pooled=", &p) ||
-		    !trace_field(line, " unpooled=", &u))
+		    !trace_field(line, " unpooled=", &u) ||
+		    !trace_field(line, " left=", &left))
 			continue;
 		if (ss->n == MAX_SENDS) {
 			ret = -E2BIG;
 			break;
 		}
+		ss->events++;
 		ss->s[ss->n].at = at;
-		ss->s[ss->n++].out = (int64_t)(g + p) - (int64_t)u;
+		ss->s[ss->n].take = g + p;
+		ss->s[ss->n].unpooled = u;
+		ss->s[ss->n].left = left;
+		ss->s[ss->n++].held = g < want;
 		ss->granted += g;
 		ss->pooled += p;
 		ss->unpooled += u;
 		ss->refused += !g;
 	}
+	sends_merge(ss);
 out:
 	trace_done(TRACE_INST, f);
 	return ret;
 }
 
-static int send_cmp(const void *a, const void *b)
+/*
+ * What the bucket of a port of output_rate @quota (a bucket 200 ms deep)
+ * lost between its decisions @ss from @from to @to (ns of CLOCK_MONOTONIC),
+ * into @l. Between two decisions the bucket holds what it held after the
+ * first, what came back from the pool and what the quota added, less what
+ * it lost: what it holds before the second (left + take) tells the loss,
+ * exactly but for the bytes' floor()s (a byte each). It may lose only what
+ * overflows it when full: to its depth while the quota holds the writer
+ * back (SKEX_BUSY_NS, 1 s, after a send held back; the 200 ms the bucket
+ * takes to fill after a send granted then, kernel/group_throttle.c), else
+ * to one quantum (50 ms of quota), so that a writer that paused, or did
+ * not get the CPU, for longer gets no burst. Any other loss is bad, and so
+ * is any gain: more than the quota added.
+ */
+static void sends_lost(struct __test_metadata *_metadata,
+		       const struct sends *ss, uint32_t quota, int64_t from,
+		       int64_t to, struct loss *l)
 {
-	const struct send *x = a, *y = b;
+	double depth = 4.0 * (quota / 20), quantum = quota / 20;
+	double dt, before, over, busy_until = -1;
+	const struct send *ev = ss->s;
+	bool deep;
+	int i;
 
-	return x->at < y->at ? -1 : x->at > y->at;
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < ss->n && ev[i].at <= to; i++) {
+		deep = ev[i].at / 1e9 < busy_until;
+		if (ev[i].held)
+			busy_until = ev[i].at / 1e9 + 1;
+		else if (deep)
+			busy_until = ev[i].at / 1e9 + depth / quota;
+		if (!i || ev[i - 1].at < from)
+			continue;
+		dt = (ev[i].at - ev[i - 1].at) / 1e9;
+		l->gap = dt > l->gap ? dt : l->gap;
+		before = ev[i].left + ev[i].take;
+		over = ev[i - 1].left + ev[i].unpooled + quota * dt - before;
+		if (over <= -3 && l->bad++ < 3)
+			TH_LOG("decision %d: the bucket gained %.0f bytes", i,
+			       -over);
+		if (over < 3)
+			continue;
+		l->gaps++;
+		if (before < (deep ? depth : quantum) - 3 && l->bad++ < 3)
+			TH_LOG("decision %d: the bucket lost %.0f bytes, holding "
+			       "%.0f of %.0f", i, over, before,
+			       deep ? depth : quantum);
+		if (deep)
+			l->full += over;
+		else
+			l->away += over;
+	}
 }
 
 /*
  * Check the decisions @ss of a port of output_rate @quota (a bucket 200 ms
  * deep): over any T, from one decision to another, the bucket gave out at
- * most quota * T + depth bytes. The rate it gave out from the first to the
+ * most quota * T + depth bytes, and lost tokens only when full
+ * (sends_lost(), into @l). The rate it gave out from the first to the
  * last, beside what the receiver counted, tells a writer that left tokens
  * unused from a send or receiver that was late.
  */
-static void sends_check(struct __test_metadata *_metadata, struct sends *ss,
-			uint32_t quota, double received)
+static void sends_check(struct __test_metadata *_metadata,
+			const struct sends *ss, uint32_t quota,
+			double received, struct loss *l)
 {
 	double depth = 4.0 * (quota / 20), worst = -1e18, lowest = 1e18;
+	const struct send *ev = ss->s;
 	double v, span, total = 0;
-	struct send *ev = ss->s;
-	int i, k, n = 0;
+	int i;
 
 	ASSERT_GT(ss->n, 0) TH_LOG("no skex_output event on the port");
-	/*
-	 * In time order, in place; those of one instant summed into one
-	 * (their order within it is the lock's, which the trace does not keep).
-	 */
-	qsort(ev, ss->n, sizeof(*ev), send_cmp);
-	for (i = 0; i < ss->n; i = k) {
-		struct send one = { .at = ev[i].at };
-
-		for (k = i; k < ss->n && ev[k].at == one.at; k++)
-			one.out += ev[k].out;
-		ev[n++] = one;
-	}
 	/*
 	 * max over i <= j of sum(out[i..j]) - quota * (at[j] - at[i]): before
 	 * decision j, sum(out[0..j]) - quota * at[j]; lowest so far of
 	 * sum(out[0..i-1]) - quota * at[i].
 	 */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < ss->n; i++) {
 		v = total - quota * (ev[i].at / 1e9);
 		lowest = v < lowest ? v : lowest;
-		total += ev[i].out;
+		total += ev[i].take - ev[i].unpooled;
 		v = total - quota * (ev[i].at / 1e9) - lowest;
 		worst = v > worst ? v : worst;
 	}
-	span = (ev[n - 1].at - ev[0].at) / 1e9;
-	TH_LOG("the bucket: %d decisions (%llu refused), granted %llu, pooled "
-	       "%llu, unpooled %llu bytes; %.0f B/s from the first to the "
-	       "last (%+.2f%%), received %.0f B/s; most over any window %.0f "
-	       "bytes above quota * T (depth %.0f)",
-	       ss->n, ss->refused, ss->granted, ss->pooled, ss->unpooled,
+	span = (ev[ss->n - 1].at - ev[0].at) / 1e9;
+	sends_lost(_metadata, ss, quota, ev[0].at, ev[ss->n - 1].at, l);
+	TH_LOG("the bucket: %llu decisions (%llu refused), granted %llu, "
+	       "pooled %llu, unpooled %llu bytes; %.0f B/s from the first to "
+	       "the last (%+.2f%%), received %.0f B/s; most over any window "
+	       "%.0f bytes above quota * T (depth %.0f)",
+	       ss->events, ss->refused, ss->granted, ss->pooled, ss->unpooled,
 	       total / span, 100.0 * (total / span - quota) / quota, received,
 	       worst, depth);
+	TH_LOG("the bucket lost %.0f bytes in %d of its gaps: %.0f full to "
+	       "one quantum (the writer away), %.0f full to its depth, %d "
+	       "not full; longest gap %.1f ms",
+	       l->away + l->full, l->gaps, l->away, l->full, l->bad,
+	       l->gap * 1e3);
 	/* the floor()s of a microsecond's bytes: a byte */
 	EXPECT_LE(worst, depth + 1);
+	EXPECT_EQ(0, l->bad);
 }
 
 FIXTURE(output) {
@@ -385,6 +489,7 @@ FIXTURE(output) {
 	struct rx rx;
 	struct tx tx;
 	struct sends sends;
+	struct cpu_snap *cpu0, *cpu1;	/* what else ran meanwhile */
 	pthread_t rxt, txt;
 	uint16_t gid;
 };
@@ -406,6 +511,8 @@ FIXTURE_TEARDOWN(output)
 	pair_close(&self->p);
 	group_flush();
 	free(self->sends.s);
+	free(self->cpu0);
+	free(self->cpu1);
 }
 
 /*
@@ -418,6 +525,10 @@ static void run_start(struct __test_metadata *_metadata,
 {
 	self->rx.window_us = secs * 1000000ull;
 	self->tx.how = how;
+	self->cpu0 = calloc(1, sizeof(*self->cpu0));
+	self->cpu1 = calloc(1, sizeof(*self->cpu1));
+	ASSERT_TRUE(self->cpu0 && self->cpu1);
+	cpu_snap_take(self->cpu0);
 	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, quota, 0,
 				&self->gid));
 	ASSERT_EQ(0, pthread_create(&self->rxt, NULL, rx_main, &self->rx));
@@ -432,6 +543,7 @@ static void run_stop(struct __test_metadata *_metadata,
 		skex_sleep_ms(50);
 	self->tx.stop = true;
 	pthread_join(self->txt, NULL);
+	cpu_snap_take(self->cpu1);
 	self->rx.stop = true;
 	shutdown(self->p.sfd, SHUT_RDWR);
 	pthread_join(self->rxt, NULL);
@@ -454,38 +566,62 @@ static void run_rate(struct __test_metadata *_metadata,
 				 strerror(-ret));
 }
 
-static void check_rate(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(output) * self, uint32_t quota,
-		       unsigned int secs)
+/*
+ * The rate received over @secs against @quota, and the bucket's decisions
+ * meanwhile (sends_check()).
+ */
+static void check_quota(struct __test_metadata *_metadata,
+			FIXTURE_DATA(output) * self, uint32_t quota,
+			unsigned int secs)
 {
 	double rate = (double)self->rx.bytes / secs;
 	double cpu = 100.0 * self->tx.cpu_us / self->tx.wall_us;
 	uint64_t gap = rx_gap(&self->rx);
+	double others, present;
+	struct loss l;
+	char top[160];
 
+	others = cpu_snap_diff(self->cpu0, self->cpu1, top, sizeof(top));
 	TH_LOG("quota %u B/s: received %.0f B/s (%+.2f%%) over %u s; writer "
 	       "CPU %.2f%% of wall time, %llu wake-ups, %llu EAGAIN; longest "
-	       "wait between 100 ms samples %.1f ms",
+	       "wait between 100 ms samples %.1f ms; other threads ran %.0f ms "
+	       "(%s)",
 	       quota, rate, 100.0 * (rate - quota) / quota, secs, cpu,
 	       (unsigned long long)self->tx.wakeups,
-	       (unsigned long long)self->tx.eagain, gap / 1000.0);
-	sends_check(_metadata, &self->sends, quota, rate);
+	       (unsigned long long)self->tx.eagain, gap / 1000.0, others, top);
+	sends_check(_metadata, &self->sends, quota, rate, &l);
 	EXPECT_LE(rate, quota * 1.02);
+	/* the quota of the time the writer was there to take it */
+	present = quota - l.away / secs;
+	EXPECT_GE(rate, present * 0.98);
 	/*
 	 * On a debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
 	 * 40 times the CPU per call) the writer's CPU share measures the
-	 * kernel, not skex, and a writer that gets the CPU more than the
-	 * bucket's spare depth late (100 ms of quota past its chunk here)
-	 * loses what overflows: there the quota is still never exceeded, and
-	 * the shortfall is bounded more loosely (on the 6.1 debug kernel the
-	 * longest waits were 257-310 ms in every case, and rate_small got
-	 * 0.943 of its quota).
+	 * kernel, not skex (13-40% for rate_small's 1000-byte sends, the
+	 * loopback's receiving included), and on the one vCPU other threads
+	 * take 8-36% of it (a kworker, rcu_preempt): a writer that gets the
+	 * CPU more than 200 ms late has paused as far as the quota knows, and
+	 * its port keeps a quantum (sends_lost()). Away that long up to 5
+	 * times in 10 s, a writer got 0.83 to 0.99 of the quota, and all of
+	 * what it was there to take; it must have been there half the time
+	 * at least for the test to measure anything.
 	 */
 	if (skex_time_scale() > 1) {
-		EXPECT_GE(rate, quota * 0.90);
+		EXPECT_GE(present, quota * 0.5);
 		return;
 	}
 	EXPECT_GE(rate, quota * 0.98);
-	EXPECT_LT(cpu, 5.0);
+}
+
+/* check_quota(), and a writer's CPU share that tells a busy loop */
+static void check_rate(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(output) * self, uint32_t quota,
+		       unsigned int secs)
+{
+	check_quota(_metadata, self, quota, secs);
+	if (skex_time_scale() <= 1) {
+		EXPECT_LT(100.0 * self->tx.cpu_us / self->tx.wall_us, 5.0);
+	}
 }
 
 TEST_F_TIMEOUT(output, rate_blocking, 60)
@@ -548,14 +684,19 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 	static const uint32_t q[] = { 200000, 600000, 100000 };
 	/*
 	 * On a debug kernel the writer is off the CPU for up to 400 ms at
-	 * times (see check_rate()): what overflows the bucket's 200 ms depth
-	 * meanwhile, 0.2 s of quota, is 11% of a 1.8 s window (the 6.12 debug
-	 * kernel once got 0.907 of 100000 B/s). The upper bound holds anyway.
+	 * times (see check_rate()): the bytes received in a window count what
+	 * it was there to take, give or take what was in flight at the window's
+	 * ends, up to the bucket's 200 ms depth (11% of its 1.8 s). In the
+	 * bucket's own clock, where sends_lost() tells every token lost or
+	 * gained, the rate is exactly the new quota's on any kernel.
 	 */
-	double least = skex_time_scale() > 1 ? 0.85 : 0.95;
-	double r;
-	int i;
+	double least = skex_time_scale() > 1 ? 0.85 : 0.95, r, present, t;
+	struct loss l;
+	int i, ret;
 
+	ret = sends_start(&self->sends, self->p.port);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
 	run_start(_metadata, self, W_BLOCK, q[0], 9);
 	while (!self->rx.t0)
 		skex_sleep_ms(10);
@@ -566,14 +707,32 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 					 self->p.port, q[i], 0));
 	}
 	run_stop(_metadata, self);
+	ret = sends_stop(&self->sends);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
 
 	for (i = 0; i < 3; i++) {
 		/* from 1 s after the change to shortly before the next */
-		r = rx_rate(&self->rx, i * 3000000ull + 1000000,
-			    (i + 1) * 3000000ull - 200000);
-		TH_LOG("quota %u: %.0f B/s one second after the change", q[i], r);
+		uint64_t from = i * 3000000ull + 1000000;
+		uint64_t to = (i + 1) * 3000000ull - 200000;
+
+		t = (to - from) / 1e6;
+		r = rx_rate(&self->rx, from, to);
+		sends_lost(_metadata, &self->sends, q[i],
+			   (self->rx.t0 + from) * 1000, (self->rx.t0 + to) * 1000,
+			   &l);
+		present = q[i] - l.away / t;
+		TH_LOG("quota %u: %.0f B/s one second after the change; the "
+		       "bucket lost %.0f bytes full to one quantum (the writer "
+		       "away), %.0f full to its depth, in %d gaps (longest "
+		       "%.1f ms)", q[i], r, l.away, l.full, l.gaps,
+		       l.gap * 1e3);
+		EXPECT_EQ(0, l.bad);
 		EXPECT_LE(r, q[i] * 1.05);
-		EXPECT_GE(r, q[i] * least);
+		EXPECT_GE(r, present * least);
+		if (skex_time_scale() <= 1) {
+			EXPECT_GE(r, q[i] * least);
+		}
 	}
 }
 
@@ -583,12 +742,25 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
  * type or the other, a writer asleep on the old one goes on waiting on
  * the new one, which takes over the bucket: the rate stays the quota's.
  */
-TEST_F_TIMEOUT(output, type_change, 60)
+/*
+ * The type switched between output_rate and output_rate_ftp every 20 ms
+ * under writer @how. The port of each type takes the bucket over from the
+ * other's (skex_group_port_succeed()), with what a writer of small sends
+ * left in the pool: in the bucket's clock no token is lost or gained in
+ * the hand-overs. On the debug kernels, 71 to 85 changes in 5 s (50 under
+ * the small sends, which take 40% of the one vCPU there); on the
+ * production ones 228 to 235.
+ */
+static void type_change(struct __test_metadata *_metadata,
+			FIXTURE_DATA(output) * self, enum writer how)
 {
 	unsigned int changes = 0;
-	double rate;
+	int ret;
 
-	run_start(_metadata, self, W_BLOCK, QUOTA, 5);
+	ret = sends_start(&self->sends, self->p.port);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
+	run_start(_metadata, self, how, QUOTA, 5);
 	while (!self->rx.t0)
 		skex_sleep_ms(10);
 	while (!self->rx.done) {
@@ -600,21 +772,22 @@ TEST_F_TIMEOUT(output, type_change, 60)
 		skex_sleep_ms(20);
 	}
 	run_stop(_metadata, self);
-	rate = self->rx.bytes / 5.0;
-	TH_LOG("%u type changes in 5 s: %.0f B/s (%+.2f%%); longest wait between 100 ms samples %.1f ms",
-	       changes, rate, 100.0 * (rate - QUOTA) / QUOTA,
-	       rx_gap(&self->rx) / 1000.0);
-	EXPECT_GE(changes, 50);
-	EXPECT_LE(rate, QUOTA * 1.02);
-	/*
-	 * On a debug kernel a writer late by more than the bucket's spare
-	 * depth loses what overflows (check_rate()); each change's hook
-	 * updates and wake-ups take it away from the CPU the more often:
-	 * the 6.12 debug kernel, 77 to 82 changes in 5 s, got 0.938 to
-	 * 0.978 of the quota; the production ones, 234 to 235 changes, 0.998
-	 * in 18 runs.
-	 */
-	EXPECT_GE(rate, QUOTA * (skex_time_scale() > 1 ? 0.90 : 0.98));
+	ret = sends_stop(&self->sends);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
+	TH_LOG("%u type changes in 5 s", changes);
+	EXPECT_GE(changes, skex_time_scale() > 1 ? 25 : 50);
+	check_quota(_metadata, self, QUOTA, 5);
+}
+
+TEST_F_TIMEOUT(output, type_change, 60)
+{
+	type_change(_metadata, self, W_BLOCK);
+}
+
+TEST_F_TIMEOUT(output, type_change_small, 60)
+{
+	type_change(_metadata, self, W_SMALL);
 }
 
 #define FTP_DATA	4096
