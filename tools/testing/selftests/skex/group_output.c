@@ -591,22 +591,25 @@ static void check_quota(struct __test_metadata *_metadata,
 	       (unsigned long long)self->tx.eagain, gap / 1000.0, others, top);
 	sends_check(_metadata, &self->sends, quota, rate, &l);
 	EXPECT_LE(rate, quota * 1.02);
-	/* the quota of the time the writer was there to take it */
-	present = quota - l.away / secs;
-	EXPECT_GE(rate, present * 0.98);
 	/*
 	 * On a debug kernel (SKEX_TIMEOUT_SCALE > 1: KASAN and lockdep, 30 to
 	 * 40 times the CPU per call) the writer's CPU share measures the
 	 * kernel, not skex (13-40% for rate_small's 1000-byte sends, the
 	 * loopback's receiving included), and on the one vCPU other threads
-	 * take 8-36% of it (a kworker, rcu_preempt): a writer that gets the
+	 * take 8-36% of it (a kworker, rcu_preempt). A writer that gets the
 	 * CPU more than 200 ms late has paused as far as the quota knows, and
-	 * its port keeps a quantum (sends_lost()). Away that long up to 5
-	 * times in 10 s, a writer got 0.83 to 0.99 of the quota, and all of
-	 * what it was there to take; it must have been there half the time
-	 * at least for the test to measure anything.
+	 * its port keeps a quantum; one held back and back more than 100 ms
+	 * after its tokens were due finds its bucket overflowed at its depth
+	 * (sends_lost()). There the rate received is held to the quota of the
+	 * time the writer was there to take it: away up to 5 times in 10 s, a
+	 * writer got 0.83 to 0.99 of the quota, and 0.994 to 1.008 of that.
+	 * It must have been there half the time at least for the test to
+	 * measure anything. On the production kernels a writer is not that
+	 * late, and a wake-up of skex's that was would cost the quota itself.
 	 */
 	if (skex_time_scale() > 1) {
+		present = quota - (l.away + l.full) / secs;
+		EXPECT_GE(rate, present * 0.98);
 		EXPECT_GE(present, quota * 0.5);
 		return;
 	}
@@ -684,7 +687,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 	static const uint32_t q[] = { 200000, 600000, 100000 };
 	/*
 	 * On a debug kernel the writer is off the CPU for up to 400 ms at
-	 * times (see check_rate()): the bytes received in a window count what
+	 * times (see check_quota()): the bytes received in a window count what
 	 * it was there to take, give or take what was in flight at the window's
 	 * ends, up to the bucket's 200 ms depth (11% of its 1.8 s). In the
 	 * bucket's own clock, where sends_lost() tells every token lost or
@@ -721,7 +724,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 		sends_lost(_metadata, &self->sends, q[i],
 			   (self->rx.t0 + from) * 1000, (self->rx.t0 + to) * 1000,
 			   &l);
-		present = q[i] - l.away / t;
+		present = q[i] - (l.away + l.full) / t;
 		TH_LOG("quota %u: %.0f B/s one second after the change; the "
 		       "bucket lost %.0f bytes full to one quantum (the writer "
 		       "away), %.0f full to its depth, in %d gaps (longest "
@@ -729,10 +732,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 		       l.gap * 1e3);
 		EXPECT_EQ(0, l.bad);
 		EXPECT_LE(r, q[i] * 1.05);
-		EXPECT_GE(r, present * least);
-		if (skex_time_scale() <= 1) {
-			EXPECT_GE(r, q[i] * least);
-		}
+		EXPECT_GE(r, (skex_time_scale() > 1 ? present : q[i]) * least);
 	}
 }
 
