@@ -49,6 +49,7 @@
 
 #include "kselftest_harness.h"
 #include "group_common.h"
+#include "output_trace.h"
 
 #define CHUNK		65536
 #define QUOTA		100000		/* bytes per second */
@@ -257,182 +258,18 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
-/*
- * ---- the sends, in the quota's own clock ----
- *
- * The receiver counts bytes when they arrive: after the grant, by however
- * long the writer then waits for the CPU, the send and the receiver take.
- * The trace event skex:skex_output (kernel/trace.h) records each decision
- * on the port at the bucket's time, with what it gave out: there the token
- * bucket's bound is exact on any kernel, and a writer that came too late
- * to use its tokens shows as a bucket that gave out less than its quota.
- */
 #define TRACE_INST	"skex_group_output"
-#define MAX_SENDS	200000
 
-struct send {
-	int64_t at;		/* the bucket's time, ns of CLOCK_MONOTONIC */
-	int64_t take;		/* granted + pooled, bytes */
-	int64_t unpooled;	/* bytes back from the pool before it */
-	int64_t left;		/* what the bucket held after it, bytes */
-	bool held;		/* it gave less than the send wanted */
-};
-
-struct sends {
-	struct send *s;
-	int n;			/* decisions, those of one instant as one */
-	unsigned long long events, granted, pooled, unpooled, refused;
-};
-
-/* What the bucket lost (sends_lost()), in bytes. */
-struct loss {
-	double away;		/* full to one quantum: the port idle, its */
-				/* writer away or not held back yet */
-	double full;		/* full to its depth */
-	int gaps;		/* gaps between decisions that lost any */
-	int bad;		/* losses where it was not full, and gains */
-	double gap;		/* the longest gap, s */
-};
-
-static int sends_start(struct sends *ss, uint16_t port)
+/* sends_lost(), its bad ones logged */
+static void sends_lost_log(struct __test_metadata *_metadata,
+			   const struct sends *ss, uint32_t quota, int64_t from,
+			   int64_t to, struct loss *l)
 {
-	char filter[32];
-
-	memset(ss, 0, sizeof(*ss));
-	ss->s = calloc(MAX_SENDS, sizeof(*ss->s));
-	if (!ss->s)
-		return -ENOMEM;
-	snprintf(filter, sizeof(filter), "port == %u", port);
-	return trace_start(TRACE_INST, "skex/skex_output", filter);
-}
-
-static int send_cmp(const void *a, const void *b)
-{
-	const struct send *x = a, *y = b;
-
-	return x->at < y->at ? -1 : x->at > y->at;
-}
-
-/*
- * In time order, in place; the decisions of one instant summed into one
- * (their order within it is the lock's, which the trace does not keep:
- * the bucket held the least of their lefts after them).
- */
-static void sends_merge(struct sends *ss)
-{
-	struct send *ev = ss->s;
-	int i, k, n = 0;
-
-	qsort(ev, ss->n, sizeof(*ev), send_cmp);
-	for (i = 0; i < ss->n; i = k) {
-		struct send one = ev[i];
-
-		for (k = i + 1; k < ss->n && ev[k].at == one.at; k++) {
-			one.take += ev[k].take;
-			one.unpooled += ev[k].unpooled;
-			one.left = ev[k].left < one.left ? ev[k].left : one.left;
-			one.held |= ev[k].held;
-		}
-		ev[n++] = one;
-	}
-	ss->n = n;
-}
-
-/* Stop recording; read the decisions. 0, or -errno. */
-static int sends_stop(struct sends *ss)
-{
-	unsigned long long at, want, g, p, u, left;
-	char line[512];
-	int ret = 0;
-	FILE *f;
-
-	f = trace_stop(TRACE_INST, "skex/skex_output");
-	if (!f) {
-		ret = -errno;
-		goto out;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, " skex_output: ") ||
-		    !trace_field(line, " at=", &at) ||
-		    !trace_field(line, " want=", &want) ||
-		    !trace_field(line, " granted=", &g) ||
-		    !trace_field(line, " pooled=", &p) ||
-		    !trace_field(line, " unpooled=", &u) ||
-		    !trace_field(line, " left=", &left))
-			continue;
-		if (ss->n == MAX_SENDS) {
-			ret = -E2BIG;
-			break;
-		}
-		ss->events++;
-		ss->s[ss->n].at = at;
-		ss->s[ss->n].take = g + p;
-		ss->s[ss->n].unpooled = u;
-		ss->s[ss->n].left = left;
-		ss->s[ss->n++].held = g < want;
-		ss->granted += g;
-		ss->pooled += p;
-		ss->unpooled += u;
-		ss->refused += !g;
-	}
-	sends_merge(ss);
-out:
-	trace_done(TRACE_INST, f);
-	return ret;
-}
-
-/*
- * What the bucket of a port of output_rate @quota (a bucket 200 ms deep)
- * lost between its decisions @ss from @from to @to (ns of CLOCK_MONOTONIC),
- * into @l. Between two decisions the bucket holds what it held after the
- * first, what came back from the pool and what the quota added, less what
- * it lost: what it holds before the second (left + take) tells the loss,
- * exactly but for the bytes' floor()s (a byte each). It may lose only what
- * overflows it when full: to its depth while the quota holds the writer
- * back (SKEX_BUSY_NS, 1 s, after a send held back; the 200 ms the bucket
- * takes to fill after a send granted then, kernel/group_throttle.c), else
- * to one quantum (50 ms of quota), so that a writer that paused, or did
- * not get the CPU, for longer gets no burst. Any other loss is bad, and so
- * is any gain: more than the quota added.
- */
-static void sends_lost(struct __test_metadata *_metadata,
-		       const struct sends *ss, uint32_t quota, int64_t from,
-		       int64_t to, struct loss *l)
-{
-	double depth = 4.0 * (quota / 20), quantum = quota / 20;
-	double dt, before, over, busy_until = -1;
-	const struct send *ev = ss->s;
-	bool deep;
 	int i;
 
-	memset(l, 0, sizeof(*l));
-	for (i = 0; i < ss->n && ev[i].at <= to; i++) {
-		deep = ev[i].at / 1e9 < busy_until;
-		if (ev[i].held)
-			busy_until = ev[i].at / 1e9 + 1;
-		else if (deep)
-			busy_until = ev[i].at / 1e9 + depth / quota;
-		if (!i || ev[i - 1].at < from)
-			continue;
-		dt = (ev[i].at - ev[i - 1].at) / 1e9;
-		l->gap = dt > l->gap ? dt : l->gap;
-		before = ev[i].left + ev[i].take;
-		over = ev[i - 1].left + ev[i].unpooled + quota * dt - before;
-		if (over <= -3 && l->bad++ < 3)
-			TH_LOG("decision %d: the bucket gained %.0f bytes", i,
-			       -over);
-		if (over < 3)
-			continue;
-		l->gaps++;
-		if (before < (deep ? depth : quantum) - 3 && l->bad++ < 3)
-			TH_LOG("decision %d: the bucket lost %.0f bytes, holding "
-			       "%.0f of %.0f", i, over, before,
-			       deep ? depth : quantum);
-		if (deep)
-			l->full += over;
-		else
-			l->away += over;
-	}
+	sends_lost(ss, quota, from, to, l);
+	for (i = 0; i < l->bad && i < LOSS_WHY; i++)
+		TH_LOG("%s", l->why[i]);
 }
 
 /*
@@ -447,26 +284,12 @@ static void sends_check(struct __test_metadata *_metadata,
 			const struct sends *ss, uint32_t quota,
 			double received, struct loss *l)
 {
-	double depth = 4.0 * (quota / 20), worst = -1e18, lowest = 1e18;
-	const struct send *ev = ss->s;
-	double v, span, total = 0;
-	int i;
+	double depth = 4.0 * (quota / 20), worst, span, total;
 
 	ASSERT_GT(ss->n, 0) TH_LOG("no skex_output event on the port");
-	/*
-	 * max over i <= j of sum(out[i..j]) - quota * (at[j] - at[i]): before
-	 * decision j, sum(out[0..j]) - quota * at[j]; lowest so far of
-	 * sum(out[0..i-1]) - quota * at[i].
-	 */
-	for (i = 0; i < ss->n; i++) {
-		v = total - quota * (ev[i].at / 1e9);
-		lowest = v < lowest ? v : lowest;
-		total += ev[i].take - ev[i].unpooled;
-		v = total - quota * (ev[i].at / 1e9) - lowest;
-		worst = v > worst ? v : worst;
-	}
-	span = (ev[ss->n - 1].at - ev[0].at) / 1e9;
-	sends_lost(_metadata, ss, quota, ev[0].at, ev[ss->n - 1].at, l);
+	worst = sends_bound(ss, quota, &total, &span);
+	sends_lost_log(_metadata, ss, quota, ss->s[0].at, ss->s[ss->n - 1].at,
+		       l);
 	TH_LOG("the bucket: %llu decisions (%llu refused), granted %llu, "
 	       "pooled %llu, unpooled %llu bytes; %.0f B/s from the first to "
 	       "the last (%+.2f%%), received %.0f B/s; most over any window "
@@ -555,13 +378,13 @@ static void run_rate(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(output) * self, enum writer how,
 		     uint32_t quota, unsigned int secs)
 {
-	int ret = sends_start(&self->sends, self->p.port);
+	int ret = sends_start(&self->sends, TRACE_INST, self->p.port);
 
 	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
 				 strerror(-ret));
 	run_start(_metadata, self, how, quota, secs);
 	run_stop(_metadata, self);
-	ret = sends_stop(&self->sends);
+	ret = sends_stop(&self->sends, TRACE_INST);
 	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
 				 strerror(-ret));
 }
@@ -697,7 +520,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 	struct loss l;
 	int i, ret;
 
-	ret = sends_start(&self->sends, self->p.port);
+	ret = sends_start(&self->sends, TRACE_INST, self->p.port);
 	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
 				 strerror(-ret));
 	run_start(_metadata, self, W_BLOCK, q[0], 9);
@@ -710,7 +533,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 					 self->p.port, q[i], 0));
 	}
 	run_stop(_metadata, self);
-	ret = sends_stop(&self->sends);
+	ret = sends_stop(&self->sends, TRACE_INST);
 	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
 				 strerror(-ret));
 
@@ -721,7 +544,7 @@ TEST_F_TIMEOUT(output, quota_follows, 60)
 
 		t = (to - from) / 1e6;
 		r = rx_rate(&self->rx, from, to);
-		sends_lost(_metadata, &self->sends, q[i],
+		sends_lost_log(_metadata, &self->sends, q[i],
 			   (self->rx.t0 + from) * 1000, (self->rx.t0 + to) * 1000,
 			   &l);
 		present = q[i] - (l.away + l.full) / t;
@@ -757,7 +580,7 @@ static void type_change(struct __test_metadata *_metadata,
 	unsigned int changes = 0;
 	int ret;
 
-	ret = sends_start(&self->sends, self->p.port);
+	ret = sends_start(&self->sends, TRACE_INST, self->p.port);
 	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
 				 strerror(-ret));
 	run_start(_metadata, self, how, QUOTA, 5);
@@ -772,7 +595,7 @@ static void type_change(struct __test_metadata *_metadata,
 		skex_sleep_ms(20);
 	}
 	run_stop(_metadata, self);
-	ret = sends_stop(&self->sends);
+	ret = sends_stop(&self->sends, TRACE_INST);
 	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
 				 strerror(-ret));
 	TH_LOG("%u type changes in 5 s", changes);
