@@ -5,11 +5,13 @@
 # edge-triggered epoll) on 127.0.0.1:P serves a file of QUOTA * 10 bytes;
 # curl fetches it. With an output_rate group of QUOTA on P:
 #   - the download rate (from the first byte) is within 2% of QUOTA (on a
-#     debug kernel, of the quota of the time nginx was there to take it:
-#     skex_output_rate)
+#     debug kernel, at most 2% over it, and the bucket gave out within 2%
+#     of the quota of the time nginx was there to take it, in its own
+#     clock: skex_output_rate)
 #   - in the quota's own clock (trace event skex:skex_output) the bucket
 #     kept its bound and lost tokens only when full, on every kernel
-#   - nginx's worker uses less than 5% of the wall time in CPU
+#   - nginx's worker uses less than 5% of the wall time in CPU (15% on a
+#     debug kernel)
 #   - groups/<gid>/ports/P/throttled counts the delays
 # Without the group the same download is much faster.
 source "$(dirname "$0")/lib.sh"
@@ -70,12 +72,16 @@ read -r rate dev cpu <<<"$(awk -v s="$size" -v a="$tfirst" -v b="$ttotal" \
 	}')"
 skex_log "quota $QUOTA B/s: $size bytes at $rate B/s ($dev%) from the first byte;" \
 	"nginx worker CPU $cpu% of ${ttotal}s; throttled $(cat "$cfs/throttled")"
-skex_output_rate download "$port" $QUOTA "$rate" \
-	"$(awk -v a="$tfirst" -v b="$ttotal" 'BEGIN { print b - a }')" 2
-if awk -v c="$cpu" 'BEGIN { exit !(c < 5) }'; then
-	skex_pass "nginx worker CPU $cpu% < 5%"
+skex_output_rate download "$port" $QUOTA "$rate" 2
+# Throttled, not spinning: 0.38% on the production kernels. A debug
+# kernel's sends take 30 to 40 times the CPU (4.26-4.40% there), where a
+# busy loop would still take most of the vCPU.
+maxcpu=5
+[ "${SKEX_TIMEOUT_SCALE:-1}" -le 1 ] || maxcpu=15
+if awk -v c="$cpu" -v m=$maxcpu 'BEGIN { exit !(c < m) }'; then
+	skex_pass "nginx worker CPU $cpu% < $maxcpu%"
 else
-	skex_fail "nginx worker CPU $cpu% >= 5% of the wall time"
+	skex_fail "nginx worker CPU $cpu% >= $maxcpu% of the wall time"
 fi
 th=$(cat "$cfs/throttled")
 [ "$th" -gt 0 ] && skex_pass "throttled counter $th" || skex_fail "throttled counter 0"
