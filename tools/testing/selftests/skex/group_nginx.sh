@@ -78,11 +78,7 @@ skex_output_rate download "$port" $QUOTA "$rate" 2
 # busy loop would still take most of the vCPU.
 maxcpu=5
 [ "${SKEX_TIMEOUT_SCALE:-1}" -le 1 ] || maxcpu=15
-if awk -v c="$cpu" -v m=$maxcpu 'BEGIN { exit !(c < m) }'; then
-	skex_pass "nginx worker CPU $cpu% < $maxcpu%"
-else
-	skex_fail "nginx worker CPU $cpu% >= $maxcpu% of the wall time"
-fi
+skex_check_cmp "nginx worker CPU, % of the wall time" "$cpu" "<" $maxcpu
 th=$(cat "$cfs/throttled")
 [ "$th" -gt 0 ] && skex_pass "throttled counter $th" || skex_fail "throttled counter 0"
 

@@ -159,26 +159,19 @@ skex_tracefs()
 # been there half the time.
 skex_output_rate()
 {
-	local what=$1 port=$2 quota=$3 rate=$4 tol=$5 trace
+	local what=$1 port=$2 quota=$3 rate=$4 tol=$5 trace gave present
 
 	if trace=$("$SKEX_BIN_DIR/output_trace" check "$port" "$quota"); then
 		skex_pass "$what: in the quota's own clock: $trace"
 	else
 		skex_fail "$what: in the quota's own clock: $trace (why: above)"
 	fi
-	if awk -v r="$rate" -v q="$quota" -v t="$tol" \
-		'BEGIN { exit !(r <= q * (1 + t / 100)) }'; then
-		skex_pass "$what: $rate B/s at most $tol% over $quota B/s"
-	else
-		skex_fail "$what: $rate B/s is more than $tol% over $quota B/s"
-	fi
+	skex_check_cmp "$what: B/s, at most $tol% over the quota" "$rate" "<=" \
+		"$(awk -v q="$quota" -v t="$tol" 'BEGIN { print q * (1 + t / 100) }')"
 	if [ "${SKEX_TIMEOUT_SCALE:-1}" -le 1 ]; then
-		if awk -v r="$rate" -v q="$quota" -v t="$tol" \
-			'BEGIN { exit !(r >= q * (1 - t / 100)) }'; then
-			skex_pass "$what: $rate B/s at most $tol% under $quota B/s"
-		else
-			skex_fail "$what: $rate B/s is more than $tol% under $quota B/s"
-		fi
+		skex_check_cmp "$what: B/s, at most $tol% under the quota" \
+			"$rate" ">=" \
+			"$(awk -v q="$quota" -v t="$tol" 'BEGIN { print q * (1 - t / 100) }')"
 		return
 	fi
 	# "gave G span S ... lost_away A lost_full F"
@@ -195,14 +188,11 @@ skex_output_rate()
 	fi
 	skex_log "$what: the quota of the time the server was there: $present B/s;" \
 		"the bucket gave out $gave B/s, the client counted $rate B/s"
-	awk -v p="$present" -v q="$quota" 'BEGIN { exit !(p >= q / 2) }' ||
-		skex_fail "$what: the server was there less than half the time"
-	if awk -v g="$gave" -v p="$present" -v t="$tol" \
-		'BEGIN { exit !(g >= p * (1 - t / 100)) }'; then
-		skex_pass "$what: the bucket gave out $gave B/s, at most $tol% under $present B/s"
-	else
-		skex_fail "$what: the bucket gave out $gave B/s, more than $tol% under $present B/s"
-	fi
+	skex_check_cmp "$what: the quota of the time the server was there, at least half the quota" \
+		"$present" ">=" $((quota / 2))
+	skex_check_cmp "$what: the bucket's B/s, at most $tol% under that" \
+		"$gave" ">=" \
+		"$(awk -v p="$present" -v t="$tol" 'BEGIN { print p * (1 - t / 100) }')"
 }
 
 # The kernel functions skex hooks only while a group needs them (the rest
@@ -485,6 +475,23 @@ skex_check_eq()
 		skex_pass "$1 = $3"
 	else
 		skex_fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+# skex_check_cmp WHAT GOT OP BOUND: numbers (decimals too), OP one of
+# < <= >= >
+skex_check_cmp()
+{
+	if awk -v g="$2" -v op="$3" -v b="$4" 'BEGIN {
+		if (op == "<") ok = g < b
+		else if (op == "<=") ok = g <= b
+		else if (op == ">=") ok = g >= b
+		else if (op == ">") ok = g > b
+		exit !ok
+	}'; then
+		skex_pass "$1: $2 $3 $4"
+	else
+		skex_fail "$1: $2 is not $3 $4"
 	fi
 }
 
