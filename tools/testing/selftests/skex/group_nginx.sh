@@ -74,7 +74,7 @@ skex_log "quota $QUOTA B/s: $size bytes at $rate B/s ($dev%) from the first byte
 	"nginx worker CPU $cpu% of ${ttotal}s; throttled $(cat "$cfs/throttled")"
 skex_output_rate download "$port" $QUOTA "$rate" 2
 # Throttled, not spinning: 0.38% on the production kernels. A debug
-# kernel's sends take 30 to 40 times the CPU (4.26-4.40% there), where a
+# kernel's sends take 30 to 40 times the CPU (4.02-4.98% there), where a
 # busy loop would still take most of the vCPU.
 maxcpu=5
 [ "${SKEX_TIMEOUT_SCALE:-1}" -le 1 ] || maxcpu=15

@@ -446,7 +446,7 @@ static double check_quota(struct __test_metadata *_metadata,
 	 * 0.817 given out). There the rate is checked in the bucket's own
 	 * clock, from its first decision to its last: it must give out 0.98
 	 * of the quota of the time the writer was there to take it at least
-	 * (the debug kernels: 0.995 to 1.01 of it), and the writer must have
+	 * (the debug kernels: 0.995 to 1.012 of it), and the writer must have
 	 * been there half the time. On the production kernels a writer is not
 	 * that late, and a wake-up of skex's that was would cost the quota
 	 * itself, as the receiver counts it.
