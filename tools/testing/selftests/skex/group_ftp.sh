@@ -21,9 +21,7 @@ TOOL=$SKEX_BIN_DIR/group_tool
 
 skex_need_module
 skex_need_cmd vsftpd curl
-for b in "$TOOL" "$SKEX_BIN_DIR/output_trace"; do
-	[ -x "$b" ] || skex_die "$b missing: build with make -C tools/testing/selftests/skex"
-done
+skex_need_bin "$TOOL" "$SKEX_BIN_DIR/output_trace"
 skex_tmpdir tmp group-ftp
 chmod 755 "$tmp"
 mkdir -p "$tmp/ftp" "$tmp/empty"

@@ -22,9 +22,7 @@ TOOL=$SKEX_BIN_DIR/group_tool
 
 skex_need_module
 skex_need_cmd nginx curl
-for b in "$TOOL" "$SKEX_BIN_DIR/output_trace"; do
-	[ -x "$b" ] || skex_die "$b missing: build with make -C tools/testing/selftests/skex"
-done
+skex_need_bin "$TOOL" "$SKEX_BIN_DIR/output_trace"
 skex_tmpdir tmp group-nginx
 chmod 755 "$tmp"
 mkdir -p "$tmp/www" "$tmp/temp"

@@ -285,7 +285,7 @@ static double sends_check(struct __test_metadata *_metadata,
 			  const struct sends *ss, uint32_t quota,
 			  double received, struct loss *l, double *span)
 {
-	double depth = 4.0 * (quota / 20), worst, total;
+	double depth = output_depth(quota), worst, total;
 
 	*span = 0;
 	memset(l, 0, sizeof(*l));

@@ -81,10 +81,13 @@ skex_need_cmd()
 	done
 }
 
+# skex_need_bin [BIN...]: the helper programs BIN (default: skex_stat and
+# skex_net) are built
 skex_need_bin()
 {
 	local b
-	for b in "$SKEX_STAT" "$SKEX_NET"; do
+	[ $# -gt 0 ] || set -- "$SKEX_STAT" "$SKEX_NET"
+	for b in "$@"; do
 		[ -x "$b" ] ||
 			skex_die "$b missing: build with make -C tools/testing/selftests/skex"
 	done

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 		free(ss.s);
 		return 2;
 	}
-	depth = 4.0 * (quota / 20);
+	depth = output_depth(quota);
 	worst = sends_bound(&ss, quota, &total, &span);
 	sends_lost(&ss, quota, ss.s[0].at, ss.s[ss.n - 1].at, &l);
 	printf("decisions %llu gave %.0f span %.3f worst %.0f depth %.0f "

@@ -48,6 +48,17 @@ struct loss {
 	char why[LOSS_WHY][96];	/* the first bad ones */
 };
 
+/* An output port's bucket: one quantum is 50 ms of quota, its depth 200 ms */
+static inline double output_quantum(uint32_t quota)
+{
+	return quota / 20;
+}
+
+static inline double output_depth(uint32_t quota)
+{
+	return 4 * output_quantum(quota);
+}
+
 static inline int sends_start(struct sends *ss, const char *inst,
 			      uint16_t port)
 {
@@ -160,7 +171,7 @@ out:
 static inline void sends_lost(const struct sends *ss, uint32_t quota,
 			      int64_t from, int64_t to, struct loss *l)
 {
-	double depth = 4.0 * (quota / 20), quantum = quota / 20;
+	double depth = output_depth(quota), quantum = output_quantum(quota);
 	double dt, before, over, busy_until = -1;
 	const struct send *ev = ss->s;
 	bool deep;
