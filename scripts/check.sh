@@ -76,6 +76,8 @@ if [ -n "${SKEX_CHECK_KERNELS:-}" ]; then
 else
 	mapfile -t KERNELS < <("$ROOT/scripts/kernels.sh")
 fi
+# no kernel is no test run, not a pass (kernels.sh said why)
+[ ${#KERNELS[@]} -gt 0 ] || exit 2
 if [ ${#WANT_K[@]} -gt 0 ]; then
 	sel=()
 	for w in "${WANT_K[@]}"; do
