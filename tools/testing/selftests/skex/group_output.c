@@ -33,6 +33,10 @@
  *   nonblock_flag  nonblock = 1: a blocking socket gets a partial count,
  *                  then EAGAIN
  *   two_conns      two connections of the port share one quota, in turns
+ *   eor            a send with MSG_EOR that the quota cuts into pieces
+ *                  ends one record, not one per piece: corked, its pieces
+ *                  join in one segment, but for what TCP's probe timer
+ *                  sends of them (a segment per 200 ms at most)
  *   type_change    the type switched between output_rate and
  *                  output_rate_ftp every 20 ms under a blocking writer:
  *                  the rate stays within 2% of the quota, and no token is
@@ -801,6 +805,80 @@ TEST_F(output, nonblock_flag)
 				 0, 0));
 	EXPECT_EQ(-1, send(self->p.sfd, buf, sizeof(buf), MSG_DONTWAIT));
 	EXPECT_EQ(EAGAIN, errno);
+}
+
+/* linux/tcp.h's struct tcp_info up to tcpi_data_segs_out: glibc's stops before */
+struct tcp_info_segs {
+	struct tcp_info glibc;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in, notsent_bytes, min_rtt;
+	uint32_t data_segs_in, data_segs_out;
+};
+
+/* The data segments @fd has sent, or -1 */
+static long long data_segs_out(int fd)
+{
+	struct tcp_info_segs ti = {};
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    len < sizeof(ti))
+		return -1;
+	return ti.data_segs_out;
+}
+
+/*
+ * A send with MSG_EOR, the end of a record, that the quota cuts into
+ * pieces: only its last piece carries the mark, so TCP appends each piece
+ * to the segment queued before it, as for a send the quota does not cut.
+ * Corked, the pieces queue on the socket (the quota's waits do not push
+ * what the application corked), and leave as one segment on uncork, plus
+ * what TCP's probe timer (ICSK_TIME_PROBE0, armed while data waits with
+ * nothing in flight) sends of them meanwhile: the queue's head, a segment
+ * per probe, at most one probe per TCP_RTO_MIN (200 ms, tcp_probe0_base()).
+ * With the mark on every piece, each piece but the last left while corked
+ * (6.12: 10000 bytes in 6 pieces, 6 segments).
+ */
+TEST_F_TIMEOUT(output, eor, 30)
+{
+	static char buf[20000], got[sizeof(buf)];
+	long long segs, corked, pieces, most;
+	int on = 1, off = 0, ret;
+	uint64_t t;
+
+	ASSERT_EQ(0, setsockopt(self->p.sfd, IPPROTO_TCP, TCP_CORK, &on,
+				sizeof(on)));
+	segs = data_segs_out(self->p.sfd);
+	ASSERT_LE(0, segs) TH_LOG("TCP_INFO: %m");
+	ret = sends_start(&self->sends, TRACE_INST, self->p.port);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
+	/* 20000 B/s: 1000 bytes at once, then 2000 every 100 ms */
+	ASSERT_EQ(0, group_add1(SKEX_OUTPUT_ABSOLUTE, self->p.port, 20000, 0,
+				&self->gid));
+	t = skex_now_us();
+	EXPECT_EQ((ssize_t)sizeof(buf),
+		  send(self->p.sfd, buf, sizeof(buf), MSG_EOR));
+	corked = data_segs_out(self->p.sfd) - segs;
+	ASSERT_EQ(0, setsockopt(self->p.sfd, IPPROTO_TCP, TCP_CORK, &off,
+				sizeof(off)));
+	t = skex_now_us() - t;
+	EXPECT_EQ((ssize_t)sizeof(got),
+		  recv(self->p.cfd, got, sizeof(got), MSG_WAITALL));
+	segs = data_segs_out(self->p.sfd) - segs;
+	ret = sends_stop(&self->sends, TRACE_INST);
+	ASSERT_EQ(0, ret) TH_LOG("trace event skex:skex_output: %s",
+				 strerror(-ret));
+	pieces = self->sends.events - self->sends.refused;
+	most = 1 + t / 200000;
+	TH_LOG("%zu bytes sent with MSG_EOR in %lld pieces over %.1f ms "
+	       "corked: %lld segments, %lld of them while corked (at most %lld "
+	       "for one record)", sizeof(buf), pieces, t / 1e3, segs, corked,
+	       most);
+	EXPECT_LE(segs, most);
+	/* a kernel that keeps the writer on time: pieces enough to tell */
+	if (skex_time_scale() == 1)
+		EXPECT_GT(pieces, most);
 }
 
 TEST_F_TIMEOUT(output, two_conns, 60)
